@@ -1,0 +1,173 @@
+//! The command line: global options and one subcommand per job.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::printer::Format;
+
+/// Roll back a misbehaving production ML model in one command, with a full record.
+#[derive(Debug, Parser)]
+#[command(name = "mlrb", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]
+    #[arg(long, global = true, value_name = "URI|PATH")]
+    pub registry: Option<String>,
+    /// Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Print only data and errors: no status lines, no progress
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// What is live, what rollback would go to, and what looks wrong
+    Status(StatusArgs),
+    /// The version a rollback would go to and why; --designate tags one before a deploy
+    Candidate(CandidateArgs),
+    /// Roll back one of the places an ML failure lives
+    #[command(subcommand)]
+    Rollback(RollbackCommand),
+    /// Render the incident report of a recorded event, filled with what you know now
+    Report(ReportArgs),
+    /// Write a commented starter mlrb.toml
+    Init(InitArgs),
+    /// Run a complete model rollback on a throwaway embedded registry (no server needed)
+    Demo(DemoArgs),
+    /// Print shell completions
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Default, Args)]
+pub struct OutputArgs {
+    /// Output format: a table for people, JSON for scripts
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Model name (as in mlrb.toml, else the registered name); all models when omitted
+    pub model: Option<String>,
+    /// Live version = the version this alias points at (instead of the Production stage)
+    #[arg(long, value_name = "NAME")]
+    pub alias: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CandidateArgs {
+    pub model: String,
+    /// Consider this version (checked: not live, not rolled back from)
+    #[arg(long, value_name = "V", conflicts_with = "designate")]
+    pub to: Option<String>,
+    /// Pre-designate V as the rollback target (tags rollback.healthy_baseline=true)
+    #[arg(long, value_name = "V")]
+    pub designate: Option<String>,
+    #[arg(long, value_name = "NAME")]
+    pub alias: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RollbackCommand {
+    /// Roll the model artifact back in the registry, reload serving, verify, report
+    Model(ModelRollbackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelRollbackArgs {
+    pub model: String,
+    /// Target version (default: the candidate; see `mlrb candidate`)
+    #[arg(long, value_name = "V")]
+    pub to: Option<String>,
+    /// Why: recorded in the audit tags (first 500 characters), the journal and the report
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)
+    #[arg(long, value_name = "TIME")]
+    pub detected_at: Option<String>,
+    /// Who or what started the rollback (default: $USER)
+    #[arg(long, value_name = "WHO")]
+    pub triggered_by: Option<String>,
+    /// Live version = the version this alias points at (instead of the Production stage)
+    #[arg(long, value_name = "NAME")]
+    pub alias: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Event id (see the journal); defaults to the last event
+    #[arg(conflicts_with = "last")]
+    pub event: Option<String>,
+    /// The most recent event
+    #[arg(long)]
+    pub last: bool,
+    /// Root cause, once known
+    #[arg(long, value_name = "TEXT")]
+    pub root_cause: Option<String>,
+    /// A contributing factor (repeatable)
+    #[arg(long = "factor", value_name = "TEXT")]
+    pub factors: Vec<String>,
+    /// A corrective action as "what|owner|due" (repeatable)
+    #[arg(long = "action", value_name = "WHAT|OWNER|DUE")]
+    pub actions: Vec<String>,
+    /// Write the report to FILE instead of stdout
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write (default: ./mlrb.toml)
+    #[arg(long, value_name = "PATH", default_value = "mlrb.toml")]
+    pub path: PathBuf,
+    /// Replace an existing file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo registry and journal in DIR (default: a temp dir, removed afterwards)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

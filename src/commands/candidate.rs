@@ -1,0 +1,144 @@
+//! `mlrb candidate`: the version a rollback would go to and why; `--designate` tags one ahead.
+
+use serde::Serialize;
+
+use crate::cli::CandidateArgs;
+use crate::clock;
+use crate::commands::{Ctx, Result, parse_version, unknown_model};
+use crate::error::{CliError, ExitStatus};
+use crate::journal::{Entry, Journal, new_event_id};
+use crate::registry::{LiveMode, Stage, VersionQuery, tags};
+use crate::select::{self, NO_TARGET_ADVICE};
+
+#[derive(Serialize)]
+struct CandidateView<'a> {
+    model: &'a str,
+    version: u64,
+    stage: Stage,
+    rule: select::Rule,
+    reason: &'a str,
+    skipped: &'a [String],
+}
+
+pub fn run(ctx: &Ctx, args: &CandidateArgs) -> Result<ExitStatus> {
+    let target = ctx.settings.model(&args.model, args.alias.as_deref())?;
+    let to = args.to.as_deref().map(parse_version).transpose()?;
+    let designate = args.designate.as_deref().map(parse_version).transpose()?;
+    let reg = ctx.registry()?;
+    let reg = reg.as_ref();
+    let name = target.registered_name.as_str();
+    if let Some(v) = designate {
+        return designate_target(ctx, reg, &target, v);
+    }
+    let choice =
+        select::find(reg, name, &target.mode, to).map_err(|e| unknown_model(reg, name, e))?;
+    match choice {
+        Ok(c) => {
+            if ctx.printer.json() {
+                ctx.printer.out_json(&CandidateView {
+                    model: name,
+                    version: c.version.version,
+                    stage: c.version.stage,
+                    rule: c.rule,
+                    reason: &c.why,
+                    skipped: &c.skipped,
+                });
+            } else {
+                let mut text = format!(
+                    "v{}  {}\n  why: {}\n",
+                    c.version.version, c.version.source, c.why
+                );
+                for s in &c.skipped {
+                    text.push_str(&format!("  passed over: {s}\n"));
+                }
+                ctx.printer.out(&text);
+            }
+            Ok(ExitStatus::Success)
+        }
+        Err(reasons) => Err(CliError::new(
+            ExitStatus::NoTarget,
+            format!("no rollback target for `{name}`: {}", reasons.join("; ")),
+        )
+        .with_hint(NO_TARGET_ADVICE)
+        .into()),
+    }
+}
+
+/// Tags `version` as the healthy baseline, the reference document's step before every deploy.
+fn designate_target(
+    ctx: &Ctx,
+    reg: &dyn crate::registry::Registry,
+    target: &crate::config::ModelTarget,
+    version: u64,
+) -> Result<ExitStatus> {
+    let name = target.registered_name.as_str();
+    let v = reg
+        .get_version(name, version)
+        .map_err(|e| unknown_model(reg, name, e))?;
+    let live: Vec<u64> = match &target.mode {
+        LiveMode::Stage => (v.stage == Stage::Production)
+            .then_some(v.version)
+            .into_iter()
+            .collect(),
+        LiveMode::Alias(a) => reg
+            .get_model(name)?
+            .aliases
+            .get(a)
+            .copied()
+            .into_iter()
+            .collect(),
+    };
+    if let Some(why) = select::unfit(&v, &live) {
+        return Err(CliError::usage(format!(
+            "cannot designate v{version} of `{name}` as the rollback target: {why}"
+        ))
+        .with_hint("designate the version that is healthy now, before the new one goes live")
+        .into());
+    }
+    let who = super::rollback::triggered_by(None)?;
+    let stamp = clock::fmt(clock::now());
+    reg.set_version_tags(
+        name,
+        version,
+        &[
+            (tags::HEALTHY_BASELINE.into(), "true".into()),
+            ("rollback.designated_by".into(), who.clone()),
+            ("rollback.designated_at".into(), stamp),
+        ],
+    )?;
+    let event = new_event_id("designate");
+    Journal::new(&ctx.settings.state_dir, &event).append(Entry::Designated {
+        model: name.to_string(),
+        version,
+        by: who,
+    });
+    // A newer usable baseline still outranks this one; say so rather than untag it.
+    let newer: Vec<String> = reg
+        .search_versions(
+            name,
+            &VersionQuery::tagged(tags::HEALTHY_BASELINE, "true", 20),
+        )?
+        .into_iter()
+        .filter(|o| {
+            o.version > version && select::unfit(o, &live).is_none() && o.stage != Stage::Production
+        })
+        .map(|o| format!("v{}", o.version))
+        .collect();
+    ctx.printer.status(&format!(
+        "v{version} of `{name}` is designated as the rollback target ({}=true)",
+        tags::HEALTHY_BASELINE
+    ));
+    if !newer.is_empty() {
+        ctx.printer.warn(&format!(
+            "newer healthy baselines ({}) still come first; `mlrb candidate {}` shows the choice",
+            newer.join(", "),
+            target.key
+        ));
+    }
+    if ctx.printer.json() {
+        ctx.printer.out_json(
+            &serde_json::json!({"model": name, "designated": version, "outranked_by": newer}),
+        );
+    }
+    Ok(ExitStatus::Success)
+}

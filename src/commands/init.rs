@@ -1,0 +1,37 @@
+//! `mlrb init`: write the commented starter config.
+
+use crate::cli::InitArgs;
+use crate::config::STARTER;
+use crate::error::{CliError, ExitStatus};
+use crate::printer::Printer;
+
+pub fn run(printer: &Printer, args: &InitArgs) -> anyhow::Result<ExitStatus> {
+    if args.path.exists() && !args.force {
+        return Err(CliError::usage(format!(
+            "{} already exists; mlrb will not overwrite it",
+            args.path.display()
+        ))
+        .with_hint("pass --force to replace it, or --path to write elsewhere")
+        .into());
+    }
+    std::fs::write(&args.path, STARTER).map_err(|e| {
+        CliError::new(
+            ExitStatus::Failure,
+            format!("cannot write {}: {e}", args.path.display()),
+        )
+    })?;
+    printer.status(&format!(
+        "wrote {}: set [registry] and one [models.NAME] per model, then run `mlrb status`",
+        args.path.display()
+    ));
+    Ok(ExitStatus::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn starter_config_parses() {
+        let cfg: crate::config::FileConfig = toml::from_str(crate::config::STARTER).unwrap();
+        assert!(cfg.models.contains_key("recsys"));
+    }
+}

@@ -1,0 +1,102 @@
+//! What every `rollback` shares: confirmation, the audit record's inputs, the end-of-run output.
+
+pub mod model;
+
+use std::io::{BufRead, IsTerminal};
+
+use chrono::{DateTime, Utc};
+
+use crate::clock;
+use crate::error::{CliError, ExitStatus};
+use crate::printer::Printer;
+
+/// How the go-ahead was given, for the journal and the report.
+pub enum Confirmation {
+    Yes(String),
+    Declined,
+}
+
+/// One confirmation: `--yes` skips it; a terminal (or `MLRB_INTERACTIVE=1`) asks; anything
+/// else refuses, because a rollback nobody confirmed must not happen.
+pub fn confirm(printer: &Printer, yes: bool, question: &str) -> Result<Confirmation, CliError> {
+    if yes {
+        return Ok(Confirmation::Yes("--yes".into()));
+    }
+    let forced = std::env::var("MLRB_INTERACTIVE").is_ok_and(|v| v == "1");
+    let term = printer.stderr_is_terminal() && std::io::stdin().is_terminal();
+    if !term && !forced {
+        return Err(CliError::new(
+            ExitStatus::Refused,
+            "refusing to change anything without confirmation: no terminal to ask on",
+        )
+        .with_hint("re-run with --yes (after reading the plan above, or with --dry-run first)"));
+    }
+    let answer = if term {
+        dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(false)
+            .interact()
+            .map_err(|e| CliError::new(ExitStatus::Refused, format!("no answer: {e}")))?
+    } else {
+        eprint!("{question} [y/N] ");
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| CliError::new(ExitStatus::Refused, format!("no answer: {e}")))?;
+        matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+    };
+    Ok(if answer {
+        Confirmation::Yes("confirmed at the prompt".into())
+    } else {
+        Confirmation::Declined
+    })
+}
+
+/// The reason as recorded: control characters become spaces; the journal keeps up to 4 000
+/// characters (tags keep 500, see `tag_reason`).
+pub fn clean_reason(r: Option<&str>) -> String {
+    let s: String = r
+        .unwrap_or("")
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(4000)
+        .collect();
+    s.trim().to_string()
+}
+
+/// The reason as an audit tag: the reference document's 500-character cut.
+pub fn tag_reason(reason: &str) -> String {
+    reason
+        .chars()
+        .take(crate::registry::tags::REASON_MAX_CHARS)
+        .collect()
+}
+
+pub fn triggered_by(flag: Option<&str>) -> Result<String, CliError> {
+    let who = flag
+        .map(str::to_string)
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "unknown".into());
+    if who.chars().any(char::is_control) || who.chars().count() > 200 {
+        return Err(CliError::usage(
+            "--triggered-by must be one line of at most 200 characters (a name, e-mail or system)",
+        ));
+    }
+    Ok(who)
+}
+
+/// `--detected-at`, which must not lie in the future.
+pub fn detected_at(flag: Option<&str>) -> Result<Option<DateTime<Utc>>, CliError> {
+    let Some(s) = flag else { return Ok(None) };
+    let t = clock::parse_time(s).map_err(|m| CliError::usage(format!("--detected-at: {m}")))?;
+    if t > clock::now() + chrono::Duration::seconds(5) {
+        return Err(CliError::usage(format!(
+            "--detected-at {} is in the future; give the time the breach began (UTC)",
+            clock::fmt(t)
+        )));
+    }
+    Ok(Some(t))
+}

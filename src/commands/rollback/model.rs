@@ -1,0 +1,471 @@
+//! `mlrb rollback model`: plan → confirm → execute → verify → journal → MTTR → report.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::{Confirmation, clean_reason, confirm, detected_at, tag_reason, triggered_by};
+use crate::cli::ModelRollbackArgs;
+use crate::clock;
+use crate::commands::{Ctx, Result, load_versions, parse_version};
+use crate::error::{CliError, ExitStatus};
+use crate::journal::{Entry, Journal, new_event_id};
+use crate::plan::{self, Plan, Step};
+use crate::registry::{self, LiveMode, ModelVersion, Registry, Stage, tags};
+use crate::select::{self, NO_TARGET_ADVICE};
+use crate::{mttr, report, serving};
+
+#[derive(Serialize)]
+struct Outcome<'a> {
+    event_id: Option<&'a str>,
+    outcome: &'a str,
+    message: &'a str,
+    model: &'a str,
+    from: &'a [u64],
+    to: u64,
+    plan: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mttr: Option<mttr::Mttr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<String>,
+}
+
+pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
+    let started_at = clock::now();
+    let p = &ctx.printer;
+    // Every input is checked before the registry is touched.
+    let target = ctx.settings.model(&args.model, args.alias.as_deref())?;
+    let to = args.to.as_deref().map(parse_version).transpose()?;
+    let detected = detected_at(args.detected_at.as_deref())?;
+    let who = triggered_by(args.triggered_by.as_deref())?;
+    let reason = clean_reason(args.reason.as_deref());
+    let reg = ctx.registry()?;
+    let reg = reg.as_ref();
+    let name = target.registered_name.as_str();
+
+    let versions = load_versions(reg, &target)?;
+    if let Some(n) = to
+        && !versions.iter().any(|v| v.version == n)
+    {
+        let known: Vec<String> = versions
+            .iter()
+            .rev()
+            .map(|v| v.version.to_string())
+            .collect();
+        return Err(CliError::usage(format!(
+            "model `{name}` has no version {n} (versions: {})",
+            if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            }
+        ))
+        .with_hint(format!("`mlrb status {}` lists them", target.key))
+        .into());
+    }
+    let live: Vec<&ModelVersion> = registry::live_versions(&versions, &target.mode);
+    if let Some(done) = already_rolled_back(&live, to) {
+        p.status(&done);
+        if p.json() {
+            p.out_json(&Outcome {
+                event_id: None,
+                outcome: "already_live",
+                message: &done,
+                model: name,
+                from: &[],
+                to: live[0].version,
+                plan: Vec::new(),
+                mttr: None,
+                report: None,
+            });
+        }
+        return Ok(ExitStatus::Success);
+    }
+    if let (Some(n), [only]) = (to, live.as_slice())
+        && only.version == n
+    {
+        return Err(CliError::usage(format!(
+            "--to {n} is the live version of `{name}` ({}); rolling back to it changes nothing",
+            target.mode
+        ))
+        .with_hint(format!(
+            "`mlrb candidate {}` shows where a rollback would go",
+            target.key
+        ))
+        .into());
+    }
+    let choice = match select::choose_in(&versions, &target.mode, to) {
+        Ok(c) => c,
+        Err(reasons) => {
+            return Err(CliError::new(
+                ExitStatus::NoTarget,
+                format!("no rollback target for `{name}`: {}", reasons.join("; ")),
+            )
+            .with_hint(NO_TARGET_ADVICE)
+            .into());
+        }
+    };
+    let plan = plan::model_rollback(
+        &target.key,
+        name,
+        &target.mode,
+        &versions,
+        &choice.version,
+        &target.serving,
+    );
+
+    let header = format!(
+        "Rollback plan for {name} ({}, {}): {} → v{}\n  target: {}\n",
+        reg.location(),
+        target.mode,
+        fmt_versions(&plan.from),
+        plan.to,
+        choice.why
+    );
+    let mut warnings = Vec::new();
+    if live.len() > 1 {
+        warnings.push(format!(
+            "{} versions are live ({}); all but the target will be archived",
+            live.len(),
+            fmt_versions(&live.iter().map(|v| v.version).collect::<Vec<_>>())
+        ));
+    }
+    if live.is_empty() {
+        warnings.push(format!(
+            "no version is live ({}) before the rollback",
+            target.mode
+        ));
+    }
+    if !p.json() {
+        let mut text = header.clone();
+        for w in &warnings {
+            text.push_str(&format!("  ! {w}\n"));
+        }
+        text.push_str(&plan.render());
+        p.out(&text);
+    }
+    if args.dry_run {
+        p.status("dry run: nothing was changed");
+        if p.json() {
+            p.out_json(&Outcome {
+                event_id: None,
+                outcome: "dry_run",
+                message: "nothing was changed",
+                model: name,
+                from: &plan.from,
+                to: plan.to,
+                plan: plan.lines(),
+                mttr: None,
+                report: None,
+            });
+        }
+        return Ok(ExitStatus::Success);
+    }
+
+    let how = match confirm(p, args.yes, &format!("Roll back {name} to v{}?", plan.to))? {
+        Confirmation::Yes(how) => how,
+        Confirmation::Declined => {
+            p.status("declined: nothing was changed");
+            return Ok(ExitStatus::Refused);
+        }
+    };
+
+    let event = new_event_id("rollback");
+    let mut journal = Journal::new(&ctx.settings.state_dir, &event);
+    journal.append(Entry::Started {
+        command: "rollback model".into(),
+        model: target.key.clone(),
+        registered_name: name.to_string(),
+        registry: reg.location(),
+        mode: target.mode.to_string(),
+        from: plan.from.clone(),
+        to: plan.to,
+        to_reason: choice.why.clone(),
+        reason: reason.clone(),
+        triggered_by: who.clone(),
+        detected_at: detected,
+        started_at,
+    });
+    journal.append(Entry::Plan {
+        steps: plan.lines(),
+    });
+    journal.append(Entry::Confirmed { how });
+
+    let audit = Audit {
+        event: event.clone(),
+        timestamp: clock::fmt(clock::now()),
+        triggered_by: who,
+        reason: tag_reason(&reason),
+    };
+    let (status, message) = execute(ctx, reg, &target.serving, &plan, &audit, &mut journal);
+    let outcome = match status {
+        ExitStatus::Success => "rolled_back",
+        ExitStatus::NotVerified => "not_verified",
+        _ => "failed",
+    };
+    journal.append(Entry::Finished {
+        outcome: outcome.into(),
+        message: message.clone(),
+    });
+    journal.sync();
+
+    let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
+    let mine: Vec<&crate::journal::Record> = records.iter().filter(|r| r.event == event).collect();
+    let (m, rep) = if mine.is_empty() {
+        (None, None)
+    } else {
+        (
+            Some(mttr::from_records(&mine)),
+            Some(report::render(&mine, &report::Annotations::default())),
+        )
+    };
+    if p.json() {
+        p.out_json(&Outcome {
+            event_id: Some(&event),
+            outcome,
+            message: &message,
+            model: name,
+            from: &plan.from,
+            to: plan.to,
+            plan: plan.lines(),
+            mttr: m,
+            report: rep,
+        });
+    } else {
+        if let Some(r) = &rep {
+            p.out(&format!("\n{r}"));
+        }
+        if let Some(m) = &m {
+            p.out(&format!("MTTR of {event}\n{}", m.markdown()));
+        }
+    }
+    match status {
+        ExitStatus::Success => {
+            p.status(&format!("{message} (event {event})"));
+            Ok(status)
+        }
+        ExitStatus::NotVerified => {
+            p.warn(&message);
+            Ok(status)
+        }
+        _ => Err(CliError::new(status, message)
+            .with_hint(format!(
+                "`mlrb status {}` shows the state now; re-run with `--to {}` to finish (journal event {event})",
+                target.key, plan.to
+            ))
+            .into()),
+    }
+}
+
+/// The audit tags' shared values.
+struct Audit {
+    event: String,
+    timestamp: String,
+    triggered_by: String,
+    reason: String,
+}
+
+impl Audit {
+    fn tags(&self, role: &str) -> Vec<(String, String)> {
+        vec![
+            (tags::EVENT_ID.into(), self.event.clone()),
+            (tags::TIMESTAMP.into(), self.timestamp.clone()),
+            (tags::TRIGGERED_BY.into(), self.triggered_by.clone()),
+            (tags::REASON.into(), self.reason.clone()),
+            (tags::ROLE.into(), role.to_string()),
+        ]
+    }
+}
+
+/// A re-run after a finished rollback changes nothing: the live version is the one an earlier
+/// rollback moved to, and no other target was named.
+fn already_rolled_back(live: &[&ModelVersion], to: Option<u64>) -> Option<String> {
+    let [only] = live else { return None };
+    if only.tag(tags::ROLE) != Some(tags::ROLE_TARGET) || to.is_some_and(|n| n != only.version) {
+        return None;
+    }
+    Some(format!(
+        "already rolled back: v{} is live since rollback {} at {}; nothing changed{}",
+        only.version,
+        only.tag(tags::EVENT_ID).unwrap_or("?"),
+        only.tag(tags::TIMESTAMP).unwrap_or("?"),
+        if to.is_none() {
+            " (to go further back, name the version: --to V)"
+        } else {
+            ""
+        }
+    ))
+}
+
+fn fmt_versions(vs: &[u64]) -> String {
+    if vs.is_empty() {
+        return "(none live)".into();
+    }
+    vs.iter()
+        .map(|v| format!("v{v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs the plan's steps in order, journaling each; stops at the first failure.
+fn execute(
+    ctx: &Ctx,
+    reg: &dyn Registry,
+    serving_cfg: &crate::config::ServingConfig,
+    plan: &Plan,
+    audit: &Audit,
+    journal: &mut Journal,
+) -> (ExitStatus, String) {
+    let p = &ctx.printer;
+    let name = plan.registered_name.as_str();
+    let total = plan.steps.len();
+    let http = std::cell::OnceCell::new();
+    let mut executed = false;
+    for (i, step) in plan.steps.iter().enumerate() {
+        if matches!(step, Step::Verify) && !executed {
+            journal.append(Entry::Executed);
+            executed = true;
+        }
+        let line = step.describe(name);
+        journal.append(Entry::StepStarted {
+            index: i,
+            step: line.clone(),
+        });
+        let bar = p.step(&format!("[{}/{total}] {line}", i + 1));
+        let t0 = Instant::now();
+        let result: std::result::Result<String, (ExitStatus, String)> = match step {
+            Step::Stage { version, to, .. } => reg
+                .transition_stage(name, *version, *to)
+                .map(|_| format!("v{version} is now {to}"))
+                .map_err(|e| (ExitStatus::Failure, e.to_string())),
+            Step::Alias { alias, version, .. } => reg
+                .set_alias(name, alias, *version)
+                .map(|_| format!("@{alias} → v{version}"))
+                .map_err(|e| (ExitStatus::Failure, e.to_string())),
+            Step::Tags { version, role } => reg
+                .set_version_tags(name, *version, &audit.tags(role))
+                .map(|_| format!("audit tags on v{version} (role {role})"))
+                .map_err(|e| (ExitStatus::Failure, e.to_string())),
+            Step::Reload { url, version } => http
+                .get_or_init(serving::client)
+                .as_ref()
+                .map_err(|e| (ExitStatus::Failure, e.clone()))
+                .and_then(|h| {
+                    serving::reload(h, url, name, *version).map_err(|e| (ExitStatus::Failure, e))
+                }),
+            Step::AwaitServing {
+                url,
+                version,
+                timeout,
+            } => http
+                .get_or_init(serving::client)
+                .as_ref()
+                .map_err(|e| (ExitStatus::Failure, e.clone()))
+                .and_then(|h| {
+                    let pointer = serving_cfg.version_pointer.as_deref().unwrap_or("/version");
+                    serving::await_version(h, url, pointer, *version, *timeout)
+                        .map_err(|e| (ExitStatus::NotVerified, e))
+                }),
+            Step::Verify => verify(reg, name, &plan.mode, plan.to, &audit.event)
+                .map_err(|e| (ExitStatus::NotVerified, e)),
+        };
+        let millis = t0.elapsed().as_millis() as u64;
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        match result {
+            Ok(detail) => {
+                p.status(&format!("  ✓ [{}/{total}] {detail} ({millis} ms)", i + 1));
+                journal.append(Entry::StepFinished {
+                    index: i,
+                    ok: true,
+                    detail,
+                    millis,
+                });
+                if matches!(step, Step::Verify) {
+                    journal.append(Entry::Verified {
+                        ok: true,
+                        detail: format!("v{} is the only live version", plan.to),
+                    });
+                }
+            }
+            Err((status, detail)) => {
+                p.status(&format!("  ✗ [{}/{total}] {detail} ({millis} ms)", i + 1));
+                journal.append(Entry::StepFinished {
+                    index: i,
+                    ok: false,
+                    detail: detail.clone(),
+                    millis,
+                });
+                let done: Vec<String> = plan.steps[..i].iter().map(|s| s.describe(name)).collect();
+                let writes_done = plan.steps[..i].iter().any(Step::is_registry_write);
+                if status == ExitStatus::NotVerified {
+                    journal.append(Entry::Verified {
+                        ok: false,
+                        detail: detail.clone(),
+                    });
+                }
+                let message = format!(
+                    "step {}/{total} failed: {detail}. {}",
+                    i + 1,
+                    if writes_done {
+                        format!("Done before it: {}", done.join("; "))
+                    } else {
+                        "Nothing was changed in the registry".into()
+                    }
+                );
+                return (status, message);
+            }
+        }
+    }
+    (
+        ExitStatus::Success,
+        format!(
+            "rolled back {name}: {} → v{}, verified in the registry",
+            fmt_versions(&plan.from),
+            plan.to
+        ),
+    )
+}
+
+/// Re-reads the registry: the target must be the only live version and carry this event's tags.
+fn verify(
+    reg: &dyn Registry,
+    name: &str,
+    mode: &LiveMode,
+    to: u64,
+    event: &str,
+) -> std::result::Result<String, String> {
+    let mut versions = reg
+        .search_versions(name, &registry::VersionQuery::all())
+        .map_err(|e| format!("cannot re-read the registry: {e}"))?;
+    if let LiveMode::Alias(_) = mode {
+        let m = reg
+            .get_model(name)
+            .map_err(|e| format!("cannot re-read the registry: {e}"))?;
+        registry::attach_aliases(&m, &mut versions);
+    }
+    let live: Vec<u64> = registry::live_versions(&versions, mode)
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    if live != [to] {
+        return Err(format!(
+            "registry shows live {} after the rollback, expected v{to}",
+            fmt_versions(&live)
+        ));
+    }
+    let target = versions
+        .iter()
+        .find(|v| v.version == to)
+        .ok_or("target vanished")?;
+    if target.tag(tags::EVENT_ID) != Some(event) {
+        return Err(format!("v{to} does not carry {}={event}", tags::EVENT_ID));
+    }
+    if let LiveMode::Stage = mode
+        && target.stage != Stage::Production
+    {
+        return Err(format!("v{to} is {} not Production", target.stage));
+    }
+    Ok(format!("v{to} is the only live version"))
+}

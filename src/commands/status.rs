@@ -1,0 +1,326 @@
+//! `mlrb status`: what is live, what a rollback would go to, and every anomaly, per model.
+
+use std::collections::BTreeMap;
+
+use comfy_table::{Table, presets};
+use serde::Serialize;
+
+use crate::cli::StatusArgs;
+use crate::commands::{Ctx, Result, load_versions};
+use crate::config::ModelTarget;
+use crate::error::ExitStatus;
+use crate::registry::{self, LiveMode, ModelVersion, Registry, Stage, tags};
+use crate::select;
+
+#[derive(Debug, Serialize)]
+pub struct VersionView {
+    pub version: u64,
+    pub stage: Stage,
+    pub aliases: Vec<String>,
+    pub created_at: Option<String>,
+    pub source: String,
+    pub status: String,
+}
+
+impl From<&ModelVersion> for VersionView {
+    fn from(v: &ModelVersion) -> Self {
+        VersionView {
+            version: v.version,
+            stage: v.stage,
+            aliases: v.aliases.clone(),
+            created_at: v.created_at.map(crate::clock::fmt),
+            source: v.source.clone(),
+            status: v.status.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Anomaly {
+    pub kind: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ModelStatus {
+    pub model: String,
+    pub registered_name: String,
+    pub registry: String,
+    pub mode: LiveMode,
+    pub versions: usize,
+    pub live: Vec<VersionView>,
+    pub designated_target: Option<u64>,
+    pub candidate: Option<VersionView>,
+    pub candidate_reason: String,
+    pub anomalies: Vec<Anomaly>,
+}
+
+pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
+    let reg = ctx.registry()?;
+    let keys: Vec<String> = match &args.model {
+        Some(m) => vec![m.clone()],
+        None if !ctx.settings.models.is_empty() => ctx.settings.models.keys().cloned().collect(),
+        None => reg.list_models()?,
+    };
+    let mut out = Vec::new();
+    for key in &keys {
+        let target = ctx.settings.model(key, args.alias.as_deref())?;
+        out.push(model_status(reg.as_ref(), &target)?);
+    }
+    if ctx.printer.json() {
+        if args.model.is_some() {
+            ctx.printer.out_json(&out[0]);
+        } else {
+            ctx.printer.out_json(&out);
+        }
+    } else if out.is_empty() {
+        ctx.printer
+            .out(&format!("no models in the {}", reg.location()));
+    } else {
+        let text: Vec<String> = out.iter().map(render).collect();
+        ctx.printer.out(&text.join("\n"));
+    }
+    Ok(ExitStatus::Success)
+}
+
+pub fn model_status(reg: &dyn Registry, target: &ModelTarget) -> Result<ModelStatus> {
+    let versions = load_versions(reg, target)?;
+    let live = registry::live_versions(&versions, &target.mode);
+    let live_ids: Vec<u64> = live.iter().map(|v| v.version).collect();
+    let designated = versions
+        .iter()
+        .filter(|v| v.is_healthy_baseline())
+        .find(|v| select::unfit(v, &live_ids).is_none())
+        .map(|v| v.version);
+    let choice = select::choose_in(&versions, &target.mode, None);
+    let (candidate, candidate_reason) = match &choice {
+        Ok(c) => (Some(VersionView::from(&c.version)), c.why.clone()),
+        Err(reasons) => (None, format!("no rollback target: {}", reasons.join("; "))),
+    };
+    Ok(ModelStatus {
+        model: target.key.clone(),
+        registered_name: target.registered_name.clone(),
+        registry: reg.location(),
+        mode: target.mode.clone(),
+        versions: versions.len(),
+        anomalies: anomalies(&versions, &target.mode, designated),
+        live: live.into_iter().map(VersionView::from).collect(),
+        designated_target: designated,
+        candidate,
+        candidate_reason,
+    })
+}
+
+/// Everything about the registry state that an on-call engineer should know before 2 AM.
+pub fn anomalies(
+    versions: &[ModelVersion],
+    mode: &LiveMode,
+    designated: Option<u64>,
+) -> Vec<Anomaly> {
+    let mut out = Vec::new();
+    let live = registry::live_versions(versions, mode);
+    let list = |vs: &[&ModelVersion]| {
+        vs.iter()
+            .map(|v| format!("v{}", v.version))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match live.len() {
+        0 => out.push(Anomaly {
+            kind: "no_live_version",
+            message: format!("no version is live ({mode}): nothing is served from the registry"),
+        }),
+        1 => {}
+        n => out.push(Anomaly {
+            kind: "several_live",
+            message: format!(
+                "{n} versions are in Production ({}); which one serves is ambiguous. `mlrb rollback model` archives all but the target",
+                list(&live)
+            ),
+        }),
+    }
+    if designated.is_none() {
+        out.push(Anomaly {
+            kind: "no_designated_target",
+            message: format!(
+                "no rollback target is designated (no usable version tagged {}=true); designate one before the next deploy: mlrb candidate MODEL --designate V",
+                tags::HEALTHY_BASELINE
+            ),
+        });
+    }
+    for v in &live {
+        if v.is_healthy_baseline() {
+            out.push(Anomaly {
+                kind: "target_is_live",
+                message: format!(
+                    "the live version v{} is itself tagged as the healthy baseline: rolling back cannot go to it; designate the previous version",
+                    v.version
+                ),
+            });
+        }
+        if v.was_rolled_back_from() {
+            out.push(Anomaly {
+                kind: "live_was_rolled_back_from",
+                message: format!(
+                    "the live version v{} was rolled back from before (event {}); it is live again",
+                    v.version,
+                    v.tag(tags::EVENT_ID).unwrap_or("?")
+                ),
+            });
+        }
+        if v.status != "READY" {
+            out.push(Anomaly {
+                kind: "live_not_ready",
+                message: format!(
+                    "the live version v{} is {} in the registry",
+                    v.version, v.status
+                ),
+            });
+        }
+    }
+    let mut by_source: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    for v in versions.iter().filter(|v| !v.source.is_empty()) {
+        by_source
+            .entry(v.source.as_str())
+            .or_default()
+            .push(v.version);
+    }
+    for (src, vs) in by_source.into_iter().filter(|(_, vs)| vs.len() > 1) {
+        let mut vs = vs;
+        vs.sort_unstable();
+        out.push(Anomaly {
+            kind: "shared_source",
+            message: format!(
+                "versions {} share one artifact source {src}: an artifact overwritten in place cannot be rolled back to",
+                vs.iter().map(|v| format!("v{v}")).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    if let Some(max) = versions.iter().map(|v| v.version).max() {
+        let have: std::collections::BTreeSet<u64> = versions.iter().map(|v| v.version).collect();
+        let missing: Vec<u64> = (1..=max).filter(|n| !have.contains(n)).collect();
+        if !missing.is_empty() {
+            let shown: Vec<String> = missing.iter().take(10).map(|v| format!("v{v}")).collect();
+            out.push(Anomaly {
+                kind: "deleted_versions",
+                message: format!(
+                    "{} version number(s) missing ({}{}): deleted versions are lost rollback targets; archive, never delete",
+                    missing.len(),
+                    shown.join(", "),
+                    if missing.len() > 10 { ", …" } else { "" }
+                ),
+            });
+        }
+    }
+    out
+}
+
+fn render(s: &ModelStatus) -> String {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_BORDERS_ONLY);
+    t.set_header(vec![
+        "role", "version", "stage", "aliases", "created", "source",
+    ]);
+    let row = |role: &str, v: &VersionView| {
+        vec![
+            role.to_string(),
+            format!("v{}", v.version),
+            v.stage.to_string(),
+            v.aliases
+                .iter()
+                .map(|a| format!("@{a}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            v.created_at
+                .as_deref()
+                .map(|c| c.get(..16).unwrap_or(c).replace('T', " "))
+                .unwrap_or_default(),
+            v.source.clone(),
+        ]
+    };
+    for v in &s.live {
+        t.add_row(row("live", v));
+    }
+    if let Some(c) = &s.candidate {
+        t.add_row(row("rollback target", c));
+    }
+    let mut text = format!(
+        "{}  ({}{}, live by {}, {} versions)\n{t}\n",
+        s.model,
+        if s.registered_name != s.model {
+            format!("registered as {}, ", s.registered_name)
+        } else {
+            String::new()
+        },
+        s.registry,
+        s.mode,
+        s.versions
+    );
+    text.push_str(&format!("  target: {}\n", s.candidate_reason));
+    if s.anomalies.is_empty() {
+        text.push_str("  no anomalies\n");
+    } else {
+        text.push_str("  anomalies:\n");
+        for a in &s.anomalies {
+            text.push_str(&format!("  ! {}\n", a.message));
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(n: u64, stage: Stage, src: &str, t: &[(&str, &str)]) -> ModelVersion {
+        ModelVersion {
+            version: n,
+            stage,
+            aliases: vec![],
+            tags: t
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            source: src.into(),
+            run_id: None,
+            status: "READY".into(),
+            created_at: None,
+            updated_at: None,
+        }
+    }
+
+    #[test]
+    fn finds_every_kind_of_anomaly() {
+        let hb = (tags::HEALTHY_BASELINE, "true");
+        let vs = vec![
+            v(5, Stage::Production, "s3://a", &[hb]),
+            v(
+                4,
+                Stage::Production,
+                "s3://b",
+                &[(tags::ROLE, tags::ROLE_ROLLED_BACK_FROM)],
+            ),
+            v(2, Stage::Archived, "s3://a", &[]),
+        ];
+        let kinds: Vec<&str> = anomalies(&vs, &LiveMode::Stage, None)
+            .iter()
+            .map(|a| a.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "several_live",
+                "no_designated_target",
+                "target_is_live",
+                "live_was_rolled_back_from",
+                "shared_source",
+                "deleted_versions"
+            ]
+        );
+        let healthy = vec![
+            v(2, Stage::Production, "s3://2", &[]),
+            v(1, Stage::Archived, "s3://1", &[hb]),
+        ];
+        assert!(anomalies(&healthy, &LiveMode::Stage, Some(1)).is_empty());
+    }
+}

@@ -1,0 +1,388 @@
+//! `mlrb.toml` and the environment → Settings, resolved once (defaults < file < MLRB_* env < flags).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::error::CliError;
+use crate::http::HttpOptions;
+use crate::registry::LiveMode;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub registry: RegistryConfig,
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelConfig>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistryKind {
+    #[default]
+    Mlflow,
+    File,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    pub kind: Option<RegistryKind>,
+    pub uri: Option<String>,
+    pub path: Option<PathBuf>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub connect_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Stage,
+    Alias,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub registered_name: Option<String>,
+    pub mode: Option<Mode>,
+    pub alias: Option<String>,
+    #[serde(default)]
+    pub serving: ServingConfig,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ServingKind {
+    /// The model server follows the registry by itself.
+    #[default]
+    None,
+    /// POST a reload URL, then poll a health URL until it reports the target version.
+    Http,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServingConfig {
+    #[serde(default)]
+    pub kind: ServingKind,
+    pub reload_url: Option<String>,
+    pub health_url: Option<String>,
+    /// JSON pointer to the served version in the health answer (default `/version`).
+    pub version_pointer: Option<String>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_duration(&s)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// A positive duration such as `30s`, `15m`, `2h`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("invalid duration `{s}` ({e}); use e.g. `30s`, `15m`, `2h`"))?;
+    if d.is_zero() {
+        return Err(format!("duration `{s}` must be greater than zero"));
+    }
+    Ok(d)
+}
+
+/// Where the registry lives, after every source was consulted.
+#[derive(Debug, Clone)]
+pub enum RegistryTarget {
+    Mlflow { uri: String },
+    File { path: PathBuf },
+}
+
+#[derive(Debug)]
+pub struct Settings {
+    pub config_path: Option<PathBuf>,
+    pub registry: Option<RegistryTarget>,
+    pub http: HttpOptions,
+    pub models: BTreeMap<String, ModelConfig>,
+    pub state_dir: PathBuf,
+}
+
+/// What the command line contributes to resolution.
+#[derive(Debug, Default)]
+pub struct Overrides {
+    pub config: Option<PathBuf>,
+    pub registry: Option<String>,
+    pub state_dir: Option<PathBuf>,
+}
+
+/// A model as a command acts on it: the name typed, the registered name, the live mode.
+#[derive(Debug, Clone)]
+pub struct ModelTarget {
+    pub key: String,
+    pub registered_name: String,
+    pub mode: LiveMode,
+    pub serving: ServingConfig,
+}
+
+fn env(k: &str) -> Option<String> {
+    std::env::var(k).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn home() -> Option<PathBuf> {
+    env("HOME").map(PathBuf::from)
+}
+
+/// `$XDG_CONFIG_HOME/mlrb/mlrb.toml` (default `~/.config`).
+pub fn xdg_config_file() -> Option<PathBuf> {
+    env("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home().map(|h| h.join(".config")))
+        .map(|d| d.join("mlrb").join("mlrb.toml"))
+}
+
+fn xdg_state_dir() -> PathBuf {
+    env("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home().map(|h| h.join(".local").join("state")))
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("mlrb")
+}
+
+/// The config file to read: `--config`, `MLRB_CONFIG`, `./mlrb.toml`, then the XDG config dir.
+fn find_config(explicit: Option<&Path>) -> Result<Option<PathBuf>, CliError> {
+    if let Some(p) = explicit {
+        return Ok(Some(p.to_path_buf()));
+    }
+    if let Some(p) = env("MLRB_CONFIG") {
+        return Ok(Some(PathBuf::from(p)));
+    }
+    let local = PathBuf::from("mlrb.toml");
+    if local.is_file() {
+        return Ok(Some(local));
+    }
+    Ok(xdg_config_file().filter(|p| p.is_file()))
+}
+
+/// Reads and checks a config file; errors name the file, line and key.
+pub fn load_file(path: &Path) -> Result<FileConfig, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CliError::usage(format!("cannot read config file {}: {e}", path.display()))
+            .with_hint("pass --config PATH, set MLRB_CONFIG, or run `mlrb init` to write one")
+    })?;
+    let cfg: FileConfig = toml::from_str(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+        let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+        let snippet = line
+            .and_then(|l| text.lines().nth(l - 1))
+            .map(|s| format!(" (at `{}`)", s.trim()))
+            .unwrap_or_default();
+        CliError::usage(format!(
+            "config {}{at}: {}{snippet}",
+            path.display(),
+            e.message().replace('\n', " ")
+        ))
+    })?;
+    validate(&cfg).map_err(|m| CliError::usage(format!("config {}: {m}", path.display())))?;
+    Ok(cfg)
+}
+
+fn validate(cfg: &FileConfig) -> Result<(), String> {
+    for (key, m) in &cfg.models {
+        match (m.mode.unwrap_or_default(), &m.alias) {
+            (Mode::Alias, None) => {
+                return Err(format!(
+                    "[models.{key}] has mode = \"alias\" but no `alias = \"…\"`"
+                ));
+            }
+            (Mode::Stage, Some(_)) if m.mode.is_some() => {
+                return Err(format!(
+                    "[models.{key}] sets `alias` with mode = \"stage\"; use mode = \"alias\" or drop the alias"
+                ));
+            }
+            _ => {}
+        }
+        if m.serving.kind == ServingKind::Http
+            && (m.serving.reload_url.is_none() || m.serving.health_url.is_none())
+        {
+            return Err(format!(
+                "[models.{key}.serving] kind = \"http\" needs both reload_url and health_url"
+            ));
+        }
+        for (field, url) in [
+            ("reload_url", &m.serving.reload_url),
+            ("health_url", &m.serving.health_url),
+        ] {
+            if let Some(u) = url {
+                reqwest::Url::parse(u).map_err(|e| {
+                    format!("[models.{key}.serving] {field} `{u}` is not a URL ({e})")
+                })?;
+            }
+        }
+    }
+    if cfg.registry.kind == Some(RegistryKind::File) && cfg.registry.path.is_none() {
+        return Err("[registry] kind = \"file\" needs `path = \"registry.json\"`".into());
+    }
+    Ok(())
+}
+
+fn env_bool(k: &str) -> bool {
+    env(k).is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+}
+
+impl Settings {
+    pub fn resolve(o: &Overrides) -> Result<Settings, CliError> {
+        let config_path = find_config(o.config.as_deref())?;
+        let file = match &config_path {
+            Some(p) => load_file(p)?,
+            None => FileConfig::default(),
+        };
+        // Relative registry paths in a config file are relative to that file.
+        let base = config_path
+            .as_deref()
+            .and_then(Path::parent)
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf);
+        let from_flag = o.registry.clone().or_else(|| env("MLRB_REGISTRY"));
+        let registry = if let Some(r) = from_flag {
+            Some(parse_registry_arg(&r))
+        } else {
+            match file.registry.kind {
+                Some(RegistryKind::File) => {
+                    let p = file.registry.path.clone().unwrap_or_default();
+                    Some(RegistryTarget::File {
+                        path: match (&base, p.is_relative()) {
+                            (Some(b), true) => b.join(p),
+                            _ => p,
+                        },
+                    })
+                }
+                _ => file
+                    .registry
+                    .uri
+                    .clone()
+                    .or_else(|| env("MLFLOW_TRACKING_URI"))
+                    .map(|u| parse_registry_arg(&u)),
+            }
+        };
+        let mut http = HttpOptions::default();
+        if let Some(t) = file.registry.timeout {
+            http.timeout = t;
+        }
+        if let Some(t) = file.registry.connect_timeout {
+            http.connect_timeout = t;
+        }
+        http.insecure_tls = env_bool("MLFLOW_TRACKING_INSECURE_TLS");
+        http.ca_cert = env("MLFLOW_TRACKING_SERVER_CERT_PATH").map(PathBuf::from);
+        http.client_cert = env("MLFLOW_TRACKING_CLIENT_CERT_PATH").map(PathBuf::from);
+        let state_dir = o
+            .state_dir
+            .clone()
+            .or_else(|| env("MLRB_STATE_DIR").map(PathBuf::from))
+            .unwrap_or_else(xdg_state_dir);
+        Ok(Settings {
+            config_path,
+            registry,
+            http,
+            models: file.models,
+            state_dir,
+        })
+    }
+
+    /// The model named on the command line, with `--alias` applied.
+    pub fn model(&self, key: &str, alias: Option<&str>) -> Result<ModelTarget, CliError> {
+        check_name(key)?;
+        let cfg = self.models.get(key).cloned().unwrap_or_default();
+        let mode = match (alias, cfg.mode.unwrap_or_default(), &cfg.alias) {
+            (Some(a), _, _) => {
+                check_alias(a)?;
+                LiveMode::Alias(a.to_string())
+            }
+            (None, Mode::Alias, Some(a)) => LiveMode::Alias(a.clone()),
+            _ => LiveMode::Stage,
+        };
+        Ok(ModelTarget {
+            key: key.to_string(),
+            registered_name: cfg
+                .registered_name
+                .clone()
+                .unwrap_or_else(|| key.to_string()),
+            mode,
+            serving: cfg.serving,
+        })
+    }
+}
+
+fn parse_registry_arg(r: &str) -> RegistryTarget {
+    let r = r.trim();
+    if let Some(p) = r
+        .strip_prefix("file://")
+        .or_else(|| r.strip_prefix("file:"))
+    {
+        RegistryTarget::File { path: p.into() }
+    } else if r.contains("://") {
+        RegistryTarget::Mlflow { uri: r.to_string() }
+    } else {
+        RegistryTarget::File { path: r.into() }
+    }
+}
+
+fn check_name(name: &str) -> Result<(), CliError> {
+    if name.trim().is_empty() {
+        return Err(CliError::usage("the model name is empty"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(CliError::usage(
+            "the model name contains control characters (a newline?); pass the registered name exactly",
+        ));
+    }
+    Ok(())
+}
+
+fn check_alias(a: &str) -> Result<(), CliError> {
+    let ok = !a.is_empty()
+        && a.len() <= 255
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        return Err(CliError::usage(format!(
+            "alias `{}` is not valid; aliases are letters, digits, `_` and `-`",
+            a.escape_debug()
+        )));
+    }
+    Ok(())
+}
+
+/// The commented starter config `mlrb init` writes.
+pub const STARTER: &str = r#"# mlrb.toml — which registry holds the truth about "what is live", and how each model rolls back.
+# mlrb finds this file via --config, MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml.
+# Secrets never go here: mlrb reads them from the environment (MLFLOW_TRACKING_USERNAME /
+# MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN).
+
+[registry]
+kind = "mlflow"                  # or "file" (mlrb's embedded JSON registry)
+uri = "http://mlflow:5000"       # falls back to MLFLOW_TRACKING_URI when absent
+# path = "registry.json"         # with kind = "file"; relative to this file
+# timeout = "30s"                # total time per registry request
+# connect_timeout = "5s"
+
+[models.recsys]                  # the name you type: mlrb rollback model recsys
+registered_name = "recommendation-model"   # the registered model name (defaults to the key)
+mode = "stage"                   # live = the Production stage; or "alias"
+# alias = "champion"             # with mode = "alias": live = the version @champion points at
+
+# How the model server picks up the new version after the registry changed.
+[models.recsys.serving]
+kind = "none"                    # the server follows the registry by itself; or "http"
+# reload_url = "http://model-server:8080/reload"     # kind = "http": POSTed {"model", "version"}
+# health_url = "http://model-server:8080/health"     # polled until it reports the target version
+# version_pointer = "/version"   # JSON pointer to the served version in the health answer
+# timeout = "2m"
+"#;

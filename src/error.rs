@@ -1,0 +1,149 @@
+//! Exit statuses and the typed errors that cross module seams; the one mapping to exit codes.
+
+use std::fmt;
+
+/// How a command ended. The numbers are a contract documented in the README.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Done.
+    Success = 0,
+    /// Failed (registry, serving or I/O error).
+    Failure = 1,
+    /// Usage or configuration error.
+    Usage = 2,
+    /// Refused or declined: no terminal and no `--yes`, or the user said no.
+    Refused = 3,
+    /// No safe rollback target.
+    NoTarget = 4,
+    /// Rolled back, but verification did not see recovery.
+    NotVerified = 5,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+}
+
+/// An error that knows its exit code and may carry a hint for the next step.
+#[derive(Debug)]
+pub struct CliError {
+    pub status: ExitStatus,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl CliError {
+    pub fn new(status: ExitStatus, message: impl Into<String>) -> Self {
+        CliError {
+            status,
+            message: message.into(),
+            hint: None,
+        }
+    }
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ExitStatus::Usage, message)
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// Errors from a model registry backend, carrying what the user needs to fix them.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("cannot reach the registry at {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("the registry at {url} did not answer within {secs} s")]
+    Timeout { url: String, secs: u64 },
+    #[error("the registry at {url} refused the credentials ({status}): {detail}")]
+    Auth {
+        url: String,
+        status: u16,
+        detail: String,
+        credential: String,
+    },
+    #[error(
+        "the registry at {url} refused the Host header (403 Invalid Host header); start `mlflow server` with --allowed-hosts including this host, or use the address it allows"
+    )]
+    InvalidHost { url: String },
+    #[error("{what} not found in the registry")]
+    NotFound { what: String },
+    #[error("the registry rejected the request: {message}")]
+    Invalid { message: String },
+    #[error("the registry at {url} answered {status} with {kind} instead of JSON: {snippet}")]
+    NotJson {
+        url: String,
+        status: u16,
+        kind: String,
+        snippet: String,
+    },
+    #[error("the registry at {url} answered {status}: {message}")]
+    Server {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("the registry file {path}: {detail}")]
+    File { path: String, detail: String },
+}
+
+impl RegistryError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            RegistryError::Unreachable { .. } | RegistryError::Timeout { .. } => Some(
+                "nothing was changed; check MLFLOW_TRACKING_URI / [registry].uri and that the server is up"
+                    .into(),
+            ),
+            RegistryError::Auth { credential, .. } => Some(format!(
+                "mlrb read the credentials from {credential}; check them (nothing was changed)"
+            )),
+            RegistryError::NotJson { .. } => Some(
+                "is the URI the MLflow tracking server itself (not a proxy or login page)?".into(),
+            ),
+            _ => None,
+        }
+    }
+
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            RegistryError::NotFound { .. } | RegistryError::Invalid { .. } => ExitStatus::Usage,
+            RegistryError::File { .. } => ExitStatus::Usage,
+            _ => ExitStatus::Failure,
+        }
+    }
+}
+
+impl From<RegistryError> for CliError {
+    fn from(e: RegistryError) -> Self {
+        let status = e.exit_status();
+        let hint = e.hint();
+        CliError {
+            status,
+            message: e.to_string(),
+            hint,
+        }
+    }
+}
+
+/// Finds the exit status and hint for any error that reached the top.
+pub fn classify(err: &anyhow::Error) -> (ExitStatus, Option<String>) {
+    for cause in err.chain() {
+        if let Some(c) = cause.downcast_ref::<CliError>() {
+            return (c.status, c.hint.clone());
+        }
+        if let Some(r) = cause.downcast_ref::<RegistryError>() {
+            return (r.exit_status(), r.hint());
+        }
+    }
+    (ExitStatus::Failure, None)
+}

@@ -1,0 +1,188 @@
+//! The one HTTP client builder: timeouts, user agent, TLS settings, retries of idempotent calls.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::blocking::{Client, RequestBuilder, Response};
+
+/// Settings shared by every HTTP peer (registry, serving, webhooks).
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub insecure_tls: bool,
+    pub ca_cert: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    /// Attempts for idempotent calls on transient failures (1 = no retry).
+    pub attempts: u32,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        HttpOptions {
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
+            insecure_tls: false,
+            ca_cert: None,
+            client_cert: None,
+            attempts: 3,
+        }
+    }
+}
+
+pub struct Http {
+    client: Client,
+    attempts: u32,
+    pub timeout: Duration,
+}
+
+impl Http {
+    pub fn new(opts: &HttpOptions) -> Result<Http, String> {
+        let mut b = Client::builder()
+            .user_agent(concat!("mlrb/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(opts.connect_timeout)
+            .timeout(opts.timeout)
+            .tcp_nodelay(true);
+        if let Some(ca) = &opts.ca_cert {
+            let pem = std::fs::read(ca)
+                .map_err(|e| format!("cannot read CA certificate {}: {e}", ca.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| format!("CA certificate {} is not PEM: {e}", ca.display()))?;
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
+        }
+        if let Some(cc) = &opts.client_cert {
+            let pem = std::fs::read(cc)
+                .map_err(|e| format!("cannot read client certificate {}: {e}", cc.display()))?;
+            let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
+                format!(
+                    "client certificate {} must be one PEM file with the certificate and its key: {e}",
+                    cc.display()
+                )
+            })?;
+            b = b.identity(id);
+        }
+        if opts.insecure_tls {
+            b = b.danger_accept_invalid_certs(true);
+        }
+        let client = b
+            .build()
+            .map_err(|e| format!("cannot build HTTP client: {e}"))?;
+        Ok(Http {
+            client,
+            attempts: opts.attempts.max(1),
+            timeout: opts.timeout,
+        })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Sends a request built by `build`. Idempotent calls are retried on connect errors,
+    /// timeouts, 429 and 5xx with capped, jittered backoff that honours Retry-After.
+    pub fn send(
+        &self,
+        build: impl Fn(&Client) -> RequestBuilder,
+        idempotent: bool,
+    ) -> Result<Response, reqwest::Error> {
+        let attempts = if idempotent { self.attempts } else { 1 };
+        let mut attempt = 1;
+        loop {
+            let result = build(&self.client).send();
+            let retry_after = match &result {
+                Ok(r) if is_transient_status(r.status().as_u16()) => Some(retry_after(r)),
+                Err(e) if e.is_connect() || e.is_timeout() => Some(None),
+                _ => None,
+            };
+            match retry_after {
+                Some(after) if attempt < attempts => {
+                    backoff(attempt, after);
+                    attempt += 1;
+                }
+                _ => return result,
+            }
+        }
+    }
+}
+
+fn is_transient_status(s: u16) -> bool {
+    s == 429 || (500..600).contains(&s)
+}
+
+fn retry_after(r: &Response) -> Option<Duration> {
+    r.headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+fn backoff(attempt: u32, after: Option<Duration>) {
+    if std::env::var_os("MLRB_TEST_NO_SLEEP").is_some() {
+        return;
+    }
+    let base = Duration::from_millis(200 * 2u64.pow(attempt - 1)).min(Duration::from_secs(2));
+    // Jitter from the clock's sub-second digits: enough to spread two clients apart.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let jitter = Duration::from_millis(u64::from(nanos % 100));
+    let wait = after.unwrap_or(base + jitter).min(Duration::from_secs(10));
+    std::thread::sleep(wait);
+}
+
+/// What a non-JSON body is, for error messages: "HTML (title)" or the first line of text.
+pub fn describe_body(content_type: &str, body: &str) -> (String, String) {
+    let ct = content_type.to_ascii_lowercase();
+    if ct.contains("html") || body.trim_start().starts_with('<') {
+        let title = body
+            .find("<title>")
+            .and_then(|i| {
+                body[i + 7..]
+                    .find("</title>")
+                    .map(|j| &body[i + 7..i + 7 + j])
+            })
+            .unwrap_or("");
+        return ("HTML".into(), one_line(title, 120));
+    }
+    let kind = if ct.is_empty() {
+        "a body".to_string()
+    } else {
+        ct.split(';').next().unwrap_or("").to_string()
+    };
+    (kind, one_line(body, 120))
+}
+
+/// First `max` characters of `s` on one line, control characters replaced.
+pub fn one_line(s: &str, max: usize) -> String {
+    let flat: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if flat.chars().count() > max {
+        let cut: String = flat.chars().take(max).collect();
+        format!("{cut}…")
+    } else {
+        flat
+    }
+}
+
+/// The innermost cause of a transport error ("Connection refused"), on one line.
+pub fn error_detail(e: &reqwest::Error) -> String {
+    let mut detail = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        detail = s.to_string();
+        src = s.source();
+    }
+    one_line(&detail, 160)
+}

@@ -1,0 +1,191 @@
+//! A rollback as ordered steps, built from registry state and config alone; what --dry-run prints.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::{ServingConfig, ServingKind};
+use crate::registry::{LiveMode, ModelVersion, Stage, tags};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Step {
+    /// Move a version to a stage (stage mode).
+    Stage {
+        version: u64,
+        from: Stage,
+        to: Stage,
+    },
+    /// Point the alias at a version (alias mode).
+    Alias {
+        alias: String,
+        version: u64,
+        previous: Option<u64>,
+    },
+    /// Write the five audit tags on a version.
+    Tags { version: u64, role: String },
+    /// Ask the model server to load the target version.
+    Reload { url: String, version: u64 },
+    /// Poll the model server until it reports the target version.
+    AwaitServing {
+        url: String,
+        version: u64,
+        #[serde(with = "humantime_serde_secs")]
+        timeout: Duration,
+    },
+    /// Re-read the registry and confirm the new state.
+    Verify,
+}
+
+mod humantime_serde_secs {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+}
+
+impl Step {
+    /// One line for the plan, naming the registry call or request it makes.
+    pub fn describe(&self, model: &str) -> String {
+        match self {
+            Step::Stage { version, from, to } => {
+                format!("registry  transition-stage  {model} v{version}: {from} → {to}")
+            }
+            Step::Alias {
+                alias,
+                version,
+                previous,
+            } => format!(
+                "registry  set-alias         {model} @{alias} → v{version}{}",
+                previous.map(|p| format!(" (was v{p})")).unwrap_or_default()
+            ),
+            Step::Tags { version, role } => format!(
+                "registry  set-tag ×5        {model} v{version}: rollback.event_id, .timestamp, .triggered_by, .reason, .role={role}"
+            ),
+            Step::Reload { url, version } => {
+                format!(
+                    "serving   POST {url}  {{\"model\": \"{model}\", \"version\": \"{version}\"}}"
+                )
+            }
+            Step::AwaitServing {
+                url,
+                version,
+                timeout,
+            } => format!(
+                "serving   GET {url} until it reports v{version} (timeout {})",
+                humantime::format_duration(*timeout)
+            ),
+            Step::Verify => format!("verify    re-read the registry: {model} live = target only"),
+        }
+    }
+
+    pub fn is_registry_write(&self) -> bool {
+        matches!(
+            self,
+            Step::Stage { .. } | Step::Alias { .. } | Step::Tags { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub model: String,
+    pub registered_name: String,
+    pub mode: LiveMode,
+    pub from: Vec<u64>,
+    pub to: u64,
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn lines(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .map(|s| s.describe(&self.registered_name))
+            .collect()
+    }
+
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        for (i, line) in self.lines().iter().enumerate() {
+            s.push_str(&format!("  {:>2}. {line}\n", i + 1));
+        }
+        s
+    }
+}
+
+/// The steps of a model rollback. Stage mode makes the target live *before* anything is
+/// archived, so every intermediate state serves a good model; audit tags follow the flip.
+pub fn model_rollback(
+    model: &str,
+    registered_name: &str,
+    mode: &LiveMode,
+    versions: &[ModelVersion],
+    target: &ModelVersion,
+    serving: &ServingConfig,
+) -> Plan {
+    let live: Vec<&ModelVersion> = crate::registry::live_versions(versions, mode);
+    let from: Vec<u64> = live
+        .iter()
+        .map(|v| v.version)
+        .filter(|v| *v != target.version)
+        .collect();
+    let mut steps = Vec::new();
+    match mode {
+        LiveMode::Stage => {
+            if target.stage != Stage::Production {
+                steps.push(Step::Stage {
+                    version: target.version,
+                    from: target.stage,
+                    to: Stage::Production,
+                });
+            }
+            for v in live.iter().filter(|v| v.version != target.version) {
+                steps.push(Step::Stage {
+                    version: v.version,
+                    from: v.stage,
+                    to: Stage::Archived,
+                });
+            }
+        }
+        LiveMode::Alias(a) => steps.push(Step::Alias {
+            alias: a.clone(),
+            version: target.version,
+            previous: from.first().copied(),
+        }),
+    }
+    steps.push(Step::Tags {
+        version: target.version,
+        role: tags::ROLE_TARGET.into(),
+    });
+    for v in &from {
+        steps.push(Step::Tags {
+            version: *v,
+            role: tags::ROLE_ROLLED_BACK_FROM.into(),
+        });
+    }
+    if serving.kind == ServingKind::Http
+        && let (Some(reload), Some(health)) = (&serving.reload_url, &serving.health_url)
+    {
+        steps.push(Step::Reload {
+            url: reload.clone(),
+            version: target.version,
+        });
+        steps.push(Step::AwaitServing {
+            url: health.clone(),
+            version: target.version,
+            timeout: serving.timeout.unwrap_or(Duration::from_secs(120)),
+        });
+    }
+    steps.push(Step::Verify);
+    Plan {
+        model: model.to_string(),
+        registered_name: registered_name.to_string(),
+        mode: mode.clone(),
+        from,
+        to: target.version,
+        steps,
+    }
+}

@@ -1,0 +1,88 @@
+//! Where output goes: data to stdout, status, progress, prompts and errors to stderr.
+
+use std::io::{IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+}
+
+pub struct Printer {
+    pub format: Format,
+    pub quiet: bool,
+    stderr_term: bool,
+}
+
+impl Printer {
+    pub fn new(format: Format, quiet: bool) -> Self {
+        Printer {
+            format,
+            quiet,
+            stderr_term: std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn json(&self) -> bool {
+        self.format == Format::Json
+    }
+
+    /// Data for the user or a script. A closed pipe (`| head`) ends the process quietly.
+    pub fn out(&self, text: &str) {
+        let mut o = std::io::stdout().lock();
+        let r = o.write_all(text.as_bytes()).and_then(|_| {
+            if text.ends_with('\n') {
+                Ok(())
+            } else {
+                o.write_all(b"\n")
+            }
+        });
+        if let Err(e) = r.and_then(|_| o.flush())
+            && e.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            std::process::exit(0);
+        }
+    }
+
+    pub fn out_json(&self, value: &impl Serialize) {
+        match serde_json::to_string_pretty(value) {
+            Ok(s) => self.out(&s),
+            Err(e) => self.warn(&format!("cannot render JSON: {e}")),
+        }
+    }
+
+    /// A status line on stderr, hidden by --quiet.
+    pub fn status(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    /// A warning on stderr; never hidden.
+    pub fn warn(&self, text: &str) {
+        eprintln!("warning: {text}");
+    }
+
+    /// A spinner for one step, only on a terminal and not under --quiet or -o json.
+    pub fn step(&self, text: &str) -> Option<ProgressBar> {
+        if !self.stderr_term || self.quiet || self.json() {
+            return None;
+        }
+        let pb = ProgressBar::new_spinner();
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        pb.set_message(text.to_string());
+        pb.enable_steady_tick(std::time::Duration::from_millis(100));
+        Some(pb)
+    }
+
+    pub fn stderr_is_terminal(&self) -> bool {
+        self.stderr_term
+    }
+}

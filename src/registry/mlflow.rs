@@ -1,0 +1,445 @@
+//! The MLflow backend: the tracking server's REST API under `/api/2.0/mlflow/`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeZone, Utc};
+use reqwest::blocking::Response;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::{ModelVersion, RegisteredModel, Registry, RegistryError, Result, Stage, VersionQuery};
+use crate::http::{Http, HttpOptions, describe_body, error_detail, one_line};
+
+/// Credentials as the official client reads them; the secret never reaches Debug or Display.
+#[derive(Clone)]
+pub enum Auth {
+    None,
+    Basic { user: String, password: String },
+    Bearer(String),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Auth::None => "Auth::None",
+            Auth::Basic { .. } => "Auth::Basic(<redacted>)",
+            Auth::Bearer(_) => "Auth::Bearer(<redacted>)",
+        })
+    }
+}
+
+impl Auth {
+    /// MLFLOW_TRACKING_USERNAME + _PASSWORD → Basic, else MLFLOW_TRACKING_TOKEN → Bearer.
+    pub fn from_env() -> Auth {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        match (
+            var("MLFLOW_TRACKING_USERNAME"),
+            var("MLFLOW_TRACKING_PASSWORD"),
+        ) {
+            (Some(user), Some(password)) => Auth::Basic { user, password },
+            _ => match var("MLFLOW_TRACKING_TOKEN") {
+                Some(t) => Auth::Bearer(t),
+                None => Auth::None,
+            },
+        }
+    }
+
+    /// The variables a user should check when the server refuses them.
+    pub fn source(&self) -> &'static str {
+        match self {
+            Auth::None => {
+                "no credential variable (set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN)"
+            }
+            Auth::Basic { .. } => "MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD",
+            Auth::Bearer(_) => "MLFLOW_TRACKING_TOKEN",
+        }
+    }
+}
+
+pub struct MlflowRegistry {
+    base: String,
+    api: String,
+    auth: Auth,
+    http: Http,
+}
+
+impl MlflowRegistry {
+    pub fn new(uri: &str, auth: Auth, opts: &HttpOptions) -> std::result::Result<Self, String> {
+        let base = uri.trim().trim_end_matches('/').to_string();
+        let parsed = reqwest::Url::parse(&base).map_err(|e| {
+            format!(
+                "registry URI `{base}` is not a URL ({e}); use http://host:port or https://host"
+            )
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(format!(
+                "registry URI `{base}` has scheme `{}`; mlrb talks to an MLflow tracking server over http:// or https://",
+                parsed.scheme()
+            ));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(
+                "the registry URI carries credentials; put them in MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD instead"
+                    .into(),
+            );
+        }
+        let http = Http::new(opts)?;
+        Ok(MlflowRegistry {
+            api: format!("{base}/api/2.0/mlflow/"),
+            base,
+            auth,
+            http,
+        })
+    }
+
+    fn authed(&self, rb: reqwest::blocking::RequestBuilder) -> reqwest::blocking::RequestBuilder {
+        match &self.auth {
+            Auth::None => rb,
+            Auth::Basic { user, password } => rb.basic_auth(user, Some(password)),
+            Auth::Bearer(t) => rb.bearer_auth(t),
+        }
+    }
+
+    fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        what: &str,
+    ) -> Result<T> {
+        let url = format!("{}{path}", self.api);
+        let resp = self
+            .http
+            .send(|c| self.authed(c.get(&url).query(query)), true)
+            .map_err(|e| self.transport(e))?;
+        self.decode(resp, what)
+    }
+
+    /// Every write mlrb makes sets a field to a value (stage, alias, tag): repeating it is
+    /// harmless, so a write lost to a transient failure is retried.
+    fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+        what: &str,
+    ) -> Result<T> {
+        let url = format!("{}{path}", self.api);
+        let resp = self
+            .http
+            .send(|c| self.authed(c.post(&url).json(&body)), true)
+            .map_err(|e| self.transport(e))?;
+        self.decode(resp, what)
+    }
+
+    fn transport(&self, e: reqwest::Error) -> RegistryError {
+        if e.is_timeout() {
+            return RegistryError::Timeout {
+                url: self.base.clone(),
+                secs: self.http.timeout.as_secs(),
+            };
+        }
+        RegistryError::Unreachable {
+            url: self.base.clone(),
+            detail: error_detail(&e),
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, resp: Response, what: &str) -> Result<T> {
+        let status = resp.status().as_u16();
+        let ct = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = resp.text().map_err(|e| self.transport(e))?;
+        let is_json = ct.contains("json");
+        if (200..300).contains(&status) && is_json {
+            return serde_json::from_str(&body).map_err(|e| RegistryError::Server {
+                url: self.base.clone(),
+                status,
+                message: format!("unexpected JSON ({e})"),
+            });
+        }
+        if status == 403 && body.contains("Invalid Host header") {
+            return Err(RegistryError::InvalidHost {
+                url: self.base.clone(),
+            });
+        }
+        if is_json {
+            #[derive(Deserialize)]
+            struct ApiError {
+                #[serde(default)]
+                error_code: String,
+                #[serde(default)]
+                message: String,
+            }
+            if let Ok(err) = serde_json::from_str::<ApiError>(&body) {
+                let message = one_line(&err.message, 300);
+                return Err(match err.error_code.as_str() {
+                    "RESOURCE_DOES_NOT_EXIST" => RegistryError::NotFound {
+                        what: if message.starts_with("Registered Model") {
+                            what.split(" of ").last().unwrap_or(what).to_string()
+                        } else {
+                            what.to_string()
+                        },
+                    },
+                    "INVALID_PARAMETER_VALUE" if status == 400 => {
+                        RegistryError::Invalid { message }
+                    }
+                    "UNAUTHENTICATED" | "PERMISSION_DENIED" => RegistryError::Auth {
+                        url: self.base.clone(),
+                        status,
+                        detail: message,
+                        credential: self.auth.source().into(),
+                    },
+                    _ => RegistryError::Server {
+                        url: self.base.clone(),
+                        status,
+                        message: format!("{} {message}", err.error_code).trim().to_string(),
+                    },
+                });
+            }
+        }
+        let (kind, snippet) = describe_body(&ct, &body);
+        if status == 401 || status == 403 {
+            return Err(RegistryError::Auth {
+                url: self.base.clone(),
+                status,
+                detail: snippet,
+                credential: self.auth.source().into(),
+            });
+        }
+        Err(RegistryError::NotJson {
+            url: self.base.clone(),
+            status,
+            kind,
+            snippet,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct KeyValue {
+    key: String,
+    #[serde(default)]
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct AliasEntry {
+    alias: String,
+    version: String,
+}
+
+#[derive(Deserialize)]
+struct ApiModelVersion {
+    version: String,
+    #[serde(default)]
+    current_stage: String,
+    #[serde(default)]
+    creation_timestamp: Option<i64>,
+    #[serde(default)]
+    last_updated_timestamp: Option<i64>,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    run_id: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    tags: Vec<KeyValue>,
+    #[serde(default)]
+    aliases: Vec<String>,
+}
+
+fn ms(t: Option<i64>) -> Option<DateTime<Utc>> {
+    t.and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+}
+
+impl ApiModelVersion {
+    fn into_version(self, base: &str) -> Result<ModelVersion> {
+        let version = self.version.parse().map_err(|_| RegistryError::Server {
+            url: base.to_string(),
+            status: 200,
+            message: format!("version `{}` is not a number", self.version),
+        })?;
+        Ok(ModelVersion {
+            version,
+            stage: Stage::parse(&self.current_stage).unwrap_or(Stage::None),
+            aliases: self.aliases,
+            tags: self.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+            source: self.source,
+            run_id: Some(self.run_id).filter(|r| !r.is_empty()),
+            status: if self.status.is_empty() {
+                "READY".into()
+            } else {
+                self.status
+            },
+            created_at: ms(self.creation_timestamp),
+            updated_at: ms(self.last_updated_timestamp),
+        })
+    }
+}
+
+/// A string literal for MLflow's filter syntax.
+fn quote(s: &str) -> Result<String> {
+    if !s.contains('\'') {
+        Ok(format!("'{s}'"))
+    } else if !s.contains('"') {
+        Ok(format!("\"{s}\""))
+    } else {
+        Err(RegistryError::Invalid {
+            message: format!(
+                "`{s}` has both quote kinds; MLflow's filter syntax cannot express it"
+            ),
+        })
+    }
+}
+
+impl Registry for MlflowRegistry {
+    fn location(&self) -> String {
+        format!("MLflow at {}", self.base)
+    }
+
+    fn get_model(&self, name: &str) -> Result<RegisteredModel> {
+        #[derive(Deserialize)]
+        struct Resp {
+            registered_model: Model,
+        }
+        #[derive(Deserialize)]
+        struct Model {
+            name: String,
+            #[serde(default)]
+            aliases: Vec<AliasEntry>,
+            #[serde(default)]
+            tags: Vec<KeyValue>,
+        }
+        let r: Resp = self.get(
+            "registered-models/get",
+            &[("name", name.to_string())],
+            &format!("model `{name}`"),
+        )?;
+        let m = r.registered_model;
+        Ok(RegisteredModel {
+            name: m.name,
+            aliases: m
+                .aliases
+                .into_iter()
+                .filter_map(|a| a.version.parse().ok().map(|v| (a.alias, v)))
+                .collect::<BTreeMap<_, _>>(),
+            tags: m.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        })
+    }
+
+    fn list_models(&self) -> Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Resp {
+            #[serde(default)]
+            registered_models: Vec<Named>,
+            #[serde(default)]
+            next_page_token: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Named {
+            name: String,
+        }
+        let mut names = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut q = vec![("max_results", "1000".to_string())];
+            if let Some(t) = &token {
+                q.push(("page_token", t.clone()));
+            }
+            let r: Resp = self.get("registered-models/search", &q, "registered models")?;
+            names.extend(r.registered_models.into_iter().map(|m| m.name));
+            match r.next_page_token.filter(|t| !t.is_empty()) {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        Ok(names)
+    }
+
+    fn get_version(&self, name: &str, version: u64) -> Result<ModelVersion> {
+        #[derive(Deserialize)]
+        struct Resp {
+            model_version: ApiModelVersion,
+        }
+        let r: Resp = self.get(
+            "model-versions/get",
+            &[("name", name.to_string()), ("version", version.to_string())],
+            &format!("version {version} of model `{name}`"),
+        )?;
+        r.model_version.into_version(&self.base)
+    }
+
+    fn search_versions(&self, name: &str, query: &VersionQuery) -> Result<Vec<ModelVersion>> {
+        #[derive(Deserialize)]
+        struct Resp {
+            #[serde(default)]
+            model_versions: Vec<ApiModelVersion>,
+            #[serde(default)]
+            next_page_token: Option<String>,
+        }
+        let mut filter = format!("name={}", quote(name)?);
+        for (k, v) in &query.tags {
+            filter.push_str(&format!(" AND tags.`{k}` = {}", quote(v)?));
+        }
+        let page = query.limit.unwrap_or(10_000).clamp(1, 10_000);
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut q = vec![
+                ("filter", filter.clone()),
+                ("max_results", page.to_string()),
+                ("order_by", "version_number DESC".to_string()),
+            ];
+            if let Some(t) = &token {
+                q.push(("page_token", t.clone()));
+            }
+            let r: Resp = self.get("model-versions/search", &q, &format!("model `{name}`"))?;
+            for v in r.model_versions {
+                out.push(v.into_version(&self.base)?);
+            }
+            if query.limit.is_some_and(|l| out.len() >= l) {
+                out.truncate(query.limit.unwrap_or(usize::MAX));
+                break;
+            }
+            match r.next_page_token.filter(|t| !t.is_empty()) {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        out.sort_by_key(|v| std::cmp::Reverse(v.version));
+        Ok(out)
+    }
+
+    fn transition_stage(&self, name: &str, version: u64, stage: Stage) -> Result<()> {
+        let _: serde_json::Value = self.post(
+            "model-versions/transition-stage",
+            json!({"name": name, "version": version.to_string(), "stage": stage.as_str(),
+                   "archive_existing_versions": false}),
+            &format!("version {version} of model `{name}`"),
+        )?;
+        Ok(())
+    }
+
+    fn set_alias(&self, name: &str, alias: &str, version: u64) -> Result<()> {
+        let _: serde_json::Value = self.post(
+            "registered-models/alias",
+            json!({"name": name, "alias": alias, "version": version.to_string()}),
+            &format!("version {version} of model `{name}`"),
+        )?;
+        Ok(())
+    }
+
+    fn set_version_tag(&self, name: &str, version: u64, key: &str, value: &str) -> Result<()> {
+        let _: serde_json::Value = self.post(
+            "model-versions/set-tag",
+            json!({"name": name, "version": version.to_string(), "key": key, "value": value}),
+            &format!("version {version} of model `{name}`"),
+        )?;
+        Ok(())
+    }
+}

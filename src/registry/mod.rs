@@ -1,0 +1,259 @@
+//! The model registry seam: one trait, the types it speaks, and the backend chosen from config.
+
+pub mod file;
+pub mod mlflow;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use crate::error::RegistryError;
+
+pub type Result<T> = std::result::Result<T, RegistryError>;
+
+/// Tag keys mlrb reads and writes; the names follow the reference design document.
+pub mod tags {
+    pub const EVENT_ID: &str = "rollback.event_id";
+    pub const TIMESTAMP: &str = "rollback.timestamp";
+    pub const TRIGGERED_BY: &str = "rollback.triggered_by";
+    pub const REASON: &str = "rollback.reason";
+    pub const ROLE: &str = "rollback.role";
+    pub const HEALTHY_BASELINE: &str = "rollback.healthy_baseline";
+    pub const ROLE_TARGET: &str = "rollback_target";
+    pub const ROLE_ROLLED_BACK_FROM: &str = "rolled_back_from";
+    /// The reference document cuts the reason to 500 characters.
+    pub const REASON_MAX_CHARS: usize = 500;
+}
+
+/// MLflow's lifecycle stages. Names compare case-insensitively, as the server does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+pub enum Stage {
+    None,
+    Staging,
+    Production,
+    Archived,
+}
+
+impl Stage {
+    pub fn parse(s: &str) -> Option<Stage> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" | "" => Some(Stage::None),
+            "staging" => Some(Stage::Staging),
+            "production" => Some(Stage::Production),
+            "archived" => Some(Stage::Archived),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::None => "None",
+            Stage::Staging => "Staging",
+            Stage::Production => "Production",
+            Stage::Archived => "Archived",
+        }
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One version of a registered model, as every backend reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelVersion {
+    pub version: u64,
+    pub stage: Stage,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// READY, PENDING_REGISTRATION or FAILED_REGISTRATION.
+    #[serde(default = "ready")]
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+fn ready() -> String {
+    "READY".into()
+}
+
+impl ModelVersion {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.get(key).map(String::as_str)
+    }
+    pub fn is_healthy_baseline(&self) -> bool {
+        self.tag(tags::HEALTHY_BASELINE) == Some("true")
+    }
+    pub fn was_rolled_back_from(&self) -> bool {
+        self.tag(tags::ROLE) == Some(tags::ROLE_ROLLED_BACK_FROM)
+    }
+}
+
+/// A registered model with its aliases (alias → version).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegisteredModel {
+    pub name: String,
+    #[serde(default)]
+    pub aliases: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A server-side filter for version searches: all of the tag equalities must hold.
+#[derive(Debug, Clone, Default)]
+pub struct VersionQuery {
+    pub tags: Vec<(String, String)>,
+    /// Stop after this many versions (newest first); `None` lists them all.
+    pub limit: Option<usize>,
+}
+
+impl VersionQuery {
+    pub fn all() -> Self {
+        Self::default()
+    }
+    pub fn tagged(key: &str, value: &str, limit: usize) -> Self {
+        VersionQuery {
+            tags: vec![(key.into(), value.into())],
+            limit: Some(limit),
+        }
+    }
+}
+
+/// How the live version is marked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "alias", rename_all = "lowercase")]
+pub enum LiveMode {
+    /// Live = every version in the Production stage.
+    Stage,
+    /// Live = the version the alias points at.
+    Alias(String),
+}
+
+impl std::fmt::Display for LiveMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LiveMode::Stage => f.write_str("stage Production"),
+            LiveMode::Alias(a) => write!(f, "alias @{a}"),
+        }
+    }
+}
+
+/// What every registry backend can do. Nothing here deletes anything.
+pub trait Registry: Send + Sync {
+    /// Where the registry lives, for messages ("mlflow at http://…", "file registry.json").
+    fn location(&self) -> String;
+    /// The registered model, with its aliases. `NotFound` when it does not exist.
+    fn get_model(&self, name: &str) -> Result<RegisteredModel>;
+    /// Names of every registered model (used for listings and "did you mean").
+    fn list_models(&self) -> Result<Vec<String>>;
+    fn get_version(&self, name: &str, version: u64) -> Result<ModelVersion>;
+    /// Versions of a model matching the query, newest first. An unknown model yields an empty list.
+    fn search_versions(&self, name: &str, query: &VersionQuery) -> Result<Vec<ModelVersion>>;
+    fn transition_stage(&self, name: &str, version: u64, stage: Stage) -> Result<()>;
+    fn set_alias(&self, name: &str, alias: &str, version: u64) -> Result<()>;
+    fn set_version_tag(&self, name: &str, version: u64, key: &str, value: &str) -> Result<()>;
+    /// Several tags on one version. MLflow takes one tag per request; the file backend
+    /// writes them in one atomic update.
+    fn set_version_tags(&self, name: &str, version: u64, tags: &[(String, String)]) -> Result<()> {
+        for (k, v) in tags {
+            self.set_version_tag(name, version, k, v)?;
+        }
+        Ok(())
+    }
+}
+
+/// Every version of a model, newest first, failing with `NotFound` for an unknown model.
+pub fn all_versions(reg: &dyn Registry, name: &str) -> Result<Vec<ModelVersion>> {
+    let versions = reg.search_versions(name, &VersionQuery::all())?;
+    if versions.is_empty() {
+        // An empty search is either an unknown model or a model with no versions.
+        reg.get_model(name)?;
+    }
+    Ok(versions)
+}
+
+/// The live version(s) in `versions` under `mode`; aliases must be filled in for alias mode.
+pub fn live_versions<'a>(versions: &'a [ModelVersion], mode: &LiveMode) -> Vec<&'a ModelVersion> {
+    versions
+        .iter()
+        .filter(|v| match mode {
+            LiveMode::Stage => v.stage == Stage::Production,
+            LiveMode::Alias(a) => v.aliases.iter().any(|x| x == a),
+        })
+        .collect()
+}
+
+/// Applies a registered model's alias map onto its versions (search results never carry aliases).
+pub fn attach_aliases(model: &RegisteredModel, versions: &mut [ModelVersion]) {
+    for v in versions.iter_mut() {
+        v.aliases = model
+            .aliases
+            .iter()
+            .filter(|(_, ver)| **ver == v.version)
+            .map(|(a, _)| a.clone())
+            .collect();
+    }
+}
+
+/// Up to three registered names close to `name`, for "did you mean".
+pub fn suggest(name: &str, candidates: &[String]) -> Vec<String> {
+    let lower = name.to_lowercase();
+    let mut scored: Vec<(usize, &String)> = candidates
+        .iter()
+        .map(|c| {
+            let cl = c.to_lowercase();
+            let d = if cl.contains(&lower) || lower.contains(&cl) {
+                1
+            } else {
+                levenshtein(&lower, &cl)
+            };
+            (d, c)
+        })
+        .filter(|(d, c)| *d <= (c.chars().count().max(3) / 3).max(2))
+        .collect();
+    scored.sort();
+    scored.into_iter().take(3).map(|(_, c)| c.clone()).collect()
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names() {
+        let names = vec!["recsys".to_string(), "fraud".into(), "ranker".into()];
+        assert_eq!(suggest("recsy", &names), vec!["recsys".to_string()]);
+        assert!(suggest("zzzzzz", &names).is_empty());
+    }
+
+    #[test]
+    fn stages_parse_case_insensitively() {
+        assert_eq!(Stage::parse("PRODUCTION"), Some(Stage::Production));
+        assert_eq!(Stage::parse("bogus"), None);
+    }
+}

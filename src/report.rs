@@ -1,0 +1,282 @@
+//! The incident report: the reference document's post-mortem template, filled from the journal.
+
+use chrono::{DateTime, Utc};
+
+use crate::journal::{Action, Entry, Record};
+use crate::mttr;
+
+const FILL: &str = "[fill in]";
+
+/// What readers add after the fact (`report --root-cause … --factor … --action …`).
+#[derive(Debug, Default, Clone)]
+pub struct Annotations {
+    pub root_cause: Option<String>,
+    pub factors: Vec<String>,
+    pub actions: Vec<Action>,
+}
+
+impl Annotations {
+    /// Merges every annotation record of the event, later ones adding to earlier ones.
+    pub fn from_records(records: &[&Record]) -> Annotations {
+        let mut a = Annotations::default();
+        for r in records {
+            if let Entry::Annotation {
+                root_cause,
+                factors,
+                actions,
+            } = &r.entry
+            {
+                if root_cause.is_some() {
+                    a.root_cause = root_cause.clone();
+                }
+                a.factors.extend(factors.iter().cloned());
+                a.actions.extend(actions.iter().cloned());
+            }
+        }
+        a
+    }
+}
+
+/// Escapes text so it cannot change the report's structure: inline markdown punctuation is
+/// backslash-escaped, HTML is neutralised, line breaks become spaces (so no text can start a
+/// heading, list or quote of its own).
+pub fn escape_md(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '|' | '~' | '>' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' => out.push_str("&lt;"),
+            '&' => out.push_str("&amp;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The reference document's severity heuristic, on the reason: revenue or safety → P1,
+/// error rate or latency → P2, else P3.
+pub fn severity(reason: &str) -> (u8, &'static str) {
+    let r = reason.to_lowercase();
+    if r.contains("revenue") || r.contains("safety") {
+        (1, "the reason mentions revenue or safety")
+    } else if r.contains("error_rate") || r.contains("error rate") || r.contains("latency") {
+        (2, "the reason mentions error rate or latency")
+    } else {
+        (
+            3,
+            "no revenue, safety, error-rate or latency impact named in the reason",
+        )
+    }
+}
+
+fn hms(t: DateTime<Utc>) -> String {
+    t.format("%H:%M:%S%.3f").to_string()
+}
+
+/// Renders the report of one event from its records (in journal order).
+pub fn render(records: &[&Record], notes: &Annotations) -> String {
+    let Some(first) = records.first() else {
+        return String::new();
+    };
+    let event = &first.event;
+    let mut model = String::from("?");
+    let mut summary = String::new();
+    let mut reason = String::new();
+    let mut date = hms(first.at);
+    let mut timeline: Vec<(DateTime<Utc>, String)> = Vec::new();
+    let mut outcome: Option<(String, String)> = None;
+    let mut plan_len = 0;
+    let mut detected = None;
+    for r in records {
+        match &r.entry {
+            Entry::Started {
+                command,
+                model: m,
+                registered_name,
+                registry,
+                mode,
+                from,
+                to,
+                to_reason,
+                reason: why,
+                triggered_by,
+                detected_at,
+                started_at,
+            } => {
+                model = m.clone();
+                reason = why.clone();
+                date = started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+                detected = *detected_at;
+                let from_s = if from.is_empty() {
+                    "(no live version)".to_string()
+                } else {
+                    from.iter()
+                        .map(|v| format!("v{v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                summary = format!(
+                    "Model `{}` (registered as `{}`, {}, live by {}) was rolled back from {} to v{} due to:\n\n> {}\n\nTriggered by {}. Target: {}.",
+                    escape_md(m),
+                    escape_md(registered_name),
+                    escape_md(registry),
+                    escape_md(mode),
+                    from_s,
+                    to,
+                    if why.is_empty() {
+                        "no reason given".into()
+                    } else {
+                        escape_md(why)
+                    },
+                    escape_md(triggered_by),
+                    escape_md(to_reason),
+                );
+                if let Some(d) = detected_at {
+                    timeline.push((*d, "Breach detected (--detected-at)".into()));
+                }
+                timeline.push((
+                    *started_at,
+                    format!("`mlrb {command}` started by {}", escape_md(triggered_by)),
+                ));
+            }
+            Entry::Plan { steps } => {
+                plan_len = steps.len();
+                timeline.push((r.at, format!("Plan ready: {} steps", steps.len())));
+            }
+            Entry::Confirmed { how } => {
+                timeline.push((r.at, format!("Rollback confirmed ({})", escape_md(how))))
+            }
+            Entry::StepFinished {
+                index, ok, detail, ..
+            } => timeline.push((
+                r.at,
+                format!(
+                    "Step {}/{plan_len} {}: {}",
+                    index + 1,
+                    if *ok { "done" } else { "FAILED" },
+                    escape_md(detail)
+                ),
+            )),
+            Entry::Executed => timeline.push((r.at, "Execution complete".into())),
+            Entry::Verified { ok, detail } => timeline.push((
+                r.at,
+                format!(
+                    "Verification {}: {}",
+                    if *ok { "passed" } else { "FAILED" },
+                    escape_md(detail)
+                ),
+            )),
+            Entry::Finished {
+                outcome: o,
+                message,
+            } => {
+                timeline.push((r.at, format!("Finished: {}", escape_md(message))));
+                outcome = Some((o.clone(), message.clone()));
+            }
+            _ => {}
+        }
+    }
+    let status = match outcome.as_ref().map(|(o, _)| o.as_str()) {
+        Some("rolled_back") => "Resolved (rolled back and verified)",
+        Some("not_verified") => "Rolled back, NOT verified — keep watching",
+        Some("already_live") => "No change needed (already on the target)",
+        Some("declined") => "Declined — nothing was changed",
+        Some("failed") => "FAILED — manual intervention required",
+        _ => "Interrupted — see `mlrb status`",
+    };
+    let (sev, sev_why) = severity(&reason);
+    let mttr = mttr::from_records(records);
+    let verified_at = mttr.phases.last().and_then(|p| p.end);
+    let degradation = match (detected, verified_at) {
+        (Some(d), Some(v)) => format!(
+            "{} (breach detected {} → verified {})",
+            crate::clock::human(v - d),
+            hms(d),
+            hms(v)
+        ),
+        _ => format!("{FILL} (pass --detected-at to measure it)"),
+    };
+    let mut s = String::new();
+    s.push_str(&format!(
+        "# Incident Report: Model Rollback - {}\n\n",
+        escape_md(&model)
+    ));
+    s.push_str(&format!("**Incident ID:** {event}\n"));
+    s.push_str(&format!("**Date:** {date}\n"));
+    s.push_str(&format!(
+        "**Severity:** P{sev} ({sev_why}; adjust if needed)\n"
+    ));
+    s.push_str(&format!("**Status:** {status}\n\n"));
+    s.push_str("## Summary\n\n");
+    s.push_str(&summary);
+    s.push_str("\n\n## Timeline\n\n");
+    timeline.sort_by_key(|(t, _)| *t);
+    for (t, what) in &timeline {
+        s.push_str(&format!("- **{}** - {what}\n", hms(*t)));
+    }
+    s.push_str("\n## MTTR\n\n");
+    s.push_str(&mttr.markdown());
+    s.push_str("\n## Impact\n\n");
+    s.push_str(&format!("- **Duration of degradation:** {degradation}\n"));
+    s.push_str(&format!("- **Users affected:** {FILL}\n"));
+    s.push_str(&format!("- **Revenue impact (estimated):** {FILL}\n"));
+    s.push_str("\n## Root Cause\n\n");
+    s.push_str(
+        &notes
+            .root_cause
+            .as_deref()
+            .map(escape_md)
+            .unwrap_or_else(|| {
+                format!("{FILL} - check all four components: model artifact, serving infrastructure, feature pipeline, training data")
+            }),
+    );
+    s.push_str("\n\n## Contributing Factors\n\n");
+    if notes.factors.is_empty() {
+        s.push_str(&format!("- {FILL}\n"));
+    }
+    for f in &notes.factors {
+        s.push_str(&format!("- {}\n", escape_md(f)));
+    }
+    s.push_str("\n## What Went Well\n\n- [fill in - what detection/response mechanisms worked]\n");
+    s.push_str(
+        "\n## What Did Not Go Well\n\n- [fill in - what gaps allowed the incident to occur or prolonged it]\n",
+    );
+    s.push_str("\n## Corrective Actions\n\n");
+    if notes.actions.is_empty() {
+        s.push_str(&format!("- [ ] {FILL} - Owner: {FILL}, Due: {FILL}\n"));
+    }
+    for a in &notes.actions {
+        s.push_str(&format!(
+            "- [ ] {} - Owner: {}, Due: {}\n",
+            escape_md(&a.what),
+            escape_md(&a.owner),
+            escape_md(&a.due)
+        ));
+    }
+    s.push_str("\n## Prevention\n\n[What changes to the deployment process, monitoring, or automated gates would prevent this class of incident? Designate the next rollback target before every deploy: `mlrb candidate MODEL --designate V`.]\n");
+    s.push_str("\nKeep watching the model at high frequency for two hours after the rollback: caches and session state may take time to settle.\n");
+    s.push_str("\n---\n*Generated by mlrb from its journal. Review and complete all [fill in] sections before sharing.*\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markdown_and_html() {
+        assert_eq!(escape_md("# hi *x* <b> - y"), "\\# hi \\*x\\* &lt;b\\> - y");
+        assert_eq!(escape_md("a\nb"), "a b");
+    }
+
+    #[test]
+    fn severity_follows_the_reference() {
+        assert_eq!(severity("Revenue loss").0, 1);
+        assert_eq!(severity("p99 latency 3s").0, 2);
+        assert_eq!(severity("diversity collapse").0, 3);
+    }
+}

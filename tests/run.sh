@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs (and caches) the real servers the tests
+# talk to, then runs every test. Second runs reuse the cache in ${MLRB_TEST_CACHE:-~/.cache/mlrb-test}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export MLRB_TEST_CACHE="${MLRB_TEST_CACHE:-$HOME/.cache/mlrb-test}"
+tests/env/setup.sh mlflow
+cargo test --locked --all-targets -- --test-threads "${MLRB_TEST_THREADS:-4}"
