@@ -86,12 +86,15 @@ pub enum RegistryError {
         status: u16,
         kind: String,
         snippet: String,
+        /// The credential variables mlrb sent, if any (a 5xx may be the server failing on them).
+        credential: Option<String>,
     },
     #[error("the registry at {url} answered {status}: {message}")]
     Server {
         url: String,
         status: u16,
         message: String,
+        credential: Option<String>,
     },
     #[error("the registry file {path}: {detail}")]
     File { path: String, detail: String },
@@ -107,6 +110,17 @@ impl RegistryError {
             RegistryError::Auth { credential, .. } => Some(format!(
                 "mlrb read the credentials from {credential}; check them (nothing was changed)"
             )),
+            RegistryError::NotJson {
+                status, credential, ..
+            }
+            | RegistryError::Server {
+                status, credential, ..
+            } if *status >= 500 => Some(match credential {
+                Some(c) => format!(
+                    "the server failed on the request (its log says why); mlrb sent credentials from {c} — check they suit this server's auth; nothing was changed by this request"
+                ),
+                None => "the server failed on the request (its log says why); nothing was changed by this request".into(),
+            }),
             RegistryError::NotJson { .. } => Some(
                 "is the URI the MLflow tracking server itself (not a proxy or login page)?".into(),
             ),

@@ -45,6 +45,14 @@ impl Auth {
         }
     }
 
+    /// The variables mlrb sent credentials from, if it sent any.
+    pub fn sent(&self) -> Option<String> {
+        match self {
+            Auth::None => None,
+            _ => Some(self.source().to_string()),
+        }
+    }
+
     /// The variables a user should check when the server refuses them.
     pub fn source(&self) -> &'static str {
         match self {
@@ -159,6 +167,7 @@ impl MlflowRegistry {
                 url: self.base.clone(),
                 status,
                 message: format!("unexpected JSON ({e})"),
+                credential: None,
             });
         }
         if status == 403 && body.contains("Invalid Host header") {
@@ -197,6 +206,7 @@ impl MlflowRegistry {
                         url: self.base.clone(),
                         status,
                         message: format!("{} {message}", err.error_code).trim().to_string(),
+                        credential: self.auth.sent(),
                     },
                 });
             }
@@ -215,6 +225,7 @@ impl MlflowRegistry {
             status,
             kind,
             snippet,
+            credential: self.auth.sent(),
         })
     }
 }
@@ -263,6 +274,7 @@ impl ApiModelVersion {
             url: base.to_string(),
             status: 200,
             message: format!("version `{}` is not a number", self.version),
+            credential: None,
         })?;
         Ok(ModelVersion {
             version,

@@ -20,6 +20,8 @@ KUBE_VERSION=v1.20.2
 # Debian bookworm's `kubernetes` source package: upstream 1.20.2 (with vendor/) despite its name.
 KUBE_ORIG=kubernetes_1.20.5+really1.20.2.orig.tar.gz
 KUBE_SRCDIR=kubernetes-1.20.2
+# Build recipe id, stamped next to the binaries; a different stamp (or none) means rebuild.
+KUBE_BUILD="$KUBE_VERSION go1.19 reflect2-1.0.2"
 export DEBIAN_FRONTEND=noninteractive
 
 usage() { echo "usage: $0 [all|mlflow|dvc|prometheus|kube]..." >&2; exit 2; }
@@ -151,13 +153,14 @@ setup_kube() {
     if [ -d /run/systemd/system ]; then systemctl disable --now etcd >/dev/null 2>&1 || true; fi
     echo "etcd $(etcd --version 2>/dev/null | awk '/etcd Version/ { print $3 }'): installed in $(elapsed "$t") s"
   fi
-  if [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kube-controller-manager" ]; then
+  if [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kube-controller-manager" ] &&
+    [ "$(cat "$bin/.build" 2>/dev/null)" = "$KUBE_BUILD" ]; then
     echo "kube $KUBE_VERSION: cached"; return 0
   fi
   t=$(now)
   [ "$(id -u)" -eq 0 ] || die "kube: needs root (apt-get)"
   enable_deb_src
-  apt_install golang-1.19-go make rsync ca-certificates
+  apt_install golang-1.19-go golang-github-modern-go-reflect2-dev make rsync ca-certificates
   rm -rf "$src"
   mkdir -p "$src" "$bin"
   (
@@ -167,6 +170,12 @@ setup_kube() {
     [ -f "$KUBE_ORIG" ] || { tail -20 "$src/source.log" >&2; die "kube: apt-get source did not fetch $KUBE_ORIG"; }
     tar xzf "$KUBE_ORIG"
     cd "$KUBE_SRCDIR"
+    # Kubernetes 1.20 vendors reflect2 v1.0.1, whose map iteration corrupts memory when built
+    # with Go >= 1.18 (the apiserver then panics on binding/patch requests: nil pointer in
+    # reflect2.Type2). Swap in reflect2 v1.0.2 (the upstream fix) from Debian's package.
+    local r2=/usr/share/gocode/src/github.com/modern-go/reflect2
+    rm -f vendor/github.com/modern-go/reflect2/*.go vendor/github.com/modern-go/reflect2/*.s
+    cp "$r2"/*.go "$r2"/*.s vendor/github.com/modern-go/reflect2/
     # Build the way debian/rules does: GOPATH symlink + `make WHAT=...`, Debian's Go 1.19, offline.
     # GOCACHE inside the tree so the ~1 GB build cache goes away with it.
     export PATH=/usr/lib/go-1.19/bin:$PATH GOPATH=$PWD/.go GOCACHE=$PWD/.gocache \
@@ -183,6 +192,7 @@ setup_kube() {
   )
   rm -rf "$src" # ~2 GB of build tree; keep only the two binaries (~210 MB)
   "$bin/kube-apiserver" --version | grep -qF "$KUBE_VERSION" || die "kube: built binary is not $KUBE_VERSION"
+  echo "$KUBE_BUILD" >"$bin/.build"
   echo "kube $KUBE_VERSION: installed in $(elapsed "$t") s"
 }
 

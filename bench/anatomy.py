@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Where one process's wall time goes: its HTTP requests, timed from strace (stdlib only).
+
+Usage: anatomy.py --title TITLE -- COMMAND [ARGS...]
+Runs COMMAND once under `strace -f -ttt -T` (network and read/write syscalls only), then prints a
+markdown section: process wall time (under strace, so a little slower than untraced), number of
+TCP connects, every HTTP request with its latency (request bytes written -> first response bytes
+read), and the time outside requests (start-up, TLS/client set-up, work, exit).
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+DUR = re.compile(r"<(\d+\.\d+)>$")
+REQ = re.compile(r'"(GET|POST|DELETE|PATCH|PUT) (/[^ ?"]+)')
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--title", required=True)
+    ap.add_argument("cmd", nargs=argparse.REMAINDER)
+    a = ap.parse_args()
+    cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
+    with tempfile.TemporaryDirectory() as td:
+        log = os.path.join(td, "strace.log")
+        trace = ["strace", "-f", "-ttt", "-T", "-s", "160", "-o", log,
+                 "-e", "trace=connect,sendto,sendmsg,write,writev,recvfrom,recvmsg,read,execve,exit_group"]
+        p = subprocess.run(trace + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            sys.exit(f"anatomy: {' '.join(cmd)} exited {p.returncode}: {p.stderr[-500:]}")
+        lines = open(log).read().splitlines()
+
+    first = last = None
+    connects = 0
+    pending = []  # (start time, "METHOD path"), oldest first; mlrb's requests are sequential
+    reqs = []
+    spans = []
+    for ln in lines:
+        m = re.match(r"^(?:\d+\s+)?(\d+\.\d+)\s", ln)
+        if not m:
+            continue
+        t = float(m.group(1))
+        first = t if first is None else first
+        last = t
+        if "connect(" in ln and "AF_INET" in ln:
+            connects += 1
+            continue
+        r = REQ.search(ln)
+        if r and re.search(r"\b(sendto|sendmsg|writev|write)\(", ln):
+            path = r.group(2).replace("/api/2.0/mlflow/", "")
+            pending.append((t, f"{r.group(1)} {path}"))
+            continue
+        if pending and '"HTTP/1.' in ln and re.search(r"(recvfrom|recvmsg|read)", ln):
+            d = DUR.search(ln)
+            # a complete line starts when the call does; a "resumed" line prints when it returns
+            end = t if ("resumed" in ln or not d) else t + float(d.group(1))
+            t0, what = pending.pop(0)
+            reqs.append((what, end - t0))
+            spans.append((t0, end))
+
+    wall = last - first
+    in_req = sum(d for _, d in reqs)
+    out = [f"### {a.title}", ""]
+    out.append(f"`{' '.join(os.path.basename(c) if i == 0 else c for i, c in enumerate(cmd))}` once under "
+               f"`strace -f` (adds overhead): wall {wall * 1000:.0f} ms, {connects} TCP connect(s), "
+               f"{len(reqs)} HTTP requests taking {in_req * 1000:.0f} ms "
+               f"({in_req / wall * 100:.0f} %), everything else {(wall - in_req) * 1000:.0f} ms.")
+    if spans:
+        gaps = sum(b[0] - a[1] for a, b in zip(spans, spans[1:]))
+        out.append(f"Outside requests: start-up to first request {(spans[0][0] - first) * 1000:.0f} ms, "
+                   f"between requests {gaps * 1000:.0f} ms in total, last response to exit "
+                   f"{(last - spans[-1][1]) * 1000:.0f} ms.")
+    if reqs:
+        out.append("")
+        out.append("| # | request | ms |")
+        out.append("|---:|---|---:|")
+        for i, (what, d) in enumerate(reqs, 1):
+            out.append(f"| {i} | `{what}` | {d * 1000:.1f} |")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+//! mlrb's integration tests: the real binary against a real MLflow server and the embedded
+//! registry. `tests/run.sh` installs what they need.
+
+mod common;
+
+mod bad_input;
+mod report;
+mod rollback;
+mod serving;
+
+/// Runs each scenario twice: on the embedded registry and on the real MLflow server.
+#[macro_export]
+macro_rules! on_both_registries {
+    ($($scenario:ident),* $(,)?) => { $(
+        mod $scenario {
+            use $crate::common::{Backend, FileBackend, TestEnv, mlflow::MlflowBackend};
+            #[test]
+            fn file() {
+                let mut env = TestEnv::new();
+                let b = FileBackend::new(&env);
+                b.configure(&mut env);
+                super::$scenario(&mut env, &b);
+            }
+            #[test]
+            fn mlflow() {
+                let mut env = TestEnv::new();
+                let b = MlflowBackend::new();
+                b.configure(&mut env);
+                super::$scenario(&mut env, &b);
+            }
+        }
+    )* };
+}

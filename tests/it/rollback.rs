@@ -1,0 +1,364 @@
+//! The rollback flow on both registries: stage and alias mode, the several-in-Production
+//! anomaly, dry run, the no-terminal refusal, idempotent re-runs, candidate and designate.
+
+use mlrb::registry::Stage;
+use serde_json::Value;
+
+use crate::common::{Backend, TestEnv, V, bad_release, unique, v};
+
+crate::on_both_registries!(
+    stage_mode_rollback,
+    alias_mode_rollback,
+    several_in_production_are_healed,
+    dry_run_changes_nothing,
+    refuses_without_terminal,
+    declined_at_prompt_changes_nothing,
+    rerun_is_idempotent,
+    candidate_priority_and_designate,
+    no_target_exits_4,
+    status_reports_anomalies,
+);
+
+fn stage_mode_rollback(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("stage");
+    b.seed(&m, &bad_release(), &[]);
+    let out = env.run(&[
+        "rollback",
+        "model",
+        &m,
+        "--yes",
+        "--reason",
+        "prediction diversity collapsed",
+        "--detected-at",
+        "10m",
+    ]);
+    out.code(0);
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
+    assert_eq!(b.version(&m, 3).0, Stage::Archived);
+    assert_eq!(b.version(&m, 1).0, Stage::Archived);
+    let (_, target) = b.version(&m, 2);
+    let (_, from) = b.version(&m, 3);
+    assert_eq!(target["rollback.role"], "rollback_target");
+    assert_eq!(from["rollback.role"], "rolled_back_from");
+    assert_eq!(target["rollback.event_id"], from["rollback.event_id"]);
+    assert!(target["rollback.event_id"].starts_with("rollback-"));
+    assert_eq!(target["rollback.reason"], "prediction diversity collapsed");
+    assert_eq!(target["rollback.triggered_by"], "oncall");
+    assert!(!target["rollback.timestamp"].is_empty());
+    // The plan, the report and the MTTR phases are on stdout.
+    assert!(out.stdout.contains("transition-stage"), "{}", out.stdout);
+    assert!(out.stdout.contains("# Incident Report: Model Rollback"));
+    for phase in ["detection", "triage", "execution", "verification"] {
+        assert!(
+            out.stdout.contains(&format!("| {phase} |")),
+            "{phase} missing"
+        );
+    }
+    assert!(!out.stdout.contains("not measured"), "detection was given");
+    let journal = env.journal();
+    assert!(journal.contains(&target["rollback.event_id"].to_string()));
+    assert!(journal.contains("\"type\":\"verified\""));
+}
+
+fn alias_mode_rollback(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("alias");
+    b.seed(
+        &m,
+        &[v(Stage::None), v(Stage::None).healthy(), v(Stage::None)],
+        &[("champion", 3)],
+    );
+    let before_stage = b.version(&m, 3).0;
+    env.run(&["rollback", "model", &m, "--alias", "champion", "--yes"])
+        .code(0);
+    assert_eq!(b.alias(&m, "champion"), Some(2));
+    assert_eq!(
+        b.version(&m, 3).0,
+        before_stage,
+        "alias mode leaves stages alone"
+    );
+    assert_eq!(b.version(&m, 3).1["rollback.role"], "rolled_back_from");
+    // A config file can fix the mode per model, so the flag is not needed at 2 AM.
+    let m2 = unique("alias-cfg");
+    b.seed(
+        &m2,
+        &[v(Stage::None).healthy(), v(Stage::None)],
+        &[("champion", 2)],
+    );
+    let cfg = env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys]\nregistered_name = \"{m2}\"\nmode = \"alias\"\nalias = \"champion\"\n"
+        ),
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    env.run(&["rollback", "model", "recsys", "--yes"]).code(0);
+    assert_eq!(b.alias(&m2, "champion"), Some(1));
+}
+
+fn several_in_production_are_healed(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("several");
+    b.seed(
+        &m,
+        &[
+            v(Stage::Production),
+            v(Stage::Archived).healthy(),
+            v(Stage::Production),
+            v(Stage::Production),
+        ],
+        &[],
+    );
+    let status: Value =
+        serde_json::from_str(&env.run(&["status", &m, "-o", "json"]).code(0).stdout).unwrap();
+    let kinds: Vec<&str> = status["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"several_live"), "{kinds:?}");
+    assert_eq!(status["live"].as_array().unwrap().len(), 3);
+    env.run(&["rollback", "model", &m, "--yes"]).code(0);
+    let stages: Vec<Stage> = (1..=4).map(|n| b.version(&m, n).0).collect();
+    assert_eq!(
+        stages,
+        [
+            Stage::Archived,
+            Stage::Production,
+            Stage::Archived,
+            Stage::Archived
+        ]
+    );
+    for n in [1, 3, 4] {
+        assert_eq!(b.version(&m, n).1["rollback.role"], "rolled_back_from");
+    }
+}
+
+fn dry_run_changes_nothing(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("dry");
+    b.seed(&m, &bad_release(), &[]);
+    let before = b.snapshot(&m);
+    let out = env.run(&["rollback", "model", &m, "--dry-run"]);
+    out.code(0);
+    assert!(
+        out.stdout
+            .contains(&format!("{m} v2: Archived → Production")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("{m} v3: Production → Archived"))
+    );
+    assert!(out.stderr.contains("nothing was changed"));
+    assert_eq!(
+        b.snapshot(&m),
+        before,
+        "dry run must leave the registry byte-for-byte unchanged"
+    );
+    assert_eq!(env.journal(), "", "dry run writes no journal event");
+    let json: Value = serde_json::from_str(
+        &env.run(&["rollback", "model", &m, "--dry-run", "-o", "json"])
+            .code(0)
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(json["outcome"], "dry_run");
+    assert_eq!(json["to"], 2);
+    assert_eq!(b.snapshot(&m), before);
+}
+
+fn refuses_without_terminal(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("notty");
+    b.seed(&m, &bad_release(), &[]);
+    let before = b.snapshot(&m);
+    let out = env.run(&["rollback", "model", &m]);
+    let line = out.one_clear_error(3);
+    assert!(line.contains("without confirmation"), "{line}");
+    assert!(out.stderr.contains("--yes"));
+    assert_eq!(b.snapshot(&m), before);
+}
+
+fn declined_at_prompt_changes_nothing(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("decline");
+    b.seed(&m, &bad_release(), &[]);
+    let before = b.snapshot(&m);
+    env.set("MLRB_INTERACTIVE", "1");
+    let out = env
+        .mlrb()
+        .args(["rollback", "model", &m])
+        .write_stdin("n\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(b.snapshot(&m), before);
+    let out = env
+        .mlrb()
+        .args(["rollback", "model", &m])
+        .write_stdin("y\n")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
+    assert!(env.journal().contains("confirmed at the prompt"));
+}
+
+fn rerun_is_idempotent(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("rerun");
+    b.seed(&m, &bad_release(), &[]);
+    env.run(&["rollback", "model", &m, "--yes"]).code(0);
+    let after_first = b.snapshot(&m);
+    let out = env.run(&["rollback", "model", &m, "--yes"]);
+    out.code(0);
+    assert!(out.stderr.contains("already rolled back"), "{}", out.stderr);
+    let out = env.run(&["rollback", "model", &m, "--yes", "--to", "2"]);
+    out.code(0);
+    assert_eq!(b.snapshot(&m), after_first, "a re-run changes nothing");
+}
+
+fn candidate_priority_and_designate(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("cand");
+    b.seed(
+        &m,
+        &[
+            v(Stage::Archived),
+            v(Stage::Archived).healthy(),
+            v(Stage::Archived)
+                .healthy()
+                .tag("rollback.role", "rolled_back_from"),
+            v(Stage::Archived),
+            v(Stage::Production).healthy(),
+        ],
+        &[],
+    );
+    let out = env.run(&["candidate", &m, "-o", "json"]);
+    let c: Value = serde_json::from_str(&out.code(0).stdout).unwrap();
+    assert_eq!(
+        c["version"], 2,
+        "newest usable healthy baseline: v5 is live, v3 was rolled back from"
+    );
+    assert_eq!(c["rule"], "healthy_baseline");
+    assert_eq!(c["skipped"].as_array().unwrap().len(), 2);
+    let c: Value = serde_json::from_str(
+        &env.run(&["candidate", &m, "--to", "v4", "-o", "json"])
+            .code(0)
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        (c["version"].as_u64(), c["rule"].as_str()),
+        (Some(4), Some("explicit"))
+    );
+    // --to a live or rolled-back-from version is refused with the reason.
+    assert!(
+        env.run(&["candidate", &m, "--to", "5"])
+            .one_clear_error(4)
+            .contains("v5 is live")
+    );
+    assert!(
+        env.run(&["candidate", &m, "--to", "3"])
+            .one_clear_error(4)
+            .contains("rolled back from")
+    );
+    // Designate v4: it becomes the newest usable baseline.
+    env.run(&["candidate", &m, "--designate", "4"]).code(0);
+    assert_eq!(b.version(&m, 4).1["rollback.healthy_baseline"], "true");
+    let c: Value =
+        serde_json::from_str(&env.run(&["candidate", &m, "-o", "json"]).code(0).stdout).unwrap();
+    assert_eq!(c["version"], 4);
+    assert!(env.journal().contains("\"type\":\"designated\""));
+    let before = b.snapshot(&m);
+    assert!(
+        env.run(&["candidate", &m, "--designate", "5"])
+            .one_clear_error(2)
+            .contains("is live")
+    );
+    assert_eq!(b.snapshot(&m), before);
+    // Without any baseline the newest Archived version is chosen.
+    let m2 = unique("cand-arch");
+    b.seed(
+        &m2,
+        &[
+            v(Stage::Archived),
+            v(Stage::Archived),
+            v(Stage::Staging),
+            v(Stage::Production),
+        ],
+        &[],
+    );
+    let c: Value =
+        serde_json::from_str(&env.run(&["candidate", &m2, "-o", "json"]).code(0).stdout).unwrap();
+    assert_eq!(
+        (c["version"].as_u64(), c["rule"].as_str()),
+        (Some(2), Some("newest_archived"))
+    );
+}
+
+fn no_target_exits_4(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("notarget");
+    b.seed(
+        &m,
+        &[
+            V {
+                stage: Stage::Archived,
+                tags: vec![("rollback.role", "rolled_back_from")],
+                source: None,
+            },
+            v(Stage::Production),
+        ],
+        &[],
+    );
+    let before = b.snapshot(&m);
+    let line = env.run(&["candidate", &m]).one_clear_error(4);
+    assert!(line.contains("no rollback target"), "{line}");
+    let out = env.run(&["rollback", "model", &m, "--yes"]);
+    out.one_clear_error(4);
+    assert!(
+        out.stderr.contains("fallback"),
+        "the reference document's advice: {}",
+        out.stderr
+    );
+    assert_eq!(b.snapshot(&m), before);
+}
+
+fn status_reports_anomalies(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("anomalies");
+    b.seed(
+        &m,
+        &[
+            v(Stage::Archived).source("s3://models/shared"),
+            v(Stage::Archived).source("s3://models/shared"),
+            v(Stage::Production)
+                .healthy()
+                .tag("rollback.role", "rolled_back_from"),
+        ],
+        &[],
+    );
+    let s: Value =
+        serde_json::from_str(&env.run(&["status", &m, "-o", "json"]).code(0).stdout).unwrap();
+    let kinds: Vec<&str> = s["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    for k in [
+        "no_designated_target",
+        "target_is_live",
+        "live_was_rolled_back_from",
+        "shared_source",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    assert_eq!(s["live"][0]["version"], 3);
+    assert_eq!(s["candidate"]["version"], 2);
+    let table = env.run(&["status", &m]).code(0).stdout.clone();
+    assert!(
+        table.contains("live") && table.contains("rollback target") && table.contains("anomalies"),
+        "{table}"
+    );
+}

@@ -1,0 +1,82 @@
+//! The `http` serving reload against a model server in the test: POST reload, poll health.
+
+use std::sync::{Arc, Mutex};
+
+use mlrb::registry::Stage;
+use serde_json::json;
+
+use crate::common::http_server::{Reply, TestServer};
+use crate::common::{Backend, FileBackend, TestEnv, bad_release, unique};
+
+/// A model server that serves `served` and switches to what a reload asks for, unless `stuck`.
+fn model_server(stuck: bool) -> (TestServer, Arc<Mutex<String>>) {
+    let served = Arc::new(Mutex::new("3".to_string()));
+    let s = served.clone();
+    let server = TestServer::start(move |req| match (req.method.as_str(), req.path.as_str()) {
+        ("POST", "/reload") => {
+            let body: serde_json::Value = serde_json::from_str(&req.body).unwrap_or_default();
+            if !stuck {
+                *s.lock().unwrap() = body["version"].as_str().unwrap_or("").to_string();
+            }
+            Reply::json(202, json!({"accepted": true}))
+        }
+        ("GET", "/health") => Reply::json(
+            200,
+            json!({"status": "ok", "model": {"version": *s.lock().unwrap()}}),
+        ),
+        _ => Reply::text(404, "text/plain", "not found"),
+    });
+    (server, served)
+}
+
+fn config(env: &TestEnv, m: &str, url: &str, timeout: &str) {
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.{m}]\n[models.{m}.serving]\nkind = \"http\"\nreload_url = \"{url}/reload\"\nhealth_url = \"{url}/health\"\nversion_pointer = \"/model/version\"\ntimeout = \"{timeout}\"\n"
+        ),
+    );
+}
+
+#[test]
+fn http_reload_waits_until_the_server_reports_the_target() {
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("serve");
+    b.seed(&m, &bad_release(), &[]);
+    let (server, served) = model_server(false);
+    config(&env, &m, &server.url, "10s");
+    let out = env.run(&["rollback", "model", &m, "--yes"]);
+    out.code(0);
+    assert!(
+        out.stdout.contains(&format!("POST {}/reload", server.url)),
+        "plan names the request"
+    );
+    assert_eq!(*served.lock().unwrap(), "2");
+    let reqs = server.requests();
+    let reload = reqs
+        .iter()
+        .find(|r| r.method == "POST")
+        .expect("a reload request");
+    let body: serde_json::Value = serde_json::from_str(&reload.body).unwrap();
+    assert_eq!(body, json!({"model": m, "version": "2"}));
+    assert!(reqs.iter().any(|r| r.path == "/health"));
+}
+
+#[test]
+fn serving_that_never_reports_the_target_exits_5() {
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("stuck");
+    b.seed(&m, &bad_release(), &[]);
+    let (server, _) = model_server(true);
+    config(&env, &m, &server.url, "1s");
+    let out = env.run(&["rollback", "model", &m, "--yes"]);
+    out.code(5);
+    assert!(out.stderr.contains("did not report v2"), "{}", out.stderr);
+    // The registry was rolled back; the report says it is not verified.
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
+    assert!(out.stdout.contains("NOT verified"), "{}", out.stdout);
+}
