@@ -75,6 +75,15 @@ fn designate_target(
     let v = reg
         .get_version(name, version)
         .map_err(|e| unknown_model(reg, name, e))?;
+    // The live version may be designated: before a deploy, the version serving now is exactly
+    // the one to come back to. A version already rolled back from, or not READY, may not.
+    if let Some(why) = select::unfit(&v, &[]) {
+        return Err(CliError::usage(format!(
+            "cannot designate v{version} of `{name}` as the rollback target: {why}"
+        ))
+        .with_hint("designate a version known to be healthy, before the new one goes live")
+        .into());
+    }
     let live: Vec<u64> = match &target.mode {
         LiveMode::Stage => (v.stage == Stage::Production)
             .then_some(v.version)
@@ -88,13 +97,6 @@ fn designate_target(
             .into_iter()
             .collect(),
     };
-    if let Some(why) = select::unfit(&v, &live) {
-        return Err(CliError::usage(format!(
-            "cannot designate v{version} of `{name}` as the rollback target: {why}"
-        ))
-        .with_hint("designate the version that is healthy now, before the new one goes live")
-        .into());
-    }
     let who = super::rollback::triggered_by(None)?;
     let stamp = clock::fmt(clock::now());
     reg.set_version_tags(
@@ -128,6 +130,11 @@ fn designate_target(
         "v{version} of `{name}` is designated as the rollback target ({}=true)",
         tags::HEALTHY_BASELINE
     ));
+    if live.contains(&version) {
+        ctx.printer.status(
+            "it is live now: it becomes the rollback target once the next version goes live",
+        );
+    }
     if !newer.is_empty() {
         ctx.printer.warn(&format!(
             "newer healthy baselines ({}) still come first; `mlrb candidate {}` shows the choice",

@@ -153,7 +153,7 @@ pub fn anomalies(
             out.push(Anomaly {
                 kind: "target_is_live",
                 message: format!(
-                    "the live version v{} is itself tagged as the healthy baseline: rolling back cannot go to it; designate the previous version",
+                    "the live version v{} is itself the designated healthy baseline: right before a deploy that is intended, but if it breaks now a rollback cannot go to it",
                     v.version
                 ),
             });

@@ -4,8 +4,10 @@
 mod common;
 
 mod bad_input;
+mod generated;
 mod report;
 mod rollback;
+mod runbooks;
 mod serving;
 
 /// Runs each scenario twice: on the embedded registry and on the real MLflow server.

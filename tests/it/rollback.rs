@@ -17,7 +17,39 @@ crate::on_both_registries!(
     candidate_priority_and_designate,
     no_target_exits_4,
     status_reports_anomalies,
+    deleted_versions_are_lost_targets,
 );
+
+fn deleted_versions_are_lost_targets(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("gaps");
+    b.seed(
+        &m,
+        &[
+            v(Stage::Archived),
+            v(Stage::Archived),
+            v(Stage::Archived).healthy(),
+            v(Stage::Archived),
+            v(Stage::Production),
+        ],
+        &[],
+    );
+    b.delete_version(&m, 3);
+    b.delete_version(&m, 2);
+    let s: Value =
+        serde_json::from_str(&env.run(&["status", &m, "-o", "json"]).code(0).stdout).unwrap();
+    let gaps = s["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "deleted_versions")
+        .expect("gap anomaly");
+    assert!(
+        gaps["message"].as_str().unwrap().contains("v2, v3"),
+        "{gaps}"
+    );
+    // The designated target was deleted: rollback falls back to the newest Archived version.
+    assert_eq!(s["candidate"]["version"], 4);
+}
 
 fn stage_mode_rollback(env: &mut TestEnv, b: &dyn Backend) {
     let m = unique("stage");
@@ -273,9 +305,14 @@ fn candidate_priority_and_designate(env: &mut TestEnv, b: &dyn Backend) {
     assert!(env.journal().contains("\"type\":\"designated\""));
     let before = b.snapshot(&m);
     assert!(
-        env.run(&["candidate", &m, "--designate", "5"])
+        env.run(&["candidate", &m, "--designate", "3"])
             .one_clear_error(2)
-            .contains("is live")
+            .contains("rolled back from")
+    );
+    assert!(
+        env.run(&["candidate", &m, "--designate", "8"])
+            .one_clear_error(2)
+            .contains("version 8")
     );
     assert_eq!(b.snapshot(&m), before);
     // Without any baseline the newest Archived version is chosen.

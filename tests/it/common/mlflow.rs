@@ -178,6 +178,13 @@ impl Rest {
     pub fn post(&self, path: &str, body: Value) -> Value {
         self.req(self.client.post(format!("{}{path}", self.api)).json(&body))
     }
+    pub fn delete(&self, path: &str, body: Value) -> Value {
+        self.req(
+            self.client
+                .delete(format!("{}{path}", self.api))
+                .json(&body),
+        )
+    }
     pub fn get(&self, path: &str, q: &[(&str, &str)]) -> Value {
         self.req(self.client.get(format!("{}{path}", self.api)).query(q))
     }
@@ -228,6 +235,12 @@ fn tags_of(v: &Value) -> BTreeMap<String, String> {
 }
 
 impl Backend for MlflowBackend {
+    fn delete_version(&self, name: &str, version: u64) {
+        self.rest.delete(
+            "model-versions/delete",
+            json!({"name": name, "version": version.to_string()}),
+        );
+    }
     fn seed(&self, name: &str, versions: &[V], aliases: &[(&str, u64)]) {
         seed_rest(&self.rest, name, versions, aliases);
     }

@@ -192,6 +192,8 @@ pub trait Backend {
     /// (stage, tags) of one version.
     fn version(&self, name: &str, version: u64) -> (Stage, BTreeMap<String, String>);
     fn alias(&self, name: &str, alias: &str) -> Option<u64>;
+    /// Deletes a version behind mlrb's back (what a "clean-up" script does): a fixture only.
+    fn delete_version(&self, name: &str, version: u64);
 }
 
 /// The embedded registry in a file of the test's own.
@@ -211,6 +213,15 @@ impl FileBackend {
 }
 
 impl Backend for FileBackend {
+    fn delete_version(&self, name: &str, version: u64) {
+        let text = std::fs::read_to_string(&self.path).unwrap();
+        let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        doc["models"][name]["versions"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|v| v["version"] != version);
+        std::fs::write(&self.path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    }
     fn seed(&self, name: &str, versions: &[V], aliases: &[(&str, u64)]) {
         use mlrb::registry::Registry;
         let reg = self.reg();

@@ -1,0 +1,126 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_mlrb_global_optspecs
+    string join \n config= registry= state-dir= q/quiet h/help V/version
+end
+
+function __fish_mlrb_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_mlrb_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_mlrb_using_subcommand
+    set -l cmd (__fish_mlrb_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c mlrb -n "__fish_mlrb_needs_command" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_needs_command" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_needs_command" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_needs_command" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_needs_command" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_needs_command" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "status" -d 'What is live, what rollback would go to, and what looks wrong'
+complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "candidate" -d 'The version a rollback would go to and why; --designate tags one before a deploy'
+complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "rollback" -d 'Roll back one of the places an ML failure lives'
+complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "report" -d 'Render the incident report of a recorded event, filled with what you know now'
+complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "init" -d 'Write a commented starter mlrb.toml'
+complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "demo" -d 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
+complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "completions" -d 'Print shell completions'
+complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand status" -l alias -d 'Live version = the version this alias points at (instead of the Production stage)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand status" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
+json\t''"
+complete -c mlrb -n "__fish_mlrb_using_subcommand status" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand status" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand status" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand status" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand status" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_using_subcommand status" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -l to -d 'Consider this version (checked: not live, not rolled back from)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -l designate -d 'Pre-designate V as the rollback target (tags rollback.healthy_baseline=true)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -l alias -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
+json\t''"
+complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -f -a "model" -d 'Roll the model artifact back in the registry, reload serving, verify, report'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l to -d 'Target version (default: the candidate; see `mlrb candidate`)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l reason -d 'Why: recorded in the audit tags (first 500 characters), the journal and the report' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l detected-at -d 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l triggered-by -d 'Who or what started the rollback (default: $USER)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l alias -d 'Live version = the version this alias points at (instead of the Production stage)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
+json\t''"
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s y -l yes -d 'Do not ask for confirmation'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l dry-run -d 'Print the plan and change nothing'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from help" -f -a "model" -d 'Roll the model artifact back in the registry, reload serving, verify, report'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l root-cause -d 'Root cause, once known' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l factor -d 'A contributing factor (repeatable)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l action -d 'A corrective action as "what|owner|due" (repeatable)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s o -l output -d 'Write the report to FILE instead of stdout' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l last -d 'The most recent event'
+complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand init" -l path -d 'Where to write (default: ./mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand init" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand init" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand init" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand init" -l force -d 'Replace an existing file'
+complete -c mlrb -n "__fish_mlrb_using_subcommand init" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand init" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_using_subcommand init" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -l dir -d 'Keep the demo registry and journal in DIR (default: a temp dir, removed afterwards)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "status" -d 'What is live, what rollback would go to, and what looks wrong'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "candidate" -d 'The version a rollback would go to and why; --designate tags one before a deploy'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "rollback" -d 'Roll back one of the places an ML failure lives'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "report" -d 'Render the incident report of a recorded event, filled with what you know now'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "init" -d 'Write a commented starter mlrb.toml'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "demo" -d 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "completions" -d 'Print shell completions'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "model" -d 'Roll the model artifact back in the registry, reload serving, verify, report'
