@@ -23,6 +23,27 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A secret no output may contain.
+pub const CANARY: &str = "mlrb-canary-Secret-7f3a9c";
+/// Credential variables that carry the canary unless a test sets them itself.
+pub const CREDENTIAL_VARS: &[&str] = &["MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD"];
+
+/// Fails when `text` contains the canary or a secret the test set.
+pub fn assert_no_secret(what: &str, text: &str, vars: &BTreeMap<String, String>) {
+    assert!(
+        !text.contains(CANARY),
+        "the canary secret leaked into {what}:\n{text}"
+    );
+    for k in ["MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD"] {
+        if let Some(v) = vars.get(k).filter(|v| v.len() >= 8) {
+            assert!(
+                !text.contains(v.as_str()),
+                "{k} leaked into {what}:\n{text}"
+            );
+        }
+    }
+}
+
 /// A fresh world for one test: temp HOME, state dir and working dir, and a cleared environment.
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
@@ -42,6 +63,11 @@ impl TestEnv {
         );
         vars.insert("MLRB_TEST_NO_SLEEP".into(), "1".into());
         vars.insert("USER".into(), "oncall".into());
+        // A canary in every credential variable for the whole suite: it must never show up in
+        // any output or file mlrb writes (checked on every run and when the env is dropped).
+        for k in CREDENTIAL_VARS {
+            vars.insert(k.to_string(), CANARY.into());
+        }
         TestEnv { dir, vars }
     }
 
@@ -68,11 +94,14 @@ impl TestEnv {
     /// Runs mlrb with `args` and returns (exit code, stdout, stderr).
     pub fn run(&self, args: &[&str]) -> Output {
         let o = self.mlrb().args(args).output().unwrap();
-        Output {
+        let out = Output {
             code: o.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
+        };
+        assert_no_secret("stdout", &out.stdout, &self.vars);
+        assert_no_secret("stderr", &out.stderr, &self.vars);
+        out
     }
 
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
@@ -83,6 +112,30 @@ impl TestEnv {
 
     pub fn journal(&self) -> String {
         std::fs::read_to_string(self.state_dir().join("journal.jsonl")).unwrap_or_default()
+    }
+}
+
+impl Drop for TestEnv {
+    /// Every file mlrb left in the test's directory (journal, reports, registry) is free of secrets.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let mut stack = vec![self.dir.path().to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if let Ok(text) = std::fs::read(&p) {
+                    assert_no_secret(
+                        &p.display().to_string(),
+                        &String::from_utf8_lossy(&text),
+                        &self.vars,
+                    );
+                }
+            }
+        }
     }
 }
 
