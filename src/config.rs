@@ -175,10 +175,19 @@ pub fn load_file(path: &Path) -> Result<FileConfig, CliError> {
         CliError::usage(format!("cannot read config file {}: {e}", path.display()))
             .with_hint("pass --config PATH, set MLRB_CONFIG, or run `mlrb init` to write one")
     })?;
-    let cfg: FileConfig = toml::from_str(&text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    parse(&text, path)
+}
+
+/// Parses and checks config text; `path` only names the file in errors.
+pub fn parse(text: &str, path: &Path) -> Result<FileConfig, CliError> {
+    let cfg: FileConfig = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| {
+            text.as_bytes()[..s.start.min(text.len())]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count()
+                + 1
+        });
         let at = line.map(|l| format!(":{l}")).unwrap_or_default();
         let snippet = line
             .and_then(|l| text.lines().nth(l - 1))

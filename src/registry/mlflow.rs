@@ -161,73 +161,85 @@ impl MlflowRegistry {
             .unwrap_or("")
             .to_string();
         let body = resp.text().map_err(|e| self.transport(e))?;
-        let is_json = ct.contains("json");
-        if (200..300).contains(&status) && is_json {
-            return serde_json::from_str(&body).map_err(|e| RegistryError::Server {
-                url: self.base.clone(),
-                status,
-                message: format!("unexpected JSON ({e})"),
-                credential: None,
-            });
-        }
-        if status == 403 && body.contains("Invalid Host header") {
-            return Err(RegistryError::InvalidHost {
-                url: self.base.clone(),
-            });
-        }
-        if is_json {
-            #[derive(Deserialize)]
-            struct ApiError {
-                #[serde(default)]
-                error_code: String,
-                #[serde(default)]
-                message: String,
-            }
-            if let Ok(err) = serde_json::from_str::<ApiError>(&body) {
-                let message = one_line(&err.message, 300);
-                return Err(match err.error_code.as_str() {
-                    "RESOURCE_DOES_NOT_EXIST" => RegistryError::NotFound {
-                        what: if message.starts_with("Registered Model") {
-                            what.split(" of ").last().unwrap_or(what).to_string()
-                        } else {
-                            what.to_string()
-                        },
-                    },
-                    "INVALID_PARAMETER_VALUE" if status == 400 => {
-                        RegistryError::Invalid { message }
-                    }
-                    "UNAUTHENTICATED" | "PERMISSION_DENIED" => RegistryError::Auth {
-                        url: self.base.clone(),
-                        status,
-                        detail: message,
-                        credential: self.auth.source().into(),
-                    },
-                    _ => RegistryError::Server {
-                        url: self.base.clone(),
-                        status,
-                        message: format!("{} {message}", err.error_code).trim().to_string(),
-                        credential: self.auth.sent(),
-                    },
-                });
-            }
-        }
-        let (kind, snippet) = describe_body(&ct, &body);
-        if status == 401 || status == 403 {
-            return Err(RegistryError::Auth {
-                url: self.base.clone(),
-                status,
-                detail: snippet,
-                credential: self.auth.source().into(),
-            });
-        }
-        Err(RegistryError::NotJson {
+        interpret(&self.base, &self.auth, status, &ct, &body, what)?;
+        serde_json::from_str(&body).map_err(|e| RegistryError::Server {
             url: self.base.clone(),
             status,
-            kind,
-            snippet,
-            credential: self.auth.sent(),
+            message: format!("unexpected JSON ({e})"),
+            credential: None,
         })
     }
+}
+
+/// What an MLflow answer means: `Ok` for a JSON success, else the error a user can act on.
+/// JSON errors carry `error_code`; auth failures are text/plain or HTML; unknown routes are HTML.
+pub fn interpret(
+    base: &str,
+    auth: &Auth,
+    status: u16,
+    ct: &str,
+    body: &str,
+    what: &str,
+) -> Result<()> {
+    let is_json = ct.contains("json");
+    if (200..300).contains(&status) && is_json {
+        return Ok(());
+    }
+    if status == 403 && body.contains("Invalid Host header") {
+        return Err(RegistryError::InvalidHost {
+            url: base.to_string(),
+        });
+    }
+    if is_json {
+        #[derive(Deserialize)]
+        struct ApiError {
+            #[serde(default)]
+            error_code: String,
+            #[serde(default)]
+            message: String,
+        }
+        if let Ok(err) = serde_json::from_str::<ApiError>(body) {
+            let message = one_line(&err.message, 300);
+            return Err(match err.error_code.as_str() {
+                "RESOURCE_DOES_NOT_EXIST" => RegistryError::NotFound {
+                    what: if message.starts_with("Registered Model") {
+                        what.split(" of ").last().unwrap_or(what).to_string()
+                    } else {
+                        what.to_string()
+                    },
+                },
+                "INVALID_PARAMETER_VALUE" if status == 400 => RegistryError::Invalid { message },
+                "UNAUTHENTICATED" | "PERMISSION_DENIED" => RegistryError::Auth {
+                    url: base.to_string(),
+                    status,
+                    detail: message,
+                    credential: auth.source().into(),
+                },
+                _ => RegistryError::Server {
+                    url: base.to_string(),
+                    status,
+                    message: format!("{} {message}", err.error_code).trim().to_string(),
+                    credential: auth.sent(),
+                },
+            });
+        }
+    }
+    let (kind, snippet) = describe_body(ct, body);
+    if status == 401 || status == 403 {
+        return Err(RegistryError::Auth {
+            url: base.to_string(),
+            status,
+            detail: snippet,
+            credential: auth.source().into(),
+        });
+    }
+    Err(RegistryError::NotJson {
+        url: base.to_string(),
+        status,
+        kind,
+        snippet,
+        credential: auth.sent(),
+    })
 }
 
 #[derive(Deserialize)]

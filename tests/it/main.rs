@@ -6,6 +6,7 @@ mod common;
 mod bad_input;
 mod generated;
 mod report;
+mod robustness;
 mod rollback;
 mod runbooks;
 mod serving;
