@@ -26,14 +26,39 @@ pub fn main_entry() -> ExitCode {
     let _ = clock::start();
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() {
-                ExitStatus::Usage.code()
-            } else {
-                0
-            };
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One clear line and a hint, like every other error, instead of clap's full usage.
+            let rendered = e.render().to_string();
+            // The message is the first paragraph ("…were not provided:\n  <MODEL>").
+            let first =
+                if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    "error: a subcommand is required".to_string()
+                } else {
+                    rendered
+                        .lines()
+                        .take_while(|l| !l.trim().is_empty())
+                        .map(str::trim)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+            let usage = rendered
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("tip: ").map(str::to_string))
+                .or_else(|| {
+                    rendered
+                        .lines()
+                        .find_map(|l| l.trim().strip_prefix("Usage: "))
+                        .map(|u| format!("usage: {u}; see --help"))
+                })
+                .unwrap_or_else(|| "see mlrb --help".into());
+            eprintln!("{first}");
+            eprintln!("hint: {usage}");
+            return ExitCode::from(ExitStatus::Usage.code());
         }
     };
     match commands::run(cli) {

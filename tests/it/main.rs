@@ -4,6 +4,7 @@
 mod common;
 
 mod bad_input;
+mod bad_input_table;
 mod generated;
 mod report;
 mod robustness;

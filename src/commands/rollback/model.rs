@@ -64,6 +64,24 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         .into());
     }
     let live: Vec<&ModelVersion> = registry::live_versions(&versions, &target.mode);
+    if let (LiveMode::Alias(a), true) = (&target.mode, live.is_empty()) {
+        // Moving an alias that does not exist would create one nobody serves from.
+        let mut known: Vec<String> = versions
+            .iter()
+            .flat_map(|v| v.aliases.iter().map(|x| format!("@{x}")))
+            .collect();
+        known.sort();
+        return Err(CliError::usage(format!(
+            "model `{name}` has no alias @{a} (its aliases: {})",
+            if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            }
+        ))
+        .with_hint("check --alias or [models.*].alias; without it, live means the Production stage")
+        .into());
+    }
     if let Some(done) = already_rolled_back(&live, to) {
         p.status(&done);
         if p.json() {
