@@ -399,3 +399,24 @@ fn status_reports_anomalies(env: &mut TestEnv, b: &dyn Backend) {
         "{table}"
     );
 }
+
+#[test]
+fn a_second_rollback_of_the_same_model_is_refused_with_the_holder() {
+    let mut env = TestEnv::new();
+    let b = crate::common::FileBackend::new(&env);
+    b.configure(&mut env);
+    b.seed("recsys", &bad_release(), &[]);
+    let before = b.snapshot("recsys");
+    let key = format!("file registry {}|recsys", b.path.display());
+    let held = mlrb::lock::acquire(&env.state_dir(), &key, "recsys", "alice").unwrap();
+    assert!(held.is_some());
+    let out = env.run(&["rollback", "model", "recsys", "--yes"]);
+    let line = out.one_clear_error(3);
+    assert!(
+        line.contains("already running") && line.contains("alice"),
+        "{line}"
+    );
+    assert_eq!(b.snapshot("recsys"), before);
+    drop(held);
+    env.run(&["rollback", "model", "recsys", "--yes"]).code(0);
+}

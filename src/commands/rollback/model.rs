@@ -42,6 +42,17 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
     let reg = ctx.registry()?;
     let reg = reg.as_ref();
     let name = target.registered_name.as_str();
+    // Taken before the state is read, so two engineers never plan from the same state.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        crate::lock::acquire(
+            &ctx.settings.state_dir,
+            &format!("{}|{name}", reg.location()),
+            name,
+            &who,
+        )?
+    };
 
     let versions = load_versions(reg, &target)?;
     if let Some(n) = to
