@@ -11,6 +11,7 @@ mod robustness;
 mod rollback;
 mod runbooks;
 mod serving;
+mod tls;
 
 /// Runs each scenario twice: on the embedded registry and on the real MLflow server.
 #[macro_export]
