@@ -30,6 +30,9 @@ pub struct GlobalArgs {
     /// Print only data and errors: no status lines, no progress
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Trace every HTTP request on stderr (credentials and tokens redacted)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,7 +3,47 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use reqwest::blocking::{Client, RequestBuilder, Response};
+
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// `--verbose`: every request and answer is traced on stderr, secrets redacted.
+pub fn set_verbose(on: bool) {
+    VERBOSE.store(on, Ordering::Relaxed);
+}
+
+/// A URL fit for a log line: credentials in the authority and secret-looking query values
+/// (token, key, password, secret, signature, auth) are replaced by `[redacted]`.
+pub fn redact_url(url: &reqwest::Url) -> String {
+    let mut u = url.clone();
+    if !u.username().is_empty() || u.password().is_some() {
+        let _ = u.set_username("[redacted]");
+        let _ = u.set_password(None);
+    }
+    if u.query().is_some() {
+        let pairs: Vec<(String, String)> = u
+            .query_pairs()
+            .map(|(k, v)| {
+                let lk = k.to_ascii_lowercase();
+                let secret = ["token", "key", "password", "secret", "sig", "auth"]
+                    .iter()
+                    .any(|s| lk.contains(s));
+                (
+                    k.into_owned(),
+                    if secret {
+                        "[redacted]".into()
+                    } else {
+                        v.into_owned()
+                    },
+                )
+            })
+            .collect();
+        u.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    u.to_string()
+}
 
 /// Settings shared by every HTTP peer (registry, serving, webhooks).
 #[derive(Debug, Clone)]
@@ -90,7 +130,38 @@ impl Http {
         let attempts = if idempotent { self.attempts } else { 1 };
         let mut attempt = 1;
         loop {
-            let result = build(&self.client).send();
+            let started = std::time::Instant::now();
+            let request = build(&self.client).build()?;
+            let verbose = VERBOSE.load(Ordering::Relaxed);
+            if verbose {
+                let auth = request
+                    .headers()
+                    .get(reqwest::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.split_whitespace().next())
+                    .map(|scheme| format!(" (authorization: {scheme} [redacted])"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "http: → {} {}{auth} (attempt {attempt})",
+                    request.method(),
+                    redact_url(request.url())
+                );
+            }
+            let result = self.client.execute(request);
+            if verbose {
+                match &result {
+                    Ok(r) => eprintln!(
+                        "http: ← {} in {} ms",
+                        r.status().as_u16(),
+                        started.elapsed().as_millis()
+                    ),
+                    Err(e) => eprintln!(
+                        "http: ← {} after {} ms",
+                        error_detail(e),
+                        started.elapsed().as_millis()
+                    ),
+                }
+            }
             let retry_after = match &result {
                 Ok(r) if is_transient_status(r.status().as_u16()) => Some(retry_after(r)),
                 Err(e) if e.is_connect() || e.is_timeout() => Some(None),
@@ -185,4 +256,23 @@ pub fn error_detail(e: &reqwest::Error) -> String {
         src = s.source();
     }
     one_line(&detail, 160)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials_and_secret_query_values() {
+        let u = reqwest::Url::parse(
+            "https://bob:hunter2@h/x?name=m&private_token=abc&api_key=k&max_results=5",
+        )
+        .unwrap();
+        let r = redact_url(&u);
+        assert!(
+            !r.contains("hunter2") && !r.contains("abc") && !r.contains("=k"),
+            "{r}"
+        );
+        assert!(r.contains("name=m") && r.contains("max_results=5"), "{r}");
+    }
 }

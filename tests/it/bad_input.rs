@@ -318,8 +318,14 @@ fn basic_auth_right_wrong_and_host_header() {
     env.vars.remove("MLFLOW_TRACKING_TOKEN");
     env.set("MLFLOW_TRACKING_USERNAME", "admin");
     env.set("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD);
-    let out = env.run(&["rollback", "model", &m, "--yes"]);
+    let out = env.run(&["rollback", "model", &m, "--yes", "--verbose"]);
     out.code(0);
+    assert!(
+        out.stderr.contains("authorization: Basic [redacted]"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("http: ← 200"), "{}", out.stderr);
     assert!(!out.stdout.contains(ADMIN_PASSWORD) && !out.stderr.contains(ADMIN_PASSWORD));
     assert!(!env.journal().contains(ADMIN_PASSWORD));
 
