@@ -86,7 +86,7 @@ _mlrb() {
 
     case "${cmd}" in
         mlrb)
-            opts="-q -h -V --config --registry --state-dir --quiet --help --version status candidate rollback report init demo completions help"
+            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version status candidate rollback report init demo completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -112,7 +112,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__candidate)
-            opts="-o -q -h -V --to --designate --alias --output --config --registry --state-dir --quiet --help --version"
+            opts="-o -q -v -h -V --to --designate --alias --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -158,7 +158,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__completions)
-            opts="-q -h -V --config --registry --state-dir --quiet --help --version bash elvish fish powershell zsh"
+            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -184,7 +184,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__demo)
-            opts="-q -h -V --dir --config --registry --state-dir --quiet --help --version"
+            opts="-q -v -h -V --dir --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -354,7 +354,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__init)
-            opts="-q -h -V --path --force --config --registry --state-dir --quiet --help --version"
+            opts="-q -v -h -V --path --force --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -384,7 +384,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__report)
-            opts="-o -q -h -V --last --root-cause --factor --action --output --config --registry --state-dir --quiet --help --version"
+            opts="-o -q -v -h -V --last --root-cause --factor --action --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -430,7 +430,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__rollback)
-            opts="-q -h -V --config --registry --state-dir --quiet --help --version model help"
+            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version model help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -498,7 +498,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__rollback__subcmd__model)
-            opts="-y -o -q -h -V --to --reason --yes --dry-run --detected-at --triggered-by --alias --output --config --registry --state-dir --quiet --help --version"
+            opts="-y -o -q -v -h -V --to --reason --yes --dry-run --detected-at --triggered-by --alias --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -552,7 +552,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__status)
-            opts="-o -q -h -V --alias --output --config --registry --state-dir --quiet --help --version"
+            opts="-o -q -v -h -V --alias --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_mlrb_global_optspecs
-    string join \n config= registry= state-dir= q/quiet h/help V/version
+    string join \n config= registry= state-dir= q/quiet v/verbose h/help V/version
 end
 
 function __fish_mlrb_needs_command
@@ -28,6 +28,7 @@ complete -c mlrb -n "__fish_mlrb_needs_command" -l config -d 'Config file (defau
 complete -c mlrb -n "__fish_mlrb_needs_command" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_needs_command" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_needs_command" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_needs_command" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_needs_command" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_needs_command" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "status" -d 'What is live, what rollback would go to, and what looks wrong'
@@ -45,6 +46,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand status" -l config -d 'Config f
 complete -c mlrb -n "__fish_mlrb_using_subcommand status" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand status" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand status" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand status" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand status" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand status" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -l to -d 'Consider this version (checked: not live, not rolled back from)' -r
@@ -56,12 +58,14 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -l config -d 'Confi
 complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -f -a "model" -d 'Roll the model artifact back in the registry, reload serving, verify, report'
@@ -79,6 +83,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s y -l yes -d 'Do not ask for confirmation'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l dry-run -d 'Print the plan and change nothing'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from help" -f -a "model" -d 'Roll the model artifact back in the registry, reload serving, verify, report'
@@ -92,6 +97,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l registry -d 'Regist
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l last -d 'The most recent event'
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand init" -l path -d 'Where to write (default: ./mlrb.toml)' -r -F
@@ -100,6 +106,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand init" -l registry -d 'Registry
 complete -c mlrb -n "__fish_mlrb_using_subcommand init" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand init" -l force -d 'Replace an existing file'
 complete -c mlrb -n "__fish_mlrb_using_subcommand init" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand init" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand init" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand init" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -l dir -d 'Keep the demo registry and journal in DIR (default: a temp dir, removed afterwards)' -r -F
@@ -107,12 +114,14 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -l config -d 'Config fil
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "status" -d 'What is live, what rollback would go to, and what looks wrong'
