@@ -101,6 +101,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
             cand --dry-run 'Print the plan and change nothing'
+            cand --resume 'Finish an interrupted rollback of this model (re-checks the registry before each step)'
             cand -q 'Print only data and errors: no status lines, no progress'
             cand --quiet 'Print only data and errors: no status lines, no progress'
             cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted)'

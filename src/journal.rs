@@ -38,6 +38,15 @@ pub enum Entry {
     },
     Plan {
         steps: Vec<String>,
+        /// The steps themselves, so an interrupted rollback can be resumed.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        detail: Vec<crate::plan::Step>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        live_mode: Option<crate::registry::LiveMode>,
+    },
+    /// An interrupted rollback was picked up again (`--resume`).
+    Resumed {
+        how: String,
     },
     Confirmed {
         how: String,
@@ -88,6 +97,7 @@ pub struct Journal {
     path: PathBuf,
     event: String,
     failed: bool,
+    file: Option<fs::File>,
 }
 
 impl Journal {
@@ -100,6 +110,7 @@ impl Journal {
             path: Self::path_in(state_dir),
             event: event.to_string(),
             failed: false,
+            file: None,
         }
     }
 
@@ -107,8 +118,9 @@ impl Journal {
         &self.event
     }
 
-    /// Appends one record. A journal that cannot be written never stops a rollback: the first
-    /// failure is reported (the record of this event is incomplete) and later ones are silent.
+    /// Appends one record and makes it durable before returning (write-ahead: a step's intent is
+    /// on disk before the step runs). A journal that cannot be written never stops a rollback:
+    /// the first failure is reported (the record of this event is incomplete), later ones are silent.
     pub fn append(&mut self, entry: Entry) {
         let rec = Record {
             event: self.event.clone(),
@@ -126,25 +138,24 @@ impl Journal {
         }
     }
 
-    fn write(&self, rec: &Record) -> std::io::Result<()> {
-        if let Some(dir) = self.path.parent() {
-            fs::create_dir_all(dir)?;
-        }
+    fn write(&mut self, rec: &Record) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(rec).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        let mut f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
-        // One write per line: appends from two processes never interleave within a line.
-        f.write_all(&line)
-    }
-
-    /// Flushes the journal to disk at the end of an event.
-    pub fn sync(&self) {
-        if let Ok(f) = OpenOptions::new().append(true).open(&self.path) {
-            let _ = f.sync_all();
+        if self.file.is_none() {
+            if let Some(dir) = self.path.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            self.file = Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?,
+            );
         }
+        let f = self.file.as_mut().expect("opened above");
+        // One write per line: appends from two processes never interleave within a line.
+        f.write_all(&line)?;
+        f.sync_data()
     }
 }
 
@@ -169,6 +180,48 @@ pub fn read_all(state_dir: &Path) -> std::io::Result<(Vec<Record>, usize)> {
         }
     }
     Ok((out, bad))
+}
+
+/// Rollback events of `registered_name` in `registry` that started and never finished, oldest first.
+pub fn unfinished<'a>(
+    records: &'a [Record],
+    registered_name: &str,
+    registry: &str,
+) -> Vec<&'a str> {
+    let mut open: Vec<&str> = Vec::new();
+    for r in records {
+        match &r.entry {
+            Entry::Started {
+                registered_name: n,
+                registry: reg,
+                ..
+            } if n == registered_name && reg == registry => open.push(&r.event),
+            Entry::Finished { .. } => open.retain(|e| *e != r.event),
+            _ => {}
+        }
+    }
+    open
+}
+
+/// How far an event got: (steps finished, steps planned, the first step not finished).
+pub fn progress(records: &[Record], event: &str) -> (usize, usize, Option<String>) {
+    let mut planned: Vec<String> = Vec::new();
+    let mut done = std::collections::BTreeSet::new();
+    for r in records.iter().filter(|r| r.event == event) {
+        match &r.entry {
+            Entry::Plan { steps, .. } => planned = steps.clone(),
+            Entry::StepFinished {
+                index, ok: true, ..
+            } => {
+                done.insert(*index);
+            }
+            _ => {}
+        }
+    }
+    let next = (0..planned.len())
+        .find(|i| !done.contains(i))
+        .map(|i| planned[i].clone());
+    (done.len(), planned.len(), next)
 }
 
 /// A new event id in the reference document's form, `rollback-<timestamp>`, made unique.

@@ -2,12 +2,12 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::config::{ServingConfig, ServingKind};
 use crate::registry::{LiveMode, ModelVersion, Stage, tags};
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Step {
     /// Move a version to a stage (stage mode).
@@ -38,6 +38,14 @@ pub enum Step {
 }
 
 mod humantime_serde_secs {
+    use serde::Deserialize;
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<std::time::Duration, D::Error> {
+        u64::deserialize(d).map(std::time::Duration::from_secs)
+    }
+
     pub fn serialize<S: serde::Serializer>(
         d: &std::time::Duration,
         s: S,

@@ -143,7 +143,7 @@ pub fn render(records: &[&Record], notes: &Annotations) -> String {
                     format!("`mlrb {command}` started by {}", escape_md(triggered_by)),
                 ));
             }
-            Entry::Plan { steps } => {
+            Entry::Plan { steps, .. } => {
                 plan_len = steps.len();
                 timeline.push((r.at, format!("Plan ready: {} steps", steps.len())));
             }

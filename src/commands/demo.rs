@@ -87,6 +87,7 @@ pub fn run(printer: Printer, args: &DemoArgs) -> Result<ExitStatus> {
             reason: Some("prediction diversity collapsed 0.73 -> 0.04".into()),
             yes: true,
             dry_run: false,
+            resume: false,
             detected_at: Some("13m".into()),
             triggered_by: Some("demo".into()),
             alias: None,

@@ -62,10 +62,26 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         None if !ctx.settings.models.is_empty() => ctx.settings.models.keys().cloned().collect(),
         None => reg.list_models()?,
     };
+    let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
     let mut out = Vec::new();
     for key in &keys {
         let target = ctx.settings.model(key, args.alias.as_deref())?;
-        out.push(model_status(reg.as_ref(), &target)?);
+        let mut s = model_status(reg.as_ref(), &target)?;
+        for event in crate::journal::unfinished(&records, &target.registered_name, &reg.location())
+        {
+            let (done, total, next) = crate::journal::progress(&records, event);
+            s.anomalies.insert(
+                0,
+                Anomaly {
+                    kind: "interrupted_rollback",
+                    message: format!(
+                        "rollback {event} was interrupted (or is running): {done} of {total} steps done{}; finish it with `mlrb rollback model {key} --resume`",
+                        next.map(|n| format!(", next: {}", n.split_whitespace().collect::<Vec<_>>().join(" "))).unwrap_or_default()
+                    ),
+                },
+            );
+        }
+        out.push(s);
     }
     if ctx.printer.json() {
         if args.model.is_some() {

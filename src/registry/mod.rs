@@ -130,7 +130,7 @@ impl VersionQuery {
 }
 
 /// How the live version is marked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "alias", rename_all = "lowercase")]
 pub enum LiveMode {
     /// Live = every version in the Production stage.

@@ -7,6 +7,7 @@ mod bad_input;
 mod bad_input_table;
 mod generated;
 mod report;
+mod resume;
 mod robustness;
 mod rollback;
 mod runbooks;

@@ -54,6 +54,34 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         )?
     };
 
+    // An interrupted rollback of this model is finished, never planned over: with the target
+    // already live, a fresh plan would roll back one version further.
+    let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
+    let open = crate::journal::unfinished(&records, name, &reg.location());
+    match (open.last(), args.resume) {
+        (Some(event), true) => return resume(ctx, args, reg, &target, &records, event),
+        (None, true) => {
+            return Err(CliError::usage(format!(
+                "no interrupted rollback of `{name}` in the journal {}",
+                crate::journal::Journal::path_in(&ctx.settings.state_dir).display()
+            ))
+            .with_hint(
+                "`mlrb status` shows interrupted rollbacks; without one, run the rollback itself",
+            )
+            .into());
+        }
+        (Some(event), false) => {
+            return Err(CliError::usage(format!(
+                "rollback {event} of `{name}` was interrupted before it finished"
+            ))
+            .with_hint(format!(
+                "`mlrb status {}` shows what was done; finish it with `mlrb rollback model {} --resume`",
+                target.key, target.key
+            ))
+            .into());
+        }
+        (None, false) => {}
+    }
     let versions = load_versions(reg, &target)?;
     if let Some(n) = to
         && !versions.iter().any(|v| v.version == n)
@@ -217,16 +245,42 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
     });
     journal.append(Entry::Plan {
         steps: plan.lines(),
+        detail: plan.steps.clone(),
+        live_mode: Some(plan.mode.clone()),
     });
     journal.append(Entry::Confirmed { how });
-
     let audit = Audit {
-        event: event.clone(),
-        timestamp: clock::fmt(clock::now()),
+        event,
+        timestamp: clock::fmt(started_at),
         triggered_by: who,
         reason: tag_reason(&reason),
     };
-    let (status, message) = execute(ctx, reg, &target.serving, &plan, &audit, &mut journal);
+    conclude(ctx, reg, &target, &plan, &audit, journal, false)
+}
+
+/// Executes the plan, closes the event in the journal, prints the report and the MTTR phases.
+/// `recheck` (a resumed rollback) skips every step the registry shows as already done.
+fn conclude(
+    ctx: &Ctx,
+    reg: &dyn Registry,
+    target: &crate::config::ModelTarget,
+    plan: &Plan,
+    audit: &Audit,
+    mut journal: Journal,
+    recheck: bool,
+) -> Result<ExitStatus> {
+    let p = &ctx.printer;
+    let name = plan.registered_name.as_str();
+    let event = audit.event.as_str();
+    let (status, message) = execute(
+        ctx,
+        reg,
+        &target.serving,
+        plan,
+        audit,
+        &mut journal,
+        recheck,
+    );
     let outcome = match status {
         ExitStatus::Success => "rolled_back",
         ExitStatus::NotVerified => "not_verified",
@@ -236,7 +290,6 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         outcome: outcome.into(),
         message: message.clone(),
     });
-    journal.sync();
 
     let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
     let mine: Vec<&crate::journal::Record> = records.iter().filter(|r| r.event == event).collect();
@@ -250,7 +303,7 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
     };
     if p.json() {
         p.out_json(&Outcome {
-            event_id: Some(&event),
+            event_id: Some(event),
             outcome,
             message: &message,
             model: name,
@@ -279,10 +332,136 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         }
         _ => Err(CliError::new(status, message)
             .with_hint(format!(
-                "`mlrb status {}` shows the state now; re-run with `--to {}` to finish (journal event {event})",
-                target.key, plan.to
+                "`mlrb status {}` shows what was done; `mlrb rollback model {} --resume` finishes it (event {event})",
+                target.key, target.key
             ))
             .into()),
+    }
+}
+
+/// Picks up the newest interrupted rollback of the model: the same event, the same plan, every
+/// step checked against the registry's actual state before it is run again.
+fn resume(
+    ctx: &Ctx,
+    args: &ModelRollbackArgs,
+    reg: &dyn Registry,
+    target: &crate::config::ModelTarget,
+    records: &[crate::journal::Record],
+    event: &str,
+) -> Result<ExitStatus> {
+    let p = &ctx.printer;
+    let mine: Vec<&crate::journal::Record> = records.iter().filter(|r| r.event == event).collect();
+    let started = mine.iter().find_map(|r| match &r.entry {
+        Entry::Started {
+            from,
+            to,
+            reason,
+            triggered_by,
+            started_at,
+            ..
+        } => Some((
+            from.clone(),
+            *to,
+            reason.clone(),
+            triggered_by.clone(),
+            *started_at,
+        )),
+        _ => None,
+    });
+    let planned = mine.iter().find_map(|r| match &r.entry {
+        Entry::Plan {
+            detail, live_mode, ..
+        } if !detail.is_empty() => Some((detail.clone(), live_mode.clone())),
+        _ => None,
+    });
+    let (Some((from, to, reason, who, started_at)), Some((steps, mode))) = (started, planned)
+    else {
+        return Err(CliError::usage(format!(
+            "the journal does not hold the plan of {event}; it cannot be resumed"
+        ))
+        .with_hint(format!(
+            "check `mlrb status {}` and roll back with --to V",
+            target.key
+        ))
+        .into());
+    };
+    let plan = Plan {
+        model: target.key.clone(),
+        registered_name: target.registered_name.clone(),
+        mode: mode.unwrap_or_else(|| target.mode.clone()),
+        from,
+        to,
+        steps,
+    };
+    let finished: std::collections::BTreeSet<usize> = mine
+        .iter()
+        .filter_map(|r| match r.entry {
+            Entry::StepFinished {
+                index, ok: true, ..
+            } => Some(index),
+            _ => None,
+        })
+        .collect();
+    let mut text = format!(
+        "Interrupted rollback {event} of {} ({}): {} → v{}\n",
+        plan.registered_name,
+        reg.location(),
+        fmt_versions(&plan.from),
+        plan.to
+    );
+    for (i, line) in plan.lines().iter().enumerate() {
+        let mark = if finished.contains(&i) {
+            "done per journal"
+        } else {
+            "to check and run"
+        };
+        text.push_str(&format!("  {:>2}. [{mark}] {line}\n", i + 1));
+    }
+    p.out(&text);
+    if args.dry_run {
+        p.status("dry run: nothing was changed");
+        return Ok(ExitStatus::Success);
+    }
+    let how = match confirm(p, args.yes, &format!("Resume rollback {event}?"))? {
+        Confirmation::Yes(how) => how,
+        Confirmation::Declined => {
+            p.status("declined: nothing was changed");
+            return Ok(ExitStatus::Refused);
+        }
+    };
+    let mut journal = Journal::new(&ctx.settings.state_dir, event);
+    journal.append(Entry::Resumed { how });
+    let audit = Audit {
+        event: event.to_string(),
+        timestamp: clock::fmt(started_at),
+        triggered_by: who,
+        reason: tag_reason(&reason),
+    };
+    conclude(ctx, reg, target, &plan, &audit, journal, true)
+}
+
+/// Whether the registry already shows `step` done by this event (a resumed rollback skips it).
+fn already_done(reg: &dyn Registry, name: &str, step: &Step, event: &str) -> bool {
+    match step {
+        Step::Stage { version, to, .. } => reg
+            .get_version(name, *version)
+            .is_ok_and(|v| v.stage == *to),
+        Step::Alias { alias, version, .. } => reg
+            .get_model(name)
+            .is_ok_and(|m| m.aliases.get(alias) == Some(version)),
+        Step::Tags { version, role } => reg.get_version(name, *version).is_ok_and(|v| {
+            v.tag(tags::EVENT_ID) == Some(event) && v.tag(tags::ROLE) == Some(role.as_str())
+        }),
+        // Serving requests are repeated (asking twice is harmless); verification always runs.
+        _ => false,
+    }
+}
+
+/// A fault-injection point for crash tests and drills: `MLRB_TEST_CRASH_AT=started:N` or
+/// `finished:N` kills the process there, as a power cut or `kill -9` would.
+fn crash_point(kind: &str, step: usize) {
+    if std::env::var("MLRB_TEST_CRASH_AT").is_ok_and(|v| v == format!("{kind}:{step}")) {
+        std::process::abort();
     }
 }
 
@@ -344,6 +523,7 @@ fn execute(
     plan: &Plan,
     audit: &Audit,
     journal: &mut Journal,
+    recheck: bool,
 ) -> (ExitStatus, String) {
     let p = &ctx.printer;
     let name = plan.registered_name.as_str();
@@ -360,6 +540,18 @@ fn execute(
             index: i,
             step: line.clone(),
         });
+        crash_point("started", i + 1);
+        if recheck && already_done(reg, name, step, &audit.event) {
+            let detail = format!("already done (checked in the registry): {line}");
+            p.status(&format!("  ✓ [{}/{total}] {detail}", i + 1));
+            journal.append(Entry::StepFinished {
+                index: i,
+                ok: true,
+                detail,
+                millis: 0,
+            });
+            continue;
+        }
         let bar = p.step(&format!("[{}/{total}] {line}", i + 1));
         let t0 = Instant::now();
         let result: std::result::Result<String, (ExitStatus, String)> = match step {
@@ -417,6 +609,7 @@ fn execute(
                         detail: format!("v{} is the only live version", plan.to),
                     });
                 }
+                crash_point("finished", i + 1);
             }
             Err((status, detail)) => {
                 p.status(&format!("  ✗ [{}/{total}] {detail} ({millis} ms)", i + 1));
