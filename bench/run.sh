@@ -158,6 +158,7 @@ else
 fi
 
 # ---------------------------------------------------------------- report
+LOADAVG="$LOADAVG at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
 BM_DATE=$(date -u '+%Y-%m-%d %H:%M UTC') BM_NPROC=$(nproc) BM_UNAME=$(uname -r) BM_LOADAVG=$LOADAVG \
 BM_BACKGROUND=$BACKGROUND BM_MLRB_VERSION=$("$MLRB" --version | awk '{print $2}') \
 BM_GIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' + uncommitted changes')" \

@@ -49,7 +49,7 @@ def main():
     out.append(f"# mlrb benchmark — {meta['date']}")
     out.append("")
     out.append(f"- machine: `nproc` = {meta['nproc']}, `uname -r` = {meta['uname']}, "
-               f"load average at start {meta['loadavg']}")
+               f"load average (1/5/15 min) {meta['loadavg']}")
     out.append(f"- background build (`pgrep -f 'go build|make WHAT|compile'`) during measurement: "
                f"{meta['background']}")
     out.append(f"- mlrb {meta['mlrb_version']} (git {meta['git']}), release build; "

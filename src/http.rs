@@ -164,7 +164,8 @@ impl Http {
             }
             let retry_after = match &result {
                 Ok(r) if is_transient_status(r.status().as_u16()) => Some(retry_after(r)),
-                Err(e) if e.is_connect() || e.is_timeout() => Some(None),
+                // Connection refused, timed out, or closed before the answer.
+                Err(e) if e.is_connect() || e.is_timeout() || e.is_request() => Some(None),
                 _ => None,
             };
             match retry_after {

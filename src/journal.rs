@@ -182,7 +182,8 @@ pub fn read_all(state_dir: &Path) -> std::io::Result<(Vec<Record>, usize)> {
     Ok((out, bad))
 }
 
-/// Rollback events of `registered_name` in `registry` that started and never finished, oldest first.
+/// Rollback events of `registered_name` in `registry` that never finished, or whose last end was
+/// a failure: the ones `--resume` finishes. Oldest first.
 pub fn unfinished<'a>(
     records: &'a [Record],
     registered_name: &str,
@@ -196,7 +197,9 @@ pub fn unfinished<'a>(
                 registry: reg,
                 ..
             } if n == registered_name && reg == registry => open.push(&r.event),
-            Entry::Finished { .. } => open.retain(|e| *e != r.event),
+            Entry::Finished { outcome, .. } if outcome != "failed" => {
+                open.retain(|e| *e != r.event)
+            }
             _ => {}
         }
     }

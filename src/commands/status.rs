@@ -75,7 +75,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
                 Anomaly {
                     kind: "interrupted_rollback",
                     message: format!(
-                        "rollback {event} was interrupted (or is running): {done} of {total} steps done{}; finish it with `mlrb rollback model {key} --resume`",
+                        "rollback {event} did not finish (interrupted, failed, or still running): {done} of {total} steps done{}; finish it with `mlrb rollback model {key} --resume`",
                         next.map(|n| format!(", next: {}", n.split_whitespace().collect::<Vec<_>>().join(" "))).unwrap_or_default()
                     ),
                 },

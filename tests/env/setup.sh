@@ -3,11 +3,13 @@
 # ${MLRB_TEST_CACHE:-$HOME/.cache/mlrb-test}. Idempotent: a part that is already installed prints
 # one "<part> <version>: cached" line and is skipped; a part that installs prints its timing.
 #
-#   mlflow      venv $CACHE/mlflow with mlflow[auth]==3.17.2                    (~1.5-2 min)
-#   dvc         venv $CACHE/dvc with dvc==3.67.1, symlink $CACHE/bin/dvc        (~20-40 s)
-#   prometheus  Debian package `prometheus` (2.42), only if `prometheus` is missing (~15 s)
-#   kube        kube-apiserver + kube-controller-manager v1.20.2 built from Debian's source
-#               package into $CACHE/k8s/bin (~7-9 min on 2 cores); etcd-server from apt
+#   mlflow      venv $CACHE/mlflow with mlflow[auth]==3.17.2, ~850 MB           (1.5-4.5 min)
+#   dvc         venv $CACHE/dvc with dvc==3.67.1, symlink $CACHE/bin/dvc         (0.5-2.5 min)
+#   prometheus  Debian package `prometheus` (2.42), only if `prometheus` is missing    (~15 s)
+#   kube        etcd-server from apt if `etcd` is missing; kube-apiserver and
+#               kube-controller-manager v1.20.2 built from Debian's source package
+#               into $CACHE/k8s/bin, ~210 MB (10-20 min on 2 cores, needs ~2.5 GB meanwhile)
+# All four cached: ~0.3 s. See tests/env/README.md.
 #
 # Usage: tests/env/setup.sh [all|mlflow|dvc|prometheus|kube]...   (default: all)
 # Needs root for the apt parts (Debian 12). Concurrent runs serialize on $CACHE/.setup.lock.

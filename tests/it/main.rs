@@ -5,6 +5,7 @@ mod common;
 
 mod bad_input;
 mod bad_input_table;
+mod faults;
 mod generated;
 mod report;
 mod resume;

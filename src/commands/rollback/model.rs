@@ -72,7 +72,7 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         }
         (Some(event), false) => {
             return Err(CliError::usage(format!(
-                "rollback {event} of `{name}` was interrupted before it finished"
+                "rollback {event} of `{name}` was interrupted or failed before it finished"
             ))
             .with_hint(format!(
                 "`mlrb status {}` shows what was done; finish it with `mlrb rollback model {} --resume`",

@@ -15,7 +15,7 @@ pub struct Request {
 
 pub struct Reply {
     pub status: u16,
-    pub content_type: &'static str,
+    pub content_type: String,
     pub body: String,
 }
 
@@ -23,14 +23,14 @@ impl Reply {
     pub fn json(status: u16, body: serde_json::Value) -> Reply {
         Reply {
             status,
-            content_type: "application/json",
+            content_type: "application/json".into(),
             body: body.to_string(),
         }
     }
-    pub fn text(status: u16, content_type: &'static str, body: &str) -> Reply {
+    pub fn text(status: u16, content_type: &str, body: &str) -> Reply {
         Reply {
             status,
-            content_type,
+            content_type: content_type.into(),
             body: body.to_string(),
         }
     }
@@ -44,6 +44,13 @@ pub struct TestServer {
 impl TestServer {
     /// Serves every connection with `handler` on a thread until the test process ends.
     pub fn start(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> TestServer {
+        Self::start_raw(move |r| Some(handler(r)))
+    }
+
+    /// Like `start`, but a handler answering `None` closes the connection without a reply.
+    pub fn start_raw(
+        handler: impl Fn(&Request) -> Option<Reply> + Send + Sync + 'static,
+    ) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -90,6 +97,7 @@ impl TestServer {
                         };
                         let reply = handler(&req);
                         log.lock().unwrap().push(req);
+                        let Some(reply) = reply else { return };
                         let head = format!(
                             "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
                             reply.status,

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod fault;
 pub mod http_server;
 pub mod mlflow;
 pub mod tls;

@@ -1,0 +1,127 @@
+//! Faults at every request of a full rollback against the real MLflow server: a single fault is
+//! retried (every call mlrb makes is idempotent) and the rollback completes; a registry that stays
+//! down stops mlrb with a clear message and a state that `--resume` finishes once it is back.
+
+use std::time::Duration;
+
+use mlrb::registry::Stage;
+
+use crate::common::fault::{Fault, FaultProxy, When};
+use crate::common::mlflow::{MlflowBackend, Rest, seed_rest};
+use crate::common::{Backend, TestEnv, bad_release, unique};
+
+fn env_for(proxy: &FaultProxy) -> TestEnv {
+    let mut env = TestEnv::new();
+    env.set("MLFLOW_TRACKING_URI", proxy.url.clone());
+    let cfg = env.write(
+        "mlrb.toml",
+        "[registry]\ntimeout = \"1s\"\nconnect_timeout = \"1s\"\n",
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    env
+}
+
+fn assert_rolled_back(b: &MlflowBackend, m: &str, what: &str) {
+    assert_eq!(b.version(m, 2).0, Stage::Production, "{what}");
+    assert_eq!(b.version(m, 3).0, Stage::Archived, "{what}");
+    assert_eq!(b.version(m, 1).0, Stage::Archived, "{what}");
+    let (_, t2) = b.version(m, 2);
+    let (_, t3) = b.version(m, 3);
+    assert_eq!(t2["rollback.event_id"], t3["rollback.event_id"], "{what}");
+    assert_eq!(t3["rollback.role"], "rolled_back_from", "{what}");
+}
+
+#[test]
+fn refused_connections() {
+    every_request_of_a_rollback_survives(Fault::Refuse);
+}
+
+#[test]
+fn requests_delayed_past_the_timeout() {
+    every_request_of_a_rollback_survives(Fault::Delay);
+}
+
+#[test]
+fn server_errors() {
+    every_request_of_a_rollback_survives(Fault::Error500);
+}
+
+#[test]
+fn connections_cut_after_the_write() {
+    every_request_of_a_rollback_survives(Fault::Cut);
+}
+
+fn every_request_of_a_rollback_survives(fault: Fault) {
+    let b = MlflowBackend::new();
+    // How many requests a healthy rollback makes.
+    let probe = FaultProxy::start(&b.uri, Fault::Error500, When::Never, Duration::ZERO);
+    let m = unique("faults-probe");
+    seed_rest(&Rest::new(&b.uri), &m, &bad_release(), &[]);
+    env_for(&probe)
+        .run(&["rollback", "model", &m, "--yes"])
+        .code(0);
+    let total = probe.requests();
+    assert!(
+        (10..=20).contains(&total),
+        "a stage-mode rollback takes {total} requests"
+    );
+
+    let mut matrix = Vec::new();
+    {
+        for n in 1..=total {
+            // Once: retried, completes.
+            let proxy =
+                FaultProxy::start(&b.uri, fault, When::Once(n), Duration::from_millis(1500));
+            let m = unique("fault-once");
+            seed_rest(&Rest::new(&b.uri), &m, &bad_release(), &[]);
+            let env = env_for(&proxy);
+            let out = env.run(&["rollback", "model", &m, "--yes"]);
+            let what = format!("{fault:?} once at request {n}");
+            assert_eq!(out.code, 0, "{what}: {}", out.stderr);
+            assert_rolled_back(&b, &m, &what);
+
+            // From N on: stops clearly; healed, resume (or the idempotent re-run) finishes.
+            let proxy =
+                FaultProxy::start(&b.uri, fault, When::From(n), Duration::from_millis(1500));
+            let m = unique("fault-from");
+            seed_rest(&Rest::new(&b.uri), &m, &bad_release(), &[]);
+            let env = env_for(&proxy);
+            let out = env.run(&["rollback", "model", &m, "--yes"]);
+            let what = format!("{fault:?} from request {n}");
+            assert!(
+                matches!(out.code, 1 | 5),
+                "{what}: exit {} {}",
+                out.code,
+                out.stderr
+            );
+            assert!(
+                out.stderr
+                    .lines()
+                    .any(|l| l.starts_with("error:") || l.starts_with("warning:")),
+                "{what}: {}",
+                out.stderr
+            );
+            proxy.heal();
+            let status = env.run(&["status", &m, "-o", "json"]);
+            status.code(0);
+            let resumable = status.stdout.contains("interrupted_rollback");
+            let finish = if resumable {
+                env.run(&["rollback", "model", &m, "--resume", "--yes"])
+            } else {
+                env.run(&["rollback", "model", &m, "--yes"])
+            };
+            assert_eq!(finish.code, 0, "{what}: {}", finish.stderr);
+            assert_rolled_back(&b, &m, &what);
+            matrix.push(format!(
+                "{fault:?}@{n}: once→ok, down→exit {} → {}",
+                out.code,
+                if resumable { "resume" } else { "re-run" }
+            ));
+        }
+    }
+    eprintln!(
+        "fault matrix ({total} requests × {} faults):\n{}",
+        ALL.len(),
+        matrix.join("\n")
+    );
+}
