@@ -120,8 +120,7 @@ fn every_request_of_a_rollback_survives(fault: Fault) {
         }
     }
     eprintln!(
-        "fault matrix ({total} requests × {} faults):\n{}",
-        ALL.len(),
+        "fault matrix, {fault:?} ({total} requests):\n{}",
         matrix.join("\n")
     );
 }
