@@ -102,6 +102,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand --yes 'Do not ask for confirmation'
             cand --dry-run 'Print the plan and change nothing'
             cand --resume 'Finish an interrupted rollback of this model (re-checks the registry before each step)'
+            cand --force-unlock 'Take over the model''s lease from a rollback that was abandoned on another machine'
             cand -q 'Print only data and errors: no status lines, no progress'
             cand --quiet 'Print only data and errors: no status lines, no progress'
             cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted)'

@@ -83,6 +83,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s y -l yes -d 'Do not ask for confirmation'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l dry-run -d 'Print the plan and change nothing'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l resume -d 'Finish an interrupted rollback of this model (re-checks the registry before each step)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l force-unlock -d 'Take over the model\'s lease from a rollback that was abandoned on another machine'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s h -l help -d 'Print help'

@@ -111,6 +111,9 @@ pub struct ModelRollbackArgs {
     /// Finish an interrupted rollback of this model (re-checks the registry before each step)
     #[arg(long, conflicts_with_all = ["to", "reason", "detected_at", "triggered_by"])]
     pub resume: bool,
+    /// Take over the model's lease from a rollback that was abandoned on another machine
+    #[arg(long)]
+    pub force_unlock: bool,
     /// When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)
     #[arg(long, value_name = "TIME")]
     pub detected_at: Option<String>,

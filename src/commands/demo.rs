@@ -88,6 +88,7 @@ pub fn run(printer: Printer, args: &DemoArgs) -> Result<ExitStatus> {
             yes: true,
             dry_run: false,
             resume: false,
+            force_unlock: false,
             detected_at: Some("13m".into()),
             triggered_by: Some("demo".into()),
             alias: None,

@@ -253,6 +253,7 @@ impl Registry for FileRegistry {
                 name: name.to_string(),
                 aliases: m.aliases.clone(),
                 tags: m.tags.clone(),
+                latest: super::latest_by_stage(&m.versions),
             })
         })
     }
@@ -307,6 +308,19 @@ impl Registry for FileRegistry {
             version_of(doc, name, version)?;
             let m = doc.models.get_mut(name).expect("checked above");
             m.aliases.insert(alias.to_string(), version);
+            Ok(())
+        })
+    }
+
+    fn set_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()> {
+        self.update(|doc| {
+            let m = doc
+                .models
+                .get_mut(name)
+                .ok_or_else(|| RegistryError::NotFound {
+                    what: format!("model `{name}`"),
+                })?;
+            m.tags.insert(key.to_string(), value.to_string());
             Ok(())
         })
     }

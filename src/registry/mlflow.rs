@@ -338,6 +338,14 @@ impl Registry for MlflowRegistry {
             aliases: Vec<AliasEntry>,
             #[serde(default)]
             tags: Vec<KeyValue>,
+            #[serde(default)]
+            latest_versions: Vec<Latest>,
+        }
+        #[derive(Deserialize)]
+        struct Latest {
+            version: String,
+            #[serde(default)]
+            current_stage: String,
         }
         let r: Resp = self.get(
             "registered-models/get",
@@ -353,6 +361,11 @@ impl Registry for MlflowRegistry {
                 .filter_map(|a| a.version.parse().ok().map(|v| (a.alias, v)))
                 .collect::<BTreeMap<_, _>>(),
             tags: m.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+            latest: m
+                .latest_versions
+                .into_iter()
+                .filter_map(|l| Some((Stage::parse(&l.current_stage)?, l.version.parse().ok()?)))
+                .collect(),
         })
     }
 
@@ -454,6 +467,15 @@ impl Registry for MlflowRegistry {
             "registered-models/alias",
             json!({"name": name, "alias": alias, "version": version.to_string()}),
             &format!("version {version} of model `{name}`"),
+        )?;
+        Ok(())
+    }
+
+    fn set_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()> {
+        let _: serde_json::Value = self.post(
+            "registered-models/set-tag",
+            json!({"name": name, "key": key, "value": value}),
+            &format!("model `{name}`"),
         )?;
         Ok(())
     }

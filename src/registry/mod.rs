@@ -24,6 +24,9 @@ pub mod tags {
     pub const ROLE_ROLLED_BACK_FROM: &str = "rolled_back_from";
     /// The reference document cuts the reason to 500 characters.
     pub const REASON_MAX_CHARS: usize = 500;
+    /// On the registered model, one per event (`rollback.lease.<event>`): who is rolling it
+    /// back, since when, until when.
+    pub const LEASE_PREFIX: &str = "rollback.lease.";
 }
 
 /// MLflow's lifecycle stages. Names compare case-insensitively, as the server does.
@@ -107,6 +110,19 @@ pub struct RegisteredModel {
     pub aliases: BTreeMap<String, u64>,
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// The newest version in each stage (MLflow's `latest_versions`).
+    #[serde(default)]
+    pub latest: BTreeMap<Stage, u64>,
+}
+
+/// The newest version in each stage, as `RegisteredModel::latest` reports it.
+pub fn latest_by_stage(versions: &[ModelVersion]) -> BTreeMap<Stage, u64> {
+    let mut m = BTreeMap::new();
+    for v in versions {
+        let e = m.entry(v.stage).or_insert(v.version);
+        *e = (*e).max(v.version);
+    }
+    m
 }
 
 /// A server-side filter for version searches: all of the tag equalities must hold.
@@ -162,6 +178,8 @@ pub trait Registry: Send + Sync {
     fn transition_stage(&self, name: &str, version: u64, stage: Stage) -> Result<()>;
     fn set_alias(&self, name: &str, alias: &str, version: u64) -> Result<()>;
     fn set_version_tag(&self, name: &str, version: u64, key: &str, value: &str) -> Result<()>;
+    /// A tag on the registered model itself (mlrb keeps its cross-machine lease there).
+    fn set_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()>;
     /// Several tags on one version. MLflow takes one tag per request; the file backend
     /// writes them in one atomic update.
     fn set_version_tags(&self, name: &str, version: u64, tags: &[(String, String)]) -> Result<()> {

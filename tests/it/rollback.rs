@@ -420,3 +420,107 @@ fn a_second_rollback_of_the_same_model_is_refused_with_the_holder() {
     drop(held);
     env.run(&["rollback", "model", "recsys", "--yes"]).code(0);
 }
+
+crate::on_both_registries!(
+    lease_of_another_machine_is_respected,
+    stale_plan_is_refused_after_the_prompt
+);
+
+fn lease_of_another_machine_is_respected(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("lease");
+    b.seed(&m, &bad_release(), &[]);
+    let other = serde_json::json!({
+        "holder": "bob", "host": "laptop-of-bob", "pid": 4242,
+        "since": "2026-11-26T02:10:00Z", "expires": "2999-01-01T00:00:00Z"
+    });
+    b.set_model_tag(&m, "rollback.lease.rollback-elsewhere", &other.to_string());
+    let before = b.snapshot(&m);
+    let line = env
+        .run(&["rollback", "model", &m, "--yes"])
+        .one_clear_error(3);
+    assert!(
+        line.contains("bob") && line.contains("laptop-of-bob"),
+        "{line}"
+    );
+    assert_eq!(b.version(&m, 3).0, Stage::Production, "nothing rolled back");
+    assert_ne!(
+        b.snapshot(&m),
+        before,
+        "our own lease is recorded as released"
+    );
+    let out = env.run(&["rollback", "model", &m, "--yes", "--force-unlock"]);
+    out.code(0);
+    assert!(
+        out.stderr.contains("taking over from bob"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
+}
+
+fn stale_plan_is_refused_after_the_prompt(env: &mut TestEnv, b: &dyn Backend) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let m = unique("stale");
+    b.seed(
+        &m,
+        &[
+            v(Stage::Archived),
+            v(Stage::Archived).healthy(),
+            v(Stage::Production),
+        ],
+        &[],
+    );
+    env.set("MLRB_INTERACTIVE", "1");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mlrb"))
+        .args(["rollback", "model", &m, "--to", "1"])
+        .env_clear()
+        .envs(&env.vars)
+        .current_dir(env.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("[y/N]") {
+        let mut byte = [0u8; 1];
+        assert_eq!(
+            err.read(&mut byte).unwrap(),
+            1,
+            "no prompt: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.push(byte[0]);
+    }
+    // Meanwhile a colleague rolled back to v2.
+    let mut other = TestEnv::new();
+    other.vars = env.vars.clone();
+    other.vars.remove("MLRB_INTERACTIVE");
+    other.set(
+        "MLRB_STATE_DIR",
+        other.path().join("state").display().to_string(),
+    );
+    other
+        .run(&["rollback", "model", &m, "--yes", "--to", "2"])
+        .code(0);
+    child.stdin.take().unwrap().write_all(b"y\n").unwrap();
+    let mut rest = String::new();
+    for line in err.lines() {
+        rest.push_str(&line.unwrap());
+        rest.push('\n');
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(3), "{rest}");
+    assert!(rest.contains("changed since the plan"), "{rest}");
+    assert_eq!(
+        b.version(&m, 2).0,
+        Stage::Production,
+        "the colleague's rollback stands"
+    );
+    assert_eq!(
+        b.version(&m, 1).0,
+        Stage::Archived,
+        "the stale plan did not run"
+    );
+}

@@ -228,6 +228,31 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
     };
 
     let event = new_event_id("rollback");
+    // The lease is taken after the confirmation (which may take minutes at a prompt), so the
+    // model as read back must still be as planned: another rollback may have finished meanwhile.
+    let planned_live = match &target.mode {
+        LiveMode::Stage => registry::latest_by_stage(&versions)
+            .get(&Stage::Production)
+            .copied(),
+        LiveMode::Alias(_) => live.first().map(|v| v.version),
+    };
+    let _lease = crate::lease::acquire(reg, name, &who, &event, args.force_unlock, |m| {
+        let now_live = match &target.mode {
+            LiveMode::Stage => m.latest.get(&Stage::Production).copied(),
+            LiveMode::Alias(a) => m.aliases.get(a).copied(),
+        };
+        if now_live == planned_live {
+            Ok(())
+        } else {
+            Err(format!(
+                "the newest live version was {}, now {}",
+                planned_live
+                    .map(|v| format!("v{v}"))
+                    .unwrap_or("none".into()),
+                now_live.map(|v| format!("v{v}")).unwrap_or("none".into())
+            ))
+        }
+    })?;
     let mut journal = Journal::new(&ctx.settings.state_dir, &event);
     journal.append(Entry::Started {
         command: "rollback model".into(),
@@ -429,6 +454,14 @@ fn resume(
             return Ok(ExitStatus::Refused);
         }
     };
+    let _lease = crate::lease::acquire(
+        reg,
+        &plan.registered_name,
+        &who,
+        event,
+        args.force_unlock,
+        |_| Ok(()),
+    )?;
     let mut journal = Journal::new(&ctx.settings.state_dir, event);
     journal.append(Entry::Resumed { how });
     let audit = Audit {

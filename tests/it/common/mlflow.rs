@@ -235,6 +235,12 @@ fn tags_of(v: &Value) -> BTreeMap<String, String> {
 }
 
 impl Backend for MlflowBackend {
+    fn set_model_tag(&self, name: &str, key: &str, value: &str) {
+        self.rest.post(
+            "registered-models/set-tag",
+            json!({"name": name, "key": key, "value": value}),
+        );
+    }
     fn delete_version(&self, name: &str, version: u64) {
         self.rest.delete(
             "model-versions/delete",

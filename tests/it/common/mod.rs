@@ -249,6 +249,7 @@ pub trait Backend {
     fn alias(&self, name: &str, alias: &str) -> Option<u64>;
     /// Deletes a version behind mlrb's back (what a "clean-up" script does): a fixture only.
     fn delete_version(&self, name: &str, version: u64);
+    fn set_model_tag(&self, name: &str, key: &str, value: &str);
 }
 
 /// The embedded registry in a file of the test's own.
@@ -268,6 +269,10 @@ impl FileBackend {
 }
 
 impl Backend for FileBackend {
+    fn set_model_tag(&self, name: &str, key: &str, value: &str) {
+        use mlrb::registry::Registry;
+        self.reg().set_model_tag(name, key, value).unwrap();
+    }
     fn delete_version(&self, name: &str, version: u64) {
         let text = std::fs::read_to_string(&self.path).unwrap();
         let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
