@@ -1,5 +1,6 @@
 //! mlrb's integration tests: the real binary against a real MLflow server and the embedded
 //! registry. `tests/run.sh` installs what they need.
+#![allow(clippy::disallowed_methods)] // the harness starts servers itself
 
 mod common;
 
