@@ -88,6 +88,36 @@ pub struct CandidateArgs {
 pub enum RollbackCommand {
     /// Roll the model artifact back in the registry, reload serving, verify, report
     Model(ModelRollbackArgs),
+    /// Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report
+    Infra(InfraRollbackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InfraRollbackArgs {
+    pub model: String,
+    /// Revision to go back to (default: the one before the current); see --history
+    #[arg(long, value_name = "N")]
+    pub to_revision: Option<u64>,
+    /// List the revisions (number, change-cause, image, age) and change nothing
+    #[arg(long, conflicts_with_all = ["to_revision", "yes", "dry_run"])]
+    pub history: bool,
+    /// Why: recorded in the journal and the report
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)
+    #[arg(long, value_name = "TIME")]
+    pub detected_at: Option<String>,
+    /// Who or what started the rollback (default: $USER)
+    #[arg(long, value_name = "WHO")]
+    pub triggered_by: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -55,6 +55,37 @@ pub struct ModelConfig {
     pub alias: Option<String>,
     #[serde(default)]
     pub serving: ServingConfig,
+    #[serde(default)]
+    pub infra: InfraConfig,
+}
+
+/// How `rollback infra` rolls the serving infrastructure back.
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum InfraStrategy {
+    /// Not configured: `rollback infra` says how to configure it.
+    #[default]
+    None,
+    /// `kubectl rollout undo deployment/D` + `kubectl rollout status`.
+    Kubectl,
+    /// `helm rollback RELEASE [REV] --wait`.
+    Helm,
+}
+
+/// `[models.X.infra]`: the deployment or release that serves the model, and where it lives.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfraConfig {
+    #[serde(default)]
+    pub strategy: InfraStrategy,
+    pub deployment: Option<String>,
+    pub release: Option<String>,
+    pub namespace: Option<String>,
+    /// kubeconfig context (default: the current context of KUBECONFIG).
+    pub context: Option<String>,
+    /// How long to wait for the rollout to become Ready (default 5m).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -215,6 +246,19 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
             return Err(format!(
                 "[models.{key}.serving] kind = \"http\" needs both reload_url and health_url"
             ));
+        }
+        match m.infra.strategy {
+            InfraStrategy::Kubectl if m.infra.deployment.is_none() => {
+                return Err(format!(
+                    "[models.{key}.infra] strategy = \"kubectl\" needs `deployment = \"NAME\"`"
+                ));
+            }
+            InfraStrategy::Helm if m.infra.release.is_none() => {
+                return Err(format!(
+                    "[models.{key}.infra] strategy = \"helm\" needs `release = \"NAME\"`"
+                ));
+            }
+            _ => {}
         }
         for (field, url) in [
             ("reload_url", &m.serving.reload_url),
@@ -385,4 +429,13 @@ kind = "none"                    # the server follows the registry by itself; or
 # health_url = "http://model-server:8080/health"     # polled until it reports the target version
 # version_pointer = "/version"   # JSON pointer to the served version in the health answer
 # timeout = "2m"
+
+# How `mlrb rollback infra recsys` rolls the serving infrastructure back.
+# [models.recsys.infra]
+# strategy = "kubectl"           # kubectl rollout undo + rollout status; or "helm" (helm rollback --wait)
+# deployment = "model-server"    # strategy = "kubectl"
+# release = "model-server"       # strategy = "helm"
+# namespace = "ml-serving"
+# context = "prod"               # kubeconfig context; KUBECONFIG is honoured
+# timeout = "5m"                 # how long the rollout may take to become Ready
 "#;

@@ -36,6 +36,12 @@ pub enum Entry {
         detected_at: Option<DateTime<Utc>>,
         started_at: DateTime<Utc>,
     },
+    /// What a non-model rollback acts on (`infra`, …) and its summary for the report; follows
+    /// `Started`, whose version fields then hold revisions.
+    Target {
+        kind: String,
+        summary: String,
+    },
     Plan {
         steps: Vec<String>,
     },

@@ -50,11 +50,7 @@ fn tail_suffix(stderr: &str) -> String {
 
 /// The last `lines` non-empty lines of `s` on one line, at most `max` characters.
 pub fn tail(s: &str, lines: usize, max: usize) -> String {
-    let all: Vec<&str> = s
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
+    let all: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     let start = all.len().saturating_sub(lines);
     let joined = all[start..].join(" | ");
     let n = joined.chars().count();
@@ -254,7 +250,10 @@ mod tests {
             .run()
             .unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("`sh -c 'echo one >&2; echo two >&2; exit 3'`"), "{s}");
+        assert!(
+            s.contains("`sh -c 'echo one >&2; echo two >&2; exit 3'`"),
+            "{s}"
+        );
         assert!(s.contains("exit code 3"), "{s}");
         assert!(s.ends_with("one | two"), "{s}");
     }
