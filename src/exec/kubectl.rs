@@ -167,6 +167,12 @@ pub fn revision_of(obj: &Value) -> Option<u64> {
 pub fn explain(e: &ExecError, what: &str) -> (String, Option<String>) {
     let err = e.stderr();
     let msg = e.to_string();
+    if err.contains("context") && err.contains("does not exist") {
+        return (
+            msg,
+            Some("check [models.*.infra].context against `kubectl config get-contexts` (KUBECONFIG is honoured)".into()),
+        );
+    }
     if err.contains("NotFound") || err.contains("not found") {
         if err.contains("context") {
             return (

@@ -5,6 +5,7 @@
 mod common;
 
 mod bad_input;
+mod infra;
 mod report;
 mod rollback;
 mod serving;

@@ -346,7 +346,11 @@ fn explain(strategy: &str, e: &ExecError, target: &str) -> (String, Option<Strin
 fn early(strategy: &str, e: ExecError, target: &str) -> anyhow::Error {
     let status = match &e {
         ExecError::NotFound { .. } => ExitStatus::Usage,
-        ExecError::Failed { stderr, .. } if stderr.contains("not found") => ExitStatus::Usage,
+        ExecError::Failed { stderr, .. }
+            if stderr.contains("not found") || stderr.contains("does not exist") =>
+        {
+            ExitStatus::Usage
+        }
         _ => ExitStatus::Failure,
     };
     let (msg, hint) = explain(strategy, &e, target);

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod http_server;
+pub mod kube;
 pub mod mlflow;
 
 use std::collections::BTreeMap;
