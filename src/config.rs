@@ -96,6 +96,15 @@ pub enum ServingKind {
     None,
     /// POST a reload URL, then poll a health URL until it reports the target version.
     Http,
+    /// `kubectl rollout restart deployment/D` + `rollout status`: the pods re-read the registry.
+    #[serde(rename = "kubectl-restart")]
+    KubectlRestart,
+    /// `kubectl set env deployment/D VAR=<version>` + `rollout status`.
+    #[serde(rename = "kubectl-set-env")]
+    KubectlSetEnv,
+    /// `helm upgrade R CHART --reuse-values --set KEY=<version> --wait`.
+    #[serde(rename = "helm-set")]
+    HelmSet,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -107,6 +116,17 @@ pub struct ServingConfig {
     pub health_url: Option<String>,
     /// JSON pointer to the served version in the health answer (default `/version`).
     pub version_pointer: Option<String>,
+    /// kubectl-restart, kubectl-set-env: the Deployment that serves the model.
+    pub deployment: Option<String>,
+    /// kubectl-set-env: the variable that names the version (default MODEL_VERSION).
+    pub env_var: Option<String>,
+    /// helm-set: release, chart and the value key that names the version.
+    pub release: Option<String>,
+    pub chart: Option<String>,
+    pub set_key: Option<String>,
+    pub namespace: Option<String>,
+    /// kubeconfig context (default: the current one; KUBECONFIG is honoured).
+    pub context: Option<String>,
     #[serde(default, deserialize_with = "opt_duration")]
     pub timeout: Option<Duration>,
 }
@@ -246,6 +266,31 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
             return Err(format!(
                 "[models.{key}.serving] kind = \"http\" needs both reload_url and health_url"
             ));
+        }
+        let sv = &m.serving;
+        let need = |field: &str, v: &Option<String>| -> Result<(), String> {
+            if v.is_none() {
+                return Err(format!(
+                    "[models.{key}.serving] kind = \"{}\" needs `{field} = \"…\"`",
+                    match sv.kind {
+                        ServingKind::HelmSet => "helm-set",
+                        ServingKind::KubectlSetEnv => "kubectl-set-env",
+                        _ => "kubectl-restart",
+                    }
+                ));
+            }
+            Ok(())
+        };
+        match sv.kind {
+            ServingKind::KubectlRestart | ServingKind::KubectlSetEnv => {
+                need("deployment", &sv.deployment)?
+            }
+            ServingKind::HelmSet => {
+                need("release", &sv.release)?;
+                need("chart", &sv.chart)?;
+                need("set_key", &sv.set_key)?;
+            }
+            _ => {}
         }
         match m.infra.strategy {
             InfraStrategy::Kubectl if m.infra.deployment.is_none() => {
@@ -424,11 +469,19 @@ mode = "stage"                   # live = the Production stage; or "alias"
 
 # How the model server picks up the new version after the registry changed.
 [models.recsys.serving]
-kind = "none"                    # the server follows the registry by itself; or "http"
+kind = "none"                    # the server follows the registry by itself; or "http",
+                                 # "kubectl-restart", "kubectl-set-env", "helm-set"
 # reload_url = "http://model-server:8080/reload"     # kind = "http": POSTed {"model", "version"}
 # health_url = "http://model-server:8080/health"     # polled until it reports the target version
 # version_pointer = "/version"   # JSON pointer to the served version in the health answer
 # timeout = "2m"
+# deployment = "model-server"    # kubectl-restart / kubectl-set-env
+# env_var = "MODEL_VERSION"      # kubectl-set-env: set to the target version
+# release = "model-server"       # helm-set: helm upgrade RELEASE CHART --reuse-values --set KEY=<version>
+# chart = "charts/model-server"
+# set_key = "model.version"
+# namespace = "ml-serving"
+# context = "prod"
 
 # How `mlrb rollback infra recsys` rolls the serving infrastructure back.
 # [models.recsys.infra]

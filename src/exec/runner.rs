@@ -118,6 +118,30 @@ impl Cmd {
         self
     }
 
+    /// A command from an argv vector (program first), as plans store them.
+    pub fn from_argv(argv: &[String], timeout: Duration) -> Cmd {
+        let program = argv.first().map(String::as_str).unwrap_or("");
+        let install = match program {
+            "kubectl" => super::kubectl::INSTALL,
+            "helm" => super::helm::INSTALL,
+            other => other,
+        };
+        Cmd::new(program, install)
+            .args(argv.iter().skip(1))
+            .timeout(timeout)
+    }
+
+    /// The argv vector, program first.
+    pub fn argv(&self) -> Vec<String> {
+        std::iter::once(self.program.clone())
+            .chain(self.args.iter().map(|a| a.to_string_lossy().into_owned()))
+            .collect()
+    }
+
+    pub fn get_timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The command line as a user would type it, for plans and errors.
     pub fn line(&self) -> String {
         std::iter::once(self.program.clone())

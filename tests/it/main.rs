@@ -9,6 +9,7 @@ mod infra;
 mod report;
 mod rollback;
 mod serving;
+mod serving_reload;
 
 /// Runs each scenario twice: on the embedded registry and on the real MLflow server.
 #[macro_export]
