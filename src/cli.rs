@@ -90,6 +90,43 @@ pub enum RollbackCommand {
     Model(ModelRollbackArgs),
     /// Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report
     Infra(InfraRollbackArgs),
+    /// Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report
+    Features(FeaturesRollbackArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("when").required(true).args(["to", "before"])))]
+pub struct FeaturesRollbackArgs {
+    pub model: String,
+    /// The known-good commit (any revision git understands)
+    #[arg(long, value_name = "COMMIT")]
+    pub to: Option<String>,
+    /// The newest commit touching the pipeline before TIME (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `2h` ago)
+    #[arg(long, value_name = "TIME")]
+    pub before: Option<String>,
+    /// Leave the restored files staged instead of committing them
+    #[arg(long)]
+    pub no_commit: bool,
+    /// Push the commit with `git push`
+    #[arg(long, conflicts_with = "no_commit")]
+    pub push: bool,
+    /// Why: recorded in the commit message, the journal and the report
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When the breach began
+    #[arg(long, value_name = "TIME")]
+    pub detected_at: Option<String>,
+    /// Who or what started the rollback (default: $USER)
+    #[arg(long, value_name = "WHO")]
+    pub triggered_by: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -57,6 +57,27 @@ pub struct ModelConfig {
     pub serving: ServingConfig,
     #[serde(default)]
     pub infra: InfraConfig,
+    #[serde(default)]
+    pub features: Option<FeaturesConfig>,
+}
+
+/// `[models.X.features]`: the feature pipeline's repository, the path to restore, DVC.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturesConfig {
+    /// The git repository (relative to the config file's directory, or absolute).
+    pub repo: PathBuf,
+    /// The pipeline's path inside the repository (code and `.dvc` files).
+    pub path: PathBuf,
+    /// Restore the data artifacts with DVC too (default true).
+    #[serde(default = "yes")]
+    pub dvc: bool,
+    /// The DVC remote to fetch missing objects from (default: the repository's default remote).
+    pub remote: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// How `rollback infra` rolls the serving infrastructure back.
@@ -482,6 +503,13 @@ kind = "none"                    # the server follows the registry by itself; or
 # set_key = "model.version"
 # namespace = "ml-serving"
 # context = "prod"
+
+# How `mlrb rollback features recsys --to COMMIT` restores the feature pipeline.
+# [models.recsys.features]
+# repo = "../feature-repo"       # a git repository
+# path = "feature_pipeline"      # code and .dvc files restored to their state at COMMIT
+# dvc = true                     # also restore the data artifacts (dvc fetch + checkout)
+# remote = "storage"             # DVC remote for objects missing from the cache
 
 # How `mlrb rollback infra recsys` rolls the serving infrastructure back.
 # [models.recsys.infra]

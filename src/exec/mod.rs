@@ -1,5 +1,7 @@
 //! External processes: the runner (the one place that spawns them) and one wrapper per tool.
 
+pub mod dvc;
+pub mod git;
 pub mod helm;
 pub mod kubectl;
 pub mod runner;

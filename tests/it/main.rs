@@ -5,6 +5,7 @@
 mod common;
 
 mod bad_input;
+mod features;
 mod infra;
 mod report;
 mod rollback;
