@@ -92,6 +92,39 @@ pub enum RollbackCommand {
     Infra(InfraRollbackArgs),
     /// Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report
     Features(FeaturesRollbackArgs),
+    /// Trigger an emergency retrain on a known-good dataset version in CI
+    Retrain(RetrainRollbackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RetrainRollbackArgs {
+    pub model: String,
+    /// The known-good training dataset version
+    #[arg(long, value_name = "D")]
+    pub dataset_version: String,
+    /// The training config commit (or ref) to run
+    #[arg(long, value_name = "C")]
+    pub config_commit: Option<String>,
+    /// Follow the pipeline until it finishes
+    #[arg(long)]
+    pub wait: bool,
+    /// Why: recorded in the journal and the report
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When the breach began
+    #[arg(long, value_name = "TIME")]
+    pub detected_at: Option<String>,
+    /// Who or what started the rollback (default: $USER)
+    #[arg(long, value_name = "WHO")]
+    pub triggered_by: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -59,6 +59,51 @@ pub struct ModelConfig {
     pub infra: InfraConfig,
     #[serde(default)]
     pub features: Option<FeaturesConfig>,
+    #[serde(default)]
+    pub retrain: Option<RetrainConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RetrainKind {
+    /// GitLab pipeline trigger API (+ pipeline status).
+    Gitlab,
+    /// GitHub Actions workflow_dispatch (+ runs).
+    Github,
+    /// POST a JSON body to a URL; optional status URL.
+    Webhook,
+}
+
+/// `[models.X.retrain]`: where an emergency retrain is triggered. Tokens come only from the
+/// environment variables named here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrainConfig {
+    pub kind: RetrainKind,
+    /// gitlab: the instance (https://gitlab.example.com); github: the API (default
+    /// https://api.github.com); webhook: the URL to POST.
+    pub url: Option<String>,
+    /// gitlab: project id or path.
+    pub project: Option<String>,
+    /// github: owner/name.
+    pub repo: Option<String>,
+    /// github: the workflow file or id.
+    pub workflow: Option<String>,
+    /// The git ref the pipeline runs on (default main); --config-commit overrides it.
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    /// Environment variable holding the trigger token.
+    pub token_env: Option<String>,
+    /// gitlab: environment variable holding an API token to read the pipeline's status.
+    pub status_token_env: Option<String>,
+    /// webhook: polled with --wait until it answers {"status": "success"|"failed"}.
+    pub status_url: Option<String>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub estimated_duration: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub poll_interval: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub wait_timeout: Option<Duration>,
 }
 
 /// `[models.X.features]`: the feature pipeline's repository, the path to restore, DVC.
@@ -510,6 +555,16 @@ kind = "none"                    # the server follows the registry by itself; or
 # path = "feature_pipeline"      # code and .dvc files restored to their state at COMMIT
 # dvc = true                     # also restore the data artifacts (dvc fetch + checkout)
 # remote = "storage"             # DVC remote for objects missing from the cache
+
+# How `mlrb rollback retrain recsys --dataset-version D` triggers an emergency retrain.
+# [models.recsys.retrain]
+# kind = "gitlab"                # or "github" (workflow_dispatch) or "webhook"
+# url = "https://gitlab.example.com"
+# project = "ml/recsys-training" # gitlab; github: repo = "owner/name", workflow = "retrain.yml"
+# ref = "main"
+# token_env = "RETRAIN_TRIGGER_TOKEN"   # the token is read from this variable, never from here
+# status_token_env = "GITLAB_API_TOKEN" # gitlab: to follow the pipeline with --wait
+# estimated_duration = "45m"
 
 # How `mlrb rollback infra recsys` rolls the serving infrastructure back.
 # [models.recsys.infra]

@@ -8,6 +8,7 @@ mod bad_input;
 mod features;
 mod infra;
 mod report;
+mod retrain;
 mod rollback;
 mod serving;
 mod serving_reload;

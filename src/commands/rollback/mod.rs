@@ -3,6 +3,7 @@
 pub mod features;
 pub mod infra;
 pub mod model;
+pub mod retrain;
 
 use std::io::{BufRead, IsTerminal};
 
