@@ -136,6 +136,8 @@ pub enum InfraStrategy {
     Kubectl,
     /// `helm rollback RELEASE [REV] --wait`.
     Helm,
+    /// Switch the Service's selector back to the standby colour.
+    BlueGreen,
 }
 
 /// `[models.X.infra]`: the deployment or release that serves the model, and where it lives.
@@ -152,6 +154,12 @@ pub struct InfraConfig {
     /// How long to wait for the rollout to become Ready (default 5m).
     #[serde(default, deserialize_with = "opt_duration")]
     pub timeout: Option<Duration>,
+    /// blue-green: the Service whose selector picks the live colour.
+    pub service: Option<String>,
+    /// blue-green: the selector key (default `color`).
+    pub selector_key: Option<String>,
+    /// blue-green: the two colours (default ["blue", "green"]).
+    pub colors: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -362,6 +370,11 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
             InfraStrategy::Kubectl if m.infra.deployment.is_none() => {
                 return Err(format!(
                     "[models.{key}.infra] strategy = \"kubectl\" needs `deployment = \"NAME\"`"
+                ));
+            }
+            InfraStrategy::BlueGreen if m.infra.service.is_none() => {
+                return Err(format!(
+                    "[models.{key}.infra] strategy = \"blue-green\" needs `service = \"NAME\"`"
                 ));
             }
             InfraStrategy::Helm if m.infra.release.is_none() => {

@@ -349,3 +349,84 @@ fn helm_wait_timeout_fails_with_advice() {
     );
     assert!(out.stderr.contains("helm status"), "{}", out.stderr);
 }
+
+// ---- blue-green ----
+
+fn blue_green(ns: &str, blue_image: &str) {
+    let k = cluster();
+    let mut yaml = String::new();
+    for (color, image) in [("blue", blue_image), ("green", "reg/ms:v2")] {
+        yaml.push_str(&format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ms-{color}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {{app: ms, color: {color}}}\n  template:\n    metadata:\n      labels: {{app: ms, color: {color}}}\n    spec:\n      containers:\n      - name: ms\n        image: {image}\n---\n"
+        ));
+    }
+    yaml.push_str("apiVersion: v1\nkind: Service\nmetadata:\n  name: ms\nspec:\n  selector: {app: ms, color: green}\n  ports:\n  - port: 80\n");
+    k.apply(ns, &yaml);
+    k.kubectl(&[
+        "-n",
+        ns,
+        "rollout",
+        "status",
+        "deployment/ms-green",
+        "--timeout=60s",
+    ]);
+    if !blue_image.contains("broken") {
+        k.kubectl(&[
+            "-n",
+            ns,
+            "rollout",
+            "status",
+            "deployment/ms-blue",
+            "--timeout=60s",
+        ]);
+    }
+}
+
+fn bg_env(ns: &str) -> TestEnv {
+    let mut env = TestEnv::new();
+    cluster().configure(&mut env);
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys.infra]\nstrategy = \"blue-green\"\nservice = \"ms\"\nnamespace = \"{ns}\"\n"
+        ),
+    );
+    env
+}
+
+fn selector_color(ns: &str) -> String {
+    cluster().kubectl(&[
+        "-n",
+        ns,
+        "get",
+        "service",
+        "ms",
+        "-o",
+        "jsonpath={.spec.selector.color}",
+    ])
+}
+
+#[test]
+fn blue_green_switches_the_service_back_to_the_standby() {
+    let k = cluster();
+    let ns = k.namespace("bg");
+    blue_green(&ns, "reg/ms:v1");
+    let env = bg_env(&ns);
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(0);
+    assert!(out.stdout.contains("colour green → blue"), "{}", out.stdout);
+    assert_eq!(selector_color(&ns), "blue");
+}
+
+#[test]
+fn blue_green_refuses_a_standby_without_ready_pods() {
+    let k = cluster();
+    let ns = k.namespace("bgdown");
+    blue_green(&ns, "reg/ms:broken");
+    let env = bg_env(&ns);
+    let line = env
+        .run(&["rollback", "infra", "recsys", "--yes"])
+        .one_clear_error(4);
+    assert!(line.contains("no ready pods"), "{line}");
+    assert_eq!(selector_color(&ns), "green");
+}

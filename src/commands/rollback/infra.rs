@@ -54,6 +54,10 @@ struct InfraPlan {
     target: String,
     from: u64,
     to: u64,
+    /// What `from`/`to` count ("revision") and how they read ("3", or "green" for blue-green).
+    unit: &'static str,
+    from_label: String,
+    to_label: String,
     to_reason: String,
     steps: Vec<Cmd>,
     verify: Box<dyn Fn() -> std::result::Result<String, String>>,
@@ -90,22 +94,30 @@ pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
             Some(p) => p,
             None => return Ok(ExitStatus::Success),
         },
+        InfraStrategy::BlueGreen => plan_blue_green(args, &cfg)?,
     };
     let p = &ctx.printer;
     let lines: Vec<String> = plan.steps.iter().map(Cmd::line).collect();
     if !p.json() {
         let mut text = format!(
-            "Infra rollback plan for {} ({}): {}, revision {} → {}\n  target: {}\n",
-            args.model, plan.strategy, plan.target, plan.from, plan.to, plan.to_reason
+            "Infra rollback plan for {} ({}): {}, {} {} → {}\n  target: {}\n",
+            args.model,
+            plan.strategy,
+            plan.target,
+            plan.unit,
+            plan.from_label,
+            plan.to_label,
+            plan.to_reason
         );
         for (i, l) in lines.iter().enumerate() {
             text.push_str(&format!("  {:>2}. run       {l}\n", i + 1));
         }
         text.push_str(&format!(
-            "  {:>2}. verify    re-read {}: revision {} is live and ready\n",
+            "  {:>2}. verify    re-read {}: {} {} is live and ready\n",
             lines.len() + 1,
             plan.target,
-            plan.to
+            plan.unit,
+            plan.to_label
         ));
         p.out(&text);
     }
@@ -145,7 +157,10 @@ pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
     let how = match confirm(
         p,
         args.yes,
-        &format!("Roll back {} to revision {}?", plan.target, plan.to),
+        &format!(
+            "Roll back {} to {} {}?",
+            plan.target, plan.unit, plan.to_label
+        ),
     )? {
         Confirmation::Yes(how) => how,
         Confirmation::Declined => {
@@ -173,8 +188,8 @@ pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
     journal.append(Entry::Target {
         kind: "infra".into(),
         summary: format!(
-            "The serving infrastructure of model `{}` ({}, {}) was rolled back from revision {} to {}; triggered by {who}, due to:",
-            args.model, plan.target, plan.strategy, plan.from, plan.to_reason
+            "The serving infrastructure of model `{}` ({}, {}) was rolled back from {} {} to {}; triggered by {who}, due to:",
+            args.model, plan.target, plan.strategy, plan.unit, plan.from_label, plan.to_reason
         ),
     });
     let mut steps = lines.clone();
@@ -322,8 +337,8 @@ fn execute(ctx: &Ctx, plan: &InfraPlan, journal: &mut Journal) -> (ExitStatus, S
         (
             ExitStatus::Success,
             format!(
-                "rolled back {}: revision {} → {}, verified",
-                plan.target, plan.from, plan.to
+                "rolled back {}: {} {} → {}, verified",
+                plan.target, plan.unit, plan.from_label, plan.to_label
             ),
         )
     } else {
@@ -508,6 +523,9 @@ fn plan_kubectl(
         target: target.clone(),
         from: current.revision,
         to: to.revision,
+        unit: "revision",
+        from_label: current.revision.to_string(),
+        to_label: to.revision.to_string(),
         to_reason: format!(
             "revision {} ({}{})",
             to.revision,
@@ -628,6 +646,9 @@ fn plan_helm(ctx: &Ctx, args: &InfraRollbackArgs, cfg: &InfraConfig) -> Result<O
         target,
         from: current.revision,
         to: to.revision,
+        unit: "revision",
+        from_label: current.revision.to_string(),
+        to_label: to.revision.to_string(),
         to_reason: format!(
             "revision {} ({} app {}: {})",
             to.revision, to.chart, to.app_version, to.description
@@ -651,4 +672,141 @@ fn plan_helm(ctx: &Ctx, args: &InfraRollbackArgs, cfg: &InfraConfig) -> Result<O
             ))
         }),
     }))
+}
+
+/// Blue-green: switch the Service's selector back to the standby colour, which still runs the
+/// previous version, after checking the standby has ready pods.
+fn plan_blue_green(args: &InfraRollbackArgs, cfg: &InfraConfig) -> Result<InfraPlan> {
+    if args.to_revision.is_some() || args.history {
+        return Err(usage_bg(
+            "--to-revision and --history do not apply to blue-green; the switch goes to the standby colour",
+        ));
+    }
+    let svc = cfg.service.clone().unwrap_or_default();
+    let key = cfg.selector_key.clone().unwrap_or_else(|| "color".into());
+    let colors = cfg
+        .colors
+        .clone()
+        .unwrap_or_else(|| vec!["blue".into(), "green".into()]);
+    let k = Kubectl {
+        context: cfg.context.clone(),
+        namespace: cfg.namespace.clone(),
+    };
+    let target = format!("service/{svc}{}", where_(&cfg.namespace, &cfg.context));
+    let out = k
+        .cmd(["get", "service", svc.as_str(), "-o", "json"])
+        .run()
+        .map_err(|e| early("kubectl", e, &target))?;
+    let service: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+    let selector = service["spec"]["selector"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let live = selector
+        .get(&key)
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| {
+            usage_bg(&format!(
+                "{target} has no `{key}` in its selector; set [models.*.infra].selector_key"
+            ))
+        })?
+        .to_string();
+    let standby = colors
+        .iter()
+        .find(|c| **c != live)
+        .cloned()
+        .ok_or_else(|| usage_bg("[models.*.infra].colors needs two colours"))?;
+    let labels: Vec<String> = selector
+        .iter()
+        .map(|(k2, v)| {
+            if *k2 == key {
+                format!("{k2}={standby}")
+            } else {
+                format!("{k2}={}", v.as_str().unwrap_or(""))
+            }
+        })
+        .collect();
+    let labels = labels.join(",");
+    let (ready, total) = ready_pods(&k, &labels).map_err(|e| early("kubectl", e, &target))?;
+    if ready == 0 {
+        return Err(CliError::new(
+            ExitStatus::NoTarget,
+            format!(
+                "the standby `{key}={standby}` of {target} has no ready pods ({ready}/{total} ready, selector {labels}); switching would take the model down; nothing was changed"
+            ),
+        )
+        .with_hint("scale up or fix the standby deployment first (`kubectl get pods -l ...`)")
+        .into());
+    }
+    let patch =
+        serde_json::json!({"spec": {"selector": {key.clone(): standby.clone()}}}).to_string();
+    let vk = k.clone();
+    let (vsvc, vkey, vstandby, vlabels) =
+        (svc.clone(), key.clone(), standby.clone(), labels.clone());
+    Ok(InfraPlan {
+        strategy: "blue-green",
+        target,
+        from: 0,
+        to: 0,
+        unit: "colour",
+        from_label: live.clone(),
+        to_label: standby.clone(),
+        to_reason: format!("the standby `{key}={standby}` ({ready}/{total} pods ready)"),
+        steps: vec![
+            k.cmd([
+                "patch",
+                "service",
+                svc.as_str(),
+                "--type=merge",
+                "-p",
+                patch.as_str(),
+            ])
+            .timeout(Duration::from_secs(60)),
+        ],
+        verify: Box::new(move || {
+            let out = vk
+                .cmd(["get", "service", vsvc.as_str(), "-o", "json"])
+                .run()
+                .map_err(|e| format!("cannot re-read the service: {e}"))?;
+            let s: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+            let now = s["spec"]["selector"][&vkey].as_str().unwrap_or("");
+            if now != vstandby {
+                return Err(format!("the selector says {vkey}={now}, not {vstandby}"));
+            }
+            let (ready, total) = ready_pods(&vk, &vlabels).map_err(|e| e.to_string())?;
+            if ready == 0 {
+                return Err(format!(
+                    "no ready pods behind {vkey}={vstandby} ({ready}/{total})"
+                ));
+            }
+            Ok(format!(
+                "traffic goes to {vkey}={vstandby}: {ready}/{total} pods ready"
+            ))
+        }),
+    })
+}
+
+fn usage_bg(m: &str) -> anyhow::Error {
+    CliError::usage(m.to_string()).into()
+}
+
+/// (ready, total) pods matching a label selector.
+fn ready_pods(k: &Kubectl, labels: &str) -> std::result::Result<(usize, usize), ExecError> {
+    let out = k
+        .cmd(["get", "pods", "-l", labels, "-o", "json"])
+        .timeout(Duration::from_secs(30))
+        .run()?;
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+    let pods = v["items"].as_array().cloned().unwrap_or_default();
+    let ready = pods
+        .iter()
+        .filter(|p| {
+            p["metadata"]["deletionTimestamp"].is_null()
+                && p["status"]["conditions"].as_array().is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                })
+        })
+        .count();
+    Ok((ready, pods.len()))
 }

@@ -76,6 +76,13 @@ impl Kube {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `kubectl apply -f` of a manifest.
+    pub fn apply(&self, ns: &str, yaml: &str) {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), yaml).unwrap();
+        self.kubectl(&["-n", ns, "apply", "-f", f.path().to_str().unwrap()]);
+    }
+
     /// A fresh namespace for one test.
     pub fn namespace(&self, prefix: &str) -> String {
         let ns = super::unique(prefix).to_lowercase();
