@@ -138,6 +138,8 @@ pub enum InfraStrategy {
     Helm,
     /// Switch the Service's selector back to the standby colour.
     BlueGreen,
+    /// Canary reversal: the VirtualService's stable subset gets 100, the canary 0, no mirror.
+    Istio,
 }
 
 /// `[models.X.infra]`: the deployment or release that serves the model, and where it lives.
@@ -160,6 +162,11 @@ pub struct InfraConfig {
     pub selector_key: Option<String>,
     /// blue-green: the two colours (default ["blue", "green"]).
     pub colors: Option<Vec<String>>,
+    /// istio: the VirtualService, its stable and canary subsets, and optionally one route name.
+    pub virtual_service: Option<String>,
+    pub stable_subset: Option<String>,
+    pub canary_subset: Option<String>,
+    pub route: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -377,6 +384,11 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
                     "[models.{key}.infra] strategy = \"blue-green\" needs `service = \"NAME\"`"
                 ));
             }
+            InfraStrategy::Istio if m.infra.virtual_service.is_none() => {
+                return Err(format!(
+                    "[models.{key}.infra] strategy = \"istio\" needs `virtual_service = \"NAME\"`"
+                ));
+            }
             InfraStrategy::Helm if m.infra.release.is_none() => {
                 return Err(format!(
                     "[models.{key}.infra] strategy = \"helm\" needs `release = \"NAME\"`"
@@ -581,7 +593,9 @@ kind = "none"                    # the server follows the registry by itself; or
 
 # How `mlrb rollback infra recsys` rolls the serving infrastructure back.
 # [models.recsys.infra]
-# strategy = "kubectl"           # kubectl rollout undo + rollout status; or "helm" (helm rollback --wait)
+# strategy = "kubectl"           # kubectl rollout undo + rollout status; or "helm" (helm rollback --wait),
+#                                # "blue-green" (service = "model-server": selector back to the standby colour),
+#                                # "istio" (virtual_service, stable_subset, canary_subset: canary to 0, mirror off)
 # deployment = "model-server"    # strategy = "kubectl"
 # release = "model-server"       # strategy = "helm"
 # namespace = "ml-serving"

@@ -430,3 +430,48 @@ fn blue_green_refuses_a_standby_without_ready_pods() {
     assert!(line.contains("no ready pods"), "{line}");
     assert_eq!(selector_color(&ns), "green");
 }
+
+// ---- canary reversal (Istio VirtualService, CRD installed in the test apiserver) ----
+
+#[test]
+fn istio_canary_reversal_sends_everything_to_stable_and_stops_the_mirror() {
+    let k = cluster();
+    let ns = k.namespace("canary");
+    k.apply(
+        &ns,
+        "apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata:\n  name: ms\nspec:\n  hosts: [ms]\n  http:\n  - name: primary\n    route:\n    - destination: {host: ms, subset: stable}\n      weight: 95\n    - destination: {host: ms, subset: canary}\n      weight: 5\n    mirror: {host: ms, subset: shadow}\n    mirrorPercentage: {value: 100}\n",
+    );
+    let mut env = TestEnv::new();
+    k.configure(&mut env);
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys.infra]\nstrategy = \"istio\"\nvirtual_service = \"ms\"\nstable_subset = \"stable\"\ncanary_subset = \"canary\"\nnamespace = \"{ns}\"\n"
+        ),
+    );
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(0);
+    assert!(
+        out.stdout.contains("stable=95 canary=5 mirror on"),
+        "{}",
+        out.stdout
+    );
+    let vs: Value = serde_json::from_str(&k.kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "virtualservices.networking.istio.io",
+        "ms",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let route = &vs["spec"]["http"][0];
+    assert_eq!(route["route"][0]["weight"], json!(100));
+    assert_eq!(route["route"][1]["weight"], json!(0));
+    assert!(route.get("mirror").is_none(), "{route}");
+    // A second run finds nothing to reverse.
+    let again = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    again.code(0);
+    assert!(again.stderr.contains("nothing changed"), "{}", again.stderr);
+}

@@ -95,6 +95,10 @@ pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
             None => return Ok(ExitStatus::Success),
         },
         InfraStrategy::BlueGreen => plan_blue_green(args, &cfg)?,
+        InfraStrategy::Istio => match plan_istio(ctx, args, &cfg)? {
+            Some(p) => p,
+            None => return Ok(ExitStatus::Success),
+        },
     };
     let p = &ctx.printer;
     let lines: Vec<String> = plan.steps.iter().map(Cmd::line).collect();
@@ -809,4 +813,146 @@ fn ready_pods(k: &Kubectl, labels: &str) -> std::result::Result<(usize, usize), 
         })
         .count();
     Ok((ready, pods.len()))
+}
+
+/// The VirtualService's http routes with the stable subset at 100, the canary at 0 and any
+/// `mirror` removed; `None` when nothing would change.
+fn reversed_routes(
+    vs: &serde_json::Value,
+    stable: &str,
+    canary: &str,
+    route: Option<&str>,
+) -> Option<serde_json::Value> {
+    let mut http = vs["spec"]["http"].clone();
+    let mut changed = false;
+    for r in http.as_array_mut()? {
+        if route.is_some_and(|n| r["name"].as_str() != Some(n)) {
+            continue;
+        }
+        if let Some(o) = r.as_object_mut() {
+            changed |= o.remove("mirror").is_some();
+            changed |= o.remove("mirrorPercentage").is_some();
+            changed |= o.remove("mirror_percent").is_some();
+        }
+        for d in r["route"].as_array_mut().into_iter().flatten() {
+            let want = match d["destination"]["subset"].as_str() {
+                Some(s) if s == stable => 100,
+                Some(s) if s == canary => 0,
+                _ => continue,
+            };
+            if d["weight"].as_u64() != Some(want) {
+                d["weight"] = serde_json::json!(want);
+                changed = true;
+            }
+        }
+    }
+    changed.then_some(http)
+}
+
+fn weights(vs: &serde_json::Value, stable: &str, canary: &str) -> String {
+    let mut s = Vec::new();
+    for r in vs["spec"]["http"].as_array().into_iter().flatten() {
+        for d in r["route"].as_array().into_iter().flatten() {
+            if let Some(sub) = d["destination"]["subset"].as_str()
+                && (sub == stable || sub == canary)
+            {
+                s.push(format!("{sub}={}", d["weight"].as_u64().unwrap_or(0)));
+            }
+        }
+        if r.get("mirror").is_some() {
+            s.push("mirror on".into());
+        }
+    }
+    s.join(" ")
+}
+
+/// Canary reversal through an Istio VirtualService patch (a real API write, guarded by the
+/// resourceVersion read in the plan).
+fn plan_istio(ctx: &Ctx, args: &InfraRollbackArgs, cfg: &InfraConfig) -> Result<Option<InfraPlan>> {
+    if args.to_revision.is_some() || args.history {
+        return Err(usage_bg(
+            "--to-revision and --history do not apply to istio; the reversal sends all traffic to the stable subset",
+        ));
+    }
+    let name = cfg.virtual_service.clone().unwrap_or_default();
+    let stable = cfg.stable_subset.clone().unwrap_or_else(|| "stable".into());
+    let canary = cfg.canary_subset.clone().unwrap_or_else(|| "canary".into());
+    let k = Kubectl {
+        context: cfg.context.clone(),
+        namespace: cfg.namespace.clone(),
+    };
+    let target = format!(
+        "virtualservice/{name}{}",
+        where_(&cfg.namespace, &cfg.context)
+    );
+    let out = k
+        .cmd([
+            "get",
+            "virtualservices.networking.istio.io",
+            name.as_str(),
+            "-o",
+            "json",
+        ])
+        .timeout(Duration::from_secs(30))
+        .run()
+        .map_err(|e| early("kubectl", e, &target))?;
+    let vs: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+    let before = weights(&vs, &stable, &canary);
+    let Some(http) = reversed_routes(&vs, &stable, &canary, cfg.route.as_deref()) else {
+        nothing_to_do(
+            ctx,
+            args,
+            format!("{target} already sends all traffic to {stable} ({before}); nothing changed"),
+        );
+        return Ok(None);
+    };
+    let patch = serde_json::json!({
+        "metadata": {"resourceVersion": vs["metadata"]["resourceVersion"]},
+        "spec": {"http": http},
+    })
+    .to_string();
+    let vk = k.clone();
+    let (vname, vstable, vcanary) = (name.clone(), stable.clone(), canary.clone());
+    let route = cfg.route.clone();
+    Ok(Some(InfraPlan {
+        strategy: "istio",
+        target,
+        from: 0,
+        to: 0,
+        unit: "weights",
+        from_label: before,
+        to_label: format!("{stable}=100 {canary}=0, no mirror"),
+        to_reason: format!("all traffic to subset {stable}"),
+        steps: vec![
+            k.cmd([
+                "patch",
+                "virtualservices.networking.istio.io",
+                name.as_str(),
+                "--type=merge",
+                "-p",
+                patch.as_str(),
+            ])
+            .timeout(Duration::from_secs(60)),
+        ],
+        verify: Box::new(move || {
+            let out = vk
+                .cmd([
+                    "get",
+                    "virtualservices.networking.istio.io",
+                    vname.as_str(),
+                    "-o",
+                    "json",
+                ])
+                .run()
+                .map_err(|e| format!("cannot re-read the VirtualService: {e}"))?;
+            let vs: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+            if reversed_routes(&vs, &vstable, &vcanary, route.as_deref()).is_some() {
+                return Err(format!(
+                    "the VirtualService still routes to the canary: {}",
+                    weights(&vs, &vstable, &vcanary)
+                ));
+            }
+            Ok(format!("weights now {}", weights(&vs, &vstable, &vcanary)))
+        }),
+    }))
 }

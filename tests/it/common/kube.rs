@@ -53,10 +53,20 @@ pub fn cluster() -> &'static Kube {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        Kube {
+        let k = Kube {
             kubeconfig: dir.path().join("kube/kubeconfig"),
             _dir: dir,
-        }
+        };
+        // CRDs so canary patches are real API writes.
+        let crds = repo_root().join("tests/env/crds");
+        k.kubectl(&["apply", "-f", crds.to_str().unwrap()]);
+        k.kubectl(&[
+            "wait",
+            "--for=condition=established",
+            "--timeout=60s",
+            "crd/virtualservices.networking.istio.io",
+        ]);
+        k
     })
 }
 
