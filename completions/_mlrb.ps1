@@ -91,6 +91,9 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('model', 'model', [CompletionResultType]::ParameterValue, 'Roll the model artifact back in the registry, reload serving, verify, report')
+            [CompletionResult]::new('infra', 'infra', [CompletionResultType]::ParameterValue, 'Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report')
+            [CompletionResult]::new('features', 'features', [CompletionResultType]::ParameterValue, 'Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report')
+            [CompletionResult]::new('retrain', 'retrain', [CompletionResultType]::ParameterValue, 'Trigger an emergency retrain on a known-good dataset version in CI')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -120,12 +123,99 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mlrb;rollback;infra' {
+            [CompletionResult]::new('--to-revision', '--to-revision', [CompletionResultType]::ParameterName, 'Revision to go back to (default: the one before the current); see --history')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: recorded in the journal and the report')
+            [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)')
+            [CompletionResult]::new('--triggered-by', '--triggered-by', [CompletionResultType]::ParameterName, 'Who or what started the rollback (default: $USER)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)')
+            [CompletionResult]::new('--history', '--history', [CompletionResultType]::ParameterName, 'List the revisions (number, change-cause, image, age) and change nothing')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the plan and change nothing')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mlrb;rollback;features' {
+            [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The known-good commit (any revision git understands)')
+            [CompletionResult]::new('--before', '--before', [CompletionResultType]::ParameterName, 'The newest commit touching the pipeline before TIME (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `2h` ago)')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: recorded in the commit message, the journal and the report')
+            [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began')
+            [CompletionResult]::new('--triggered-by', '--triggered-by', [CompletionResultType]::ParameterName, 'Who or what started the rollback (default: $USER)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)')
+            [CompletionResult]::new('--no-commit', '--no-commit', [CompletionResultType]::ParameterName, 'Leave the restored files staged instead of committing them')
+            [CompletionResult]::new('--push', '--push', [CompletionResultType]::ParameterName, 'Push the commit with `git push`')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the plan and change nothing')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mlrb;rollback;retrain' {
+            [CompletionResult]::new('--dataset-version', '--dataset-version', [CompletionResultType]::ParameterName, 'The known-good training dataset version')
+            [CompletionResult]::new('--config-commit', '--config-commit', [CompletionResultType]::ParameterName, 'The training config commit (or ref) to run')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: recorded in the journal and the report')
+            [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began')
+            [CompletionResult]::new('--triggered-by', '--triggered-by', [CompletionResultType]::ParameterName, 'Who or what started the rollback (default: $USER)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Follow the pipeline until it finishes')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the plan and change nothing')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mlrb;rollback;help' {
             [CompletionResult]::new('model', 'model', [CompletionResultType]::ParameterValue, 'Roll the model artifact back in the registry, reload serving, verify, report')
+            [CompletionResult]::new('infra', 'infra', [CompletionResultType]::ParameterValue, 'Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report')
+            [CompletionResult]::new('features', 'features', [CompletionResultType]::ParameterValue, 'Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report')
+            [CompletionResult]::new('retrain', 'retrain', [CompletionResultType]::ParameterValue, 'Trigger an emergency retrain on a known-good dataset version in CI')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'mlrb;rollback;help;model' {
+            break
+        }
+        'mlrb;rollback;help;infra' {
+            break
+        }
+        'mlrb;rollback;help;features' {
+            break
+        }
+        'mlrb;rollback;help;retrain' {
             break
         }
         'mlrb;rollback;help;help' {
@@ -215,9 +305,21 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
         }
         'mlrb;help;rollback' {
             [CompletionResult]::new('model', 'model', [CompletionResultType]::ParameterValue, 'Roll the model artifact back in the registry, reload serving, verify, report')
+            [CompletionResult]::new('infra', 'infra', [CompletionResultType]::ParameterValue, 'Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report')
+            [CompletionResult]::new('features', 'features', [CompletionResultType]::ParameterValue, 'Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report')
+            [CompletionResult]::new('retrain', 'retrain', [CompletionResultType]::ParameterValue, 'Trigger an emergency retrain on a known-good dataset version in CI')
             break
         }
         'mlrb;help;rollback;model' {
+            break
+        }
+        'mlrb;help;rollback;infra' {
+            break
+        }
+        'mlrb;help;rollback;features' {
+            break
+        }
+        'mlrb;help;rollback;retrain' {
             break
         }
         'mlrb;help;report' {

@@ -64,20 +64,47 @@ _mlrb() {
             mlrb__subcmd__help,status)
                 cmd="mlrb__subcmd__help__subcmd__status"
                 ;;
+            mlrb__subcmd__help__subcmd__rollback,features)
+                cmd="mlrb__subcmd__help__subcmd__rollback__subcmd__features"
+                ;;
+            mlrb__subcmd__help__subcmd__rollback,infra)
+                cmd="mlrb__subcmd__help__subcmd__rollback__subcmd__infra"
+                ;;
             mlrb__subcmd__help__subcmd__rollback,model)
                 cmd="mlrb__subcmd__help__subcmd__rollback__subcmd__model"
+                ;;
+            mlrb__subcmd__help__subcmd__rollback,retrain)
+                cmd="mlrb__subcmd__help__subcmd__rollback__subcmd__retrain"
+                ;;
+            mlrb__subcmd__rollback,features)
+                cmd="mlrb__subcmd__rollback__subcmd__features"
                 ;;
             mlrb__subcmd__rollback,help)
                 cmd="mlrb__subcmd__rollback__subcmd__help"
                 ;;
+            mlrb__subcmd__rollback,infra)
+                cmd="mlrb__subcmd__rollback__subcmd__infra"
+                ;;
             mlrb__subcmd__rollback,model)
                 cmd="mlrb__subcmd__rollback__subcmd__model"
+                ;;
+            mlrb__subcmd__rollback,retrain)
+                cmd="mlrb__subcmd__rollback__subcmd__retrain"
+                ;;
+            mlrb__subcmd__rollback__subcmd__help,features)
+                cmd="mlrb__subcmd__rollback__subcmd__help__subcmd__features"
                 ;;
             mlrb__subcmd__rollback__subcmd__help,help)
                 cmd="mlrb__subcmd__rollback__subcmd__help__subcmd__help"
                 ;;
+            mlrb__subcmd__rollback__subcmd__help,infra)
+                cmd="mlrb__subcmd__rollback__subcmd__help__subcmd__infra"
+                ;;
             mlrb__subcmd__rollback__subcmd__help,model)
                 cmd="mlrb__subcmd__rollback__subcmd__help__subcmd__model"
+                ;;
+            mlrb__subcmd__rollback__subcmd__help,retrain)
+                cmd="mlrb__subcmd__rollback__subcmd__help__subcmd__retrain"
                 ;;
             *)
                 ;;
@@ -312,7 +339,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__help__subcmd__rollback)
-            opts="model"
+            opts="model infra features retrain"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -325,7 +352,49 @@ _mlrb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mlrb__subcmd__help__subcmd__rollback__subcmd__features)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__help__subcmd__rollback__subcmd__infra)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mlrb__subcmd__help__subcmd__rollback__subcmd__model)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__help__subcmd__rollback__subcmd__retrain)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -430,7 +499,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__rollback)
-            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version model help"
+            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version model infra features retrain help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -455,9 +524,77 @@ _mlrb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mlrb__subcmd__rollback__subcmd__help)
-            opts="model help"
+        mlrb__subcmd__rollback__subcmd__features)
+            opts="-y -o -q -v -h -V --to --before --no-commit --push --reason --yes --dry-run --detected-at --triggered-by --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --before)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --detected-at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --triggered-by)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__rollback__subcmd__help)
+            opts="model infra features retrain help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__rollback__subcmd__help__subcmd__features)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -483,6 +620,20 @@ _mlrb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mlrb__subcmd__rollback__subcmd__help__subcmd__infra)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mlrb__subcmd__rollback__subcmd__help__subcmd__model)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -490,6 +641,70 @@ _mlrb() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__rollback__subcmd__help__subcmd__retrain)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__rollback__subcmd__infra)
+            opts="-y -o -q -v -h -V --to-revision --history --reason --yes --dry-run --detected-at --triggered-by --output --config --registry --state-dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --to-revision)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --detected-at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --triggered-by)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -521,6 +736,60 @@ _mlrb() {
                     return 0
                     ;;
                 --alias)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__rollback__subcmd__retrain)
+            opts="-y -o -q -v -h -V --dataset-version --config-commit --wait --reason --yes --dry-run --detected-at --triggered-by --output --config --registry --state-dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dataset-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config-commit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --detected-at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --triggered-by)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

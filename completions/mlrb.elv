@@ -85,6 +85,9 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand model 'Roll the model artifact back in the registry, reload serving, verify, report'
+            cand infra 'Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report'
+            cand features 'Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report'
+            cand retrain 'Trigger an emergency retrain on a known-good dataset version in CI'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mlrb;rollback;model'= {
@@ -112,11 +115,92 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mlrb;rollback;infra'= {
+            cand --to-revision 'Revision to go back to (default: the one before the current); see --history'
+            cand --reason 'Why: recorded in the journal and the report'
+            cand --detected-at 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)'
+            cand --triggered-by 'Who or what started the rollback (default: $USER)'
+            cand -o 'Output format: a table for people, JSON for scripts'
+            cand --output 'Output format: a table for people, JSON for scripts'
+            cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
+            cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
+            cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
+            cand --history 'List the revisions (number, change-cause, image, age) and change nothing'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --dry-run 'Print the plan and change nothing'
+            cand -q 'Print only data and errors: no status lines, no progress'
+            cand --quiet 'Print only data and errors: no status lines, no progress'
+            cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand --verbose 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mlrb;rollback;features'= {
+            cand --to 'The known-good commit (any revision git understands)'
+            cand --before 'The newest commit touching the pipeline before TIME (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `2h` ago)'
+            cand --reason 'Why: recorded in the commit message, the journal and the report'
+            cand --detected-at 'When the breach began'
+            cand --triggered-by 'Who or what started the rollback (default: $USER)'
+            cand -o 'Output format: a table for people, JSON for scripts'
+            cand --output 'Output format: a table for people, JSON for scripts'
+            cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
+            cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
+            cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
+            cand --no-commit 'Leave the restored files staged instead of committing them'
+            cand --push 'Push the commit with `git push`'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --dry-run 'Print the plan and change nothing'
+            cand -q 'Print only data and errors: no status lines, no progress'
+            cand --quiet 'Print only data and errors: no status lines, no progress'
+            cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand --verbose 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mlrb;rollback;retrain'= {
+            cand --dataset-version 'The known-good training dataset version'
+            cand --config-commit 'The training config commit (or ref) to run'
+            cand --reason 'Why: recorded in the journal and the report'
+            cand --detected-at 'When the breach began'
+            cand --triggered-by 'Who or what started the rollback (default: $USER)'
+            cand -o 'Output format: a table for people, JSON for scripts'
+            cand --output 'Output format: a table for people, JSON for scripts'
+            cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
+            cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
+            cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
+            cand --wait 'Follow the pipeline until it finishes'
+            cand -y 'Do not ask for confirmation'
+            cand --yes 'Do not ask for confirmation'
+            cand --dry-run 'Print the plan and change nothing'
+            cand -q 'Print only data and errors: no status lines, no progress'
+            cand --quiet 'Print only data and errors: no status lines, no progress'
+            cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand --verbose 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mlrb;rollback;help'= {
             cand model 'Roll the model artifact back in the registry, reload serving, verify, report'
+            cand infra 'Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report'
+            cand features 'Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report'
+            cand retrain 'Trigger an emergency retrain on a known-good dataset version in CI'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mlrb;rollback;help;model'= {
+        }
+        &'mlrb;rollback;help;infra'= {
+        }
+        &'mlrb;rollback;help;features'= {
+        }
+        &'mlrb;rollback;help;retrain'= {
         }
         &'mlrb;rollback;help;help'= {
         }
@@ -197,8 +281,17 @@ set edit:completion:arg-completer[mlrb] = {|@words|
         }
         &'mlrb;help;rollback'= {
             cand model 'Roll the model artifact back in the registry, reload serving, verify, report'
+            cand infra 'Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report'
+            cand features 'Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report'
+            cand retrain 'Trigger an emergency retrain on a known-good dataset version in CI'
         }
         &'mlrb;help;rollback;model'= {
+        }
+        &'mlrb;help;rollback;infra'= {
+        }
+        &'mlrb;help;rollback;features'= {
+        }
+        &'mlrb;help;rollback;retrain'= {
         }
         &'mlrb;help;report'= {
         }

@@ -61,15 +61,18 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s q -l quiet -d 'P
 complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s V -l version -d 'Print version'
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -s h -l help -d 'Print help'
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -s V -l version -d 'Print version'
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -f -a "model" -d 'Roll the model artifact back in the registry, reload serving, verify, report'
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -f -a "model" -d 'Roll the model artifact back in the registry, reload serving, verify, report'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -f -a "infra" -d 'Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -f -a "features" -d 'Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -f -a "retrain" -d 'Trigger an emergency retrain on a known-good dataset version in CI'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l to -d 'Target version (default: the candidate; see `mlrb candidate`)' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l reason -d 'Why: recorded in the audit tags (first 500 characters), the journal and the report' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l detected-at -d 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)' -r
@@ -88,7 +91,61 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l to-revision -d 'Revision to go back to (default: the one before the current); see --history' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l reason -d 'Why: recorded in the journal and the report' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l detected-at -d 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l triggered-by -d 'Who or what started the rollback (default: $USER)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
+json\t''"
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l history -d 'List the revisions (number, change-cause, image, age) and change nothing'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s y -l yes -d 'Do not ask for confirmation'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l dry-run -d 'Print the plan and change nothing'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l to -d 'The known-good commit (any revision git understands)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l before -d 'The newest commit touching the pipeline before TIME (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `2h` ago)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l reason -d 'Why: recorded in the commit message, the journal and the report' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l detected-at -d 'When the breach began' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l triggered-by -d 'Who or what started the rollback (default: $USER)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
+json\t''"
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l no-commit -d 'Leave the restored files staged instead of committing them'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l push -d 'Push the commit with `git push`'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -s y -l yes -d 'Do not ask for confirmation'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l dry-run -d 'Print the plan and change nothing'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l dataset-version -d 'The known-good training dataset version' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l config-commit -d 'The training config commit (or ref) to run' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l reason -d 'Why: recorded in the journal and the report' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l detected-at -d 'When the breach began' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l triggered-by -d 'Who or what started the rollback (default: $USER)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
+json\t''"
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l wait -d 'Follow the pipeline until it finishes'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -s y -l yes -d 'Do not ask for confirmation'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l dry-run -d 'Print the plan and change nothing'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from help" -f -a "model" -d 'Roll the model artifact back in the registry, reload serving, verify, report'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from help" -f -a "infra" -d 'Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from help" -f -a "features" -d 'Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from help" -f -a "retrain" -d 'Trigger an emergency retrain on a known-good dataset version in CI'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l root-cause -d 'Root cause, once known' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l factor -d 'A contributing factor (repeatable)' -r
@@ -135,3 +192,6 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "completions" -d 'Print shell completions'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "model" -d 'Roll the model artifact back in the registry, reload serving, verify, report'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "infra" -d 'Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "features" -d 'Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "retrain" -d 'Trigger an emergency retrain on a known-good dataset version in CI'

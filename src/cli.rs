@@ -91,6 +91,106 @@ pub struct CandidateArgs {
 pub enum RollbackCommand {
     /// Roll the model artifact back in the registry, reload serving, verify, report
     Model(ModelRollbackArgs),
+    /// Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report
+    Infra(InfraRollbackArgs),
+    /// Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report
+    Features(FeaturesRollbackArgs),
+    /// Trigger an emergency retrain on a known-good dataset version in CI
+    Retrain(RetrainRollbackArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RetrainRollbackArgs {
+    pub model: String,
+    /// The known-good training dataset version
+    #[arg(long, value_name = "D")]
+    pub dataset_version: String,
+    /// The training config commit (or ref) to run
+    #[arg(long, value_name = "C")]
+    pub config_commit: Option<String>,
+    /// Follow the pipeline until it finishes
+    #[arg(long)]
+    pub wait: bool,
+    /// Why: recorded in the journal and the report
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When the breach began
+    #[arg(long, value_name = "TIME")]
+    pub detected_at: Option<String>,
+    /// Who or what started the rollback (default: $USER)
+    #[arg(long, value_name = "WHO")]
+    pub triggered_by: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("when").required(true).args(["to", "before"])))]
+pub struct FeaturesRollbackArgs {
+    pub model: String,
+    /// The known-good commit (any revision git understands)
+    #[arg(long, value_name = "COMMIT")]
+    pub to: Option<String>,
+    /// The newest commit touching the pipeline before TIME (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `2h` ago)
+    #[arg(long, value_name = "TIME")]
+    pub before: Option<String>,
+    /// Leave the restored files staged instead of committing them
+    #[arg(long)]
+    pub no_commit: bool,
+    /// Push the commit with `git push`
+    #[arg(long, conflicts_with = "no_commit")]
+    pub push: bool,
+    /// Why: recorded in the commit message, the journal and the report
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When the breach began
+    #[arg(long, value_name = "TIME")]
+    pub detected_at: Option<String>,
+    /// Who or what started the rollback (default: $USER)
+    #[arg(long, value_name = "WHO")]
+    pub triggered_by: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InfraRollbackArgs {
+    pub model: String,
+    /// Revision to go back to (default: the one before the current); see --history
+    #[arg(long, value_name = "N")]
+    pub to_revision: Option<u64>,
+    /// List the revisions (number, change-cause, image, age) and change nothing
+    #[arg(long, conflicts_with_all = ["to_revision", "yes", "dry_run"])]
+    pub history: bool,
+    /// Why: recorded in the journal and the report
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)
+    #[arg(long, value_name = "TIME")]
+    pub detected_at: Option<String>,
+    /// Who or what started the rollback (default: $USER)
+    #[arg(long, value_name = "WHO")]
+    pub triggered_by: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

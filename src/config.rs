@@ -55,6 +55,118 @@ pub struct ModelConfig {
     pub alias: Option<String>,
     #[serde(default)]
     pub serving: ServingConfig,
+    #[serde(default)]
+    pub infra: InfraConfig,
+    #[serde(default)]
+    pub features: Option<FeaturesConfig>,
+    #[serde(default)]
+    pub retrain: Option<RetrainConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RetrainKind {
+    /// GitLab pipeline trigger API (+ pipeline status).
+    Gitlab,
+    /// GitHub Actions workflow_dispatch (+ runs).
+    Github,
+    /// POST a JSON body to a URL; optional status URL.
+    Webhook,
+}
+
+/// `[models.X.retrain]`: where an emergency retrain is triggered. Tokens come only from the
+/// environment variables named here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrainConfig {
+    pub kind: RetrainKind,
+    /// gitlab: the instance (https://gitlab.example.com); github: the API (default
+    /// https://api.github.com); webhook: the URL to POST.
+    pub url: Option<String>,
+    /// gitlab: project id or path.
+    pub project: Option<String>,
+    /// github: owner/name.
+    pub repo: Option<String>,
+    /// github: the workflow file or id.
+    pub workflow: Option<String>,
+    /// The git ref the pipeline runs on (default main); --config-commit overrides it.
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    /// Environment variable holding the trigger token.
+    pub token_env: Option<String>,
+    /// gitlab: environment variable holding an API token to read the pipeline's status.
+    pub status_token_env: Option<String>,
+    /// webhook: polled with --wait until it answers {"status": "success"|"failed"}.
+    pub status_url: Option<String>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub estimated_duration: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub poll_interval: Option<Duration>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub wait_timeout: Option<Duration>,
+}
+
+/// `[models.X.features]`: the feature pipeline's repository, the path to restore, DVC.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturesConfig {
+    /// The git repository (relative to the config file's directory, or absolute).
+    pub repo: PathBuf,
+    /// The pipeline's path inside the repository (code and `.dvc` files).
+    pub path: PathBuf,
+    /// Restore the data artifacts with DVC too (default true).
+    #[serde(default = "yes")]
+    pub dvc: bool,
+    /// The DVC remote to fetch missing objects from (default: the repository's default remote).
+    pub remote: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How `rollback infra` rolls the serving infrastructure back.
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum InfraStrategy {
+    /// Not configured: `rollback infra` says how to configure it.
+    #[default]
+    None,
+    /// `kubectl rollout undo deployment/D` + `kubectl rollout status`.
+    Kubectl,
+    /// `helm rollback RELEASE [REV] --wait`.
+    Helm,
+    /// Switch the Service's selector back to the standby colour.
+    BlueGreen,
+    /// Canary reversal: the VirtualService's stable subset gets 100, the canary 0, no mirror.
+    Istio,
+}
+
+/// `[models.X.infra]`: the deployment or release that serves the model, and where it lives.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfraConfig {
+    #[serde(default)]
+    pub strategy: InfraStrategy,
+    pub deployment: Option<String>,
+    pub release: Option<String>,
+    pub namespace: Option<String>,
+    /// kubeconfig context (default: the current context of KUBECONFIG).
+    pub context: Option<String>,
+    /// How long to wait for the rollout to become Ready (default 5m).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    /// blue-green: the Service whose selector picks the live colour.
+    pub service: Option<String>,
+    /// blue-green: the selector key (default `color`).
+    pub selector_key: Option<String>,
+    /// blue-green: the two colours (default ["blue", "green"]).
+    pub colors: Option<Vec<String>>,
+    /// istio: the VirtualService, its stable and canary subsets, and optionally one route name.
+    pub virtual_service: Option<String>,
+    pub stable_subset: Option<String>,
+    pub canary_subset: Option<String>,
+    pub route: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -65,6 +177,15 @@ pub enum ServingKind {
     None,
     /// POST a reload URL, then poll a health URL until it reports the target version.
     Http,
+    /// `kubectl rollout restart deployment/D` + `rollout status`: the pods re-read the registry.
+    #[serde(rename = "kubectl-restart")]
+    KubectlRestart,
+    /// `kubectl set env deployment/D VAR=<version>` + `rollout status`.
+    #[serde(rename = "kubectl-set-env")]
+    KubectlSetEnv,
+    /// `helm upgrade R CHART --reuse-values --set KEY=<version> --wait`.
+    #[serde(rename = "helm-set")]
+    HelmSet,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -76,6 +197,17 @@ pub struct ServingConfig {
     pub health_url: Option<String>,
     /// JSON pointer to the served version in the health answer (default `/version`).
     pub version_pointer: Option<String>,
+    /// kubectl-restart, kubectl-set-env: the Deployment that serves the model.
+    pub deployment: Option<String>,
+    /// kubectl-set-env: the variable that names the version (default MODEL_VERSION).
+    pub env_var: Option<String>,
+    /// helm-set: release, chart and the value key that names the version.
+    pub release: Option<String>,
+    pub chart: Option<String>,
+    pub set_key: Option<String>,
+    pub namespace: Option<String>,
+    /// kubeconfig context (default: the current one; KUBECONFIG is honoured).
+    pub context: Option<String>,
     #[serde(default, deserialize_with = "opt_duration")]
     pub timeout: Option<Duration>,
 }
@@ -224,6 +356,54 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
             return Err(format!(
                 "[models.{key}.serving] kind = \"http\" needs both reload_url and health_url"
             ));
+        }
+        let sv = &m.serving;
+        let need = |field: &str, v: &Option<String>| -> Result<(), String> {
+            if v.is_none() {
+                return Err(format!(
+                    "[models.{key}.serving] kind = \"{}\" needs `{field} = \"…\"`",
+                    match sv.kind {
+                        ServingKind::HelmSet => "helm-set",
+                        ServingKind::KubectlSetEnv => "kubectl-set-env",
+                        _ => "kubectl-restart",
+                    }
+                ));
+            }
+            Ok(())
+        };
+        match sv.kind {
+            ServingKind::KubectlRestart | ServingKind::KubectlSetEnv => {
+                need("deployment", &sv.deployment)?
+            }
+            ServingKind::HelmSet => {
+                need("release", &sv.release)?;
+                need("chart", &sv.chart)?;
+                need("set_key", &sv.set_key)?;
+            }
+            _ => {}
+        }
+        match m.infra.strategy {
+            InfraStrategy::Kubectl if m.infra.deployment.is_none() => {
+                return Err(format!(
+                    "[models.{key}.infra] strategy = \"kubectl\" needs `deployment = \"NAME\"`"
+                ));
+            }
+            InfraStrategy::BlueGreen if m.infra.service.is_none() => {
+                return Err(format!(
+                    "[models.{key}.infra] strategy = \"blue-green\" needs `service = \"NAME\"`"
+                ));
+            }
+            InfraStrategy::Istio if m.infra.virtual_service.is_none() => {
+                return Err(format!(
+                    "[models.{key}.infra] strategy = \"istio\" needs `virtual_service = \"NAME\"`"
+                ));
+            }
+            InfraStrategy::Helm if m.infra.release.is_none() => {
+                return Err(format!(
+                    "[models.{key}.infra] strategy = \"helm\" needs `release = \"NAME\"`"
+                ));
+            }
+            _ => {}
         }
         for (field, url) in [
             ("reload_url", &m.serving.reload_url),
@@ -389,9 +569,45 @@ mode = "stage"                   # live = the Production stage; or "alias"
 
 # How the model server picks up the new version after the registry changed.
 [models.recsys.serving]
-kind = "none"                    # the server follows the registry by itself; or "http"
+kind = "none"                    # the server follows the registry by itself; or "http",
+                                 # "kubectl-restart", "kubectl-set-env", "helm-set"
 # reload_url = "http://model-server:8080/reload"     # kind = "http": POSTed {"model", "version"}
 # health_url = "http://model-server:8080/health"     # polled until it reports the target version
 # version_pointer = "/version"   # JSON pointer to the served version in the health answer
 # timeout = "2m"
+# deployment = "model-server"    # kubectl-restart / kubectl-set-env
+# env_var = "MODEL_VERSION"      # kubectl-set-env: set to the target version
+# release = "model-server"       # helm-set: helm upgrade RELEASE CHART --reuse-values --set KEY=<version>
+# chart = "charts/model-server"
+# set_key = "model.version"
+# namespace = "ml-serving"
+# context = "prod"
+
+# How `mlrb rollback features recsys --to COMMIT` restores the feature pipeline.
+# [models.recsys.features]
+# repo = "../feature-repo"       # a git repository
+# path = "feature_pipeline"      # code and .dvc files restored to their state at COMMIT
+# dvc = true                     # also restore the data artifacts (dvc fetch + checkout)
+# remote = "storage"             # DVC remote for objects missing from the cache
+
+# How `mlrb rollback retrain recsys --dataset-version D` triggers an emergency retrain.
+# [models.recsys.retrain]
+# kind = "gitlab"                # or "github" (workflow_dispatch) or "webhook"
+# url = "https://gitlab.example.com"
+# project = "ml/recsys-training" # gitlab; github: repo = "owner/name", workflow = "retrain.yml"
+# ref = "main"
+# token_env = "RETRAIN_TRIGGER_TOKEN"   # the token is read from this variable, never from here
+# status_token_env = "GITLAB_API_TOKEN" # gitlab: to follow the pipeline with --wait
+# estimated_duration = "45m"
+
+# How `mlrb rollback infra recsys` rolls the serving infrastructure back.
+# [models.recsys.infra]
+# strategy = "kubectl"           # kubectl rollout undo + rollout status; or "helm" (helm rollback --wait),
+#                                # "blue-green" (service = "model-server": selector back to the standby colour),
+#                                # "istio" (virtual_service, stable_subset, canary_subset: canary to 0, mirror off)
+# deployment = "model-server"    # strategy = "kubectl"
+# release = "model-server"       # strategy = "helm"
+# namespace = "ml-serving"
+# context = "prod"               # kubeconfig context; KUBECONFIG is honoured
+# timeout = "5m"                 # how long the rollout may take to become Ready
 "#;

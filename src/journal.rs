@@ -36,6 +36,12 @@ pub enum Entry {
         detected_at: Option<DateTime<Utc>>,
         started_at: DateTime<Utc>,
     },
+    /// What a non-model rollback acts on (`infra`, …) and its summary for the report; follows
+    /// `Started`, whose version fields then hold revisions.
+    Target {
+        kind: String,
+        summary: String,
+    },
     Plan {
         steps: Vec<String>,
         /// The steps themselves, so an interrupted rollback can be resumed.
@@ -193,10 +199,13 @@ pub fn unfinished<'a>(
     for r in records {
         match &r.entry {
             Entry::Started {
+                command,
                 registered_name: n,
                 registry: reg,
                 ..
-            } if n == registered_name && reg == registry => open.push(&r.event),
+            } if command == "rollback model" && n == registered_name && reg == registry => {
+                open.push(&r.event)
+            }
             Entry::Finished { outcome, .. } if outcome != "failed" => {
                 open.retain(|e| *e != r.event)
             }

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod exec;
 pub mod http;
 pub mod journal;
 pub mod lease;

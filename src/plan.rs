@@ -33,6 +33,14 @@ pub enum Step {
         #[serde(with = "humantime_serde_secs")]
         timeout: Duration,
     },
+    /// Run a command (kubectl, helm) that makes the model server load the target; `awaits`
+    /// marks a wait for readiness, whose failure means "rolled back, not verified".
+    Command {
+        argv: Vec<String>,
+        #[serde(with = "humantime_serde_secs")]
+        timeout: Duration,
+        awaits: bool,
+    },
     /// Re-read the registry and confirm the new state.
     Verify,
 }
@@ -84,6 +92,10 @@ impl Step {
             } => format!(
                 "serving   GET {url} until it reports v{version} (timeout {})",
                 humantime::format_duration(*timeout)
+            ),
+            Step::Command { argv, timeout, .. } => format!(
+                "serving   {}",
+                crate::exec::Cmd::from_argv(argv, *timeout).line()
             ),
             Step::Verify => format!("verify    re-read the registry: {model} live = target only"),
         }
@@ -187,6 +199,7 @@ pub fn model_rollback(
             timeout: serving.timeout.unwrap_or(Duration::from_secs(120)),
         });
     }
+    steps.extend(reload_commands(serving, target.version));
     steps.push(Step::Verify);
     Plan {
         model: model.to_string(),
@@ -195,5 +208,56 @@ pub fn model_rollback(
         from,
         to: target.version,
         steps,
+    }
+}
+
+/// The kubectl/helm commands of the `kubectl-restart`, `kubectl-set-env` and `helm-set` reloads.
+pub fn reload_commands(serving: &ServingConfig, version: u64) -> Vec<Step> {
+    use crate::exec::helm::Helm;
+    use crate::exec::kubectl::Kubectl;
+    let timeout = serving.timeout.unwrap_or(Duration::from_secs(300));
+    let step = |c: crate::exec::Cmd, awaits: bool| Step::Command {
+        argv: c.argv(),
+        timeout: c.get_timeout(),
+        awaits,
+    };
+    let k = Kubectl {
+        context: serving.context.clone(),
+        namespace: serving.namespace.clone(),
+    };
+    let deployment = serving.deployment.clone().unwrap_or_default();
+    match serving.kind {
+        ServingKind::KubectlRestart => vec![
+            step(k.restart(&deployment), false),
+            step(k.status(&deployment, timeout), true),
+        ],
+        ServingKind::KubectlSetEnv => vec![
+            step(
+                k.set_env(
+                    &deployment,
+                    serving.env_var.as_deref().unwrap_or("MODEL_VERSION"),
+                    &version.to_string(),
+                ),
+                false,
+            ),
+            step(k.status(&deployment, timeout), true),
+        ],
+        ServingKind::HelmSet => {
+            let h = Helm {
+                context: serving.context.clone(),
+                namespace: serving.namespace.clone(),
+            };
+            vec![step(
+                h.upgrade_set(
+                    serving.release.as_deref().unwrap_or_default(),
+                    serving.chart.as_deref().unwrap_or_default(),
+                    serving.set_key.as_deref().unwrap_or_default(),
+                    &version.to_string(),
+                    timeout,
+                ),
+                false,
+            )]
+        }
+        ServingKind::None | ServingKind::Http => Vec::new(),
     }
 }

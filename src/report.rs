@@ -143,6 +143,17 @@ pub fn render(records: &[&Record], notes: &Annotations) -> String {
                     format!("`mlrb {command}` started by {}", escape_md(triggered_by)),
                 ));
             }
+            Entry::Target { summary: text, .. } => {
+                summary = format!(
+                    "{}\n\n> {}\n\nTriggered by the person or system named in the timeline.",
+                    escape_md(text),
+                    if reason.is_empty() {
+                        "no reason given".into()
+                    } else {
+                        escape_md(&reason)
+                    }
+                );
+            }
             Entry::Plan { steps, .. } => {
                 plan_len = steps.len();
                 timeline.push((r.at, format!("Plan ready: {} steps", steps.len())));

@@ -49,6 +49,9 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Status(a) => a.output.format,
         Command::Candidate(a) => a.output.format,
         Command::Rollback(RollbackCommand::Model(a)) => a.output.format,
+        Command::Rollback(RollbackCommand::Infra(a)) => a.output.format,
+        Command::Rollback(RollbackCommand::Features(a)) => a.output.format,
+        Command::Rollback(RollbackCommand::Retrain(a)) => a.output.format,
         _ => Format::Table,
     };
     let printer = Printer::new(format, cli.global.quiet);
@@ -71,6 +74,9 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Status(a) => status::run(&ctx, a),
         Command::Candidate(a) => candidate::run(&ctx, a),
         Command::Rollback(RollbackCommand::Model(a)) => rollback::model::run(&ctx, a),
+        Command::Rollback(RollbackCommand::Infra(a)) => rollback::infra::run(&ctx, a),
+        Command::Rollback(RollbackCommand::Features(a)) => rollback::features::run(&ctx, a),
+        Command::Rollback(RollbackCommand::Retrain(a)) => rollback::retrain::run(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
         Command::Init(_) | Command::Completions(_) | Command::Demo(_) => {
             unreachable!("handled above")

@@ -1,18 +1,23 @@
 //! mlrb's integration tests: the real binary against a real MLflow server and the embedded
 //! registry. `tests/run.sh` installs what they need.
+#![allow(clippy::disallowed_methods)] // the harness starts servers itself
 
 mod common;
 
 mod bad_input;
 mod bad_input_table;
 mod faults;
+mod features;
 mod generated;
+mod infra;
 mod report;
 mod resume;
+mod retrain;
 mod robustness;
 mod rollback;
 mod runbooks;
 mod serving;
+mod serving_reload;
 mod tls;
 
 /// Runs each scenario twice: on the embedded registry and on the real MLflow server.

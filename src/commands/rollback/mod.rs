@@ -1,6 +1,9 @@
 //! What every `rollback` shares: confirmation, the audit record's inputs, the end-of-run output.
 
+pub mod features;
+pub mod infra;
 pub mod model;
+pub mod retrain;
 
 use std::io::{BufRead, IsTerminal};
 

@@ -162,6 +162,20 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
             .into());
         }
     };
+    if let Err(why) = preflight(&choice.version) {
+        return Err(CliError::new(
+            ExitStatus::NoTarget,
+            format!(
+                "pre-flight failed for v{} of `{name}`: {why}; nothing was changed",
+                choice.version.version
+            ),
+        )
+        .with_hint(format!(
+            "pick another target with --to V (`mlrb candidate {}` shows the choice)",
+            target.key
+        ))
+        .into());
+    }
     let plan = plan::model_rollback(
         &target.key,
         name,
@@ -498,6 +512,25 @@ fn crash_point(kind: &str, step: usize) {
     }
 }
 
+/// Before any change: the target must be READY in the registry and its artifact must exist
+/// where mlrb can check (a local path or `file://`); remote sources are left to the server.
+fn preflight(v: &ModelVersion) -> std::result::Result<(), String> {
+    if !v.status.eq_ignore_ascii_case("READY") {
+        return Err(format!("its registry status is {}, not READY", v.status));
+    }
+    let local = v
+        .source
+        .strip_prefix("file://")
+        .or_else(|| v.source.strip_prefix("file:"))
+        .or_else(|| (v.source.starts_with('/')).then_some(v.source.as_str()));
+    if let Some(path) = local
+        && !std::path::Path::new(path).exists()
+    {
+        return Err(format!("its artifact source {} does not exist", v.source));
+    }
+    Ok(())
+}
+
 /// The audit tags' shared values.
 struct Audit {
     event: String,
@@ -619,6 +652,31 @@ fn execute(
                     let pointer = serving_cfg.version_pointer.as_deref().unwrap_or("/version");
                     serving::await_version(h, url, pointer, *version, *timeout)
                         .map_err(|e| (ExitStatus::NotVerified, e))
+                }),
+            Step::Command {
+                argv,
+                timeout,
+                awaits,
+            } => crate::exec::Cmd::from_argv(argv, *timeout)
+                .run()
+                .map(|o| {
+                    let t = crate::exec::runner::tail(&o.stdout, 2, 300);
+                    if t.is_empty() { argv.join(" ") } else { t }
+                })
+                .map_err(|e| {
+                    let (msg, hint) = crate::exec::kubectl::explain(&e, "the serving deployment");
+                    let status = if *awaits {
+                        ExitStatus::NotVerified
+                    } else {
+                        ExitStatus::Failure
+                    };
+                    (
+                        status,
+                        match hint {
+                            Some(h) => format!("{msg} (next: {h})"),
+                            None => msg,
+                        },
+                    )
                 }),
             Step::Verify => verify(reg, name, &plan.mode, plan.to, &audit.event)
                 .map_err(|e| (ExitStatus::NotVerified, e)),

@@ -5,6 +5,7 @@
 
 pub mod fault;
 pub mod http_server;
+pub mod kube;
 pub mod mlflow;
 pub mod tls;
 

@@ -1,0 +1,302 @@
+//! `rollback features` on real git repositories and real DVC (pinned 3.67.1, from the test
+//! cache) with a local-directory remote.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{TestEnv, cache_dir};
+
+fn dvc_bin() -> PathBuf {
+    let b = cache_dir().join("bin/dvc");
+    assert!(
+        b.exists(),
+        "dvc 3.67.1 is required at {}: run `tests/env/setup.sh dvc` (python3 -m venv {1}/dvc && {1}/dvc/bin/pip install 'dvc==3.67.1')",
+        b.display(),
+        cache_dir().display()
+    );
+    b
+}
+
+fn sh(dir: &Path, prog: &str, args: &[&str], envs: &[(&str, &str)]) -> String {
+    let prog = if prog == "dvc" {
+        dvc_bin().display().to_string()
+    } else {
+        prog.to_string()
+    };
+    let out = Command::new(&prog)
+        .args(args)
+        .current_dir(dir)
+        .env("DVC_NO_ANALYTICS", "1")
+        .env("GIT_AUTHOR_NAME", "dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{prog} {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+struct Repo {
+    env: TestEnv,
+    dir: PathBuf,
+    /// Commit ids: "good" (v1 code + data) and "bad" (v2).
+    good: String,
+    bad: String,
+}
+
+/// A repo with feature_pipeline/{transform.py, features.csv (DVC-tracked)}: commit good
+/// (2026-01-01), then bad (2026-02-01); objects pushed to a local remote when `push`.
+fn repo(push: bool) -> Repo {
+    let mut env = TestEnv::new();
+    let path = format!("{}:{}", cache_dir().join("bin").display(), env.vars["PATH"]);
+    env.set("PATH", path);
+    let dir = env.path().join("repo");
+    std::fs::create_dir_all(dir.join("feature_pipeline")).unwrap();
+    sh(&dir, "git", &["init", "-q", "-b", "main"], &[]);
+    sh(&dir, "dvc", &["init", "-q"], &[]);
+    let remote = env.path().join("remote");
+    sh(
+        &dir,
+        "dvc",
+        &["remote", "add", "-d", "local", remote.to_str().unwrap()],
+        &[],
+    );
+    let commit = |msg: &str, date: &str, code: &str, data: &str| {
+        std::fs::write(dir.join("feature_pipeline/transform.py"), code).unwrap();
+        std::fs::write(dir.join("feature_pipeline/features.csv"), data).unwrap();
+        sh(
+            &dir,
+            "dvc",
+            &["add", "-q", "feature_pipeline/features.csv"],
+            &[],
+        );
+        sh(&dir, "git", &["add", "-A"], &[]);
+        sh(
+            &dir,
+            "git",
+            &["commit", "-q", "-m", msg],
+            &[("GIT_AUTHOR_DATE", date), ("GIT_COMMITTER_DATE", date)],
+        );
+        if push {
+            sh(&dir, "dvc", &["push", "-q"], &[]);
+        }
+        sh(&dir, "git", &["rev-parse", "HEAD"], &[])
+    };
+    let good = commit(
+        "features: v1",
+        "2026-01-01T10:00:00Z",
+        "def f(x): return x\n",
+        "id,score\n1,0.5\n",
+    );
+    let bad = commit(
+        "features: v2 (buggy scaling)",
+        "2026-02-01T10:00:00Z",
+        "def f(x): return x * 100\n",
+        "id,score\n1,50.0\n",
+    );
+    env.write(
+        "mlrb.toml",
+        "[models.recsys.features]\nrepo = \"repo\"\npath = \"feature_pipeline\"\n",
+    );
+    Repo {
+        env,
+        dir,
+        good,
+        bad,
+    }
+}
+
+fn read(r: &Repo, f: &str) -> String {
+    std::fs::read_to_string(r.dir.join("feature_pipeline").join(f)).unwrap()
+}
+
+#[test]
+fn restores_code_and_data_and_commits_with_the_event_id() {
+    let r = repo(false);
+    let out = r.env.run(&[
+        "rollback",
+        "features",
+        "recsys",
+        "--to",
+        &r.good[..8],
+        "--yes",
+    ]);
+    out.code(0);
+    assert!(
+        out.stdout.contains("features: v2 (buggy scaling)"),
+        "commits undone listed:\n{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("files changed"), "{}", out.stdout);
+    assert_eq!(read(&r, "transform.py"), "def f(x): return x\n");
+    assert_eq!(read(&r, "features.csv"), "id,score\n1,0.5\n");
+    let msg = sh(&r.dir, "git", &["log", "-1", "--format=%B"], &[]);
+    let event = r
+        .env
+        .journal()
+        .lines()
+        .next()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .unwrap();
+    assert!(msg.contains(&event), "{msg}");
+    assert_eq!(sh(&r.dir, "git", &["status", "--porcelain"], &[]), "");
+    assert_eq!(sh(&r.dir, "git", &["rev-parse", "HEAD~1"], &[]), r.bad);
+}
+
+#[test]
+fn before_picks_the_newest_commit_touching_the_path() {
+    let r = repo(false);
+    let out = r.env.run(&[
+        "rollback",
+        "features",
+        "recsys",
+        "--before",
+        "2026-01-15 00:00",
+        "--dry-run",
+        "-o",
+        "json",
+    ]);
+    out.code(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["to_commit"], serde_json::json!(r.good));
+    assert_eq!(read(&r, "transform.py"), "def f(x): return x * 100\n");
+}
+
+#[test]
+fn no_commit_leaves_the_restore_staged() {
+    let r = repo(false);
+    r.env
+        .run(&[
+            "rollback",
+            "features",
+            "recsys",
+            "--to",
+            &r.good,
+            "--no-commit",
+            "--yes",
+        ])
+        .code(0);
+    assert_eq!(sh(&r.dir, "git", &["rev-parse", "HEAD"], &[]), r.bad);
+    let staged = sh(&r.dir, "git", &["diff", "--cached", "--name-only"], &[]);
+    assert!(staged.contains("feature_pipeline/transform.py"), "{staged}");
+}
+
+#[test]
+fn a_dirty_path_is_refused() {
+    let r = repo(false);
+    std::fs::write(r.dir.join("feature_pipeline/transform.py"), "wip\n").unwrap();
+    let line = r
+        .env
+        .run(&["rollback", "features", "recsys", "--to", &r.good, "--yes"])
+        .one_clear_error(3);
+    assert!(line.contains("uncommitted changes"), "{line}");
+    assert_eq!(read(&r, "transform.py"), "wip\n");
+}
+
+#[test]
+fn a_missing_cache_object_deletes_nothing() {
+    let r = repo(false);
+    // The good version's object is gone from the cache and there is no copy in the remote.
+    let dvcfile = sh(
+        &r.dir,
+        "git",
+        &[
+            "show",
+            &format!("{}:feature_pipeline/features.csv.dvc", r.good),
+        ],
+        &[],
+    );
+    let md5 = dvcfile
+        .lines()
+        .find_map(|l| l.trim_start_matches(['-', ' ']).strip_prefix("md5:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let obj = r
+        .dir
+        .join(".dvc/cache/files/md5")
+        .join(&md5[..2])
+        .join(&md5[2..]);
+    std::fs::remove_file(&obj).unwrap();
+    let out = r
+        .env
+        .run(&["rollback", "features", "recsys", "--to", &r.good, "--yes"]);
+    let line = out.one_clear_error(1);
+    assert!(line.contains("not available"), "{line}");
+    assert!(line.contains("nothing was changed"), "{line}");
+    assert_eq!(read(&r, "features.csv"), "id,score\n1,50.0\n");
+    assert_eq!(read(&r, "transform.py"), "def f(x): return x * 100\n");
+    assert_eq!(sh(&r.dir, "git", &["status", "--porcelain"], &[]), "");
+}
+
+#[test]
+fn an_object_only_in_the_remote_is_fetched() {
+    let r = repo(true);
+    std::fs::remove_dir_all(r.dir.join(".dvc/cache")).unwrap();
+    // The current data must still be there: restore it from the remote for the dirty check.
+    sh(&r.dir, "dvc", &["pull", "-q"], &[]);
+    let dvcfile = sh(
+        &r.dir,
+        "git",
+        &[
+            "show",
+            &format!("{}:feature_pipeline/features.csv.dvc", r.good),
+        ],
+        &[],
+    );
+    let md5 = dvcfile
+        .lines()
+        .find_map(|l| l.trim_start_matches(['-', ' ']).strip_prefix("md5:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(
+        !r.dir
+            .join(".dvc/cache/files/md5")
+            .join(&md5[..2])
+            .join(&md5[2..])
+            .exists()
+    );
+    let out = r
+        .env
+        .run(&["rollback", "features", "recsys", "--to", &r.good, "--yes"]);
+    out.code(0);
+    assert!(out.stdout.contains("dvc fetch"), "{}", out.stdout);
+    assert_eq!(read(&r, "features.csv"), "id,score\n1,0.5\n");
+}
+
+#[test]
+fn bad_commit_and_future_time_are_usage_errors() {
+    let r = repo(false);
+    let line = r
+        .env
+        .run(&[
+            "rollback", "features", "recsys", "--to", "deadbeef", "--yes",
+        ])
+        .one_clear_error(2);
+    assert!(line.contains("does not exist"), "{line}");
+    let line = r
+        .env
+        .run(&[
+            "rollback",
+            "features",
+            "recsys",
+            "--before",
+            "2099-01-01 00:00",
+            "--yes",
+        ])
+        .one_clear_error(2);
+    assert!(line.contains("in the future"), "{line}");
+}

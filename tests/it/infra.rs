@@ -1,0 +1,477 @@
+//! `rollback infra` against a real kube-apiserver through real kubectl, and helm through the
+//! project's fake helm (tests/env/fake-helm/helm).
+
+use serde_json::{Value, json};
+
+use crate::common::kube::cluster;
+use crate::common::{TestEnv, repo_root};
+
+fn kube_env(ns: &str, extra: &str) -> TestEnv {
+    let mut env = TestEnv::new();
+    cluster().configure(&mut env);
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys.infra]\nstrategy = \"kubectl\"\ndeployment = \"ms\"\nnamespace = \"{ns}\"\ntimeout = \"30s\"\n{extra}"
+        ),
+    );
+    env
+}
+
+#[test]
+fn undo_after_a_broken_image_restores_the_previous_one() {
+    let k = cluster();
+    let ns = k.namespace("undo");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2", "reg/ms:broken-v3"]);
+    let env = kube_env(&ns, "");
+    let out = env.run(&[
+        "rollback",
+        "infra",
+        "recsys",
+        "--yes",
+        "--reason",
+        "p99 latency after deploy",
+    ]);
+    out.code(0);
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v2");
+    assert!(
+        out.stdout.contains(&format!(
+            "kubectl --namespace={ns} rollout undo deployment/ms --to-revision=2"
+        )),
+        "the plan names the command:\n{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("# Incident Report"), "{}", out.stdout);
+    assert!(out.stdout.contains("| verification |"), "{}", out.stdout);
+    let journal = env.journal();
+    assert!(journal.contains("\"command\":\"rollback infra\""));
+    assert!(
+        journal.contains("\"type\":\"verified\",\"ok\":true"),
+        "{journal}"
+    );
+}
+
+#[test]
+fn undo_to_a_named_revision_and_history_shows_it() {
+    let k = cluster();
+    let ns = k.namespace("torev");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2", "reg/ms:v3"]);
+    let env = kube_env(&ns, "");
+    let out = env.run(&["rollback", "infra", "recsys", "--history", "-o", "json"]);
+    out.code(0);
+    let rows: Value = serde_json::from_str(&out.stdout).unwrap();
+    let revs: Vec<u64> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["revision"].as_u64().unwrap())
+        .collect();
+    assert_eq!(revs, [3, 2, 1]);
+    assert_eq!(rows[0]["current"], json!(true));
+    assert_eq!(rows[2]["image"], json!("reg/ms:v1"));
+    assert_eq!(rows[2]["change_cause"], json!("deploy reg/ms:v1"));
+
+    env.run(&["rollback", "infra", "recsys", "--to-revision", "1", "--yes"])
+        .code(0);
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v1");
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let k = cluster();
+    let ns = k.namespace("dry");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2"]);
+    let env = kube_env(&ns, "");
+    let out = env.run(&["rollback", "infra", "recsys", "--dry-run"]);
+    out.code(0);
+    assert!(out.stdout.contains("rollout undo"));
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v2");
+    assert_eq!(env.journal(), "");
+}
+
+#[test]
+fn without_yes_and_terminal_it_refuses() {
+    let k = cluster();
+    let ns = k.namespace("refuse");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2"]);
+    let env = kube_env(&ns, "");
+    env.run(&["rollback", "infra", "recsys"]).code(3);
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v2");
+}
+
+#[test]
+fn nothing_to_undo_exits_4() {
+    let k = cluster();
+    let ns = k.namespace("single");
+    k.deployment(&ns, "ms", &["reg/ms:v1"]);
+    let env = kube_env(&ns, "");
+    let line = env
+        .run(&["rollback", "infra", "recsys", "--yes"])
+        .one_clear_error(4);
+    assert!(line.contains("nothing to undo"), "{line}");
+}
+
+#[test]
+fn target_already_live_changes_nothing() {
+    let k = cluster();
+    let ns = k.namespace("same");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2"]);
+    let env = kube_env(&ns, "");
+    let out = env.run(&["rollback", "infra", "recsys", "--to-revision", "2", "--yes"]);
+    out.code(0);
+    assert!(out.stderr.contains("nothing changed"), "{}", out.stderr);
+    assert_eq!(env.journal(), "");
+}
+
+#[test]
+fn unknown_revision_is_a_usage_error_listing_the_revisions() {
+    let k = cluster();
+    let ns = k.namespace("norev");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2"]);
+    let env = kube_env(&ns, "");
+    let line = env
+        .run(&["rollback", "infra", "recsys", "--to-revision", "9", "--yes"])
+        .one_clear_error(2);
+    assert!(
+        line.contains("has no revision 9 (revisions: 2, 1)"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_not_ready_rollout_times_out_with_advice() {
+    let k = cluster();
+    let ns = k.namespace("notready");
+    k.deployment(&ns, "ms", &["reg/ms:broken-a", "reg/ms:broken-b"]);
+    let env = kube_env(&ns, "").clone_with_timeout(&ns, "2s");
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(1);
+    let line = out.error_line();
+    assert!(line.contains("rollout status"), "{line}");
+    assert!(
+        out.stderr.contains("kubectl describe deployment"),
+        "{}",
+        out.stderr
+    );
+    assert!(env.journal().contains("\"outcome\":\"failed\""));
+}
+
+#[test]
+fn missing_deployment_is_one_clear_error() {
+    let k = cluster();
+    let ns = k.namespace("missing");
+    let env = kube_env(&ns, "");
+    let line = env
+        .run(&["rollback", "infra", "recsys", "--yes"])
+        .one_clear_error(2);
+    assert!(line.contains("\"ms\" not found"), "{line}");
+    assert!(line.contains("nothing was changed"), "{line}");
+}
+
+#[test]
+fn wrong_context_is_one_clear_error() {
+    let k = cluster();
+    let ns = k.namespace("ctx");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2"]);
+    let env = kube_env(&ns, "context = \"prod-eu\"\n");
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    let line = out.one_clear_error(2);
+    assert!(line.contains("prod-eu"), "{line}");
+    assert!(
+        out.stderr.contains("kubectl config get-contexts"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v2");
+}
+
+#[test]
+fn kubectl_not_on_path_says_what_to_install() {
+    let mut env = kube_env("default", "");
+    env.set("PATH", "/nonexistent");
+    let line = env
+        .run(&["rollback", "infra", "recsys", "--yes"])
+        .one_clear_error(2);
+    assert!(
+        line.contains("kubectl not on PATH: install kubectl"),
+        "{line}"
+    );
+}
+
+#[test]
+fn unconfigured_infra_says_how_to_configure() {
+    let env = TestEnv::new();
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.one_clear_error(2);
+    assert!(
+        out.stderr.contains("[models.recsys.infra]"),
+        "{}",
+        out.stderr
+    );
+}
+
+trait WithTimeout {
+    fn clone_with_timeout(self, ns: &str, t: &str) -> TestEnv;
+}
+
+impl WithTimeout for TestEnv {
+    fn clone_with_timeout(self, ns: &str, t: &str) -> TestEnv {
+        self.write(
+            "mlrb.toml",
+            &format!(
+                "[models.recsys.infra]\nstrategy = \"kubectl\"\ndeployment = \"ms\"\nnamespace = \"{ns}\"\ntimeout = \"{t}\"\n"
+            ),
+        );
+        self
+    }
+}
+
+// ---- helm, through the project's fake helm ----
+
+fn helm_env(release: &str, revisions: Value) -> TestEnv {
+    let mut env = TestEnv::new();
+    let bin = repo_root().join("tests/env/fake-helm");
+    let path = format!("{}:{}", bin.display(), env.vars["PATH"]);
+    env.set("PATH", path);
+    let state = env.path().join("helm-state.json");
+    std::fs::write(
+        &state,
+        json!({ format!("ml-serving/{release}"): revisions }).to_string(),
+    )
+    .unwrap();
+    env.set("FAKE_HELM_STATE", state.display().to_string());
+    env.set(
+        "FAKE_HELM_LOG",
+        env.path().join("helm-argv.jsonl").display().to_string(),
+    );
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys.infra]\nstrategy = \"helm\"\nrelease = \"{release}\"\nnamespace = \"ml-serving\"\ntimeout = \"90s\"\n"
+        ),
+    );
+    env
+}
+
+fn rev(n: u64, status: &str, chart: &str, desc: &str) -> Value {
+    json!({"revision": n, "updated": "2026-11-26T10:00:00.000000+00:00", "status": status,
+           "chart": chart, "app_version": "1.0", "description": desc})
+}
+
+fn three_releases() -> Value {
+    json!([
+        rev(1, "superseded", "model-server-0.1.0", "Install complete"),
+        rev(2, "superseded", "model-server-0.2.0", "Upgrade complete"),
+        rev(3, "deployed", "model-server-0.3.0", "Upgrade complete"),
+    ])
+}
+
+fn helm_argv(env: &TestEnv) -> Vec<Vec<String>> {
+    std::fs::read_to_string(env.path().join("helm-argv.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn helm_rollback_to_the_previous_revision() {
+    let env = helm_env("model-server", three_releases());
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(0);
+    let argv = helm_argv(&env);
+    let rollback = argv.iter().find(|a| a[0] == "rollback").unwrap();
+    assert_eq!(
+        rollback,
+        &[
+            "rollback",
+            "model-server",
+            "2",
+            "--wait",
+            "--timeout",
+            "90s",
+            "--namespace",
+            "ml-serving"
+        ]
+    );
+    assert!(out.stderr.contains("Rollback to 2"), "{}", out.stderr);
+    assert!(env.journal().contains("\"type\":\"verified\",\"ok\":true"));
+}
+
+#[test]
+fn helm_history_and_unknown_revision() {
+    let env = helm_env("model-server", three_releases());
+    let out = env.run(&["rollback", "infra", "recsys", "--history"]);
+    out.code(0);
+    assert!(out.stdout.contains("model-server-0.2.0"), "{}", out.stdout);
+    let line = env
+        .run(&["rollback", "infra", "recsys", "--to-revision", "7", "--yes"])
+        .one_clear_error(2);
+    assert!(line.contains("has no revision 7"), "{line}");
+    assert!(!helm_argv(&env).iter().any(|a| a[0] == "rollback"));
+}
+
+#[test]
+fn helm_release_not_found() {
+    let mut env = helm_env("model-server", three_releases());
+    env.write(
+        "mlrb.toml",
+        "[models.recsys.infra]\nstrategy = \"helm\"\nrelease = \"typo\"\nnamespace = \"ml-serving\"\n",
+    );
+    env.set("X", "1");
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    let line = out.one_clear_error(2);
+    assert!(line.contains("Error: release: not found"), "{line}");
+    assert!(out.stderr.contains("helm list"), "{}", out.stderr);
+}
+
+#[test]
+fn helm_wait_timeout_fails_with_advice() {
+    let env = helm_env(
+        "model-server",
+        json!([
+            rev(
+                1,
+                "superseded",
+                "model-server-broken-0.1.0",
+                "Install complete"
+            ),
+            rev(2, "deployed", "model-server-0.2.0", "Upgrade complete"),
+        ]),
+    );
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(1);
+    assert!(
+        out.error_line()
+            .contains("timed out waiting for the condition"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("helm status"), "{}", out.stderr);
+}
+
+// ---- blue-green ----
+
+fn blue_green(ns: &str, blue_image: &str) {
+    let k = cluster();
+    let mut yaml = String::new();
+    for (color, image) in [("blue", blue_image), ("green", "reg/ms:v2")] {
+        yaml.push_str(&format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ms-{color}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {{app: ms, color: {color}}}\n  template:\n    metadata:\n      labels: {{app: ms, color: {color}}}\n    spec:\n      containers:\n      - name: ms\n        image: {image}\n---\n"
+        ));
+    }
+    yaml.push_str("apiVersion: v1\nkind: Service\nmetadata:\n  name: ms\nspec:\n  selector: {app: ms, color: green}\n  ports:\n  - port: 80\n");
+    k.apply(ns, &yaml);
+    k.kubectl(&[
+        "-n",
+        ns,
+        "rollout",
+        "status",
+        "deployment/ms-green",
+        "--timeout=60s",
+    ]);
+    if !blue_image.contains("broken") {
+        k.kubectl(&[
+            "-n",
+            ns,
+            "rollout",
+            "status",
+            "deployment/ms-blue",
+            "--timeout=60s",
+        ]);
+    }
+}
+
+fn bg_env(ns: &str) -> TestEnv {
+    let mut env = TestEnv::new();
+    cluster().configure(&mut env);
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys.infra]\nstrategy = \"blue-green\"\nservice = \"ms\"\nnamespace = \"{ns}\"\n"
+        ),
+    );
+    env
+}
+
+fn selector_color(ns: &str) -> String {
+    cluster().kubectl(&[
+        "-n",
+        ns,
+        "get",
+        "service",
+        "ms",
+        "-o",
+        "jsonpath={.spec.selector.color}",
+    ])
+}
+
+#[test]
+fn blue_green_switches_the_service_back_to_the_standby() {
+    let k = cluster();
+    let ns = k.namespace("bg");
+    blue_green(&ns, "reg/ms:v1");
+    let env = bg_env(&ns);
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(0);
+    assert!(out.stdout.contains("colour green → blue"), "{}", out.stdout);
+    assert_eq!(selector_color(&ns), "blue");
+}
+
+#[test]
+fn blue_green_refuses_a_standby_without_ready_pods() {
+    let k = cluster();
+    let ns = k.namespace("bgdown");
+    blue_green(&ns, "reg/ms:broken");
+    let env = bg_env(&ns);
+    let line = env
+        .run(&["rollback", "infra", "recsys", "--yes"])
+        .one_clear_error(4);
+    assert!(line.contains("no ready pods"), "{line}");
+    assert_eq!(selector_color(&ns), "green");
+}
+
+// ---- canary reversal (Istio VirtualService, CRD installed in the test apiserver) ----
+
+#[test]
+fn istio_canary_reversal_sends_everything_to_stable_and_stops_the_mirror() {
+    let k = cluster();
+    let ns = k.namespace("canary");
+    k.apply(
+        &ns,
+        "apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata:\n  name: ms\nspec:\n  hosts: [ms]\n  http:\n  - name: primary\n    route:\n    - destination: {host: ms, subset: stable}\n      weight: 95\n    - destination: {host: ms, subset: canary}\n      weight: 5\n    mirror: {host: ms, subset: shadow}\n    mirrorPercentage: {value: 100}\n",
+    );
+    let mut env = TestEnv::new();
+    k.configure(&mut env);
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys.infra]\nstrategy = \"istio\"\nvirtual_service = \"ms\"\nstable_subset = \"stable\"\ncanary_subset = \"canary\"\nnamespace = \"{ns}\"\n"
+        ),
+    );
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(0);
+    assert!(
+        out.stdout.contains("stable=95 canary=5 mirror on"),
+        "{}",
+        out.stdout
+    );
+    let vs: Value = serde_json::from_str(&k.kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "virtualservices.networking.istio.io",
+        "ms",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let route = &vs["spec"]["http"][0];
+    assert_eq!(route["route"][0]["weight"], json!(100));
+    assert_eq!(route["route"][1]["weight"], json!(0));
+    assert!(route.get("mirror").is_none(), "{route}");
+    // A second run finds nothing to reverse.
+    let again = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    again.code(0);
+    assert!(again.stderr.contains("nothing changed"), "{}", again.stderr);
+}

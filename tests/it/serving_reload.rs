@@ -1,0 +1,167 @@
+//! Serving reloads after `rollback model` through real kubectl (restart, set env) against the
+//! real kube-apiserver, helm-set through the fake helm, and the pre-flight before any change.
+
+use mlrb::registry::Stage;
+
+use crate::common::kube::cluster;
+use crate::common::{Backend, FileBackend, TestEnv, bad_release, repo_root, unique, v};
+
+fn env_with(serving: &str) -> (TestEnv, FileBackend, String) {
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("reload");
+    b.seed(&m, &bad_release(), &[]);
+    env.write(
+        "mlrb.toml",
+        &format!("[models.{m}]\n[models.{m}.serving]\n{serving}"),
+    );
+    (env, b, m)
+}
+
+#[test]
+fn kubectl_set_env_points_the_deployment_at_the_target() {
+    let k = cluster();
+    let ns = k.namespace("setenv");
+    k.deployment(&ns, "ms", &["reg/ms:v1"]);
+    let (mut env, b, m) = env_with(&format!(
+        "kind = \"kubectl-set-env\"\ndeployment = \"ms\"\nnamespace = \"{ns}\"\nenv_var = \"MODEL_VERSION\"\ntimeout = \"30s\"\n"
+    ));
+    k.configure(&mut env);
+    let out = env.run(&["rollback", "model", &m, "--yes"]);
+    out.code(0);
+    assert!(
+        out.stdout.contains(&format!(
+            "kubectl --namespace={ns} set env deployment/ms MODEL_VERSION=2"
+        )),
+        "{}",
+        out.stdout
+    );
+    let envs = k.kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "deployment",
+        "ms",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].env[0].value}",
+    ]);
+    assert_eq!(envs, "2");
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
+}
+
+#[test]
+fn kubectl_restart_restarts_and_waits() {
+    let k = cluster();
+    let ns = k.namespace("restart");
+    k.deployment(&ns, "ms", &["reg/ms:v1"]);
+    let (mut env, _b, m) = env_with(&format!(
+        "kind = \"kubectl-restart\"\ndeployment = \"ms\"\nnamespace = \"{ns}\"\ntimeout = \"30s\"\n"
+    ));
+    k.configure(&mut env);
+    env.run(&["rollback", "model", &m, "--yes"]).code(0);
+    let ann = k.kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "deployment",
+        "ms",
+        "-o",
+        "jsonpath={.spec.template.metadata.annotations}",
+    ]);
+    assert!(ann.contains("kubectl.kubernetes.io/restartedAt"), "{ann}");
+}
+
+#[test]
+fn a_reload_that_never_becomes_ready_exits_5() {
+    let k = cluster();
+    let ns = k.namespace("stuckreload");
+    k.deployment(&ns, "ms", &["reg/ms:broken"]);
+    let (mut env, b, m) = env_with(&format!(
+        "kind = \"kubectl-restart\"\ndeployment = \"ms\"\nnamespace = \"{ns}\"\ntimeout = \"2s\"\n"
+    ));
+    k.configure(&mut env);
+    let out = env.run(&["rollback", "model", &m, "--yes"]);
+    out.code(5);
+    assert!(out.stderr.contains("rollout status"), "{}", out.stderr);
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
+}
+
+#[test]
+fn helm_set_upgrades_the_release_with_the_version() {
+    let (mut env, _b, m) = env_with(
+        "kind = \"helm-set\"\nrelease = \"model-server\"\nchart = \"charts/model-server\"\nset_key = \"model.version\"\nnamespace = \"ml-serving\"\ntimeout = \"60s\"\n",
+    );
+    let path = format!(
+        "{}:{}",
+        repo_root().join("tests/env/fake-helm").display(),
+        env.vars["PATH"]
+    );
+    env.set("PATH", path);
+    let state = env.path().join("helm.json");
+    std::fs::write(
+        &state,
+        r#"{"ml-serving/model-server": [{"revision": 1, "updated": "x", "status": "deployed", "chart": "model-server-0.1.0", "app_version": "1", "description": "Install complete"}]}"#,
+    )
+    .unwrap();
+    env.set("FAKE_HELM_STATE", state.display().to_string());
+    let log = env.path().join("argv.jsonl");
+    env.set("FAKE_HELM_LOG", log.display().to_string());
+    env.run(&["rollback", "model", &m, "--yes"]).code(0);
+    let argv: Vec<String> = serde_json::from_str(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        argv,
+        [
+            "upgrade",
+            "model-server",
+            "charts/model-server",
+            "--reuse-values",
+            "--set",
+            "model.version=2",
+            "--wait",
+            "--timeout",
+            "60s",
+            "--namespace",
+            "ml-serving"
+        ]
+    );
+}
+
+#[test]
+fn preflight_refuses_a_target_whose_local_artifact_is_gone() {
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("preflight");
+    let gone = format!("file://{}/no-such-model", env.path().display());
+    b.seed(
+        &m,
+        &[
+            v(Stage::Archived).healthy().source(&gone),
+            v(Stage::Production),
+        ],
+        &[],
+    );
+    let before = b.snapshot(&m);
+    let line = env
+        .run(&["rollback", "model", &m, "--yes"])
+        .one_clear_error(4);
+    assert!(line.contains("does not exist"), "{line}");
+    assert_eq!(b.snapshot(&m), before);
+}
+
+#[test]
+fn serving_kind_without_its_fields_is_a_config_error() {
+    let (env, _b, m) = env_with("kind = \"kubectl-restart\"\n");
+    let line = env
+        .run(&["rollback", "model", &m, "--yes"])
+        .one_clear_error(2);
+    assert!(line.contains("needs `deployment"), "{line}");
+}
