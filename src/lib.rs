@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod journal;
+pub mod metrics;
 pub mod mttr;
 pub mod plan;
 pub mod printer;

@@ -66,6 +66,7 @@ pub fn run(printer: Printer, args: &DemoArgs) -> Result<ExitStatus> {
             http: HttpOptions::default(),
             models: BTreeMap::new(),
             state_dir: dir.join("state"),
+            notify: Default::default(),
         },
         printer,
     };
