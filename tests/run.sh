@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export MLRB_TEST_CACHE="${MLRB_TEST_CACHE:-$HOME/.cache/mlrb-test}"
-tests/env/setup.sh mlflow
+tests/env/setup.sh mlflow prometheus
 cargo test --locked --all-targets -- --test-threads "${MLRB_TEST_THREADS:-4}"

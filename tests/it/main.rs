@@ -4,6 +4,7 @@
 mod common;
 
 mod bad_input;
+mod metrics;
 mod report;
 mod rollback;
 mod serving;

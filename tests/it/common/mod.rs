@@ -5,6 +5,7 @@
 
 pub mod http_server;
 pub mod mlflow;
+pub mod prometheus;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,212 @@
+//! Metrics against a real Prometheus: the decision in `status`, unknown values, bad queries and
+//! bad metric config; verification and detection in `rollback model`; the `watch` controller.
+
+use serde_json::Value;
+
+use crate::common::prometheus::{model_config, prom};
+use crate::common::{Backend, FileBackend, TestEnv, bad_release, unique};
+
+/// An env on a fresh embedded registry holding the reference incident, with config `toml`.
+fn setup(toml: &str) -> (TestEnv, FileBackend, String) {
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("metrics");
+    b.seed(&m, &bad_release(), &[]);
+    let cfg = env.write("mlrb.toml", &toml.replace("MODEL", &m));
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    (env, b, m)
+}
+
+fn diversity_config(extra: &str) -> String {
+    model_config(
+        &prom().url,
+        "MODEL",
+        &["error_rate", "prediction_diversity"],
+        &format!("[models.\"MODEL\".baseline]\nprediction_diversity = 0.73\n{extra}"),
+    )
+}
+
+#[test]
+fn diversity_collapse_is_investigate_in_status() {
+    let p = prom();
+    let (env, _b, m) = setup(&diversity_config(""));
+    let m = m.as_str();
+    p.set(m, "error_rate", 0.01);
+    p.put(m, "prediction_diversity", 0.73);
+    p.wait_for(m, "error_rate", 0.01);
+    let out = env.run(&["status", m]);
+    out.code(0);
+    assert!(
+        out.stdout
+            .contains("decision: MONITOR — All metrics within acceptable range"),
+        "{}",
+        out.stdout
+    );
+    p.put(m, "prediction_diversity", 0.04);
+    let out = env.run(&["status", m]);
+    out.code(0);
+    assert!(
+        out.stdout.contains(
+            "decision: INVESTIGATE — Prediction diversity dropped 94.5% from baseline (threshold: 20.0%)"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("baseline: config"), "{}", out.stdout);
+    let out = env.run(&["status", m, "-o", "json"]);
+    out.code(0);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["metrics"]["decision"], "investigate");
+    assert_eq!(v["metrics"]["now"]["prediction_diversity"], 0.04);
+    assert_eq!(v["metrics"]["baseline"]["prediction_diversity"], 0.73);
+    assert_eq!(v["metrics"]["baseline_source"], "config");
+}
+
+#[test]
+fn error_rate_breach_is_rollback_now_and_nan_is_unknown() {
+    let p = prom();
+    let (env, _b, m) = setup(&diversity_config(""));
+    let m = m.as_str();
+    p.set(m, "prediction_diversity", f64::NAN);
+    p.put(m, "error_rate", 0.08);
+    p.wait_for(m, "prediction_diversity", f64::NAN);
+    let out = env.run(&["status", m, "-o", "json"]);
+    out.code(0);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["metrics"]["decision"], "rollback_now");
+    assert_eq!(
+        v["metrics"]["reason"],
+        "Error rate 8.0% exceeds threshold 5.0%"
+    );
+    assert_eq!(v["metrics"]["now"]["prediction_diversity"], Value::Null);
+    assert_eq!(v["metrics"]["unknown_why"]["prediction_diversity"], "NaN");
+    // Unknown never triggers: with the error rate healthy the NaN leaves MONITOR.
+    p.put(m, "error_rate", 0.01);
+    let out = env.run(&["status", m]);
+    out.code(0);
+    assert!(out.stdout.contains("unknown (NaN)"), "{}", out.stdout);
+    assert!(out.stdout.contains("decision: MONITOR"), "{}", out.stdout);
+}
+
+#[test]
+fn bad_promql_passes_prometheus_message_on() {
+    let toml = format!(
+        "[models.\"MODEL\".metrics]\nprometheus_url = \"{}\"\nerror_rate = 'rate(x[5m'\n",
+        prom().url
+    );
+    let (env, _b, m) = setup(&toml);
+    let out = env.run(&["status", &m]);
+    out.code(2);
+    let e = out.error_line();
+    assert!(
+        e.contains("Prometheus rejected the query for error_rate `rate(x[5m`: bad_data:"),
+        "{e}"
+    );
+    assert!(e.contains("parse error"), "{e}");
+}
+
+#[test]
+fn several_series_name_the_differing_labels() {
+    let p = prom();
+    let m0 = unique("multi");
+    p.set_labeled(&m0, "error_rate", "a", 0.01);
+    p.set_labeled(&m0, "error_rate", "b", 0.02);
+    let toml = format!(
+        "[models.\"MODEL\".metrics]\nprometheus_url = \"{}\"\nerror_rate = 'mlrb_test_error_rate{{model=\"{m0}\"}}'\n",
+        p.url
+    );
+    let (env, _b, m) = setup(&toml);
+    let t0 = std::time::Instant::now();
+    loop {
+        let out = env.run(&["status", &m]);
+        if out.code == 2 {
+            let e = out.error_line();
+            assert!(
+                e.contains(
+                    "returned 2 series where one was expected; they differ in pod (\"a\", \"b\")"
+                ),
+                "{e}"
+            );
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 20, "{out:?}");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn unreachable_prometheus_fails_clearly() {
+    let port = crate::common::mlflow::free_port();
+    let toml = model_config(
+        &format!("http://127.0.0.1:{port}"),
+        "MODEL",
+        &["error_rate"],
+        "",
+    );
+    let (env, _b, m) = setup(&toml);
+    let out = env.run(&["status", &m]);
+    out.code(1);
+    assert!(
+        out.error_line().contains(&format!(
+            "cannot reach Prometheus at http://127.0.0.1:{port}"
+        )),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn bad_metric_config_is_one_clear_line() {
+    let url = "http://127.0.0.1:9";
+    let cases = [
+        (
+            model_config(
+                url,
+                "MODEL",
+                &["error_rate"],
+                "[models.\"MODEL\".metrics.custom.ctr]\nquery = 'x'\ndirection = \"higher\"\nmin = 0.5\nmax = 0.1\n",
+            ),
+            "min = 0.5 is above max = 0.1",
+        ),
+        (
+            model_config(url, "MODEL", &["prediction_diversity"], ""),
+            "metric `prediction_diversity` is judged against a baseline but has none",
+        ),
+        (
+            model_config(
+                url,
+                "MODEL",
+                &["error_rate"],
+                "[models.\"MODEL\".controller]\ncheck_interval = \"0s\"\n",
+            ),
+            "must be greater than zero",
+        ),
+        (
+            model_config(
+                url,
+                "MODEL",
+                &["error_rate"],
+                "[models.\"MODEL\".thresholds]\nmax_error_rate = 5.0\n",
+            ),
+            "max_error_rate = 5 is a fraction",
+        ),
+        (
+            model_config(
+                url,
+                "MODEL",
+                &["error_rate"],
+                "[models.\"MODEL\".controller]\nfailures_in_window = 4\nwindow = 3\n",
+            ),
+            "failures_in_window = 4 must be between 1 and window = 3",
+        ),
+    ];
+    for (toml, want) in cases {
+        let (env, b, m) = setup(&toml);
+        let before = b.snapshot(&m);
+        let out = env.run(&["rollback", "model", &m, "--yes"]);
+        let e = out.one_clear_error(2);
+        assert!(e.contains(want), "want {want:?} in {e}");
+        assert_eq!(b.snapshot(&m), before, "nothing changed");
+    }
+}
