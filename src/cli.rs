@@ -114,6 +114,9 @@ pub struct ModelRollbackArgs {
     /// Live version = the version this alias points at (instead of the Production stage)
     #[arg(long, value_name = "NAME")]
     pub alias: Option<String>,
+    /// Skip the metrics verification phase (waiting for metrics to return to baseline)
+    #[arg(long)]
+    pub no_verify: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

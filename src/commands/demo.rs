@@ -91,6 +91,7 @@ pub fn run(printer: Printer, args: &DemoArgs) -> Result<ExitStatus> {
             detected_at: Some("13m".into()),
             triggered_by: Some("demo".into()),
             alias: None,
+            no_verify: false,
             output: OutputArgs::default(),
         },
     )?;

@@ -210,3 +210,103 @@ fn bad_metric_config_is_one_clear_line() {
         assert_eq!(b.snapshot(&m), before, "nothing changed");
     }
 }
+
+fn verify_config(timeout: &str) -> String {
+    model_config(
+        &prom().url,
+        "MODEL",
+        &["error_rate", "prediction_diversity"],
+        &format!(
+            "detection_lookback = \"2m\"\n[models.\"MODEL\".baseline]\nprediction_diversity = 0.73\nerror_rate = 0.01\n\
+             [models.\"MODEL\".verify]\ntimeout = \"{timeout}\"\ninterval = \"1s\"\n\
+             [models.\"MODEL\".metrics.custom.unused]\nquery = 'vector(1)'\ndirection = \"higher\"\nmin = 0\n"
+        ),
+    )
+}
+
+#[test]
+fn verification_waits_for_recovery_and_detection_finds_the_breach_start() {
+    let p = prom();
+    let (env, b, m) = setup(&verify_config("30s"));
+    p.set(&m, "error_rate", 0.01);
+    p.put(&m, "prediction_diversity", 0.73);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let collapse = chrono::Utc::now();
+    p.put(&m, "prediction_diversity", 0.04);
+    let m2 = m.clone();
+    let fixer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        prom().set(&m2, "prediction_diversity", 0.72);
+    });
+    let out = env.run(&["rollback", "model", &m, "--yes"]);
+    fixer.join().unwrap();
+    out.code(0);
+    assert_eq!(b.version(&m, 2).0, mlrb::registry::Stage::Production);
+    assert!(out.stderr.contains("verifying metrics"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("prediction_diversity 0.04"),
+        "live values on stderr: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("✓ metrics recovered"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "Breach began (from Prometheus history): Prediction diversity dropped 94.5% from baseline"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("Metrics recovered"), "{}", out.stdout);
+    assert!(!out.stdout.contains("not measured"), "{}", out.stdout);
+    let journal = env.journal();
+    let detected: Value = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["type"] == "detected")
+        .expect("a detected record");
+    let at: chrono::DateTime<chrono::Utc> = detected["began_at"].as_str().unwrap().parse().unwrap();
+    let off = (at - collapse).num_milliseconds();
+    assert!(
+        (-1500..=3500).contains(&off),
+        "breach start {at} vs collapse {collapse}"
+    );
+    // The MTTR verification phase ends when the metrics recovered, seconds after the flip.
+    let verified: Vec<Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["type"] == "metrics_verified")
+        .collect();
+    assert_eq!(verified.len(), 1);
+    assert_eq!(verified[0]["ok"], true);
+}
+
+#[test]
+fn verification_without_recovery_exits_5_and_no_verify_skips_it() {
+    let p = prom();
+    let (env, b, m) = setup(&verify_config("3s"));
+    p.set(&m, "error_rate", 0.01);
+    p.put(&m, "prediction_diversity", 0.04);
+    let out = env.run(&["rollback", "model", &m, "--yes", "--detected-at", "5m"]);
+    out.code(5);
+    assert_eq!(b.version(&m, 2).0, mlrb::registry::Stage::Production);
+    assert!(
+        out.stderr.contains("metrics did not recover within 3s")
+            && out
+                .stderr
+                .contains("prediction_diversity 0.04 not within 10.0% of baseline 0.73"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        env.journal()
+            .contains("\"type\":\"metrics_verified\",\"ok\":false")
+    );
+    assert!(out.stdout.contains("| verification |") && out.stdout.contains("not verified"));
+
+    let (env, _b, m) = setup(&verify_config("30s"));
+    p.set(&m, "error_rate", 0.01);
+    p.put(&m, "prediction_diversity", 0.04);
+    let out = env.run(&["rollback", "model", &m, "--yes", "--no-verify"]);
+    out.code(0);
+    assert!(!out.stderr.contains("verifying metrics"), "{}", out.stderr);
+}
