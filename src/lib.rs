@@ -9,6 +9,7 @@ pub mod http;
 pub mod journal;
 pub mod metrics;
 pub mod mttr;
+pub mod notify;
 pub mod plan;
 pub mod printer;
 pub mod registry;
