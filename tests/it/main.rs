@@ -8,6 +8,7 @@ mod metrics;
 mod report;
 mod rollback;
 mod serving;
+mod watch;
 
 /// Runs each scenario twice: on the embedded registry and on the real MLflow server.
 #[macro_export]
