@@ -310,3 +310,26 @@ fn verification_without_recovery_exits_5_and_no_verify_skips_it() {
     out.code(0);
     assert!(!out.stderr.contains("verifying metrics"), "{}", out.stderr);
 }
+
+/// The mlrb.toml inside deploy/mlrb-watch.yaml's ConfigMap is a config mlrb accepts.
+#[test]
+fn deploy_manifest_config_loads() {
+    let yaml =
+        std::fs::read_to_string(crate::common::repo_root().join("deploy/mlrb-watch.yaml")).unwrap();
+    let start = yaml.find("mlrb.toml: |\n").unwrap() + "mlrb.toml: |\n".len();
+    let end = start + yaml[start..].find("\n---").unwrap();
+    let toml: String = yaml[start..end]
+        .lines()
+        .map(|l| l.strip_prefix("    ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    b.seed("recommendation-model", &bad_release(), &[]);
+    let cfg = env.write("mlrb.toml", &toml);
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    env.set("PROMETHEUS_AUTH", "Bearer x");
+    env.run(&["rollback", "model", "recsys", "--dry-run"])
+        .code(0);
+}
