@@ -333,3 +333,91 @@ fn deploy_manifest_config_loads() {
     env.run(&["rollback", "model", "recsys", "--dry-run"])
         .code(0);
 }
+
+/// Baseline source = "run": the rollback target's MLflow run metrics, on the real server.
+#[test]
+fn baseline_from_the_targets_mlflow_run() {
+    use crate::common::mlflow::MlflowBackend;
+    use serde_json::json;
+    let p = prom();
+    let mut env = TestEnv::new();
+    let b = MlflowBackend::new();
+    b.configure(&mut env);
+    let m = unique("runbase");
+    let rest = &b.rest;
+    let run = rest.post("runs/create", json!({"experiment_id": "0"}));
+    let run_id = run["run"]["info"]["run_id"].as_str().unwrap().to_string();
+    rest.post(
+        "runs/log-metric",
+        json!({"run_id": run_id, "key": "prediction_diversity", "value": 0.73, "timestamp": 0, "step": 0}),
+    );
+    rest.post("registered-models/create", json!({"name": m}));
+    for (n, stage) in [("1", "Archived"), ("2", "Archived"), ("3", "Production")] {
+        let mut body = json!({"name": m, "source": format!("s3://models/{m}/v{n}")});
+        if n == "2" {
+            body["run_id"] = json!(run_id);
+        }
+        rest.post("model-versions/create", body);
+        rest.post(
+            "model-versions/transition-stage",
+            json!({"name": m, "version": n, "stage": stage, "archive_existing_versions": false}),
+        );
+    }
+    rest.post(
+        "model-versions/set-tag",
+        json!({"name": m, "version": "2", "key": "rollback.healthy_baseline", "value": "true"}),
+    );
+    let toml = model_config(
+        &p.url,
+        &m,
+        &["prediction_diversity"],
+        &format!("[models.\"{m}\".baseline]\nsource = \"run\"\n"),
+    );
+    let cfg = env.write("mlrb.toml", &toml);
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    p.put(&m, "prediction_diversity", 0.04);
+    let out = env.run(&["status", &m]);
+    out.code(0);
+    assert!(
+        out.stdout
+            .contains(&format!("baseline: run {run_id} of v2")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("decision: INVESTIGATE — Prediction diversity dropped 94.5%"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// Baseline source = "offset": the same query, evaluated before the collapse.
+#[test]
+fn baseline_from_the_same_query_offset() {
+    let p = prom();
+    let (env, _b, m) = setup(&model_config(
+        &p.url,
+        "MODEL",
+        &["prediction_diversity"],
+        "[models.\"MODEL\".baseline]\nsource = \"offset\"\noffset = \"2s\"\n",
+    ));
+    p.put(&m, "prediction_diversity", 0.73);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    p.put(&m, "prediction_diversity", 0.04);
+    let out = env.run(&["status", &m, "-o", "json"]);
+    out.code(0);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        v["metrics"]["baseline"]["prediction_diversity"], 0.73,
+        "{v}"
+    );
+    assert!(
+        v["metrics"]["baseline_source"]
+            .as_str()
+            .unwrap()
+            .starts_with("offset: the same queries at "),
+        "{v}"
+    );
+    assert_eq!(v["metrics"]["decision"], "investigate");
+}
