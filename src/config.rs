@@ -630,4 +630,24 @@ kind = "none"                    # the server follows the registry by itself; or
 # health_url = "http://model-server:8080/health"     # polled until it reports the target version
 # version_pointer = "/version"   # JSON pointer to the served version in the health answer
 # timeout = "2m"
+
+# Metrics: `status` shows the decision (ROLLBACK NOW / INVESTIGATE / MONITOR), `rollback model`
+# waits for them to recover, `mlrb watch recsys` rolls back by itself. Thresholds default to the
+# reference document's (3000 $/min, 5% errors, 2000 ms p99; primary ≥ 0.80, diversity drop 20%).
+# [models.recsys.metrics]
+# prometheus_url = "http://prometheus:9090"
+# auth_header_env = "PROMETHEUS_AUTH"   # variable holding the Authorization header value
+# error_rate = 'sum(rate(model_errors_total{model="recsys"}[2m])) / sum(rate(model_requests_total{model="recsys"}[2m]))'
+# prediction_diversity = 'avg(model_prediction_diversity{model="recsys"})'
+# [models.recsys.baseline]
+# source = "config"                     # or "run" (the target's MLflow run) or "offset"
+# prediction_diversity = 0.73
+# [models.recsys.controller]
+# check_interval = "30s"
+# consecutive_failures_required = 3
+# [models.recsys.verify]
+# tolerance = 0.10
+# timeout = "15m"
+# [notify]
+# slack_webhook_env = "SLACK_WEBHOOK_URL"
 "#;
