@@ -421,3 +421,38 @@ fn baseline_from_the_same_query_offset() {
     );
     assert_eq!(v["metrics"]["decision"], "investigate");
 }
+
+/// The Authorization header comes from the variable named in config and never shows up in output;
+/// an empty result is "unknown (no data)", never 0.
+#[test]
+fn auth_header_from_env_and_empty_result_is_unknown() {
+    use crate::common::http_server::{Reply, TestServer};
+    let peer = TestServer::start(|_| {
+        Reply::json(
+            200,
+            serde_json::json!({"status": "success", "data": {"resultType": "vector", "result": []}}),
+        )
+    });
+    let toml = model_config(
+        &peer.url,
+        "MODEL",
+        &["error_rate"],
+        "auth_header_env = \"PROM_AUTH\"\n",
+    );
+    let (mut env, _b, m) = setup(&toml);
+    let out = env.run(&["status", &m]);
+    let e = out.one_clear_error(2);
+    assert!(e.contains("$PROM_AUTH is not set"), "{e}");
+    env.set("PROM_AUTH", "Bearer s3cret-token");
+    let out = env.run(&["status", &m]);
+    out.code(0);
+    assert!(out.stdout.contains("unknown (no data)"), "{}", out.stdout);
+    assert!(!out.stdout.contains("s3cret") && !out.stderr.contains("s3cret"));
+    let reqs = peer.requests();
+    assert!(reqs.iter().all(|r| {
+        r.headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && v == "Bearer s3cret-token")
+    }));
+    assert!(reqs[0].path.starts_with("/api/v1/query?query="));
+}
