@@ -420,3 +420,42 @@ fn once_exits_with_the_decision() {
         "--once never rolls back"
     );
 }
+
+#[test]
+fn post_rollback_watch_notifies_when_the_rolled_back_version_does_not_recover() {
+    let p = prom();
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let s = slack();
+    let toml = config(&["error_rate"], "consecutive_failures_required = 2")
+        .replace("timeout = \"15s\"", "timeout = \"2s\"");
+    let m = setup(&b, &mut env, &toml, &s.url);
+    p.put(&m, "error_rate", 0.2);
+    let w = Watch::start(&env, &[&m]);
+    w.wait("AUTOMATED ROLLBACK TRIGGERED", 20);
+    w.wait_nth("ROLLBACK NOW after rollback", 2, 20);
+    let (code, _, lines) = w.stop();
+    assert_eq!(code, 0);
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("AUTOMATED ROLLBACK TRIGGERED"))
+            .count(),
+        1,
+        "never a second automated rollback"
+    );
+    let t = texts(&s);
+    assert!(
+        t.iter()
+            .any(|x| x.contains("ROLLBACK COMPLETE") && x.contains("NOT recovered yet")),
+        "{t:?}"
+    );
+    let not: Vec<&String> = t
+        .iter()
+        .filter(|x| x.starts_with("NOT RECOVERED AFTER ROLLBACK"))
+        .collect();
+    assert_eq!(not.len(), 1, "{t:?}");
+    assert!(not[0].contains("on v2 - Error rate 20.0% exceeds threshold 5.0%"));
+}
