@@ -14,7 +14,8 @@ bench/run.sh measures against, talking to the MLflow REST API over one kept-aliv
       Without --stage-layout the versions stay in stage None and vN goes to Production.
   fixture.py reset  --base URL NAME N [--state-dir DIR] [--marker FILE]
       Restore the --stage-layout: vN Production, v1..vN-1 Archived, only vN-1 tagged healthy,
-      every other rollback.* tag deleted; empties --state-dir (the mlrb journal) so every run
+      every other rollback.* tag deleted (on the versions and on the registered model, where
+      mlrb keeps its lease tags); empties --state-dir (the mlrb journal) so every run
       starts identically.  With --marker, every reset after the first also *checks* that the
       command measured since the previous reset really rolled back (vN-1 Production, vN
       Archived, audit tags on both), so a silently failing run aborts the benchmark.
@@ -177,6 +178,12 @@ def cmd_reset(a):
             api.set_tag(a.name, v, HEALTHY, "true")
         if v != a.n - 1 and HEALTHY in t:
             api.delete_tag(a.name, v, HEALTHY)
+    # Model-level rollback.* tags (mlrb's per-event lease tags, rollback.lease.<event>) would
+    # pile up run after run; every run starts without them.
+    model = api.call("GET", "registered-models/get?" + urllib.parse.urlencode({"name": a.name}))
+    for t in model.get("registered_model", {}).get("tags", []):
+        if t["key"].startswith("rollback."):
+            api.call("DELETE", "registered-models/delete-tag", {"name": a.name, "key": t["key"]})
     if a.state_dir:
         shutil.rmtree(a.state_dir, ignore_errors=True)
     return 0

@@ -72,7 +72,7 @@ def main():
     out.append("")
     out.append("Fixtures: `seed5` = v1–v3 Archived, v4 Archived + `rollback.healthy_baseline=true`, "
                "v5 Production; reset before every rollback run (`bench/fixture.py reset`: v5 Production, "
-               "v4 Archived, every other `rollback.*` tag deleted, mlrb journal dir emptied), and each "
+               "v4 Archived, every other `rollback.*` tag deleted from the versions and the registered model (mlrb's lease tags), mlrb journal dir emptied), and each "
                "reset first checks the previous run really rolled back (v4 Production, v5 Archived, "
                "audit tags on both). `seed2010` = 2 010 versions, every 50th tagged healthy baseline, "
                "v2010 Production. Targets are judged on the median.")

@@ -38,6 +38,7 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('report', 'report', [CompletionResultType]::ParameterValue, 'Render the incident report of a recorded event, filled with what you know now')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented starter mlrb.toml')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run a complete model rollback on a throwaway embedded registry (no server needed)')
+            [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'The automated rollback controller: watch metrics, roll back on sustained hard breaches')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -113,6 +114,7 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the plan and change nothing')
             [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Finish an interrupted rollback of this model (re-checks the registry before each step)')
             [CompletionResult]::new('--force-unlock', '--force-unlock', [CompletionResultType]::ParameterName, 'Take over the model''s lease from a rollback that was abandoned on another machine')
+            [CompletionResult]::new('--no-verify', '--no-verify', [CompletionResultType]::ParameterName, 'Skip the metrics verification phase (waiting for metrics to return to baseline)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')
@@ -272,6 +274,23 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mlrb;watch' {
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log lines on stderr: human, or one JSON object per line')
+            [CompletionResult]::new('--alias', '--alias', [CompletionResultType]::ParameterName, 'Live version = the version this alias points at (instead of the Production stage)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)')
+            [CompletionResult]::new('--once', '--once', [CompletionResultType]::ParameterName, 'Check once and exit: 0 MONITOR, 10 INVESTIGATE, 11 ROLLBACK NOW, 1 metrics unreadable')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mlrb;completions' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)')
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]')
@@ -293,6 +312,7 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('report', 'report', [CompletionResultType]::ParameterValue, 'Render the incident report of a recorded event, filled with what you know now')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented starter mlrb.toml')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run a complete model rollback on a throwaway embedded registry (no server needed)')
+            [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'The automated rollback controller: watch metrics, roll back on sustained hard breaches')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -329,6 +349,9 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             break
         }
         'mlrb;help;demo' {
+            break
+        }
+        'mlrb;help;watch' {
             break
         }
         'mlrb;help;completions' {

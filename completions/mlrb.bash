@@ -40,6 +40,9 @@ _mlrb() {
             mlrb,status)
                 cmd="mlrb__subcmd__status"
                 ;;
+            mlrb,watch)
+                cmd="mlrb__subcmd__watch"
+                ;;
             mlrb__subcmd__help,candidate)
                 cmd="mlrb__subcmd__help__subcmd__candidate"
                 ;;
@@ -63,6 +66,9 @@ _mlrb() {
                 ;;
             mlrb__subcmd__help,status)
                 cmd="mlrb__subcmd__help__subcmd__status"
+                ;;
+            mlrb__subcmd__help,watch)
+                cmd="mlrb__subcmd__help__subcmd__watch"
                 ;;
             mlrb__subcmd__help__subcmd__rollback,features)
                 cmd="mlrb__subcmd__help__subcmd__rollback__subcmd__features"
@@ -113,7 +119,7 @@ _mlrb() {
 
     case "${cmd}" in
         mlrb)
-            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version status candidate rollback report init demo completions help"
+            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version status candidate rollback report init demo watch completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -241,7 +247,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__help)
-            opts="status candidate rollback report init demo completions help"
+            opts="status candidate rollback report init demo watch completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -409,6 +415,20 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__help__subcmd__status)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__help__subcmd__watch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -713,7 +733,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__rollback__subcmd__model)
-            opts="-y -o -q -v -h -V --to --reason --yes --dry-run --resume --force-unlock --detected-at --triggered-by --alias --output --config --registry --state-dir --quiet --verbose --help --version"
+            opts="-y -o -q -v -h -V --to --reason --yes --dry-run --resume --force-unlock --detected-at --triggered-by --alias --no-verify --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -837,6 +857,40 @@ _mlrb() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__watch)
+            opts="-q -v -h -V --once --log-format --alias --config --registry --state-dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --log-format)
+                    COMPREPLY=($(compgen -W "human json" -- "${cur}"))
+                    return 0
+                    ;;
+                --alias)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --config)

@@ -35,6 +35,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand report 'Render the incident report of a recorded event, filled with what you know now'
             cand init 'Write a commented starter mlrb.toml'
             cand demo 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
+            cand watch 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -106,6 +107,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand --dry-run 'Print the plan and change nothing'
             cand --resume 'Finish an interrupted rollback of this model (re-checks the registry before each step)'
             cand --force-unlock 'Take over the model''s lease from a rollback that was abandoned on another machine'
+            cand --no-verify 'Skip the metrics verification phase (waiting for metrics to return to baseline)'
             cand -q 'Print only data and errors: no status lines, no progress'
             cand --quiet 'Print only data and errors: no status lines, no progress'
             cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted)'
@@ -252,6 +254,22 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mlrb;watch'= {
+            cand --log-format 'Log lines on stderr: human, or one JSON object per line'
+            cand --alias 'Live version = the version this alias points at (instead of the Production stage)'
+            cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
+            cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
+            cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
+            cand --once 'Check once and exit: 0 MONITOR, 10 INVESTIGATE, 11 ROLLBACK NOW, 1 metrics unreadable'
+            cand -q 'Print only data and errors: no status lines, no progress'
+            cand --quiet 'Print only data and errors: no status lines, no progress'
+            cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand --verbose 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mlrb;completions'= {
             cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
             cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
@@ -272,6 +290,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand report 'Render the incident report of a recorded event, filled with what you know now'
             cand init 'Write a commented starter mlrb.toml'
             cand demo 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
+            cand watch 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -298,6 +317,8 @@ set edit:completion:arg-completer[mlrb] = {|@words|
         &'mlrb;help;init'= {
         }
         &'mlrb;help;demo'= {
+        }
+        &'mlrb;help;watch'= {
         }
         &'mlrb;help;completions'= {
         }

@@ -37,6 +37,7 @@ complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "rollback" -d 'Roll back o
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "report" -d 'Render the incident report of a recorded event, filled with what you know now'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "init" -d 'Write a commented starter mlrb.toml'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "demo" -d 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
+complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "watch" -d 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand status" -l alias -d 'Live version = the version this alias points at (instead of the Production stage)' -r
@@ -87,6 +88,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l dry-run -d 'Print the plan and change nothing'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l resume -d 'Finish an interrupted rollback of this model (re-checks the registry before each step)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l force-unlock -d 'Take over the model\'s lease from a rollback that was abandoned on another machine'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l no-verify -d 'Skip the metrics verification phase (waiting for metrics to return to baseline)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s h -l help -d 'Print help'
@@ -176,6 +178,17 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s q -l quiet -d 'Print 
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l log-format -d 'Log lines on stderr: human, or one JSON object per line' -r -f -a "human\t''
+json\t''"
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l alias -d 'Live version = the version this alias points at (instead of the Production stage)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l once -d 'Check once and exit: 0 MONITOR, 10 INVESTIGATE, 11 ROLLBACK NOW, 1 metrics unreadable'
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
@@ -183,14 +196,15 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s q -l quiet -d 
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "status" -d 'What is live, what rollback would go to, and what looks wrong'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "candidate" -d 'The version a rollback would go to and why; --designate tags one before a deploy'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "rollback" -d 'Roll back one of the places an ML failure lives'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "report" -d 'Render the incident report of a recorded event, filled with what you know now'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "init" -d 'Write a commented starter mlrb.toml'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "demo" -d 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "completions" -d 'Print shell completions'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "status" -d 'What is live, what rollback would go to, and what looks wrong'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "candidate" -d 'The version a rollback would go to and why; --designate tags one before a deploy'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "rollback" -d 'Roll back one of the places an ML failure lives'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "report" -d 'Render the incident report of a recorded event, filled with what you know now'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "init" -d 'Write a commented starter mlrb.toml'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "demo" -d 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "watch" -d 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "completions" -d 'Print shell completions'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "model" -d 'Roll the model artifact back in the registry, reload serving, verify, report'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "infra" -d 'Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "features" -d 'Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report'

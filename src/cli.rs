@@ -50,8 +50,33 @@ pub enum Command {
     Init(InitArgs),
     /// Run a complete model rollback on a throwaway embedded registry (no server needed)
     Demo(DemoArgs),
+    /// The automated rollback controller: watch metrics, roll back on sustained hard breaches
+    Watch(WatchArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Models to watch (as in mlrb.toml, each with [models.X.metrics])
+    #[arg(required = true)]
+    pub models: Vec<String>,
+    /// Check once and exit: 0 MONITOR, 10 INVESTIGATE, 11 ROLLBACK NOW, 1 metrics unreadable
+    #[arg(long)]
+    pub once: bool,
+    /// Log lines on stderr: human, or one JSON object per line
+    #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    /// Live version = the version this alias points at (instead of the Production stage)
+    #[arg(long, value_name = "NAME")]
+    pub alias: Option<String>,
 }
 
 #[derive(Debug, Default, Args)]
@@ -223,6 +248,9 @@ pub struct ModelRollbackArgs {
     /// Live version = the version this alias points at (instead of the Production stage)
     #[arg(long, value_name = "NAME")]
     pub alias: Option<String>,
+    /// Skip the metrics verification phase (waiting for metrics to return to baseline)
+    #[arg(long)]
+    pub no_verify: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -17,6 +17,8 @@ pub struct FileConfig {
     pub registry: RegistryConfig,
     #[serde(default)]
     pub models: BTreeMap<String, ModelConfig>,
+    #[serde(default)]
+    pub notify: NotifyConfig,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -61,6 +63,138 @@ pub struct ModelConfig {
     pub features: Option<FeaturesConfig>,
     #[serde(default)]
     pub retrain: Option<RetrainConfig>,
+    pub metrics: Option<MetricsConfig>,
+    #[serde(default)]
+    pub thresholds: crate::metrics::decision::Thresholds,
+    #[serde(default)]
+    pub baseline: BaselineConfig,
+    #[serde(default)]
+    pub controller: ControllerConfig,
+    #[serde(default)]
+    pub verify: VerifyConfig,
+}
+
+/// `[models.X.metrics]`: where the model's serving metrics live and the PromQL for each.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub prometheus_url: String,
+    /// Environment variable holding the whole Authorization header value ("Bearer …").
+    pub auth_header_env: Option<String>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+    /// How far back detection searches Prometheus history for the breach start (default 1h).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub detection_lookback: Option<Duration>,
+    pub error_rate: Option<String>,
+    pub latency_p99_ms: Option<String>,
+    pub prediction_diversity: Option<String>,
+    pub primary_metric: Option<String>,
+    pub revenue_loss_per_minute: Option<String>,
+    #[serde(default)]
+    pub custom: BTreeMap<String, crate::metrics::decision::CustomMetric>,
+}
+
+impl MetricsConfig {
+    /// (metric name, PromQL) for every configured metric, standard ones first.
+    pub fn queries(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = [
+            ("revenue_loss_per_minute", &self.revenue_loss_per_minute),
+            ("error_rate", &self.error_rate),
+            ("latency_p99_ms", &self.latency_p99_ms),
+            ("primary_metric", &self.primary_metric),
+            ("prediction_diversity", &self.prediction_diversity),
+        ]
+        .into_iter()
+        .filter_map(|(k, q)| q.as_ref().map(|q| (k.to_string(), q.clone())))
+        .collect();
+        for (k, c) in &self.custom {
+            out.push((k.clone(), c.query.clone()));
+        }
+        out
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaselineSource {
+    /// Values written in `[models.X.baseline]`.
+    #[default]
+    Config,
+    /// The rollback target's MLflow run metrics (`runs/get` of the version's run).
+    Run,
+    /// The same queries evaluated `offset` ago (default: just before the live version went live).
+    Offset,
+}
+
+/// `[models.X.baseline]`: `source` plus metric = value pairs (the values of source = "config").
+#[derive(Debug, Default, Clone, Deserialize)]
+pub struct BaselineConfig {
+    pub source: Option<BaselineSource>,
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub offset: Option<Duration>,
+    #[serde(flatten)]
+    pub values: BTreeMap<String, f64>,
+}
+
+/// `[models.X.controller]`: how `mlrb watch` decides to act.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ControllerConfig {
+    #[serde(deserialize_with = "duration")]
+    pub check_interval: Duration,
+    pub consecutive_failures_required: u32,
+    /// M of the M-of-N rule: act when this many of the last `window` checks breached.
+    pub failures_in_window: Option<u32>,
+    /// N of the M-of-N rule, in checks.
+    pub window: Option<u32>,
+    /// Consecutive metric-fetch errors before notifying that the controller is blind.
+    pub blind_after: u32,
+    #[serde(deserialize_with = "duration")]
+    pub post_rollback_watch: Duration,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        ControllerConfig {
+            check_interval: Duration::from_secs(30),
+            consecutive_failures_required: 3,
+            failures_in_window: None,
+            window: None,
+            blind_after: 3,
+            post_rollback_watch: Duration::from_secs(2 * 3600),
+        }
+    }
+}
+
+/// `[models.X.verify]`: when a rollback counts as recovered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifyConfig {
+    /// Allowed distance from baseline, as a fraction (0.10 = 10%).
+    pub tolerance: f64,
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+    #[serde(deserialize_with = "duration")]
+    pub interval: Duration,
+}
+
+impl Default for VerifyConfig {
+    fn default() -> Self {
+        VerifyConfig {
+            tolerance: 0.10,
+            timeout: Duration::from_secs(15 * 60),
+            interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `[notify]`: where notifications go; URLs come from environment variables.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    pub slack_webhook_env: Option<String>,
+    pub webhook_env: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -212,6 +346,11 @@ pub struct ServingConfig {
     pub timeout: Option<Duration>,
 }
 
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_duration(&s).map_err(serde::de::Error::custom)
+}
+
 fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     let s = String::deserialize(d)?;
     parse_duration(&s)
@@ -243,6 +382,7 @@ pub struct Settings {
     pub http: HttpOptions,
     pub models: BTreeMap<String, ModelConfig>,
     pub state_dir: PathBuf,
+    pub notify: NotifyConfig,
 }
 
 /// What the command line contributes to resolution.
@@ -416,8 +556,112 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
             }
         }
     }
+    for (key, m) in &cfg.models {
+        validate_metrics(key, m)?;
+    }
     if cfg.registry.kind == Some(RegistryKind::File) && cfg.registry.path.is_none() {
         return Err("[registry] kind = \"file\" needs `path = \"registry.json\"`".into());
+    }
+    Ok(())
+}
+
+/// The metric sections of one model: URLs, thresholds that agree, a baseline for what needs one.
+fn validate_metrics(key: &str, m: &ModelConfig) -> Result<(), String> {
+    use crate::metrics::decision::STANDARD;
+    m.thresholds
+        .check()
+        .map_err(|e| format!("[models.{key}.thresholds] {e}"))?;
+    let c = &m.controller;
+    if c.consecutive_failures_required == 0 || c.blind_after == 0 {
+        return Err(format!(
+            "[models.{key}.controller] consecutive_failures_required and blind_after must be at least 1"
+        ));
+    }
+    match (c.failures_in_window, c.window) {
+        (Some(f), Some(w)) if f == 0 || w == 0 || f > w => {
+            return Err(format!(
+                "[models.{key}.controller] failures_in_window = {f} must be between 1 and window = {w}"
+            ));
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(format!(
+                "[models.{key}.controller] failures_in_window and window go together (M of the last N checks)"
+            ));
+        }
+        _ => {}
+    }
+    let v = &m.verify;
+    if !(v.tolerance > 0.0 && v.tolerance < 10.0) {
+        return Err(format!(
+            "[models.{key}.verify] tolerance = {} must be a fraction above 0 (0.10 = 10%)",
+            v.tolerance
+        ));
+    }
+    for k in m.baseline.values.keys() {
+        let known = STANDARD.contains(&k.as_str())
+            || m.metrics
+                .as_ref()
+                .is_some_and(|mc| mc.custom.contains_key(k));
+        if !known {
+            return Err(format!(
+                "[models.{key}.baseline] unknown key `{k}`; expected source, offset, or a metric name ({}, or a custom metric)",
+                STANDARD.join(", ")
+            ));
+        }
+    }
+    if m.baseline.offset.is_some() && m.baseline.source != Some(BaselineSource::Offset) {
+        return Err(format!(
+            "[models.{key}.baseline] `offset` needs source = \"offset\""
+        ));
+    }
+    let Some(mc) = &m.metrics else {
+        return Ok(());
+    };
+    let url = reqwest::Url::parse(&mc.prometheus_url).map_err(|e| {
+        format!(
+            "[models.{key}.metrics] prometheus_url `{}` is not a URL ({e})",
+            mc.prometheus_url
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "[models.{key}.metrics] prometheus_url `{}` must be http:// or https://",
+            mc.prometheus_url
+        ));
+    }
+    if mc.queries().is_empty() {
+        return Err(format!(
+            "[models.{key}.metrics] names no query; set at least one of {} or a [models.{key}.metrics.custom.NAME]",
+            STANDARD.join(", ")
+        ));
+    }
+    for (name, c) in &mc.custom {
+        if STANDARD.contains(&name.as_str()) {
+            return Err(format!(
+                "[models.{key}.metrics.custom.{name}] shadows the standard metric `{name}`; set it in [models.{key}.metrics] instead"
+            ));
+        }
+        c.check()
+            .map_err(|e| format!("[models.{key}.metrics.custom.{name}] {e}"))?;
+    }
+    // Metrics judged against a baseline need one: from config values, or a source that makes them.
+    if m.baseline.source.unwrap_or_default() == BaselineSource::Config {
+        let mut need: Vec<String> = Vec::new();
+        if mc.prediction_diversity.is_some() {
+            need.push("prediction_diversity".into());
+        }
+        for (name, c) in &mc.custom {
+            if c.max_regression.is_some() {
+                need.push(name.clone());
+            }
+        }
+        for n in need {
+            if !m.baseline.values.contains_key(&n) {
+                return Err(format!(
+                    "[models.{key}] metric `{n}` is judged against a baseline but has none: set [models.{key}.baseline] {n} = VALUE, or source = \"run\" (the rollback target's MLflow run) or \"offset\" (the same query before the deploy)"
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -482,6 +726,7 @@ impl Settings {
             http,
             models: file.models,
             state_dir,
+            notify: file.notify,
         })
     }
 
@@ -610,4 +855,24 @@ kind = "none"                    # the server follows the registry by itself; or
 # namespace = "ml-serving"
 # context = "prod"               # kubeconfig context; KUBECONFIG is honoured
 # timeout = "5m"                 # how long the rollout may take to become Ready
+
+# Metrics: `status` shows the decision (ROLLBACK NOW / INVESTIGATE / MONITOR), `rollback model`
+# waits for them to recover, `mlrb watch recsys` rolls back by itself. Thresholds default to the
+# reference document's (3000 $/min, 5% errors, 2000 ms p99; primary ≥ 0.80, diversity drop 20%).
+# [models.recsys.metrics]
+# prometheus_url = "http://prometheus:9090"
+# auth_header_env = "PROMETHEUS_AUTH"   # variable holding the Authorization header value
+# error_rate = 'sum(rate(model_errors_total{model="recsys"}[2m])) / sum(rate(model_requests_total{model="recsys"}[2m]))'
+# prediction_diversity = 'avg(model_prediction_diversity{model="recsys"})'
+# [models.recsys.baseline]
+# source = "config"                     # or "run" (the target's MLflow run) or "offset"
+# prediction_diversity = 0.73
+# [models.recsys.controller]
+# check_interval = "30s"
+# consecutive_failures_required = 3
+# [models.recsys.verify]
+# tolerance = 0.10
+# timeout = "15m"
+# [notify]
+# slack_webhook_env = "SLACK_WEBHOOK_URL"
 "#;

@@ -17,6 +17,10 @@ pub enum ExitStatus {
     NoTarget = 4,
     /// Rolled back, but verification did not see recovery.
     NotVerified = 5,
+    /// `watch --once`: a soft threshold is breached (INVESTIGATE).
+    Investigate = 10,
+    /// `watch --once`: a hard threshold is breached (ROLLBACK NOW).
+    RollbackNow = 11,
 }
 
 impl ExitStatus {

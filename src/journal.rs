@@ -76,6 +76,18 @@ pub enum Entry {
         outcome: String,
         message: String,
     },
+    /// When the breach began, found in Prometheus history (no --detected-at given).
+    Detected {
+        /// Not `at`: the record's own `at` (when it was written) shares the JSON object.
+        began_at: DateTime<Utc>,
+        reason: String,
+    },
+    /// Metrics after the rollback: back within tolerance of baseline (`ok`) or not by the timeout.
+    /// When present, the MTTR verification phase ends here rather than at the registry check.
+    MetricsVerified {
+        ok: bool,
+        detail: String,
+    },
     Designated {
         model: String,
         version: u64,

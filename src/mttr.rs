@@ -54,6 +54,10 @@ pub fn from_records(records: &[&Record]) -> Mttr {
     let mut confirmed = None;
     let mut executed = None;
     let mut verified = None;
+    // Metric verification, when it ran, is what "verified" means; the registry check is not enough.
+    let metrics_checked = records
+        .iter()
+        .any(|r| matches!(r.entry, Entry::MetricsVerified { .. }));
     for r in records {
         match &r.entry {
             Entry::Started {
@@ -66,7 +70,8 @@ pub fn from_records(records: &[&Record]) -> Mttr {
             }
             Entry::Confirmed { .. } => confirmed = Some(r.at),
             Entry::Executed => executed = Some(r.at),
-            Entry::Verified { ok: true, .. } => verified = Some(r.at),
+            Entry::Verified { ok: true, .. } if !metrics_checked => verified = Some(r.at),
+            Entry::MetricsVerified { ok: true, .. } => verified = Some(r.at),
             _ => {}
         }
     }

@@ -135,7 +135,12 @@ pub fn render(records: &[&Record], notes: &Annotations) -> String {
                     escape_md(triggered_by),
                     escape_md(to_reason),
                 );
-                if let Some(d) = detected_at {
+                let from_history = records
+                    .iter()
+                    .any(|r| matches!(r.entry, Entry::Detected { .. }));
+                if let Some(d) = detected_at
+                    && !from_history
+                {
                     timeline.push((*d, "Breach detected (--detected-at)".into()));
                 }
                 timeline.push((
@@ -173,6 +178,21 @@ pub fn render(records: &[&Record], notes: &Annotations) -> String {
                 ),
             )),
             Entry::Executed => timeline.push((r.at, "Execution complete".into())),
+            Entry::Detected { began_at, reason } => timeline.push((
+                *began_at,
+                format!(
+                    "Breach began (from Prometheus history): {}",
+                    escape_md(reason)
+                ),
+            )),
+            Entry::MetricsVerified { ok, detail } => timeline.push((
+                r.at,
+                format!(
+                    "Metrics {}: {}",
+                    if *ok { "recovered" } else { "did NOT recover" },
+                    escape_md(detail)
+                ),
+            )),
             Entry::Verified { ok, detail } => timeline.push((
                 r.at,
                 format!(

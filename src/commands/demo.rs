@@ -66,6 +66,7 @@ pub fn run(printer: Printer, args: &DemoArgs) -> Result<ExitStatus> {
             http: HttpOptions::default(),
             models: BTreeMap::new(),
             state_dir: dir.join("state"),
+            notify: Default::default(),
         },
         printer,
     };
@@ -92,6 +93,7 @@ pub fn run(printer: Printer, args: &DemoArgs) -> Result<ExitStatus> {
             detected_at: Some("13m".into()),
             triggered_by: Some("demo".into()),
             alias: None,
+            no_verify: false,
             output: OutputArgs::default(),
         },
     )?;

@@ -7,6 +7,7 @@ pub mod init;
 pub mod report;
 pub mod rollback;
 pub mod status;
+pub mod watch;
 
 use crate::cli::{Cli, Command, RollbackCommand};
 use crate::config::{Overrides, RegistryTarget, Settings};
@@ -78,6 +79,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Rollback(RollbackCommand::Features(a)) => rollback::features::run(&ctx, a),
         Command::Rollback(RollbackCommand::Retrain(a)) => rollback::retrain::run(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
+        Command::Watch(a) => watch::run(&ctx, a),
         Command::Init(_) | Command::Completions(_) | Command::Demo(_) => {
             unreachable!("handled above")
         }

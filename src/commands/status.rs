@@ -9,6 +9,8 @@ use crate::cli::StatusArgs;
 use crate::commands::{Ctx, Result, load_versions};
 use crate::config::ModelTarget;
 use crate::error::ExitStatus;
+use crate::metrics::ModelMetrics;
+use crate::metrics::decision::{Decision, fmt_value};
 use crate::registry::{self, LiveMode, ModelVersion, Registry, Stage, tags};
 use crate::select;
 
@@ -53,6 +55,29 @@ pub struct ModelStatus {
     pub candidate: Option<VersionView>,
     pub candidate_reason: String,
     pub anomalies: Vec<Anomaly>,
+    /// Metrics now vs baseline and the decision; only for models with `[models.X.metrics]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MetricsView {
+    pub prometheus: String,
+    /// Values now; `null` is unknown (see `unknown_why`), never zero.
+    pub now: BTreeMap<String, Option<f64>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub unknown_why: BTreeMap<String, String>,
+    pub baseline: BTreeMap<String, f64>,
+    pub baseline_source: String,
+    pub decision: Option<Decision>,
+    pub decision_label: String,
+    pub reason: String,
+    pub breaches: Vec<crate::metrics::decision::Breach>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "err_message"
+    )]
+    pub error: Option<(String, ExitStatus)>,
 }
 
 pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
@@ -64,13 +89,24 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     };
     let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
     let mut out = Vec::new();
+    let mut metrics_error: Option<crate::error::CliError> = None;
     for key in &keys {
         let target = ctx.settings.model(key, args.alias.as_deref())?;
-        let mut s = model_status(reg.as_ref(), &target)?;
+        let mm = ModelMetrics::for_model(ctx.settings.models.get(key))?;
+        let mut st = model_status(reg.as_ref(), &target, mm.as_ref())?;
+        if let Some(m) = &st.metrics
+            && let Some(e) = &m.error
+            && metrics_error.is_none()
+        {
+            metrics_error = Some(crate::error::CliError::new(
+                e.1,
+                format!("{}: metrics: {}", st.model, e.0),
+            ));
+        }
         for event in crate::journal::unfinished(&records, &target.registered_name, &reg.location())
         {
             let (done, total, next) = crate::journal::progress(&records, event);
-            s.anomalies.insert(
+            st.anomalies.insert(
                 0,
                 Anomaly {
                     kind: "interrupted_rollback",
@@ -81,7 +117,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
                 },
             );
         }
-        out.push(s);
+        out.push(st);
     }
     if ctx.printer.json() {
         if args.model.is_some() {
@@ -96,10 +132,18 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         let text: Vec<String> = out.iter().map(render).collect();
         ctx.printer.out(&text.join("\n"));
     }
+    // The registry part is printed either way; a metrics failure still fails the command.
+    if let Some(e) = metrics_error {
+        return Err(e.into());
+    }
     Ok(ExitStatus::Success)
 }
 
-pub fn model_status(reg: &dyn Registry, target: &ModelTarget) -> Result<ModelStatus> {
+pub fn model_status(
+    reg: &dyn Registry,
+    target: &ModelTarget,
+    mm: Option<&ModelMetrics>,
+) -> Result<ModelStatus> {
     let versions = load_versions(reg, target)?;
     let live = registry::live_versions(&versions, &target.mode);
     let live_ids: Vec<u64> = live.iter().map(|v| v.version).collect();
@@ -109,6 +153,10 @@ pub fn model_status(reg: &dyn Registry, target: &ModelTarget) -> Result<ModelSta
         .find(|v| select::unfit(v, &live_ids).is_none())
         .map(|v| v.version);
     let choice = select::choose_in(&versions, &target.mode, None);
+    let metrics = mm.map(|mm| {
+        let target_v = choice.as_ref().ok().map(|c| &c.version);
+        metrics_view(reg, mm, target_v, live.first().copied())
+    });
     let (candidate, candidate_reason) = match &choice {
         Ok(c) => (Some(VersionView::from(&c.version)), c.why.clone()),
         Err(reasons) => (None, format!("no rollback target: {}", reasons.join("; "))),
@@ -124,7 +172,58 @@ pub fn model_status(reg: &dyn Registry, target: &ModelTarget) -> Result<ModelSta
         designated_target: designated,
         candidate,
         candidate_reason,
+        metrics,
     })
+}
+
+/// Metrics now, the baseline and the decision; a failure is kept in `error` (with its exit
+/// status) so the registry part of `status` is still shown.
+fn metrics_view(
+    reg: &dyn Registry,
+    mm: &ModelMetrics,
+    target: Option<&ModelVersion>,
+    live: Option<&ModelVersion>,
+) -> MetricsView {
+    let mut view = MetricsView {
+        prometheus: mm.prom.url().to_string(),
+        now: BTreeMap::new(),
+        unknown_why: BTreeMap::new(),
+        baseline: BTreeMap::new(),
+        baseline_source: String::new(),
+        decision: None,
+        decision_label: "UNKNOWN".into(),
+        reason: String::new(),
+        breaches: Vec::new(),
+        error: None,
+    };
+    let baseline = match mm.baseline(reg, target, live) {
+        Ok(b) => b,
+        Err(e) => {
+            let (st, _) = crate::error::classify(&e);
+            view.reason = format!("no baseline: {e}");
+            view.error = Some((e.to_string(), st));
+            return view;
+        }
+    };
+    view.baseline = baseline.values.clone();
+    view.baseline_source = baseline.source.clone();
+    match mm.read(None) {
+        Ok(snap) => {
+            let e = mm.decide(&snap.values, &baseline);
+            view.now = snap.values;
+            view.unknown_why = snap.notes;
+            view.decision = Some(e.decision);
+            view.decision_label = e.decision.label().into();
+            view.reason = e.reason;
+            view.breaches = e.breaches;
+        }
+        Err(e) => {
+            let ce = crate::error::CliError::from(e);
+            view.reason = format!("metrics unavailable: {}", ce.message);
+            view.error = Some((ce.message, ce.status));
+        }
+    }
+    view
 }
 
 /// Everything about the registry state that an on-call engineer should know before 2 AM.
@@ -273,6 +372,9 @@ fn render(s: &ModelStatus) -> String {
         s.versions
     );
     text.push_str(&format!("  target: {}\n", s.candidate_reason));
+    if let Some(m) = &s.metrics {
+        text.push_str(&render_metrics(m));
+    }
     if s.anomalies.is_empty() {
         text.push_str("  no anomalies\n");
     } else {
@@ -280,6 +382,56 @@ fn render(s: &ModelStatus) -> String {
         for a in &s.anomalies {
             text.push_str(&format!("  ! {}\n", a.message));
         }
+    }
+    text
+}
+
+fn err_message<S: serde::Serializer>(
+    e: &Option<(String, ExitStatus)>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match e {
+        Some((m, _)) => s.serialize_str(m),
+        None => s.serialize_none(),
+    }
+}
+
+fn render_metrics(m: &MetricsView) -> String {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_BORDERS_ONLY);
+    t.set_header(vec!["metric", "now", "baseline"]);
+    let mut names: Vec<&String> = m.now.keys().chain(m.baseline.keys()).collect();
+    names.sort();
+    names.dedup();
+    for n in names {
+        let now = match m.now.get(n) {
+            Some(Some(v)) => fmt_value(n, *v),
+            Some(None) => format!(
+                "unknown ({})",
+                m.unknown_why
+                    .get(n)
+                    .map(String::as_str)
+                    .unwrap_or("no data")
+            ),
+            None => "—".into(),
+        };
+        let base = m
+            .baseline
+            .get(n)
+            .map(|v| fmt_value(n, *v))
+            .unwrap_or_else(|| "—".into());
+        t.add_row(vec![n.clone(), now, base]);
+    }
+    let mut text = format!("  metrics ({}):\n{t}\n", m.prometheus);
+    if !m.baseline_source.is_empty() {
+        text.push_str(&format!("  baseline: {}\n", m.baseline_source));
+    }
+    text.push_str(&format!(
+        "  decision: {} — {}\n",
+        m.decision_label, m.reason
+    ));
+    for b in m.breaches.iter().skip(1) {
+        text.push_str(&format!("    also: {}\n", b.reason));
     }
     text
 }

@@ -411,6 +411,39 @@ impl Registry for MlflowRegistry {
         r.model_version.into_version(&self.base)
     }
 
+    fn run_metrics(&self, run_id: &str) -> Result<BTreeMap<String, f64>> {
+        #[derive(Deserialize)]
+        struct Metric {
+            key: String,
+            value: f64,
+        }
+        #[derive(Deserialize, Default)]
+        struct RunData {
+            #[serde(default)]
+            metrics: Vec<Metric>,
+        }
+        #[derive(Deserialize)]
+        struct Run {
+            #[serde(default)]
+            data: RunData,
+        }
+        #[derive(Deserialize)]
+        struct Resp {
+            run: Run,
+        }
+        let r: Resp = self.get(
+            "runs/get",
+            &[("run_id", run_id.to_string())],
+            &format!("run {run_id}"),
+        )?;
+        Ok(r.run
+            .data
+            .metrics
+            .into_iter()
+            .map(|m| (m.key, m.value))
+            .collect())
+    }
+
     fn search_versions(&self, name: &str, query: &VersionQuery) -> Result<Vec<ModelVersion>> {
         #[derive(Deserialize)]
         struct Resp {

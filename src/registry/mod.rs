@@ -188,6 +188,15 @@ pub trait Registry: Send + Sync {
         }
         Ok(())
     }
+    /// The latest value of each metric logged to a training run (a metrics baseline source).
+    fn run_metrics(&self, run_id: &str) -> Result<BTreeMap<String, f64>> {
+        Err(RegistryError::Invalid {
+            message: format!(
+                "{} keeps no training runs, so run {run_id}'s metrics cannot be a baseline; set the values in [models.X.baseline]",
+                self.location()
+            ),
+        })
+    }
 }
 
 /// Every version of a model, newest first, failing with `NotFound` for an unknown model.

@@ -10,6 +10,7 @@ mod faults;
 mod features;
 mod generated;
 mod infra;
+mod metrics;
 mod report;
 mod resume;
 mod retrain;
@@ -19,6 +20,7 @@ mod runbooks;
 mod serving;
 mod serving_reload;
 mod tls;
+mod watch;
 
 /// Runs each scenario twice: on the embedded registry and on the real MLflow server.
 #[macro_export]

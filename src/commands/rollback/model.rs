@@ -10,6 +10,7 @@ use crate::clock;
 use crate::commands::{Ctx, Result, load_versions, parse_version};
 use crate::error::{CliError, ExitStatus};
 use crate::journal::{Entry, Journal, new_event_id};
+use crate::metrics::{Baseline, ModelMetrics, decision, fmt_snapshot};
 use crate::plan::{self, Plan, Step};
 use crate::registry::{self, LiveMode, ModelVersion, Registry, Stage, tags};
 use crate::select::{self, NO_TARGET_ADVICE};
@@ -39,6 +40,14 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
     let detected = detected_at(args.detected_at.as_deref())?;
     let who = triggered_by(args.triggered_by.as_deref())?;
     let reason = clean_reason(args.reason.as_deref());
+    // A metrics setup problem (say, its auth variable unset) must not stop a rollback at 2 AM.
+    let mm = ModelMetrics::for_model(ctx.settings.models.get(&args.model)).unwrap_or_else(|e| {
+        p.warn(&format!(
+            "metrics are off for this rollback ({}); it goes on without metric verification",
+            e.message
+        ));
+        None
+    });
     let reg = ctx.registry()?;
     let reg = reg.as_ref();
     let name = target.registered_name.as_str();
@@ -233,6 +242,58 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
 
+    // Metrics never block a rollback: without a baseline or history it goes on, unverified.
+    let baseline = mm.as_ref().and_then(|mm| {
+        mm.baseline(reg, Some(&choice.version), live.first().copied())
+            .map_err(|e| {
+                p.warn(&format!(
+                    "no metrics baseline ({e:#}); the rollback goes on, judged on hard thresholds only"
+                ))
+            })
+            .ok()
+    });
+    let mut detection = None;
+    let detected = match (detected, &mm) {
+        (None, Some(mm)) => {
+            let empty = Baseline {
+                values: Default::default(),
+                source: "none".into(),
+            };
+            let lookback = mm
+                .cfg
+                .metrics
+                .as_ref()
+                .and_then(|m| m.detection_lookback)
+                .unwrap_or(std::time::Duration::from_secs(3600));
+            match mm.breach_start(baseline.as_ref().unwrap_or(&empty), lookback) {
+                Ok(Some((t, why))) => {
+                    p.status(&format!(
+                        "breach began at {} UTC (Prometheus history): {why}",
+                        t.format("%H:%M:%S")
+                    ));
+                    // The latest sample can be a few ms past the start of this command.
+                    let t = t.min(started_at);
+                    detection = Some((t, why));
+                    Some(t)
+                }
+                Ok(None) => {
+                    p.status(&format!(
+                        "no breach in the last {} of Prometheus history: the detection phase is not measured",
+                        humantime::format_duration(lookback)
+                    ));
+                    None
+                }
+                Err(e) => {
+                    p.warn(&format!(
+                        "cannot search Prometheus history for the breach start: {e}"
+                    ));
+                    None
+                }
+            }
+        }
+        (d, _) => d,
+    };
+
     let how = match confirm(p, args.yes, &format!("Roll back {name} to v{}?", plan.to))? {
         Confirmation::Yes(how) => how,
         Confirmation::Declined => {
@@ -282,6 +343,12 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         detected_at: detected,
         started_at,
     });
+    if let Some((at, reason)) = &detection {
+        journal.append(Entry::Detected {
+            began_at: *at,
+            reason: reason.clone(),
+        });
+    }
     journal.append(Entry::Plan {
         steps: plan.lines(),
         detail: plan.steps.clone(),
@@ -294,7 +361,29 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         triggered_by: who,
         reason: tag_reason(&reason),
     };
-    conclude(ctx, reg, &target, &plan, &audit, journal, false)
+    let verifier = mm
+        .as_ref()
+        .filter(|_| !args.no_verify)
+        .map(|mm| (mm, baseline.as_ref()));
+    conclude(
+        ctx,
+        reg,
+        &target,
+        &plan,
+        &audit,
+        journal,
+        Conclusion {
+            recheck: false,
+            verifier,
+        },
+    )
+}
+
+/// How a rollback ends: whether steps are re-checked first (resume), and whether the metrics
+/// verification phase runs after the registry verify.
+struct Conclusion<'a> {
+    recheck: bool,
+    verifier: Option<(&'a ModelMetrics, Option<&'a Baseline>)>,
 }
 
 /// Executes the plan, closes the event in the journal, prints the report and the MTTR phases.
@@ -306,8 +395,9 @@ fn conclude(
     plan: &Plan,
     audit: &Audit,
     mut journal: Journal,
-    recheck: bool,
+    how: Conclusion,
 ) -> Result<ExitStatus> {
+    let Conclusion { recheck, verifier } = how;
     let p = &ctx.printer;
     let name = plan.registered_name.as_str();
     let event = audit.event.as_str();
@@ -320,6 +410,12 @@ fn conclude(
         &mut journal,
         recheck,
     );
+    let (status, message) = match verifier {
+        Some((mm, baseline)) if status == ExitStatus::Success => {
+            verify_metrics(ctx, mm, baseline, &mut journal, message)
+        }
+        _ => (status, message),
+    };
     let outcome = match status {
         ExitStatus::Success => "rolled_back",
         ExitStatus::NotVerified => "not_verified",
@@ -484,7 +580,30 @@ fn resume(
         triggered_by: who,
         reason: tag_reason(&reason),
     };
-    conclude(ctx, reg, target, &plan, &audit, journal, true)
+    // A resumed rollback is verified like any other, against the baseline of its target.
+    let mm = ModelMetrics::for_model(ctx.settings.models.get(&target.key))
+        .ok()
+        .flatten();
+    let baseline = mm.as_ref().and_then(|mm| {
+        let v = reg.get_version(&plan.registered_name, plan.to).ok();
+        mm.baseline(reg, v.as_ref(), None).ok()
+    });
+    let verifier = mm
+        .as_ref()
+        .filter(|_| !args.no_verify)
+        .map(|mm| (mm, baseline.as_ref()));
+    conclude(
+        ctx,
+        reg,
+        target,
+        &plan,
+        &audit,
+        journal,
+        Conclusion {
+            recheck: true,
+            verifier,
+        },
+    )
 }
 
 /// Whether the registry already shows `step` done by this event (a resumed rollback skips it).
@@ -529,6 +648,77 @@ fn preflight(v: &ModelVersion) -> std::result::Result<(), String> {
         return Err(format!("its artifact source {} does not exist", v.source));
     }
     Ok(())
+}
+
+/// The verification phase: polls until every metric is back within tolerance of its baseline
+/// and no hard threshold is breached, up to the timeout, with live values on stderr.
+fn verify_metrics(
+    ctx: &Ctx,
+    mm: &ModelMetrics,
+    baseline: Option<&Baseline>,
+    journal: &mut Journal,
+    message: String,
+) -> (ExitStatus, String) {
+    let p = &ctx.printer;
+    let v = &mm.cfg.verify;
+    let base = baseline.map(Baseline::as_values).unwrap_or_default();
+    let tol = format!("{:.0}%", v.tolerance * 100.0);
+    p.status(&format!(
+        "verifying metrics: waiting up to {} for every metric within {tol} of baseline and no hard breach",
+        humantime::format_duration(v.timeout)
+    ));
+    let deadline = Instant::now() + v.timeout;
+    let mut last;
+    loop {
+        match mm.read(None) {
+            Ok(snap) => {
+                let line = fmt_snapshot(&snap);
+                match decision::recovered(
+                    &snap.values,
+                    &base,
+                    &mm.cfg.thresholds,
+                    mm.custom(),
+                    v.tolerance,
+                ) {
+                    Ok(()) => {
+                        p.status(&format!("  ✓ metrics recovered: {line}"));
+                        journal.append(Entry::MetricsVerified {
+                            ok: true,
+                            detail: format!("every metric within {tol} of baseline: {line}"),
+                        });
+                        return (
+                            ExitStatus::Success,
+                            format!("{message}; metrics back within {tol} of baseline"),
+                        );
+                    }
+                    Err(why) => {
+                        p.status(&format!("  … {line} — {why}"));
+                        last = why;
+                    }
+                }
+            }
+            Err(e) => {
+                p.status(&format!("  … metrics unavailable: {e}"));
+                last = format!("metrics unavailable: {e}");
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        std::thread::sleep(v.interval.min(deadline - now));
+    }
+    journal.append(Entry::MetricsVerified {
+        ok: false,
+        detail: last.clone(),
+    });
+    (
+        ExitStatus::NotVerified,
+        format!(
+            "{message}, but metrics did not recover within {}: {last}",
+            humantime::format_duration(v.timeout)
+        ),
+    )
 }
 
 /// The audit tags' shared values.

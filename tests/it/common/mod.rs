@@ -7,6 +7,7 @@ pub mod fault;
 pub mod http_server;
 pub mod kube;
 pub mod mlflow;
+pub mod prometheus;
 pub mod tls;
 
 use std::collections::BTreeMap;

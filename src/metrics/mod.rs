@@ -1,0 +1,226 @@
+//! A model's serving metrics: reading them now, the baseline they are judged against, when a
+//! breach began (detection) and whether a rollback recovered them (verification).
+
+pub mod decision;
+pub mod prometheus;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::{BaselineSource, ModelConfig};
+use crate::error::CliError;
+use crate::registry::{ModelVersion, Registry};
+use decision::{Decision, Evaluation, Values};
+use prometheus::{PromError, Prometheus, Reading};
+
+/// Everything a command needs to judge one model's metrics.
+pub struct ModelMetrics {
+    pub cfg: ModelConfig,
+    pub prom: Prometheus,
+}
+
+/// The baseline values and where they came from, as `status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Baseline {
+    pub values: BTreeMap<String, f64>,
+    pub source: String,
+}
+
+impl Baseline {
+    pub fn as_values(&self) -> Values {
+        self.values
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(*v)))
+            .collect()
+    }
+}
+
+/// Metric values now, with why each unknown one is unknown.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub values: Values,
+    pub notes: BTreeMap<String, String>,
+}
+
+impl ModelMetrics {
+    /// `None` when the model has no `[models.X.metrics]`.
+    pub fn for_model(cfg: Option<&ModelConfig>) -> Result<Option<ModelMetrics>, CliError> {
+        let Some(cfg) = cfg else { return Ok(None) };
+        let Some(mc) = &cfg.metrics else {
+            return Ok(None);
+        };
+        let prom = Prometheus::new(
+            &mc.prometheus_url,
+            mc.auth_header_env.as_deref(),
+            mc.timeout,
+        )?;
+        Ok(Some(ModelMetrics {
+            cfg: cfg.clone(),
+            prom,
+        }))
+    }
+
+    fn queries(&self) -> Vec<(String, String)> {
+        self.cfg
+            .metrics
+            .as_ref()
+            .map(|m| m.queries())
+            .unwrap_or_default()
+    }
+
+    pub fn custom(&self) -> &BTreeMap<String, decision::CustomMetric> {
+        static EMPTY: std::sync::OnceLock<BTreeMap<String, decision::CustomMetric>> =
+            std::sync::OnceLock::new();
+        self.cfg
+            .metrics
+            .as_ref()
+            .map(|m| &m.custom)
+            .unwrap_or_else(|| EMPTY.get_or_init(BTreeMap::new))
+    }
+
+    /// Every configured metric at `at` (now when `None`). A query error fails the whole read:
+    /// a half-read set of metrics must not look healthy.
+    pub fn read(&self, at: Option<DateTime<Utc>>) -> Result<Snapshot, PromError> {
+        let mut snap = Snapshot::default();
+        for (name, q) in self.queries() {
+            match self.prom.query(&name, &q, at)? {
+                Reading::Value(v) => {
+                    snap.values.insert(name, Some(v));
+                }
+                Reading::Unknown(why) => {
+                    snap.values.insert(name.clone(), None);
+                    snap.notes.insert(name, why);
+                }
+            }
+        }
+        Ok(snap)
+    }
+
+    pub fn decide(&self, now: &Values, baseline: &Baseline) -> Evaluation {
+        decision::decide(
+            now,
+            &baseline.as_values(),
+            &self.cfg.thresholds,
+            self.custom(),
+        )
+    }
+
+    /// The baseline per `[models.X.baseline]`: config values; the rollback target's MLflow run
+    /// metrics; or the same queries evaluated before the live version went live.
+    pub fn baseline(
+        &self,
+        reg: &dyn Registry,
+        target: Option<&ModelVersion>,
+        live: Option<&ModelVersion>,
+    ) -> anyhow::Result<Baseline> {
+        let b = &self.cfg.baseline;
+        let mut values = b.values.clone();
+        let source = match b.source.unwrap_or_default() {
+            BaselineSource::Config => "config".to_string(),
+            BaselineSource::Run => {
+                let Some(t) = target else {
+                    return Err(CliError::usage(
+                        "baseline source = \"run\" needs a rollback target, and there is none",
+                    )
+                    .into());
+                };
+                let Some(run) = &t.run_id else {
+                    return Err(CliError::usage(format!(
+                        "baseline source = \"run\": the rollback target v{} has no MLflow run",
+                        t.version
+                    ))
+                    .with_hint("register versions from a run, or set baseline values in [models.X.baseline]")
+                    .into());
+                };
+                let run_metrics = reg.run_metrics(run).map_err(CliError::from)?;
+                for (k, v) in run_metrics {
+                    values.insert(k, v);
+                }
+                format!("run {run} of v{}", t.version)
+            }
+            BaselineSource::Offset => {
+                let at = match (b.offset, live.and_then(|l| l.updated_at.or(l.created_at))) {
+                    (Some(off), _) => {
+                        crate::clock::now() - chrono::Duration::from_std(off).unwrap_or_default()
+                    }
+                    (None, Some(deployed)) => deployed - chrono::Duration::minutes(1),
+                    (None, None) => {
+                        return Err(CliError::usage(
+                            "baseline source = \"offset\" without `offset`, and the live version has no deploy time",
+                        )
+                        .with_hint("set [models.X.baseline] offset = \"1h\"")
+                        .into());
+                    }
+                };
+                let snap = self.read(Some(at)).map_err(CliError::from)?;
+                for (k, v) in snap.values {
+                    if let Some(v) = v {
+                        values.insert(k, v);
+                    }
+                }
+                format!(
+                    "offset: the same queries at {}{}",
+                    crate::clock::fmt(at),
+                    b.offset
+                        .map(|o| format!(" ({} ago)", humantime::format_duration(o)))
+                        .unwrap_or_else(|| " (before the live version went live)".into())
+                )
+            }
+        };
+        Ok(Baseline { values, source })
+    }
+
+    /// When the breach that holds now began: the first sample of the latest run of samples in
+    /// `lookback` where the hard or soft condition held. `None` when history shows no breach.
+    pub fn breach_start(
+        &self,
+        baseline: &Baseline,
+        lookback: Duration,
+    ) -> Result<Option<(DateTime<Utc>, String)>, PromError> {
+        let end = crate::clock::now();
+        let start = end - chrono::Duration::from_std(lookback).unwrap_or_default();
+        // Prometheus caps a range at 11 000 points; 1 s is the finest step worth asking for.
+        let step = Duration::from_secs_f64((lookback.as_secs_f64() / 1000.0).max(1.0));
+        let mut at: BTreeMap<DateTime<Utc>, Values> = BTreeMap::new();
+        for (name, q) in self.queries() {
+            for (t, r) in self.prom.query_range(&name, &q, start, end, step)? {
+                at.entry(t).or_default().insert(name.clone(), r.value());
+            }
+        }
+        let mut run_start: Option<(DateTime<Utc>, String)> = None;
+        for (t, vals) in &at {
+            let e = self.decide(vals, baseline);
+            if e.decision == Decision::Monitor {
+                run_start = None;
+            } else if run_start.is_none() {
+                run_start = Some((*t, e.reason));
+            }
+        }
+        if run_start.is_some() {
+            return Ok(run_start);
+        }
+        // Recovered by now: the first breaching sample in the window, if any.
+        Ok(at.iter().find_map(|(t, vals)| {
+            let e = self.decide(vals, baseline);
+            (e.decision != Decision::Monitor).then_some((*t, e.reason))
+        }))
+    }
+}
+
+/// Live values on one line: "error_rate 8.0%, prediction_diversity 0.04, latency_p99_ms unknown (NaN)".
+pub fn fmt_snapshot(s: &Snapshot) -> String {
+    s.values
+        .iter()
+        .map(|(k, v)| match v {
+            Some(v) => format!("{k} {}", decision::fmt_value(k, *v)),
+            None => format!(
+                "{k} unknown ({})",
+                s.notes.get(k).map(String::as_str).unwrap_or("no data")
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
