@@ -217,6 +217,8 @@ pub fn render(records: &[&Record], notes: &Annotations) -> String {
         Some("already_live") => "No change needed (already on the target)",
         Some("declined") => "Declined — nothing was changed",
         Some("failed") => "FAILED — manual intervention required",
+        Some("triggered") => "Retrain triggered — follow the pipeline, then promote and verify",
+        Some("retrained") => "Retrain finished — promote the new version and verify",
         _ => "Interrupted — see `mlrb status`",
     };
     let (sev, sev_why) = severity(&reason);

@@ -2,6 +2,7 @@
 //! known-good commit with git2, restore its data with DVC after checking every object is
 //! available, commit; on any failure the work tree is put back. No data is ever lost.
 
+use super::close_event;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -14,8 +15,8 @@ use crate::clock;
 use crate::commands::{Ctx, Result};
 use crate::error::{CliError, ExitStatus};
 use crate::exec::{Cmd, dvc, git};
-use crate::journal::{Entry, Journal, Record, new_event_id};
-use crate::{mttr, report};
+use crate::journal::{Entry, Journal, new_event_id};
+use crate::mttr;
 
 enum Step {
     Restore,
@@ -590,51 +591,19 @@ pub fn run(ctx: &Ctx, args: &FeaturesRollbackArgs) -> Result<ExitStatus> {
             }
         }
     };
-    let outcome = match status {
-        ExitStatus::Success => "rolled_back",
-        ExitStatus::NotVerified => "not_verified",
-        _ => "failed",
-    };
-    journal.append(Entry::Finished {
-        outcome: outcome.into(),
-        message: message.clone(),
-    });
-    let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
-    let mine: Vec<&Record> = records.iter().filter(|r| r.event == event).collect();
-    let (m, rep) = if mine.is_empty() {
-        (None, None)
-    } else {
-        (
-            Some(mttr::from_records(&mine)),
-            Some(report::render(&mine, &report::Annotations::default())),
-        )
-    };
-    if p.json() {
-        p.out_json(&outcome_json(Some(&event), outcome, &message, m, rep));
-    } else {
-        if let Some(r) = &rep {
-            p.out(&format!("\n{r}"));
-        }
-        if let Some(m) = &m {
-            p.out(&format!("MTTR of {event}\n{}", m.markdown()));
-        }
-    }
-    match status {
-        ExitStatus::Success => {
-            p.status(&format!("{message} (event {event})"));
-            Ok(status)
-        }
-        ExitStatus::NotVerified => {
-            p.warn(&message);
-            Ok(status)
-        }
-        _ => Err(CliError::new(status, message)
-            .with_hint(format!(
-                "`git -C {} status` shows the work tree (journal event {event})",
-                root.display()
-            ))
-            .into()),
-    }
+    let hint = format!(
+        "`git -C {} status` shows the work tree (journal event {event})",
+        root.display()
+    );
+    close_event(
+        ctx,
+        &mut journal,
+        status,
+        super::outcome_of(status),
+        message.clone(),
+        hint,
+        |outcome, m, r| outcome_json(Some(&event), outcome, &message, m, r),
+    )
 }
 
 /// The directory of a local-directory DVC remote: `Some(Ok(dir))` when the remote is a local

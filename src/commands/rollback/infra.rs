@@ -1,6 +1,7 @@
 //! `mlrb rollback infra`: kubectl rollout undo or helm rollback, with the same plan → confirm →
 //! execute → verify → journal → MTTR → report shape as `rollback model`.
 
+use super::close_event;
 use std::time::{Duration, Instant};
 
 use comfy_table::{Table, presets};
@@ -15,8 +16,8 @@ use crate::error::{CliError, ExitStatus};
 use crate::exec::helm::{self, Helm};
 use crate::exec::kubectl::{self, Kubectl};
 use crate::exec::{Cmd, ExecError};
-use crate::journal::{Entry, Journal, Record, new_event_id};
-use crate::{mttr, report};
+use crate::journal::{Entry, Journal, new_event_id};
+use crate::mttr;
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -206,52 +207,19 @@ pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
     journal.append(Entry::Confirmed { how });
 
     let (status, message) = execute(ctx, &plan, &mut journal);
-    let outcome = match status {
-        ExitStatus::Success => "rolled_back",
-        ExitStatus::NotVerified => "not_verified",
-        _ => "failed",
-    };
-    journal.append(Entry::Finished {
-        outcome: outcome.into(),
-        message: message.clone(),
-    });
-
-    let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
-    let mine: Vec<&Record> = records.iter().filter(|r| r.event == event).collect();
-    let (m, rep) = if mine.is_empty() {
-        (None, None)
-    } else {
-        (
-            Some(mttr::from_records(&mine)),
-            Some(report::render(&mine, &report::Annotations::default())),
-        )
-    };
-    if p.json() {
-        p.out_json(&outcome_json(Some(&event), outcome, &message, m, rep));
-    } else {
-        if let Some(r) = &rep {
-            p.out(&format!("\n{r}"));
-        }
-        if let Some(m) = &m {
-            p.out(&format!("MTTR of {event}\n{}", m.markdown()));
-        }
-    }
-    match status {
-        ExitStatus::Success => {
-            p.status(&format!("{message} (event {event})"));
-            Ok(status)
-        }
-        ExitStatus::NotVerified => {
-            p.warn(&message);
-            Ok(status)
-        }
-        _ => Err(CliError::new(status, message)
-            .with_hint(format!(
-                "`mlrb rollback infra {} --history` shows the revisions now (journal event {event})",
-                args.model
-            ))
-            .into()),
-    }
+    let hint = format!(
+        "`mlrb rollback infra {} --history` shows the revisions now (journal event {event})",
+        args.model
+    );
+    close_event(
+        ctx,
+        &mut journal,
+        status,
+        super::outcome_of(status),
+        message.clone(),
+        hint,
+        |outcome, m, r| outcome_json(Some(&event), outcome, &message, m, r),
+    )
 }
 
 /// Runs the commands in order, then verifies; stops at the first failure.

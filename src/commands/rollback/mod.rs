@@ -103,3 +103,68 @@ pub fn detected_at(flag: Option<&str>) -> Result<Option<DateTime<Utc>>, CliError
     }
     Ok(Some(t))
 }
+
+/// The journal's outcome for a rollback that ended with `status`.
+pub fn outcome_of(status: ExitStatus) -> &'static str {
+    match status {
+        ExitStatus::Success => "rolled_back",
+        ExitStatus::NotVerified => "not_verified",
+        _ => "failed",
+    }
+}
+
+/// Closes a rollback event of any kind: the Finished record, then the incident report and the
+/// MTTR phases rendered from the journal (or, with `-o json`, the view `json` builds from the
+/// outcome, phases and report), then the exit: success, a warning for "not verified", or the
+/// error with `hint`.
+pub fn close_event(
+    ctx: &crate::commands::Ctx,
+    journal: &mut crate::journal::Journal,
+    status: ExitStatus,
+    outcome: &str,
+    message: String,
+    hint: String,
+    json: impl FnOnce(&str, Option<crate::mttr::Mttr>, Option<String>) -> serde_json::Value,
+) -> anyhow::Result<ExitStatus> {
+    use crate::journal::{Entry, Record};
+    let p = &ctx.printer;
+    let event = journal.event().to_string();
+    journal.append(Entry::Finished {
+        outcome: outcome.into(),
+        message: message.clone(),
+    });
+    let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
+    let mine: Vec<&Record> = records.iter().filter(|r| r.event == event).collect();
+    let (m, rep) = if mine.is_empty() {
+        (None, None)
+    } else {
+        (
+            Some(crate::mttr::from_records(&mine)),
+            Some(crate::report::render(
+                &mine,
+                &crate::report::Annotations::default(),
+            )),
+        )
+    };
+    if p.json() {
+        p.out_json(&json(outcome, m, rep));
+    } else {
+        if let Some(r) = &rep {
+            p.out(&format!("\n{r}"));
+        }
+        if let Some(m) = &m {
+            p.out(&format!("MTTR of {event}\n{}", m.markdown()));
+        }
+    }
+    match status {
+        ExitStatus::Success => {
+            p.status(&format!("{message} (event {event})"));
+            Ok(status)
+        }
+        ExitStatus::NotVerified => {
+            p.warn(&message);
+            Ok(status)
+        }
+        _ => Err(CliError::new(status, message).with_hint(hint).into()),
+    }
+}

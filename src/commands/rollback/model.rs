@@ -1,5 +1,6 @@
 //! `mlrb rollback model`: plan → confirm → execute → verify → journal → MTTR → report.
 
+use super::close_event;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -14,7 +15,7 @@ use crate::metrics::{Baseline, ModelMetrics, decision, fmt_snapshot};
 use crate::plan::{self, Plan, Step};
 use crate::registry::{self, LiveMode, ModelVersion, Registry, Stage, tags};
 use crate::select::{self, NO_TARGET_ADVICE};
-use crate::{mttr, report, serving};
+use crate::{mttr, serving};
 
 #[derive(Serialize)]
 struct Outcome<'a> {
@@ -398,7 +399,7 @@ fn conclude(
     how: Conclusion,
 ) -> Result<ExitStatus> {
     let Conclusion { recheck, verifier } = how;
-    let p = &ctx.printer;
+    let _p = &ctx.printer;
     let name = plan.registered_name.as_str();
     let event = audit.event.as_str();
     let (status, message) = execute(
@@ -416,62 +417,32 @@ fn conclude(
         }
         _ => (status, message),
     };
-    let outcome = match status {
-        ExitStatus::Success => "rolled_back",
-        ExitStatus::NotVerified => "not_verified",
-        _ => "failed",
-    };
-    journal.append(Entry::Finished {
-        outcome: outcome.into(),
-        message: message.clone(),
-    });
-
-    let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
-    let mine: Vec<&crate::journal::Record> = records.iter().filter(|r| r.event == event).collect();
-    let (m, rep) = if mine.is_empty() {
-        (None, None)
-    } else {
-        (
-            Some(mttr::from_records(&mine)),
-            Some(report::render(&mine, &report::Annotations::default())),
-        )
-    };
-    if p.json() {
-        p.out_json(&Outcome {
-            event_id: Some(event),
-            outcome,
-            message: &message,
-            model: name,
-            from: &plan.from,
-            to: plan.to,
-            plan: plan.lines(),
-            mttr: m,
-            report: rep,
-        });
-    } else {
-        if let Some(r) = &rep {
-            p.out(&format!("\n{r}"));
-        }
-        if let Some(m) = &m {
-            p.out(&format!("MTTR of {event}\n{}", m.markdown()));
-        }
-    }
-    match status {
-        ExitStatus::Success => {
-            p.status(&format!("{message} (event {event})"));
-            Ok(status)
-        }
-        ExitStatus::NotVerified => {
-            p.warn(&message);
-            Ok(status)
-        }
-        _ => Err(CliError::new(status, message)
-            .with_hint(format!(
-                "`mlrb status {}` shows what was done; `mlrb rollback model {} --resume` finishes it (event {event})",
-                target.key, target.key
-            ))
-            .into()),
-    }
+    let hint = format!(
+        "`mlrb status {}` shows what was done; `mlrb rollback model {} --resume` finishes it (event {event})",
+        target.key, target.key
+    );
+    close_event(
+        ctx,
+        &mut journal,
+        status,
+        super::outcome_of(status),
+        message.clone(),
+        hint,
+        |outcome, m, rep| {
+            serde_json::to_value(Outcome {
+                event_id: Some(event),
+                outcome,
+                message: &message,
+                model: name,
+                from: &plan.from,
+                to: plan.to,
+                plan: plan.lines(),
+                mttr: m,
+                report: rep,
+            })
+            .unwrap_or_default()
+        },
+    )
 }
 
 /// Picks up the newest interrupted rollback of the model: the same event, the same plan, every

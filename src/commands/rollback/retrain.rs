@@ -2,6 +2,7 @@
 //! GitLab (pipeline trigger API), GitHub Actions (workflow_dispatch) or a webhook, and follow it
 //! with `--wait`. Tokens come only from environment variables named in the config.
 
+use super::close_event;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -14,8 +15,7 @@ use crate::commands::{Ctx, Result};
 use crate::config::{RetrainConfig, RetrainKind};
 use crate::error::{CliError, ExitStatus};
 use crate::http::{Http, HttpOptions, describe_body, error_detail, one_line};
-use crate::journal::{Entry, Journal, Record, new_event_id};
-use crate::{mttr, report};
+use crate::journal::{Entry, Journal, new_event_id};
 
 /// A started pipeline: its id, web URL and where to read its status.
 #[derive(Debug, Clone, Serialize)]
@@ -588,38 +588,22 @@ pub fn run(ctx: &Ctx, args: &RetrainRollbackArgs) -> Result<ExitStatus> {
             ),
         });
     }
-    journal.append(Entry::Finished {
-        outcome: outcome.into(),
-        message: message.clone(),
-    });
-    let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
-    let mine: Vec<&Record> = records.iter().filter(|r| r.event == event).collect();
-    let (m, rep) = if mine.is_empty() {
-        (None, None)
-    } else {
-        (
-            Some(mttr::from_records(&mine)),
-            Some(report::render(&mine, &report::Annotations::default())),
-        )
-    };
-    if p.json() {
-        p.out_json(&json!({
-            "event_id": event, "outcome": outcome, "message": message, "model": args.model,
-            "kind": kind, "pipeline": result.as_ref().ok(), "estimated_duration_minutes": estimate.as_secs() / 60,
-            "plan": lines, "mttr": m, "report": rep,
-        }));
-    } else if let Some(r) = &rep {
-        p.out(&format!("\n{r}"));
-    }
-    match status {
-        ExitStatus::Success => {
-            p.status(&format!("{message} (event {event})"));
-            Ok(status)
-        }
-        _ => Err(CliError::new(status, message)
-            .with_hint(format!("journal event {event}"))
-            .into()),
-    }
+    let pipeline = result.as_ref().ok();
+    close_event(
+        ctx,
+        &mut journal,
+        status,
+        outcome,
+        message.clone(),
+        format!("journal event {event}"),
+        |outcome, m, rep| {
+            json!({
+                "event_id": event, "outcome": outcome, "message": message, "model": args.model,
+                "kind": kind, "pipeline": pipeline, "estimated_duration_minutes": estimate.as_secs() / 60,
+                "plan": lines, "mttr": m, "report": rep,
+            })
+        },
+    )
 }
 
 fn github(r: reqwest::blocking::RequestBuilder, auth: &str) -> reqwest::blocking::RequestBuilder {
