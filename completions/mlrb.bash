@@ -37,6 +37,9 @@ _mlrb() {
             mlrb,rollback)
                 cmd="mlrb__subcmd__rollback"
                 ;;
+            mlrb,runbook)
+                cmd="mlrb__subcmd__runbook"
+                ;;
             mlrb,status)
                 cmd="mlrb__subcmd__status"
                 ;;
@@ -63,6 +66,9 @@ _mlrb() {
                 ;;
             mlrb__subcmd__help,rollback)
                 cmd="mlrb__subcmd__help__subcmd__rollback"
+                ;;
+            mlrb__subcmd__help,runbook)
+                cmd="mlrb__subcmd__help__subcmd__runbook"
                 ;;
             mlrb__subcmd__help,status)
                 cmd="mlrb__subcmd__help__subcmd__status"
@@ -119,7 +125,7 @@ _mlrb() {
 
     case "${cmd}" in
         mlrb)
-            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version status candidate rollback report init demo watch completions help"
+            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version status candidate rollback report runbook init demo watch completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -247,7 +253,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__help)
-            opts="status candidate rollback report init demo watch completions help"
+            opts="status candidate rollback report runbook init demo watch completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -403,6 +409,20 @@ _mlrb() {
         mlrb__subcmd__help__subcmd__rollback__subcmd__retrain)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__help__subcmd__runbook)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -819,6 +839,36 @@ _mlrb() {
                     ;;
                 -o)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__runbook)
+            opts="-q -v -h -V --topic --config --registry --state-dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --topic)
+                    COMPREPLY=($(compgen -W "model infra features retrain no-target" -- "${cur}"))
                     return 0
                     ;;
                 --config)

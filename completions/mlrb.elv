@@ -33,6 +33,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand candidate 'The version a rollback would go to and why; --designate tags one before a deploy'
             cand rollback 'Roll back one of the places an ML failure lives'
             cand report 'Render the incident report of a recorded event, filled with what you know now'
+            cand runbook 'Print a model''s on-call runbook with its names filled in'
             cand init 'Write a commented starter mlrb.toml'
             cand demo 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
             cand watch 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
@@ -225,6 +226,20 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mlrb;runbook'= {
+            cand --topic 'Which runbook'
+            cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
+            cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
+            cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
+            cand -q 'Print only data and errors: no status lines, no progress'
+            cand --quiet 'Print only data and errors: no status lines, no progress'
+            cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand --verbose 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mlrb;init'= {
             cand --path 'Where to write (default: ./mlrb.toml)'
             cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
@@ -288,6 +303,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand candidate 'The version a rollback would go to and why; --designate tags one before a deploy'
             cand rollback 'Roll back one of the places an ML failure lives'
             cand report 'Render the incident report of a recorded event, filled with what you know now'
+            cand runbook 'Print a model''s on-call runbook with its names filled in'
             cand init 'Write a commented starter mlrb.toml'
             cand demo 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
             cand watch 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
@@ -313,6 +329,8 @@ set edit:completion:arg-completer[mlrb] = {|@words|
         &'mlrb;help;rollback;retrain'= {
         }
         &'mlrb;help;report'= {
+        }
+        &'mlrb;help;runbook'= {
         }
         &'mlrb;help;init'= {
         }

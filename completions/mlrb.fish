@@ -35,6 +35,7 @@ complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "status" -d 'What is live,
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "candidate" -d 'The version a rollback would go to and why; --designate tags one before a deploy'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "rollback" -d 'Roll back one of the places an ML failure lives'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "report" -d 'Render the incident report of a recorded event, filled with what you know now'
+complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "runbook" -d 'Print a model\'s on-call runbook with its names filled in'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "init" -d 'Write a commented starter mlrb.toml'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "demo" -d 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "watch" -d 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
@@ -161,6 +162,18 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s q -l quiet -d 'Prin
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l topic -d 'Which runbook' -r -f -a "model\t'Roll back the model artifact (start here)'
+infra\t'Roll back the serving infrastructure'
+features\t'Roll back the feature pipeline'
+retrain\t'Emergency retrain on a known-good dataset'
+no-target\t'No safe rollback target'"
+complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand init" -l path -d 'Where to write (default: ./mlrb.toml)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand init" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand init" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
@@ -196,15 +209,16 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s q -l quiet -d 
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "status" -d 'What is live, what rollback would go to, and what looks wrong'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "candidate" -d 'The version a rollback would go to and why; --designate tags one before a deploy'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "rollback" -d 'Roll back one of the places an ML failure lives'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "report" -d 'Render the incident report of a recorded event, filled with what you know now'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "init" -d 'Write a commented starter mlrb.toml'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "demo" -d 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "watch" -d 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "completions" -d 'Print shell completions'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report init demo watch completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "status" -d 'What is live, what rollback would go to, and what looks wrong'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "candidate" -d 'The version a rollback would go to and why; --designate tags one before a deploy'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "rollback" -d 'Roll back one of the places an ML failure lives'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "report" -d 'Render the incident report of a recorded event, filled with what you know now'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "runbook" -d 'Print a model\'s on-call runbook with its names filled in'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "init" -d 'Write a commented starter mlrb.toml'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "demo" -d 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "watch" -d 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "completions" -d 'Print shell completions'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "model" -d 'Roll the model artifact back in the registry, reload serving, verify, report'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "infra" -d 'Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "features" -d 'Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report'

@@ -46,6 +46,8 @@ pub enum Command {
     Rollback(RollbackCommand),
     /// Render the incident report of a recorded event, filled with what you know now
     Report(ReportArgs),
+    /// Print a model's on-call runbook with its names filled in
+    Runbook(RunbookArgs),
     /// Write a commented starter mlrb.toml
     Init(InitArgs),
     /// Run a complete model rollback on a throwaway embedded registry (no server needed)
@@ -275,6 +277,28 @@ pub struct ReportArgs {
     /// Write the report to FILE instead of stdout
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunbookArgs {
+    pub model: String,
+    /// Which runbook
+    #[arg(long, value_enum, default_value_t = RunbookTopic::Model)]
+    pub topic: RunbookTopic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RunbookTopic {
+    /// Roll back the model artifact (start here)
+    Model,
+    /// Roll back the serving infrastructure
+    Infra,
+    /// Roll back the feature pipeline
+    Features,
+    /// Emergency retrain on a known-good dataset
+    Retrain,
+    /// No safe rollback target
+    NoTarget,
 }
 
 #[derive(Debug, Args)]

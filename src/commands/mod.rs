@@ -6,6 +6,7 @@ pub mod demo;
 pub mod init;
 pub mod report;
 pub mod rollback;
+pub mod runbook;
 pub mod status;
 pub mod watch;
 
@@ -79,6 +80,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Rollback(RollbackCommand::Features(a)) => rollback::features::run(&ctx, a),
         Command::Rollback(RollbackCommand::Retrain(a)) => rollback::retrain::run(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
+        Command::Runbook(a) => runbook::run(&ctx, a),
         Command::Watch(a) => watch::run(&ctx, a),
         Command::Init(_) | Command::Completions(_) | Command::Demo(_) => {
             unreachable!("handled above")

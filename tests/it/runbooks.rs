@@ -1,8 +1,13 @@
-//! Runbooks are tested, not just written: every ```sh block runs, in order, against a sandbox
-//! registry with the incident's layout, and must exit 0.
+//! Runbooks are tested, not just written: every ```sh block runs, in order, against a world
+//! with the incident's registry, a real Kubernetes API server, a real git repository and a CI
+//! server, and must exit 0.
 
-use crate::common::{Backend, FileBackend, TestEnv, v};
 use mlrb::registry::Stage;
+use serde_json::json;
+
+use crate::common::http_server::{Reply, TestServer};
+use crate::common::kube::cluster;
+use crate::common::{Backend, FileBackend, TestEnv, v};
 
 /// The ```sh blocks of a markdown file, in order.
 fn sh_blocks(text: &str) -> Vec<String> {
@@ -22,6 +27,94 @@ fn sh_blocks(text: &str) -> Vec<String> {
     blocks
 }
 
+/// The world a runbook runs in: the incident's registry, a real Kubernetes deployment with a
+/// broken last release, a feature-pipeline repository whose last commit is the bad change, and a
+/// CI server implementing GitLab's trigger and pipeline API.
+struct World {
+    env: TestEnv,
+    _ci: TestServer,
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "ml")
+        .env("GIT_AUTHOR_EMAIL", "ml@example.com")
+        .env("GIT_COMMITTER_NAME", "ml")
+        .env("GIT_COMMITTER_EMAIL", "ml@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn world() -> World {
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    b.seed(
+        "recsys",
+        &[
+            v(Stage::Archived),
+            v(Stage::Production),
+            v(Stage::Archived).healthy(),
+            v(Stage::Production),
+        ],
+        &[],
+    );
+    let k = cluster();
+    k.configure(&mut env);
+    let ns = k.namespace("runbook");
+    k.deployment(
+        &ns,
+        "model-server",
+        &["reg/model-server:1.4", "reg/model-server:broken-1.5"],
+    );
+
+    let repo = env.path().join("features-repo");
+    std::fs::create_dir_all(repo.join("feature_pipeline")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("feature_pipeline/embed.py"), "DIM = 64\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "embeddings v1"]);
+    std::fs::write(
+        repo.join("feature_pipeline/embed.py"),
+        "DIM = 8  # tokenizer update\n",
+    )
+    .unwrap();
+    git(&repo, &["commit", "-q", "-am", "tokenizer update"]);
+
+    let ci = TestServer::start(|req| match (req.method.as_str(), req.path.as_str()) {
+        ("POST", "/api/v4/projects/ml%2Frecsys/trigger/pipeline") => Reply::json(
+            201,
+            json!({"id": 42, "status": "created", "web_url": "https://gitlab.example.com/ml/recsys/-/pipelines/42"}),
+        ),
+        ("GET", "/api/v4/projects/ml%2Frecsys/pipelines/42") => {
+            Reply::json(200, json!({"id": 42, "status": "success"}))
+        }
+        _ => Reply::text(404, "text/plain", "no route"),
+    });
+    env.set("RETRAIN_TOKEN", "runbook-trigger-token-1");
+    env.set("GITLAB_API_TOKEN", "runbook-api-token-1");
+    let cfg = env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys.infra]\nstrategy = \"kubectl\"\ndeployment = \"model-server\"\nnamespace = \"{ns}\"\ntimeout = \"30s\"\n\n\
+             [models.recsys.features]\nrepo = \"{}\"\npath = \"feature_pipeline\"\ndvc = false\n\n\
+             [models.recsys.retrain]\nkind = \"gitlab\"\nurl = \"{}\"\nproject = \"ml/recsys\"\nref = \"main\"\n\
+             token_env = \"RETRAIN_TOKEN\"\nstatus_token_env = \"GITLAB_API_TOKEN\"\npoll_interval = \"1s\"\n",
+            repo.display(),
+            ci.url
+        ),
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    World { env, _ci: ci }
+}
+
 #[test]
 fn every_runbook_command_block_runs() {
     let dir = crate::common::repo_root().join("runbooks");
@@ -37,19 +130,7 @@ fn every_runbook_command_block_runs() {
         .unwrap()
         .to_path_buf();
     for book in books {
-        let mut env = TestEnv::new();
-        let b = FileBackend::new(&env);
-        b.configure(&mut env);
-        b.seed(
-            "recsys",
-            &[
-                v(Stage::Archived),
-                v(Stage::Production),
-                v(Stage::Archived).healthy(),
-                v(Stage::Production),
-            ],
-            &[],
-        );
+        let World { mut env, _ci } = world();
         let path = format!("{}:{}", bin_dir.display(), env.vars["PATH"]);
         env.set("PATH", path);
         let text = std::fs::read_to_string(&book).unwrap();
@@ -75,4 +156,46 @@ fn every_runbook_command_block_runs() {
         }
     }
     assert!(ran >= 5, "ran {ran} blocks");
+}
+
+#[test]
+fn runbook_command_fills_in_the_models_names() {
+    let env = TestEnv::new();
+    let cfg = env.write(
+        "mlrb.toml",
+        "[models.fraud]\nregistered_name = \"fraud-detector\"\n[models.fraud.infra]\nstrategy = \"kubectl\"\ndeployment = \"fraud-server\"\nnamespace = \"risk\"\n",
+    );
+    for topic in ["model", "infra", "features", "retrain", "no-target"] {
+        let out = env.run(&[
+            "--config",
+            cfg.to_str().unwrap(),
+            "runbook",
+            "fraud",
+            "--topic",
+            topic,
+        ]);
+        out.code(0);
+        assert!(
+            out.stdout.contains("mlrb ") && out.stdout.contains(" fraud"),
+            "{topic}"
+        );
+        assert!(
+            !out.stdout.contains(" recsys"),
+            "{topic}: every name filled in"
+        );
+        assert!(out.stdout.contains("`fraud-detector`"), "{topic}");
+    }
+    let out = env.run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "runbook",
+        "fraud",
+        "--topic",
+        "infra",
+    ]);
+    assert!(out.stdout.contains("mlrb rollback infra fraud --dry-run"));
+    assert!(
+        out.stdout
+            .contains("deployment `fraud-server` in namespace `risk`")
+    );
 }
