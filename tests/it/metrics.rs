@@ -456,3 +456,42 @@ fn auth_header_from_env_and_empty_result_is_unknown() {
     }));
     assert!(reqs[0].path.starts_with("/api/v1/query?query="));
 }
+
+/// deploy/mlrb-watch.yaml is accepted by a real API server (`kubectl apply --dry-run=server`):
+/// every object validates against the server's schemas; nothing is created.
+#[test]
+fn the_watch_manifest_passes_server_side_validation() {
+    let k = crate::common::kube::cluster();
+    let exists = std::process::Command::new("kubectl")
+        .args(["get", "namespace", "ml-serving"])
+        .env("KUBECONFIG", &k.kubeconfig)
+        .output()
+        .unwrap()
+        .status
+        .success();
+    if !exists {
+        k.kubectl(&["create", "namespace", "ml-serving"]);
+    }
+    let manifest = crate::common::repo_root().join("deploy/mlrb-watch.yaml");
+    let out = k.kubectl(&[
+        "apply",
+        "--dry-run=server",
+        "-f",
+        manifest.to_str().unwrap(),
+    ]);
+    for kind in ["configmap/mlrb-config", "deployment.apps/mlrb-watch"] {
+        assert!(
+            out.contains(kind) && out.contains("(server dry run)"),
+            "{kind}: {out}"
+        );
+    }
+    let created = std::process::Command::new("kubectl")
+        .args(["-n", "ml-serving", "get", "deployment", "mlrb-watch"])
+        .env("KUBECONFIG", &k.kubeconfig)
+        .output()
+        .unwrap();
+    assert!(
+        !created.status.success(),
+        "a server dry run creates nothing"
+    );
+}
