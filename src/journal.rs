@@ -50,6 +50,10 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         live_mode: Option<crate::registry::LiveMode>,
     },
+    /// Something the report must mention (e.g. a model rollback still in its verification window).
+    Note {
+        text: String,
+    },
     /// An interrupted rollback was picked up again (`--resume`).
     Resumed {
         how: String,
@@ -225,6 +229,30 @@ pub fn unfinished<'a>(
         }
     }
     open
+}
+
+/// The newest model rollback of `model` (the name typed) that is still running or finished less
+/// than `window` ago: (event, when it finished, if it did).
+pub fn recent_model_rollback<'a>(
+    records: &'a [Record],
+    model: &str,
+    window: chrono::Duration,
+) -> Option<(&'a str, Option<DateTime<Utc>>)> {
+    let mut found: Option<(&str, Option<DateTime<Utc>>)> = None;
+    for r in records {
+        match &r.entry {
+            Entry::Started {
+                command, model: m, ..
+            } if command == "rollback model" && m == model => {
+                found = Some((&r.event, None));
+            }
+            Entry::Finished { .. } if found.is_some_and(|(e, _)| e == r.event) => {
+                found = Some((&r.event, Some(r.at)));
+            }
+            _ => {}
+        }
+    }
+    found.filter(|(_, done)| done.is_none_or(|t| clock::now() - t < window))
 }
 
 /// How far an event got: (steps finished, steps planned, the first step not finished).

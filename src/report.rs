@@ -178,6 +178,7 @@ pub fn render(records: &[&Record], notes: &Annotations) -> String {
                 ),
             )),
             Entry::Executed => timeline.push((r.at, "Execution complete".into())),
+            Entry::Note { text } => timeline.push((r.at, format!("Note: {}", escape_md(text)))),
             Entry::Detected { began_at, reason } => timeline.push((
                 *began_at,
                 format!(

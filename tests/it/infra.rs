@@ -475,3 +475,27 @@ fn istio_canary_reversal_sends_everything_to_stable_and_stops_the_mirror() {
     again.code(0);
     assert!(again.stderr.contains("nothing changed"), "{}", again.stderr);
 }
+
+/// The reference warns against mixing model and infra rollbacks without analysis: an infra
+/// rollback right after a model rollback of the same model says so, and the report records it.
+#[test]
+fn infra_rollback_inside_a_model_rollbacks_verification_window_warns_and_is_recorded() {
+    use crate::common::{Backend, FileBackend, bad_release};
+    let k = cluster();
+    let ns = k.namespace("mixed");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2"]);
+    let mut env = kube_env(&ns, "");
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    b.seed("recsys", &bad_release(), &[]);
+    env.run(&["rollback", "model", "recsys", "--yes"]).code(0);
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(0);
+    assert!(out.stderr.contains("verification window"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("Note: model rollback rollback-"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v1");
+}

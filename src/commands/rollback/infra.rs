@@ -159,6 +159,34 @@ pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     }
+    // The reference: do not mix a model and an infra rollback without analysis. Say so when a
+    // model rollback of this model is still running or inside its verification window.
+    let window = ctx
+        .settings
+        .models
+        .get(&args.model)
+        .map(|m| m.verify.timeout)
+        .unwrap_or(std::time::Duration::from_secs(15 * 60));
+    let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
+    let mixed = crate::journal::recent_model_rollback(
+        &records,
+        &args.model,
+        chrono::Duration::from_std(window).unwrap_or_default(),
+    )
+    .map(|(event, done)| {
+        format!(
+            "model rollback {event} of {} {} inside its {} verification window: rolling back the infrastructure now makes it impossible to tell which change fixed the problem (model first, assess, then infra)",
+            args.model,
+            match done {
+                Some(t) => format!("finished at {}, still", crate::clock::fmt(t)),
+                None => "is still running,".into(),
+            },
+            humantime::format_duration(window)
+        )
+    });
+    if let Some(w) = &mixed {
+        p.warn(w);
+    }
     let how = match confirm(
         p,
         args.yes,
@@ -205,6 +233,9 @@ pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
         live_mode: None,
     });
     journal.append(Entry::Confirmed { how });
+    if let Some(w) = mixed {
+        journal.append(Entry::Note { text: w });
+    }
 
     let (status, message) = execute(ctx, &plan, &mut journal);
     let hint = format!(
