@@ -327,6 +327,12 @@ pub enum ServingKind {
 pub struct ServingConfig {
     #[serde(default)]
     pub kind: ServingKind,
+    /// POSTed {"model", "version"} by `candidate --designate`, so the server loads the rollback
+    /// target before it is needed (pre-warming).
+    pub prewarm_url: Option<String>,
+    /// GET; a 2xx answer means the rollback target is loaded (warm). `{version}` is replaced by
+    /// the target version.
+    pub readiness_url: Option<String>,
     pub reload_url: Option<String>,
     pub health_url: Option<String>,
     /// JSON pointer to the served version in the health answer (default `/version`).
@@ -548,6 +554,8 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
         for (field, url) in [
             ("reload_url", &m.serving.reload_url),
             ("health_url", &m.serving.health_url),
+            ("prewarm_url", &m.serving.prewarm_url),
+            ("readiness_url", &m.serving.readiness_url),
         ] {
             if let Some(u) = url {
                 reqwest::Url::parse(u).map_err(|e| {

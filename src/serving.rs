@@ -74,6 +74,22 @@ pub fn await_version(
     }
 }
 
+/// Asks the model server to load the rollback target now, before it is needed.
+pub fn prewarm(http: &Http, url: &str, model: &str, version: u64) -> Result<String, String> {
+    reload(http, url, model, version).map(|r| format!("prewarm: {r}"))
+}
+
+/// Whether the model server has `version` loaded: GET the readiness URL (`{version}` filled in),
+/// a 2xx answer means warm. `Err` when the server could not be asked.
+pub fn readiness(http: &Http, url: &str, version: u64) -> Result<bool, String> {
+    let url = url.replace("{version}", &version.to_string());
+    // A status read: retried like any idempotent call.
+    match http.send(|c| c.get(&url), true) {
+        Ok(r) => Ok(r.status().is_success()),
+        Err(e) => Err(error_detail(&e)),
+    }
+}
+
 /// An HTTP client for the model server: short per-request timeouts, the caller's overall one.
 pub fn client() -> Result<Http, String> {
     Http::new(&HttpOptions {

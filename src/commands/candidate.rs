@@ -130,6 +130,16 @@ fn designate_target(
         "v{version} of `{name}` is designated as the rollback target ({}=true)",
         tags::HEALTHY_BASELINE
     ));
+    // Pre-warm: the server loads the target now, so a rollback does not wait for it to load.
+    if let Some(url) = &target.serving.prewarm_url {
+        match crate::serving::client().and_then(|h| crate::serving::prewarm(&h, url, name, version))
+        {
+            Ok(msg) => ctx.printer.status(&msg),
+            Err(e) => ctx.printer.warn(&format!(
+                "the rollback target is designated, but pre-warming it failed: {e}"
+            )),
+        }
+    }
     if live.contains(&version) {
         ctx.printer.status(
             "it is live now: it becomes the rollback target once the next version goes live",

@@ -55,6 +55,10 @@ pub struct ModelStatus {
     pub candidate: Option<VersionView>,
     pub candidate_reason: String,
     pub anomalies: Vec<Anomaly>,
+    /// Whether the model server has the rollback target loaded: "warm", "cold" or
+    /// "unknown (…)"; only with `[models.X.serving] readiness_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_readiness: Option<String>,
     /// Metrics now vs baseline and the decision; only for models with `[models.X.metrics]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsView>,
@@ -161,7 +165,20 @@ pub fn model_status(
         Ok(c) => (Some(VersionView::from(&c.version)), c.why.clone()),
         Err(reasons) => (None, format!("no rollback target: {}", reasons.join("; "))),
     };
+    let target_readiness = match (&target.serving.readiness_url, &candidate) {
+        (Some(url), Some(c)) => Some(
+            match crate::serving::client()
+                .and_then(|h| crate::serving::readiness(&h, url, c.version))
+            {
+                Ok(true) => "warm".to_string(),
+                Ok(false) => "cold".to_string(),
+                Err(e) => format!("unknown ({e})"),
+            },
+        ),
+        _ => None,
+    };
     Ok(ModelStatus {
+        target_readiness,
         model: target.key.clone(),
         registered_name: target.registered_name.clone(),
         registry: reg.location(),
@@ -372,6 +389,9 @@ fn render(s: &ModelStatus) -> String {
         s.versions
     );
     text.push_str(&format!("  target: {}\n", s.candidate_reason));
+    if let Some(r) = &s.target_readiness {
+        text.push_str(&format!("  target loaded in the model server: {r}\n"));
+    }
     if let Some(m) = &s.metrics {
         text.push_str(&render_metrics(m));
     }

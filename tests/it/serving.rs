@@ -6,7 +6,7 @@ use mlrb::registry::Stage;
 use serde_json::json;
 
 use crate::common::http_server::{Reply, TestServer};
-use crate::common::{Backend, FileBackend, TestEnv, bad_release, unique};
+use crate::common::{Backend, FileBackend, TestEnv, bad_release, unique, v as mlrb_v};
 
 /// A model server that serves `served` and switches to what a reload asks for, unless `stuck`.
 fn model_server(stuck: bool) -> (TestServer, Arc<Mutex<String>>) {
@@ -79,4 +79,69 @@ fn serving_that_never_reports_the_target_exits_5() {
     // The registry was rolled back; the report says it is not verified.
     assert_eq!(b.version(&m, 2).0, Stage::Production);
     assert!(out.stdout.contains("NOT verified"), "{}", out.stdout);
+}
+
+/// Pre-warming: `candidate --designate` asks the model server to load the target now, and
+/// `status` shows whether the server has it loaded (warm) or not (cold).
+#[test]
+fn designate_prewarms_and_status_shows_warm_or_cold() {
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("warm");
+    b.seed(
+        &m,
+        &[
+            mlrb_v(Stage::Archived),
+            mlrb_v(Stage::Archived).healthy(),
+            mlrb_v(Stage::Production),
+        ],
+        &[],
+    );
+    let loaded = Arc::new(Mutex::new(Vec::<String>::new()));
+    let l = loaded.clone();
+    let server = TestServer::start(move |req| {
+        if req.method == "POST" && req.path == "/prewarm" {
+            let body: serde_json::Value = serde_json::from_str(&req.body).unwrap_or_default();
+            l.lock()
+                .unwrap()
+                .push(body["version"].as_str().unwrap_or("").to_string());
+            return Reply::json(202, json!({}));
+        }
+        match req.path.strip_prefix("/ready/") {
+            Some(v) if l.lock().unwrap().iter().any(|x| x == v) => {
+                Reply::json(200, json!({"ready": true}))
+            }
+            Some(_) => Reply::json(503, json!({"ready": false})),
+            None => Reply::text(404, "text/plain", "no route"),
+        }
+    });
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.{m}.serving]\nprewarm_url = \"{0}/prewarm\"\nreadiness_url = \"{0}/ready/{{version}}\"\n",
+            server.url
+        ),
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&env.run(&["status", &m, "-o", "json"]).code(0).stdout).unwrap();
+    assert_eq!(s["target_readiness"], "cold");
+    let out = env.run(&["candidate", &m, "--designate", "1"]);
+    out.code(0);
+    assert!(out.stderr.contains("prewarm"), "{}", out.stderr);
+    assert_eq!(*loaded.lock().unwrap(), ["1"]);
+    // v2 is still the newest healthy baseline, so the target stays v2: cold until pre-warmed.
+    let s: serde_json::Value =
+        serde_json::from_str(&env.run(&["status", &m, "-o", "json"]).code(0).stdout).unwrap();
+    assert_eq!(
+        (
+            s["candidate"]["version"].as_u64(),
+            s["target_readiness"].as_str()
+        ),
+        (Some(2), Some("cold"))
+    );
+    env.run(&["candidate", &m, "--designate", "2"]).code(0);
+    let s: serde_json::Value =
+        serde_json::from_str(&env.run(&["status", &m, "-o", "json"]).code(0).stdout).unwrap();
+    assert_eq!(s["target_readiness"], "warm");
 }
