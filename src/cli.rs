@@ -238,6 +238,9 @@ pub struct ModelRollbackArgs {
     /// Finish an interrupted rollback of this model (re-checks the registry before each step)
     #[arg(long, conflicts_with_all = ["to", "reason", "detected_at", "triggered_by"])]
     pub resume: bool,
+    /// Make the pre-built fallback of [models.X.fallback] live (when no safe target is left)
+    #[arg(long, conflicts_with_all = ["to", "resume"])]
+    pub fallback: bool,
     /// Take over the model's lease from a rollback that was abandoned on another machine
     #[arg(long)]
     pub force_unlock: bool,

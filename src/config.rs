@@ -63,6 +63,8 @@ pub struct ModelConfig {
     pub features: Option<FeaturesConfig>,
     #[serde(default)]
     pub retrain: Option<RetrainConfig>,
+    /// `[models.X.fallback]`: the pre-built answer to "no safe rollback target".
+    pub fallback: Option<FallbackConfig>,
     pub metrics: Option<MetricsConfig>,
     #[serde(default)]
     pub thresholds: crate::metrics::decision::Thresholds,
@@ -72,6 +74,17 @@ pub struct ModelConfig {
     pub controller: ControllerConfig,
     #[serde(default)]
     pub verify: VerifyConfig,
+}
+
+/// `[models.X.fallback]`: a version kept (and tested) for when no safe target is left, such as a
+/// simple heuristic model; `rollback model --fallback` makes it live with the usual plan,
+/// confirmation, journal and report.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FallbackConfig {
+    pub version: u64,
+    /// What it is, for the plan and the report ("most-popular heuristic").
+    pub description: Option<String>,
 }
 
 /// `[models.X.metrics]`: where the model's serving metrics live and the PromQL for each.

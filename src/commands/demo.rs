@@ -90,6 +90,7 @@ pub fn run(printer: Printer, args: &DemoArgs) -> Result<ExitStatus> {
             dry_run: false,
             resume: false,
             force_unlock: false,
+            fallback: false,
             detected_at: Some("13m".into()),
             triggered_by: Some("demo".into()),
             alias: None,

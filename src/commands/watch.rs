@@ -510,6 +510,7 @@ fn trigger(
         no_verify: false,
         resume: false,
         force_unlock: false,
+        fallback: false,
         output: OutputArgs::default(),
     };
     match super::rollback::model::run(ctx, &args) {

@@ -524,3 +524,65 @@ fn stale_plan_is_refused_after_the_prompt(env: &mut TestEnv, b: &dyn Backend) {
         "the stale plan did not run"
     );
 }
+
+/// No safe target: the hint names the pre-built fallback, and `--fallback` makes it live with
+/// the usual plan, journal and report, even though it was rolled back from once.
+#[test]
+fn no_target_points_at_the_fallback_and_fallback_activates_it() {
+    let mut env = TestEnv::new();
+    let b = crate::common::FileBackend::new(&env);
+    b.configure(&mut env);
+    b.seed(
+        "recsys",
+        &[
+            v(Stage::Archived).tag("rollback.role", "rolled_back_from"),
+            v(Stage::Archived).tag("rollback.role", "rolled_back_from"),
+            v(Stage::Production),
+        ],
+        &[],
+    );
+    let cfg = env.write(
+        "mlrb.toml",
+        "[models.recsys.fallback]\nversion = 1\ndescription = \"most-popular heuristic\"\n",
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    let out = env.run(&["rollback", "model", "recsys", "--yes"]);
+    out.one_clear_error(4);
+    assert!(
+        out.stderr.contains("mlrb rollback model recsys --fallback"),
+        "{}",
+        out.stderr
+    );
+    let out = env.run(&[
+        "rollback",
+        "model",
+        "recsys",
+        "--fallback",
+        "--yes",
+        "--reason",
+        "no safe target",
+    ]);
+    out.code(0);
+    assert_eq!(b.version("recsys", 1).0, Stage::Production);
+    assert_eq!(b.version("recsys", 3).0, Stage::Archived);
+    assert!(
+        out.stdout
+            .contains("pre-built fallback, most-popular heuristic"),
+        "{}",
+        out.stdout
+    );
+    // Without a configured fallback, --fallback says how to configure one.
+    let other = TestEnv::new();
+    let line = other
+        .run(&[
+            "--registry",
+            b.path.to_str().unwrap(),
+            "rollback",
+            "model",
+            "recsys",
+            "--fallback",
+            "--yes",
+        ])
+        .one_clear_error(2);
+    assert!(line.contains("no fallback is configured"), "{line}");
+}

@@ -37,7 +37,26 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
     let p = &ctx.printer;
     // Every input is checked before the registry is touched.
     let target = ctx.settings.model(&args.model, args.alias.as_deref())?;
-    let to = args.to.as_deref().map(parse_version).transpose()?;
+    let fallback = if args.fallback {
+        let f = ctx
+            .settings
+            .models
+            .get(&args.model)
+            .and_then(|m| m.fallback.clone())
+            .ok_or_else(|| {
+                CliError::usage(format!("no fallback is configured for `{}`", args.model)).with_hint(format!(
+                    "add [models.{}.fallback] with `version = N` (a pre-built, tested version) to mlrb.toml",
+                    args.model
+                ))
+            })?;
+        Some(f)
+    } else {
+        None
+    };
+    let to = match &fallback {
+        Some(f) => Some(f.version),
+        None => args.to.as_deref().map(parse_version).transpose()?,
+    };
     let detected = detected_at(args.detected_at.as_deref())?;
     let who = triggered_by(args.triggered_by.as_deref())?;
     let reason = clean_reason(args.reason.as_deref());
@@ -161,17 +180,65 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         ))
         .into());
     }
-    let choice = match select::choose_in(&versions, &target.mode, to) {
-        Ok(c) => c,
-        Err(reasons) => {
-            return Err(CliError::new(
+    // The fallback was built and tested for exactly this moment: it may have been rolled back
+    // from before (it is not the model that is supposed to shine), so only liveness and READY
+    // are checked.
+    let chosen = match (&fallback, to) {
+        (Some(_), Some(n)) => {
+            let v = versions.iter().find(|v| v.version == n).cloned();
+            let live_ids: Vec<u64> = live.iter().map(|v| v.version).collect();
+            match v {
+                Some(_) if live_ids.contains(&n) => {
+                    Err(vec![format!("the fallback v{n} is already live")])
+                }
+                Some(v) if v.status != "READY" => Err(vec![format!(
+                    "the fallback v{n} is {} in the registry",
+                    v.status
+                )]),
+                Some(v) => Ok(select::Choice {
+                    version: v,
+                    rule: select::Rule::Explicit,
+                    why: String::new(),
+                    skipped: Vec::new(),
+                }),
+                None => Err(vec![format!("the fallback v{n} is not in the registry")]),
+            }
+        }
+        _ => select::choose_in(&versions, &target.mode, to),
+    };
+    let choice =
+        match chosen {
+            Ok(mut c) => {
+                if let Some(f) = &fallback {
+                    c.why = format!(
+                        "v{} is the pre-built fallback{} ([models.{}.fallback])",
+                        f.version,
+                        f.description
+                            .as_deref()
+                            .map(|d| format!(", {d}"))
+                            .unwrap_or_default(),
+                        target.key
+                    );
+                }
+                c
+            }
+            Err(reasons) => {
+                return Err(CliError::new(
                 ExitStatus::NoTarget,
                 format!("no rollback target for `{name}`: {}", reasons.join("; ")),
             )
-            .with_hint(NO_TARGET_ADVICE)
+            .with_hint(
+                match ctx.settings.models.get(&args.model).and_then(|m| m.fallback.as_ref()) {
+                    Some(f) if fallback.is_none() => format!(
+                        "activate the pre-built fallback v{}: mlrb rollback model {} --fallback",
+                        f.version, args.model
+                    ),
+                    _ => NO_TARGET_ADVICE.to_string(),
+                },
+            )
             .into());
-        }
-    };
+            }
+        };
     if let Err(why) = preflight(&choice.version) {
         return Err(CliError::new(
             ExitStatus::NoTarget,
