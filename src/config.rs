@@ -287,6 +287,8 @@ pub enum InfraStrategy {
     BlueGreen,
     /// Canary reversal: the VirtualService's stable subset gets 100, the canary 0, no mirror.
     Istio,
+    /// Abort the Argo Rollout: the controller sends all traffic back to the stable version.
+    ArgoRollouts,
 }
 
 /// `[models.X.infra]`: the deployment or release that serves the model, and where it lives.
@@ -314,6 +316,8 @@ pub struct InfraConfig {
     pub stable_subset: Option<String>,
     pub canary_subset: Option<String>,
     pub route: Option<String>,
+    /// argo-rollouts: the Rollout to abort.
+    pub rollout: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -550,6 +554,11 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
             InfraStrategy::BlueGreen if m.infra.service.is_none() => {
                 return Err(format!(
                     "[models.{key}.infra] strategy = \"blue-green\" needs `service = \"NAME\"`"
+                ));
+            }
+            InfraStrategy::ArgoRollouts if m.infra.rollout.is_none() => {
+                return Err(format!(
+                    "[models.{key}.infra] strategy = \"argo-rollouts\" needs `rollout = \"NAME\"`"
                 ));
             }
             InfraStrategy::Istio if m.infra.virtual_service.is_none() => {
@@ -870,7 +879,8 @@ kind = "none"                    # the server follows the registry by itself; or
 # [models.recsys.infra]
 # strategy = "kubectl"           # kubectl rollout undo + rollout status; or "helm" (helm rollback --wait),
 #                                # "blue-green" (service = "model-server": selector back to the standby colour),
-#                                # "istio" (virtual_service, stable_subset, canary_subset: canary to 0, mirror off)
+#                                # "istio" (virtual_service, stable_subset, canary_subset: canary to 0, mirror off),
+#                                # "argo-rollouts" (rollout = "model-server": abort, traffic back to stable)
 # deployment = "model-server"    # strategy = "kubectl"
 # release = "model-server"       # strategy = "helm"
 # namespace = "ml-serving"

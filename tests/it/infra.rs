@@ -499,3 +499,52 @@ fn infra_rollback_inside_a_model_rollbacks_verification_window_warns_and_is_reco
     );
     assert_eq!(k.image(&ns, "ms"), "reg/ms:v1");
 }
+
+// ---- canary reversal (Argo Rollouts abort, Rollout CRD with its status subresource) ----
+
+#[test]
+fn argo_rollout_is_aborted_through_its_status() {
+    let k = cluster();
+    let ns = k.namespace("argo");
+    k.apply(
+        &ns,
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: ms\nspec:\n  replicas: 2\n  strategy:\n    canary:\n      steps:\n      - setWeight: 5\n      - pause: {duration: 10m}\n",
+    );
+    let mut env = TestEnv::new();
+    k.configure(&mut env);
+    env.write(
+        "mlrb.toml",
+        &format!("[models.recsys.infra]\nstrategy = \"argo-rollouts\"\nrollout = \"ms\"\nnamespace = \"{ns}\"\n"),
+    );
+    let dry = env.run(&["rollback", "infra", "recsys", "--dry-run"]);
+    dry.code(0);
+    assert!(
+        dry.stdout.contains("--subresource=status"),
+        "{}",
+        dry.stdout
+    );
+    let out = env.run(&[
+        "rollback",
+        "infra",
+        "recsys",
+        "--yes",
+        "--reason",
+        "canary error rate",
+    ]);
+    out.code(0);
+    let ro: Value = serde_json::from_str(&k.kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "rollouts.argoproj.io",
+        "ms",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(ro["status"]["abort"], json!(true));
+    assert!(out.stdout.contains("# Incident Report"), "{}", out.stdout);
+    let again = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    again.code(0);
+    assert!(again.stderr.contains("already aborted"), "{}", again.stderr);
+}

@@ -100,6 +100,10 @@ pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
             Some(p) => p,
             None => return Ok(ExitStatus::Success),
         },
+        InfraStrategy::ArgoRollouts => match plan_argo(ctx, args, &cfg)? {
+            Some(p) => p,
+            None => return Ok(ExitStatus::Success),
+        },
     };
     let p = &ctx.printer;
     let lines: Vec<String> = plan.steps.iter().map(Cmd::line).collect();
@@ -866,6 +870,76 @@ fn weights(vs: &serde_json::Value, stable: &str, canary: &str) -> String {
         }
     }
     s.join(" ")
+}
+
+/// Canary reversal by aborting the Argo Rollout: `kubectl argo rollouts abort` when the plugin is
+/// on PATH, else the same status write it makes (`status.abort: true` through the status
+/// subresource). The Argo controller then sends all traffic back to the stable ReplicaSet.
+fn plan_argo(ctx: &Ctx, args: &InfraRollbackArgs, cfg: &InfraConfig) -> Result<Option<InfraPlan>> {
+    if args.to_revision.is_some() || args.history {
+        return Err(usage_bg(
+            "--to-revision and --history do not apply to argo-rollouts; aborting returns all traffic to the stable version",
+        ));
+    }
+    let name = cfg.rollout.clone().unwrap_or_default();
+    let k = Kubectl {
+        context: cfg.context.clone(),
+        namespace: cfg.namespace.clone(),
+    };
+    let target = format!("rollout/{name}{}", where_(&cfg.namespace, &cfg.context));
+    let out = k
+        .cmd(["get", "rollouts.argoproj.io", name.as_str(), "-o", "json"])
+        .timeout(Duration::from_secs(30))
+        .run()
+        .map_err(|e| early("kubectl", e, &target))?;
+    let ro: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+    if ro["status"]["abort"] == serde_json::json!(true) {
+        nothing_to_do(
+            ctx,
+            args,
+            format!("{target} is already aborted; nothing changed"),
+        );
+        return Ok(None);
+    }
+    let step = if which::which("kubectl-argo-rollouts").is_ok() {
+        k.cmd(["argo", "rollouts", "abort", name.as_str()])
+    } else {
+        k.cmd([
+            "patch",
+            "rollouts.argoproj.io",
+            name.as_str(),
+            "--type=merge",
+            "--subresource=status",
+            "-p",
+            r#"{"status":{"abort":true}}"#,
+        ])
+    }
+    .timeout(Duration::from_secs(60));
+    let vk = k.clone();
+    let vname = name.clone();
+    Ok(Some(InfraPlan {
+        strategy: "argo-rollouts",
+        target,
+        from: 0,
+        to: 0,
+        unit: "rollout",
+        from_label: "progressing".into(),
+        to_label: "aborted".into(),
+        to_reason: "abort: all traffic back to the stable version".into(),
+        steps: vec![step],
+        verify: Box::new(move || {
+            let out = vk
+                .cmd(["get", "rollouts.argoproj.io", vname.as_str(), "-o", "json"])
+                .run()
+                .map_err(|e| format!("cannot re-read the Rollout: {e}"))?;
+            let ro: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+            if ro["status"]["abort"] == serde_json::json!(true) {
+                Ok("the Rollout is aborted; the Argo controller returns traffic to stable".into())
+            } else {
+                Err("the Rollout does not show status.abort = true".into())
+            }
+        }),
+    }))
 }
 
 /// Canary reversal through an Istio VirtualService patch (a real API write, guarded by the

@@ -65,6 +65,7 @@ pub fn cluster() -> &'static Kube {
             "--for=condition=established",
             "--timeout=60s",
             "crd/virtualservices.networking.istio.io",
+            "crd/rollouts.argoproj.io",
         ]);
         k
     })
