@@ -459,3 +459,45 @@ fn post_rollback_watch_notifies_when_the_rolled_back_version_does_not_recover() 
     assert_eq!(not.len(), 1, "{t:?}");
     assert!(not[0].contains("on v2 - Error rate 20.0% exceeds threshold 5.0%"));
 }
+
+/// Faults in front of the real Prometheus at every query of a check: a single refused, delayed,
+/// failed or cut query is retried and the decision stands; a Prometheus that stays down is
+/// "metrics unreadable" (exit 1), never a breach, and never a rollback.
+#[test]
+fn prometheus_faults_at_every_query_never_fake_a_decision() {
+    use crate::common::fault::{Fault, FaultProxy, When};
+    let p = prom();
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("promfault");
+    b.seed(&m, &bad_release(), &[]);
+    p.set(&m, "prediction_diversity", 0.73);
+    p.put(&m, "error_rate", 0.08);
+    p.wait_for(&m, "prediction_diversity", 0.73);
+    for fault in [Fault::Refuse, Fault::Delay, Fault::Error500, Fault::Cut] {
+        for n in 1..=2 {
+            for (when, want) in [(When::Once(n), 11), (When::From(n), 1)] {
+                let proxy =
+                    FaultProxy::start(&p.url, fault, when, std::time::Duration::from_millis(1500));
+                let toml = model_config(
+                    &proxy.url,
+                    &m,
+                    &["error_rate", "prediction_diversity"],
+                    &format!(
+                        "timeout = \"1s\"\n[models.\"{m}\".baseline]\nerror_rate = 0.01\nprediction_diversity = 0.73\n"
+                    ),
+                );
+                let cfg = env.write("mlrb.toml", &toml);
+                env.set("MLRB_CONFIG", cfg.display().to_string());
+                let out = env.run(&["watch", &m, "--once"]);
+                assert_eq!(out.code, want, "{fault:?} {when:?}: {}", out.stderr);
+                assert_eq!(
+                    b.version(&m, 3).0,
+                    Stage::Production,
+                    "--once never rolls back"
+                );
+            }
+        }
+    }
+}
