@@ -180,65 +180,34 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         ))
         .into());
     }
-    // The fallback was built and tested for exactly this moment: it may have been rolled back
-    // from before (it is not the model that is supposed to shine), so only liveness and READY
-    // are checked.
+    let live_ids: Vec<u64> = live.iter().map(|v| v.version).collect();
     let chosen = match (&fallback, to) {
-        (Some(_), Some(n)) => {
-            let v = versions.iter().find(|v| v.version == n).cloned();
-            let live_ids: Vec<u64> = live.iter().map(|v| v.version).collect();
-            match v {
-                Some(_) if live_ids.contains(&n) => {
-                    Err(vec![format!("the fallback v{n} is already live")])
-                }
-                Some(v) if v.status != "READY" => Err(vec![format!(
-                    "the fallback v{n} is {} in the registry",
-                    v.status
-                )]),
-                Some(v) => Ok(select::Choice {
-                    version: v,
-                    rule: select::Rule::Explicit,
-                    why: String::new(),
-                    skipped: Vec::new(),
-                }),
-                None => Err(vec![format!("the fallback v{n} is not in the registry")]),
-            }
-        }
-        _ => select::choose_in(&versions, &target.mode, to),
+        (Some(f), _) => fallback_choice(&versions, &live_ids, f, &target.key),
+        (None, _) => select::choose_in(&versions, &target.mode, to),
     };
-    let choice =
-        match chosen {
-            Ok(mut c) => {
-                if let Some(f) = &fallback {
-                    c.why = format!(
-                        "v{} is the pre-built fallback{} ([models.{}.fallback])",
-                        f.version,
-                        f.description
-                            .as_deref()
-                            .map(|d| format!(", {d}"))
-                            .unwrap_or_default(),
-                        target.key
-                    );
-                }
-                c
-            }
-            Err(reasons) => {
-                return Err(CliError::new(
+    let choice = match chosen {
+        Ok(c) => c,
+        Err(reasons) => {
+            let configured = ctx
+                .settings
+                .models
+                .get(&args.model)
+                .and_then(|m| m.fallback.as_ref());
+            let hint = match configured {
+                Some(f) if fallback.is_none() => format!(
+                    "activate the pre-built fallback v{}: mlrb rollback model {} --fallback",
+                    f.version, args.model
+                ),
+                _ => NO_TARGET_ADVICE.to_string(),
+            };
+            return Err(CliError::new(
                 ExitStatus::NoTarget,
                 format!("no rollback target for `{name}`: {}", reasons.join("; ")),
             )
-            .with_hint(
-                match ctx.settings.models.get(&args.model).and_then(|m| m.fallback.as_ref()) {
-                    Some(f) if fallback.is_none() => format!(
-                        "activate the pre-built fallback v{}: mlrb rollback model {} --fallback",
-                        f.version, args.model
-                    ),
-                    _ => NO_TARGET_ADVICE.to_string(),
-                },
-            )
+            .with_hint(hint)
             .into());
-            }
-        };
+        }
+    };
     if let Err(why) = preflight(&choice.version) {
         return Err(CliError::new(
             ExitStatus::NoTarget,
@@ -667,6 +636,43 @@ fn crash_point(kind: &str, step: usize) {
     if std::env::var("MLRB_TEST_CRASH_AT").is_ok_and(|v| v == format!("{kind}:{step}")) {
         std::process::abort();
     }
+}
+
+/// The configured fallback as the target. It was built and tested for exactly this moment and
+/// may have been rolled back from before (it is not the model meant to shine), so only liveness
+/// and READY are checked.
+fn fallback_choice(
+    versions: &[ModelVersion],
+    live: &[u64],
+    f: &crate::config::FallbackConfig,
+    key: &str,
+) -> std::result::Result<select::Choice, Vec<String>> {
+    let n = f.version;
+    let v = versions
+        .iter()
+        .find(|v| v.version == n)
+        .ok_or_else(|| vec![format!("the fallback v{n} is not in the registry")])?;
+    if live.contains(&n) {
+        return Err(vec![format!("the fallback v{n} is already live")]);
+    }
+    if v.status != "READY" {
+        return Err(vec![format!(
+            "the fallback v{n} is {} in the registry",
+            v.status
+        )]);
+    }
+    Ok(select::Choice {
+        version: v.clone(),
+        rule: select::Rule::Explicit,
+        why: format!(
+            "v{n} is the pre-built fallback{} ([models.{key}.fallback])",
+            f.description
+                .as_deref()
+                .map(|d| format!(", {d}"))
+                .unwrap_or_default()
+        ),
+        skipped: Vec::new(),
+    })
 }
 
 /// Before any change: the target must be READY in the registry and its artifact must exist
