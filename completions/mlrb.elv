@@ -36,6 +36,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand init 'Write a commented starter mlrb.toml'
             cand demo 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
             cand watch 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
+            cand drill 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -270,6 +271,25 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mlrb;drill'= {
+            cand --mode 'Who rolls back: the on-call engineer (manual) or the controller (auto)'
+            cand --mttr-objective 'Fail when the MTTR is longer than this, e.g. `2m` (default: [models.X.drill] mttr_objective)'
+            cand -o 'Output format: a table for people, JSON for scripts'
+            cand --output 'Output format: a table for people, JSON for scripts'
+            cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
+            cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
+            cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
+            cand --sandbox 'On a throwaway embedded registry with synthetic metrics that mlrb serves itself'
+            cand --history 'List the earlier drills (of MODEL, or all) with the MTTR trend, and change nothing'
+            cand -q 'Print only data and errors: no status lines, no progress'
+            cand --quiet 'Print only data and errors: no status lines, no progress'
+            cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand --verbose 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mlrb;completions'= {
             cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
             cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
@@ -291,6 +311,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand init 'Write a commented starter mlrb.toml'
             cand demo 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
             cand watch 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
+            cand drill 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -319,6 +340,8 @@ set edit:completion:arg-completer[mlrb] = {|@words|
         &'mlrb;help;demo'= {
         }
         &'mlrb;help;watch'= {
+        }
+        &'mlrb;help;drill'= {
         }
         &'mlrb;help;completions'= {
         }

@@ -3,6 +3,7 @@
 pub mod candidate;
 pub mod completions;
 pub mod demo;
+pub mod drill;
 pub mod init;
 pub mod report;
 pub mod rollback;
@@ -53,6 +54,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Rollback(RollbackCommand::Infra(a)) => a.output.format,
         Command::Rollback(RollbackCommand::Features(a)) => a.output.format,
         Command::Rollback(RollbackCommand::Retrain(a)) => a.output.format,
+        Command::Drill(a) => a.output.format,
         _ => Format::Table,
     };
     let printer = Printer::new(format, cli.global.quiet);
@@ -80,6 +82,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Rollback(RollbackCommand::Retrain(a)) => rollback::retrain::run(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
         Command::Watch(a) => watch::run(&ctx, a),
+        Command::Drill(a) => drill::run(&ctx, a),
         Command::Init(_) | Command::Completions(_) | Command::Demo(_) => {
             unreachable!("handled above")
         }
