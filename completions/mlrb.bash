@@ -19,6 +19,9 @@ _mlrb() {
             mlrb,candidate)
                 cmd="mlrb__subcmd__candidate"
                 ;;
+            mlrb,changes)
+                cmd="mlrb__subcmd__changes"
+                ;;
             mlrb,completions)
                 cmd="mlrb__subcmd__completions"
                 ;;
@@ -48,6 +51,9 @@ _mlrb() {
                 ;;
             mlrb__subcmd__help,candidate)
                 cmd="mlrb__subcmd__help__subcmd__candidate"
+                ;;
+            mlrb__subcmd__help,changes)
+                cmd="mlrb__subcmd__help__subcmd__changes"
                 ;;
             mlrb__subcmd__help,completions)
                 cmd="mlrb__subcmd__help__subcmd__completions"
@@ -125,7 +131,7 @@ _mlrb() {
 
     case "${cmd}" in
         mlrb)
-            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version status candidate rollback report init demo watch drill completions help"
+            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version status candidate rollback report init demo watch drill changes completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -162,6 +168,52 @@ _mlrb() {
                     return 0
                     ;;
                 --designate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alias)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__changes)
+            opts="-o -q -v -h -V --since --breach-at --alias --output --config --registry --state-dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --breach-at)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -295,7 +347,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__help)
-            opts="status candidate rollback report init demo watch drill completions help"
+            opts="status candidate rollback report init demo watch drill changes completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -309,6 +361,20 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__help__subcmd__candidate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__help__subcmd__changes)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -54,6 +54,8 @@ pub enum Command {
     Watch(WatchArgs),
     /// Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR
     Drill(DrillArgs),
+    /// What changed lately in the registry, serving infra, feature pipeline and training data
+    Changes(ChangesArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
 }
@@ -76,6 +78,23 @@ pub enum DrillMode {
     Manual,
     /// The controller path: `watch` notices the breach and rolls back by itself
     Auto,
+}
+
+#[derive(Debug, Args)]
+pub struct ChangesArgs {
+    /// Model name (as in mlrb.toml, else the registered name)
+    pub model: String,
+    /// How far back to look, e.g. `24h`, `7d`
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = crate::config::parse_duration)]
+    pub since: std::time::Duration,
+    /// When the breach began (default: searched in Prometheus history when metrics are configured)
+    #[arg(long, value_name = "TIME")]
+    pub breach_at: Option<String>,
+    /// Live version = the version this alias points at (instead of the Production stage)
+    #[arg(long, value_name = "NAME")]
+    pub alias: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

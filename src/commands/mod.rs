@@ -1,6 +1,7 @@
 //! One file per subcommand; this module dispatches and holds what they share.
 
 pub mod candidate;
+pub mod changes;
 pub mod completions;
 pub mod demo;
 pub mod drill;
@@ -55,6 +56,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Rollback(RollbackCommand::Features(a)) => a.output.format,
         Command::Rollback(RollbackCommand::Retrain(a)) => a.output.format,
         Command::Drill(a) => a.output.format,
+        Command::Changes(a) => a.output.format,
         _ => Format::Table,
     };
     let printer = Printer::new(format, cli.global.quiet);
@@ -83,6 +85,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Report(a) => report::run(&ctx, a),
         Command::Watch(a) => watch::run(&ctx, a),
         Command::Drill(a) => drill::run(&ctx, a),
+        Command::Changes(a) => changes::run(&ctx, a),
         Command::Init(_) | Command::Completions(_) | Command::Demo(_) => {
             unreachable!("handled above")
         }

@@ -6,6 +6,7 @@ mod common;
 
 mod bad_input;
 mod bad_input_table;
+mod changes;
 mod drill;
 mod faults;
 mod features;

@@ -1,0 +1,166 @@
+//! `mlrb changes`: a real git repository (git2) for the feature pipeline and the embedded
+//! registry, with the hint pointing at whichever component changed closest before the breach.
+
+use std::path::Path;
+
+use chrono::{Duration, Utc};
+use mlrb::registry::{Stage, file::FileRegistry};
+
+use crate::common::TestEnv;
+
+/// A repo with one commit per (path, minutes ago), oldest first.
+fn git_repo(dir: &Path, commits: &[(&str, i64, &str)]) {
+    let repo = git2::Repository::init(dir).unwrap();
+    let mut parent: Option<git2::Oid> = None;
+    for (path, mins_ago, msg) in commits {
+        let full = dir.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(&full, format!("{msg}\n")).unwrap();
+        let mut idx = repo.index().unwrap();
+        idx.add_path(Path::new(path)).unwrap();
+        idx.write().unwrap();
+        let tree = repo.find_tree(idx.write_tree().unwrap()).unwrap();
+        let when = git2::Time::new((Utc::now() - Duration::minutes(*mins_ago)).timestamp(), 0);
+        let sig = git2::Signature::new("Dana", "dana@example.com", &when).unwrap();
+        let parents: Vec<git2::Commit> = parent
+            .map(|p| vec![repo.find_commit(p).unwrap()])
+            .unwrap_or_default();
+        let refs: Vec<&git2::Commit> = parents.iter().collect();
+        parent = Some(
+            repo.commit(Some("HEAD"), &sig, &sig, msg, &tree, &refs)
+                .unwrap(),
+        );
+    }
+}
+
+/// recsys with versions registered `mins_ago` (v1 first, the last one Production).
+fn registry(env: &mut TestEnv, mins_ago: &[i64]) {
+    let path = env.path().join("registry.json");
+    let reg = FileRegistry::create(&path).unwrap();
+    for (i, m) in mins_ago.iter().enumerate() {
+        let stage = if i + 1 == mins_ago.len() {
+            Stage::Production
+        } else {
+            Stage::Archived
+        };
+        reg.add_version(
+            "recsys",
+            &format!("s3://m/v{}", i + 1),
+            stage,
+            &[("dataset_version", "ds-2026-11")],
+            Some(Utc::now() - Duration::minutes(*m)),
+        )
+        .unwrap();
+    }
+    env.set("MLRB_REGISTRY", path.display().to_string());
+    let cfg = env.write(
+        "mlrb.toml",
+        "[models.recsys.features]\nrepo = \"pipe\"\npath = \"pipeline\"\ndvc = false\n",
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+}
+
+fn breach_10m_ago() -> String {
+    (Utc::now() - Duration::minutes(10)).to_rfc3339()
+}
+
+#[test]
+fn changes_hint_points_at_the_feature_pipeline_when_it_changed_last() {
+    let mut env = TestEnv::new();
+    registry(&mut env, &[3000, 180]);
+    git_repo(
+        &env.path().join("pipe"),
+        &[
+            ("pipeline/transform.py", 600, "initial pipeline"),
+            ("pipeline/data.dvc", 30, "new feature snapshot"),
+            ("docs/readme.md", 15, "docs only"),
+        ],
+    );
+    let out = env.run(&["changes", "recsys", "--breach-at", &breach_10m_ago()]);
+    out.code(0);
+    let hint = out.stdout.lines().last().unwrap();
+    assert!(
+        hint.contains("the feature pipeline") && hint.contains("new feature snapshot"),
+        "{}",
+        out.stdout
+    );
+    assert!(hint.contains("Evidence, not proof"), "{hint}");
+    assert!(out.stdout.contains("DVC data changed: pipeline/data.dvc"));
+    // Only commits touching the pipeline path count.
+    assert!(!out.stdout.contains("docs only"), "{}", out.stdout);
+    // Newest first, the breach marked between the changes.
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let breach = lines
+        .iter()
+        .position(|l| l.contains("breach began"))
+        .unwrap();
+    let feat = lines
+        .iter()
+        .position(|l| l.contains("new feature snapshot"))
+        .unwrap();
+    let model = lines
+        .iter()
+        .position(|l| l.contains("v2 registered"))
+        .unwrap();
+    assert!(breach < feat && feat < model, "{}", out.stdout);
+    assert!(out.stdout.contains("v2 was trained on dataset ds-2026-11"));
+}
+
+#[test]
+fn changes_hint_points_at_the_model_when_it_changed_last() {
+    let mut env = TestEnv::new();
+    // v3 registered 25 minutes ago; a v4 after the breach does not count as a cause.
+    registry(&mut env, &[3000, 2000, 25, 5]);
+    git_repo(
+        &env.path().join("pipe"),
+        &[("pipeline/transform.py", 120, "tune the transform")],
+    );
+    let out = env.run(&["changes", "recsys", "--breach-at", &breach_10m_ago()]);
+    out.code(0);
+    let hint = out.stdout.lines().last().unwrap();
+    assert!(
+        hint.contains("the model (registry)") && hint.contains("v3 registered"),
+        "{}",
+        out.stdout
+    );
+    let out = env.run(&[
+        "changes",
+        "recsys",
+        "--breach-at",
+        &breach_10m_ago(),
+        "-o",
+        "json",
+    ]);
+    out.code(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let comps: Vec<&str> = v["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["component"].as_str().unwrap())
+        .collect();
+    assert!(comps.contains(&"features") && comps.contains(&"model"));
+    assert!(v["hint"].as_str().unwrap().contains("v3 registered"));
+}
+
+#[test]
+fn changes_window_and_no_breach() {
+    let mut env = TestEnv::new();
+    registry(&mut env, &[3000, 2000]);
+    git_repo(
+        &env.path().join("pipe"),
+        &[("pipeline/transform.py", 120, "tune the transform")],
+    );
+    // Nothing in the last hour: the commit two hours ago is outside the window.
+    let out = env.run(&["changes", "recsys", "--since", "1h"]);
+    out.code(0);
+    assert!(out.stdout.contains("no changes recorded"), "{}", out.stdout);
+    assert!(out.stdout.contains("widen it with --since"));
+    let out = env.run(&["changes", "recsys"]);
+    out.code(0);
+    assert!(
+        out.stdout.contains("no breach start known") && out.stdout.contains("the feature pipeline"),
+        "{}",
+        out.stdout
+    );
+}
