@@ -164,3 +164,38 @@ fn changes_window_and_no_breach() {
         out.stdout
     );
 }
+
+#[test]
+fn changes_hint_points_at_the_serving_infra_when_it_changed_last() {
+    let k = crate::common::kube::cluster();
+    let ns = k.namespace("changes");
+    let mut env = TestEnv::new();
+    k.configure(&mut env);
+    registry(&mut env, &[3000, 60]);
+    let cfg = env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys.features]\nrepo = \"pipe\"\npath = \"pipeline\"\ndvc = false\n\
+             [models.recsys.infra]\nstrategy = \"kubectl\"\ndeployment = \"ms\"\nnamespace = \"{ns}\"\n"
+        ),
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    git_repo(
+        &env.path().join("pipe"),
+        &[("pipeline/transform.py", 120, "tune the transform")],
+    );
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2-slow"]);
+    // ReplicaSet timestamps have one-second resolution: the breach comes a moment later.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let breach = Utc::now().to_rfc3339();
+    let out = env.run(&["changes", "recsys", "--breach-at", &breach]);
+    out.code(0);
+    let hint = out.stdout.lines().last().unwrap();
+    assert!(
+        hint.contains("the serving infrastructure")
+            && hint.contains("deployment/ms revision 2: reg/ms:v2-slow (deploy reg/ms:v2-slow)"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("revision 1: reg/ms:v1"));
+}
