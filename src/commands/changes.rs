@@ -54,7 +54,7 @@ pub fn run(ctx: &Ctx, args: &ChangesArgs) -> Result<ExitStatus> {
         .map_err(|e| CliError::usage(format!("--breach-at: {e}")))?;
     let since = clock::now() - chrono::Duration::from_std(args.since).unwrap_or_default();
     let reg = ctx.registry()?;
-    let t = timeline(ctx, reg.as_ref(), &target, since, breach, true)?;
+    let t = timeline(ctx, reg.as_ref(), &target, since, breach, true, true)?;
     let p = &ctx.printer;
     if p.json() {
         p.out_json(&t);
@@ -65,7 +65,8 @@ pub fn run(ctx: &Ctx, args: &ChangesArgs) -> Result<ExitStatus> {
 }
 
 /// The timeline of `target` since `since`. Without `breach`, and with `detect`, the breach start
-/// is searched in Prometheus history when the model has metrics.
+/// is searched in Prometheus history when the model has metrics; `infra` asks kubectl or helm
+/// (left out where the answer must be instant, as in `status`).
 pub fn timeline(
     ctx: &Ctx,
     reg: &dyn Registry,
@@ -73,13 +74,14 @@ pub fn timeline(
     since: DateTime<Utc>,
     breach: Option<DateTime<Utc>>,
     detect: bool,
+    infra: bool,
 ) -> Result<Timeline> {
     let cfg = ctx.settings.models.get(&target.key);
     let mut changes = Vec::new();
     let mut unavailable = Vec::new();
     model_changes(ctx, reg, target, since, &mut changes)?;
     if let Some(cfg) = cfg {
-        if let Err(e) = infra_changes(cfg, since, &mut changes) {
+        if infra && let Err(e) = infra_changes(cfg, since, &mut changes) {
             unavailable.push(format!("serving infra: {e}"));
         }
         if let Some(f) = &cfg.features
@@ -454,5 +456,25 @@ pub fn render(t: &Timeline) -> String {
         s.push_str(&format!("  ! not read: {u}\n"));
     }
     s.push_str(&format!("hint: {}\n", t.hint));
+    s
+}
+
+/// The short form for `status` and reports: the newest `max` changes and the hint.
+pub fn render_section(t: &Timeline, max: usize) -> String {
+    let mut s = String::from(
+        "  changes in the last 24h (registry, journal, pipeline; `mlrb changes` adds serving infra):\n",
+    );
+    for c in t.changes.iter().take(max) {
+        s.push_str(&format!(
+            "    {}  {:<8} {}\n",
+            c.at.format("%Y-%m-%d %H:%M"),
+            c.component,
+            c.what
+        ));
+    }
+    if t.changes.len() > max {
+        s.push_str(&format!("    … {} more\n", t.changes.len() - max));
+    }
+    s.push_str(&format!("    hint: {}\n", t.hint));
     s
 }

@@ -199,3 +199,26 @@ fn changes_hint_points_at_the_serving_infra_when_it_changed_last() {
     );
     assert!(out.stdout.contains("revision 1: reg/ms:v1"));
 }
+
+#[test]
+fn changes_section_in_status_for_one_model() {
+    let mut env = TestEnv::new();
+    registry(&mut env, &[3000, 90]);
+    git_repo(
+        &env.path().join("pipe"),
+        &[("pipeline/transform.py", 30, "tune the transform")],
+    );
+    let out = env.run(&["status", "recsys"]);
+    out.code(0);
+    assert!(
+        out.stdout.contains("changes in the last 24h"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("tune the transform"));
+    assert!(out.stdout.contains("v2 registered"));
+    let out = env.run(&["status", "recsys", "-o", "json"]);
+    out.code(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["changes"]["changes"][0]["component"], "features");
+}
