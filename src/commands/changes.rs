@@ -389,7 +389,9 @@ fn hint(changes: &[Change], breach: Option<DateTime<Utc>>) -> String {
                 c.what,
                 clock::human(clock::now() - c.at)
             ),
-            None => "nothing changed in the window; widen it with --since".into(),
+            None => {
+                "nothing changed in the window; widen the window with mlrb changes --since".into()
+            }
         };
     };
     // mlrb's own rollbacks respond to a breach; they do not cause one.
@@ -402,7 +404,7 @@ fn hint(changes: &[Change], breach: Option<DateTime<Utc>>) -> String {
             clock::human(b - c.at)
         ),
         None => format!(
-            "no change in the window before the breach at {} UTC; widen it with --since, or look outside the four components",
+            "no change in the window before the breach at {} UTC; widen the window (mlrb changes --since), or look outside the four components",
             b.format("%H:%M:%S")
         ),
     }
@@ -477,4 +479,50 @@ pub fn render_section(t: &Timeline, max: usize) -> String {
     }
     s.push_str(&format!("    hint: {}\n", t.hint));
     s
+}
+
+/// The "What Changed" section of the incident report of one event: the 24 hours before the
+/// rollback started, beside the breach start its journal recorded. `None` when the model or the
+/// registry cannot be read (the report is complete without it).
+pub fn report_section(ctx: &Ctx, records: &[&crate::journal::Record]) -> Option<String> {
+    let (model, mode, detected, started) = records.iter().find_map(|r| match &r.entry {
+        Entry::Started {
+            model,
+            mode,
+            detected_at,
+            started_at,
+            ..
+        } => Some((model.clone(), mode.clone(), *detected_at, *started_at)),
+        _ => None,
+    })?;
+    let alias = mode.strip_prefix("alias @");
+    let target = ctx.settings.model(&model, alias).ok()?;
+    let reg = ctx.registry().ok()?;
+    let since = started - chrono::Duration::hours(24);
+    let t = timeline(ctx, reg.as_ref(), &target, since, detected, false, false).ok()?;
+    let esc = crate::report::escape_md;
+    let mut s = String::from("## What Changed\n\n");
+    if t.changes.is_empty() {
+        s.push_str("No change recorded in the registry, the journal or the feature pipeline in the 24 hours before the rollback.\n");
+    } else {
+        s.push_str("| Time (UTC) | Component | Change |\n|---|---|---|\n");
+        for c in t.changes.iter().take(20) {
+            s.push_str(&format!(
+                "| {} | {} | {} |\n",
+                c.at.format("%Y-%m-%d %H:%M:%S"),
+                c.component,
+                esc(&c.what).replace('|', "\\|")
+            ));
+        }
+    }
+    s.push_str(&format!("\n**Hint:** {}\n", esc(&t.hint)));
+    Some(s)
+}
+
+/// `report` with `section` placed before its Root Cause section (or at the end).
+pub fn insert_section(report: &str, section: &str) -> String {
+    match report.find("\n## Root Cause") {
+        Some(i) => format!("{}{section}{}", &report[..i + 1], &report[i..]),
+        None => format!("{report}\n{section}"),
+    }
 }

@@ -155,7 +155,10 @@ fn changes_window_and_no_breach() {
     let out = env.run(&["changes", "recsys", "--since", "1h"]);
     out.code(0);
     assert!(out.stdout.contains("no changes recorded"), "{}", out.stdout);
-    assert!(out.stdout.contains("widen it with --since"));
+    assert!(
+        out.stdout
+            .contains("widen the window with mlrb changes --since")
+    );
     let out = env.run(&["changes", "recsys"]);
     out.code(0);
     assert!(
@@ -221,4 +224,42 @@ fn changes_section_in_status_for_one_model() {
     out.code(0);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["changes"]["changes"][0]["component"], "features");
+}
+
+#[test]
+fn changes_section_in_the_incident_report() {
+    let mut env = TestEnv::new();
+    registry(&mut env, &[3000, 90]);
+    git_repo(
+        &env.path().join("pipe"),
+        &[("pipeline/transform.py", 30, "tune the transform")],
+    );
+    let out = env.run(&[
+        "rollback",
+        "model",
+        "recsys",
+        "--yes",
+        "--detected-at",
+        "10m",
+    ]);
+    out.code(0);
+    let what = out.stdout.find("## What Changed").expect(&out.stdout);
+    let root = out.stdout.find("## Root Cause").unwrap();
+    assert!(what < root, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("| features | commit "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("**Hint:** closest change before the breach"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("the feature pipeline"));
+    // `mlrb report` renders the same section from the journal.
+    let out = env.run(&["report", "--last"]);
+    out.code(0);
+    assert!(out.stdout.contains("## What Changed"), "{}", out.stdout);
 }
