@@ -24,7 +24,7 @@ use crate::http::HttpOptions;
 use crate::journal::{Entry, Record};
 use crate::metrics::decision::Decision;
 use crate::metrics::{ModelMetrics, fmt_snapshot};
-use crate::printer::{Format, Printer};
+use crate::printer::Printer;
 use crate::registry::{self, Registry, Stage, file::FileRegistry, tags};
 
 /// The history file in the state dir: one JSON object per drill.
@@ -136,7 +136,7 @@ fn sandbox(
     let server = Synthetic::start(reg_path.clone(), model.to_string(), live)?;
     let inner = Ctx {
         settings: sandbox_settings(model, &reg_path, &dir.join("state"), &server.url),
-        printer: Printer::new(Format::Table, p.quiet),
+        printer: Printer::nested(p.quiet || p.json()),
     };
     p.status(&format!(
         "drill {id}: {model} on a sandbox registry ({}), v{live} live, v{target} designated; synthetic Prometheus at {}",

@@ -67,6 +67,16 @@ fn drill_manual_sandbox_rolls_back_verifies_restores_and_records() {
     }
     // The drill left the user's own journal alone: its rollback lives in the sandbox.
     assert!(env.journal().is_empty());
+    // The rollback's own plan and report are the drill's progress (stderr); stdout is the drill's.
+    assert!(out.stderr.contains("# Incident Report"), "{}", out.stderr);
+    assert!(!out.stdout.contains("# Incident Report"), "{}", out.stdout);
+
+    let out = drill(&env, &["-o", "json"]);
+    out.code(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["drill"]["passed"], true);
+    assert_eq!(v["earlier"].as_array().unwrap().len(), 1);
+    assert!(v["trend"].as_str().unwrap().contains("MTTR"), "{v}");
 }
 
 #[test]
