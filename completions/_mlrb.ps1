@@ -40,6 +40,8 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented starter mlrb.toml')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run a complete model rollback on a throwaway embedded registry (no server needed)')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'The automated rollback controller: watch metrics, roll back on sustained hard breaches')
+            [CompletionResult]::new('drill', 'drill', [CompletionResultType]::ParameterValue, 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR')
+            [CompletionResult]::new('changes', 'changes', [CompletionResultType]::ParameterValue, 'What changed lately in the registry, serving infra, feature pipeline and training data')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -308,6 +310,45 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mlrb;drill' {
+            [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'Who rolls back: the on-call engineer (manual) or the controller (auto)')
+            [CompletionResult]::new('--mttr-objective', '--mttr-objective', [CompletionResultType]::ParameterName, 'Fail when the MTTR is longer than this, e.g. `2m` (default: [models.X.drill] mttr_objective)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)')
+            [CompletionResult]::new('--sandbox', '--sandbox', [CompletionResultType]::ParameterName, 'On a throwaway embedded registry with synthetic metrics that mlrb serves itself')
+            [CompletionResult]::new('--history', '--history', [CompletionResultType]::ParameterName, 'List the earlier drills (of MODEL, or all) with the MTTR trend, and change nothing')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mlrb;changes' {
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'How far back to look, e.g. `24h`, `7d`')
+            [CompletionResult]::new('--breach-at', '--breach-at', [CompletionResultType]::ParameterName, 'When the breach began (default: searched in Prometheus history when metrics are configured)')
+            [CompletionResult]::new('--alias', '--alias', [CompletionResultType]::ParameterName, 'Live version = the version this alias points at (instead of the Production stage)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mlrb;completions' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)')
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]')
@@ -331,6 +372,8 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented starter mlrb.toml')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run a complete model rollback on a throwaway embedded registry (no server needed)')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'The automated rollback controller: watch metrics, roll back on sustained hard breaches')
+            [CompletionResult]::new('drill', 'drill', [CompletionResultType]::ParameterValue, 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR')
+            [CompletionResult]::new('changes', 'changes', [CompletionResultType]::ParameterValue, 'What changed lately in the registry, serving infra, feature pipeline and training data')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -373,6 +416,12 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             break
         }
         'mlrb;help;watch' {
+            break
+        }
+        'mlrb;help;drill' {
+            break
+        }
+        'mlrb;help;changes' {
             break
         }
         'mlrb;help;completions' {

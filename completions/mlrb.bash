@@ -19,11 +19,17 @@ _mlrb() {
             mlrb,candidate)
                 cmd="mlrb__subcmd__candidate"
                 ;;
+            mlrb,changes)
+                cmd="mlrb__subcmd__changes"
+                ;;
             mlrb,completions)
                 cmd="mlrb__subcmd__completions"
                 ;;
             mlrb,demo)
                 cmd="mlrb__subcmd__demo"
+                ;;
+            mlrb,drill)
+                cmd="mlrb__subcmd__drill"
                 ;;
             mlrb,help)
                 cmd="mlrb__subcmd__help"
@@ -49,11 +55,17 @@ _mlrb() {
             mlrb__subcmd__help,candidate)
                 cmd="mlrb__subcmd__help__subcmd__candidate"
                 ;;
+            mlrb__subcmd__help,changes)
+                cmd="mlrb__subcmd__help__subcmd__changes"
+                ;;
             mlrb__subcmd__help,completions)
                 cmd="mlrb__subcmd__help__subcmd__completions"
                 ;;
             mlrb__subcmd__help,demo)
                 cmd="mlrb__subcmd__help__subcmd__demo"
+                ;;
+            mlrb__subcmd__help,drill)
+                cmd="mlrb__subcmd__help__subcmd__drill"
                 ;;
             mlrb__subcmd__help,help)
                 cmd="mlrb__subcmd__help__subcmd__help"
@@ -125,7 +137,7 @@ _mlrb() {
 
     case "${cmd}" in
         mlrb)
-            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version status candidate rollback report runbook init demo watch completions help"
+            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version status candidate rollback report runbook init demo watch drill changes completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -162,6 +174,52 @@ _mlrb() {
                     return 0
                     ;;
                 --designate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alias)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__changes)
+            opts="-o -q -v -h -V --since --breach-at --alias --output --config --registry --state-dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --breach-at)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -252,8 +310,50 @@ _mlrb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mlrb__subcmd__drill)
+            opts="-o -q -v -h -V --sandbox --mode --mttr-objective --history --output --config --registry --state-dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --mode)
+                    COMPREPLY=($(compgen -W "manual auto" -- "${cur}"))
+                    return 0
+                    ;;
+                --mttr-objective)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mlrb__subcmd__help)
-            opts="status candidate rollback report runbook init demo watch completions help"
+            opts="status candidate rollback report runbook init demo watch drill changes completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -267,6 +367,20 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__help__subcmd__candidate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__help__subcmd__changes)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -295,6 +409,20 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__help__subcmd__demo)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__help__subcmd__drill)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

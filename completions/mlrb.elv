@@ -37,6 +37,8 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand init 'Write a commented starter mlrb.toml'
             cand demo 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
             cand watch 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
+            cand drill 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR'
+            cand changes 'What changed lately in the registry, serving infra, feature pipeline and training data'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -286,6 +288,43 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mlrb;drill'= {
+            cand --mode 'Who rolls back: the on-call engineer (manual) or the controller (auto)'
+            cand --mttr-objective 'Fail when the MTTR is longer than this, e.g. `2m` (default: [models.X.drill] mttr_objective)'
+            cand -o 'Output format: a table for people, JSON for scripts'
+            cand --output 'Output format: a table for people, JSON for scripts'
+            cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
+            cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
+            cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
+            cand --sandbox 'On a throwaway embedded registry with synthetic metrics that mlrb serves itself'
+            cand --history 'List the earlier drills (of MODEL, or all) with the MTTR trend, and change nothing'
+            cand -q 'Print only data and errors: no status lines, no progress'
+            cand --quiet 'Print only data and errors: no status lines, no progress'
+            cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand --verbose 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mlrb;changes'= {
+            cand --since 'How far back to look, e.g. `24h`, `7d`'
+            cand --breach-at 'When the breach began (default: searched in Prometheus history when metrics are configured)'
+            cand --alias 'Live version = the version this alias points at (instead of the Production stage)'
+            cand -o 'Output format: a table for people, JSON for scripts'
+            cand --output 'Output format: a table for people, JSON for scripts'
+            cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
+            cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
+            cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
+            cand -q 'Print only data and errors: no status lines, no progress'
+            cand --quiet 'Print only data and errors: no status lines, no progress'
+            cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand --verbose 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mlrb;completions'= {
             cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
             cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
@@ -308,6 +347,8 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand init 'Write a commented starter mlrb.toml'
             cand demo 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
             cand watch 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
+            cand drill 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR'
+            cand changes 'What changed lately in the registry, serving infra, feature pipeline and training data'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -338,6 +379,10 @@ set edit:completion:arg-completer[mlrb] = {|@words|
         &'mlrb;help;demo'= {
         }
         &'mlrb;help;watch'= {
+        }
+        &'mlrb;help;drill'= {
+        }
+        &'mlrb;help;changes'= {
         }
         &'mlrb;help;completions'= {
         }

@@ -39,6 +39,8 @@ complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "runbook" -d 'Print a mode
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "init" -d 'Write a commented starter mlrb.toml'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "demo" -d 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "watch" -d 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
+complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "drill" -d 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR'
+complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "changes" -d 'What changed lately in the registry, serving infra, feature pipeline and training data'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand status" -l alias -d 'Live version = the version this alias points at (instead of the Production stage)' -r
@@ -203,6 +205,32 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s q -l quiet -d 'Print
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -l mode -d 'Who rolls back: the on-call engineer (manual) or the controller (auto)' -r -f -a "manual\t'The on-call path: an alert, then `rollback model --yes`'
+auto\t'The controller path: `watch` notices the breach and rolls back by itself'"
+complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -l mttr-objective -d 'Fail when the MTTR is longer than this, e.g. `2m` (default: [models.X.drill] mttr_objective)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
+json\t''"
+complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -l sandbox -d 'On a throwaway embedded registry with synthetic metrics that mlrb serves itself'
+complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -l history -d 'List the earlier drills (of MODEL, or all) with the MTTR trend, and change nothing'
+complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -l since -d 'How far back to look, e.g. `24h`, `7d`' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -l breach-at -d 'When the breach began (default: searched in Prometheus history when metrics are configured)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -l alias -d 'Live version = the version this alias points at (instead of the Production stage)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
+json\t''"
+complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
@@ -210,16 +238,18 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s q -l quiet -d 
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "status" -d 'What is live, what rollback would go to, and what looks wrong'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "candidate" -d 'The version a rollback would go to and why; --designate tags one before a deploy'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "rollback" -d 'Roll back one of the places an ML failure lives'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "report" -d 'Render the incident report of a recorded event, filled with what you know now'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "runbook" -d 'Print a model\'s on-call runbook with its names filled in'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "init" -d 'Write a commented starter mlrb.toml'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "demo" -d 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "watch" -d 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "completions" -d 'Print shell completions'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch drill changes completions help" -f -a "status" -d 'What is live, what rollback would go to, and what looks wrong'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch drill changes completions help" -f -a "candidate" -d 'The version a rollback would go to and why; --designate tags one before a deploy'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch drill changes completions help" -f -a "rollback" -d 'Roll back one of the places an ML failure lives'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch drill changes completions help" -f -a "report" -d 'Render the incident report of a recorded event, filled with what you know now'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch drill changes completions help" -f -a "runbook" -d 'Print a model\'s on-call runbook with its names filled in'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch drill changes completions help" -f -a "init" -d 'Write a commented starter mlrb.toml'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch drill changes completions help" -f -a "demo" -d 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch drill changes completions help" -f -a "watch" -d 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch drill changes completions help" -f -a "drill" -d 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch drill changes completions help" -f -a "changes" -d 'What changed lately in the registry, serving infra, feature pipeline and training data'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch drill changes completions help" -f -a "completions" -d 'Print shell completions'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init demo watch drill changes completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "model" -d 'Roll the model artifact back in the registry, reload serving, verify, report'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "infra" -d 'Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "features" -d 'Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report'

@@ -54,8 +54,70 @@ pub enum Command {
     Demo(DemoArgs),
     /// The automated rollback controller: watch metrics, roll back on sustained hard breaches
     Watch(WatchArgs),
+    /// Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR
+    Drill(DrillArgs),
+    /// What changed lately in the registry, serving infra, feature pipeline and training data
+    Changes(ChangesArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
+}
+
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DrillMode {
+    /// The on-call path: an alert, then `rollback model --yes`
+    #[default]
+    Manual,
+    /// The controller path: `watch` notices the breach and rolls back by itself
+    Auto,
+}
+
+#[derive(Debug, Args)]
+pub struct ChangesArgs {
+    /// Model name (as in mlrb.toml, else the registered name)
+    pub model: String,
+    /// How far back to look, e.g. `24h`, `7d`
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = crate::config::parse_duration)]
+    pub since: std::time::Duration,
+    /// When the breach began (default: searched in Prometheus history when metrics are configured)
+    #[arg(long, value_name = "TIME")]
+    pub breach_at: Option<String>,
+    /// Live version = the version this alias points at (instead of the Production stage)
+    #[arg(long, value_name = "NAME")]
+    pub alias: Option<String>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// Model to drill (as in mlrb.toml); optional with --history
+    #[arg(required_unless_present = "history")]
+    pub model: Option<String>,
+    /// On a throwaway embedded registry with synthetic metrics that mlrb serves itself
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Who rolls back: the on-call engineer (manual) or the controller (auto)
+    #[arg(long, value_enum, default_value_t = DrillMode::Manual)]
+    pub mode: DrillMode,
+    /// Fail when the MTTR is longer than this, e.g. `2m` (default: [models.X.drill] mttr_objective)
+    #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    pub mttr_objective: Option<std::time::Duration>,
+    /// List the earlier drills (of MODEL, or all) with the MTTR trend, and change nothing
+    #[arg(long, conflicts_with_all = ["sandbox", "mttr_objective"])]
+    pub history: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

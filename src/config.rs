@@ -74,6 +74,17 @@ pub struct ModelConfig {
     pub controller: ControllerConfig,
     #[serde(default)]
     pub verify: VerifyConfig,
+    #[serde(default)]
+    pub drill: DrillConfig,
+}
+
+/// `[models.X.drill]`: what a rehearsal must achieve.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillConfig {
+    /// The drill fails (exit 1) when its MTTR is longer than this.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub mttr_objective: Option<Duration>,
 }
 
 /// `[models.X.fallback]`: a version kept (and tested) for when no safe target is left, such as a

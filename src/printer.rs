@@ -16,6 +16,9 @@ pub struct Printer {
     pub format: Format,
     pub quiet: bool,
     stderr_term: bool,
+    /// Data goes to stderr too: a command run inside another (a drill's rollback) is progress
+    /// of the outer command, whose stdout stays its own data.
+    nested: bool,
 }
 
 impl Printer {
@@ -24,6 +27,15 @@ impl Printer {
             format,
             quiet,
             stderr_term: std::io::stderr().is_terminal(),
+            nested: false,
+        }
+    }
+
+    /// A printer for a command run inside another: its data is written to stderr.
+    pub fn nested(quiet: bool) -> Self {
+        Printer {
+            nested: true,
+            ..Printer::new(Format::Table, quiet)
         }
     }
 
@@ -33,6 +45,12 @@ impl Printer {
 
     /// Data for the user or a script. A closed pipe (`| head`) ends the process quietly.
     pub fn out(&self, text: &str) {
+        if self.nested {
+            if !self.quiet {
+                eprint!("{text}{}", if text.ends_with('\n') { "" } else { "\n" });
+            }
+            return;
+        }
         let mut o = std::io::stdout().lock();
         let r = o.write_all(text.as_bytes()).and_then(|_| {
             if text.ends_with('\n') {

@@ -1,8 +1,10 @@
 //! One file per subcommand; this module dispatches and holds what they share.
 
 pub mod candidate;
+pub mod changes;
 pub mod completions;
 pub mod demo;
+pub mod drill;
 pub mod init;
 pub mod report;
 pub mod rollback;
@@ -54,6 +56,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Rollback(RollbackCommand::Infra(a)) => a.output.format,
         Command::Rollback(RollbackCommand::Features(a)) => a.output.format,
         Command::Rollback(RollbackCommand::Retrain(a)) => a.output.format,
+        Command::Drill(a) => a.output.format,
+        Command::Changes(a) => a.output.format,
         _ => Format::Table,
     };
     let printer = Printer::new(format, cli.global.quiet);
@@ -82,6 +86,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Report(a) => report::run(&ctx, a),
         Command::Runbook(a) => runbook::run(&ctx, a),
         Command::Watch(a) => watch::run(&ctx, a),
+        Command::Drill(a) => drill::run(&ctx, a),
+        Command::Changes(a) => changes::run(&ctx, a),
         Command::Init(_) | Command::Completions(_) | Command::Demo(_) => {
             unreachable!("handled above")
         }

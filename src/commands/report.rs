@@ -90,7 +90,10 @@ pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<ExitStatus> {
         });
     }
     let refs: Vec<&Record> = mine.iter().collect();
-    let text = report::render(&refs, &Annotations::from_records(&refs));
+    let mut text = report::render(&refs, &Annotations::from_records(&refs));
+    if let Some(section) = crate::commands::changes::report_section(ctx, &refs) {
+        text = crate::commands::changes::insert_section(&text, &section);
+    }
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text).map_err(|e| {

@@ -62,6 +62,9 @@ pub struct ModelStatus {
     /// Metrics now vs baseline and the decision; only for models with `[models.X.metrics]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics: Option<MetricsView>,
+    /// What changed in the last 24 hours (`mlrb changes`); only when one model is asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<crate::commands::changes::Timeline>,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,6 +101,24 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         let target = ctx.settings.model(key, args.alias.as_deref())?;
         let mm = ModelMetrics::for_model(ctx.settings.models.get(key))?;
         let mut st = model_status(reg.as_ref(), &target, mm.as_ref())?;
+        if args.model.is_some() {
+            // The breach start is searched only when the metrics say something is wrong now.
+            let breached = st
+                .metrics
+                .as_ref()
+                .is_some_and(|m| m.decision.is_some_and(|d| d != Decision::Monitor));
+            let since = crate::clock::now() - chrono::Duration::hours(24);
+            st.changes = crate::commands::changes::timeline(
+                ctx,
+                reg.as_ref(),
+                &target,
+                since,
+                None,
+                breached,
+                false,
+            )
+            .ok();
+        }
         if let Some(m) = &st.metrics
             && let Some(e) = &m.error
             && metrics_error.is_none()
@@ -190,6 +211,7 @@ pub fn model_status(
         candidate,
         candidate_reason,
         metrics,
+        changes: None,
     })
 }
 
@@ -394,6 +416,9 @@ fn render(s: &ModelStatus) -> String {
     }
     if let Some(m) = &s.metrics {
         text.push_str(&render_metrics(m));
+    }
+    if let Some(c) = &s.changes {
+        text.push_str(&crate::commands::changes::render_section(c, 8));
     }
     if s.anomalies.is_empty() {
         text.push_str("  no anomalies\n");

@@ -84,30 +84,7 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
     let notifier = Notifier::from_config(&ctx.settings.notify)?;
     let mut models = Vec::new();
     for key in &args.models {
-        let target = ctx.settings.model(key, args.alias.as_deref())?;
-        let cfg = ctx.settings.models.get(key);
-        let Some(mm) = ModelMetrics::for_model(cfg)? else {
-            return Err(CliError::usage(format!(
-                "`{key}` has no [models.\"{key}\".metrics] in the config: watch needs a Prometheus URL and queries"
-            ))
-            .with_hint("see `mlrb init` for a commented example")
-            .into());
-        };
-        let ctl = cfg.map(|c| c.controller.clone()).unwrap_or_default();
-        models.push(Watched {
-            target,
-            mm,
-            ctl,
-            baseline: None,
-            consecutive: 0,
-            window: VecDeque::new(),
-            run_start: None,
-            soft: None,
-            fetch_errors: 0,
-            blind: false,
-            next: Instant::now(),
-            phase: Phase::Watching,
-        });
+        models.push(watched(ctx, key, args.alias.as_deref())?);
     }
     let reg = ctx.registry()?;
 
@@ -197,6 +174,54 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
         "stopped by signal; no rollback was in progress",
     );
     Ok(ExitStatus::Success)
+}
+
+/// One model's controller state, before its first check.
+fn watched(ctx: &Ctx, key: &str, alias: Option<&str>) -> Result<Watched> {
+    let target = ctx.settings.model(key, alias)?;
+    let cfg = ctx.settings.models.get(key);
+    let Some(mm) = ModelMetrics::for_model(cfg)? else {
+        return Err(CliError::usage(format!(
+            "`{key}` has no [models.\"{key}\".metrics] in the config: watch needs a Prometheus URL and queries"
+        ))
+        .with_hint("see `mlrb init` for a commented example")
+        .into());
+    };
+    let ctl = cfg.map(|c| c.controller.clone()).unwrap_or_default();
+    Ok(Watched {
+        target,
+        mm,
+        ctl,
+        baseline: None,
+        consecutive: 0,
+        window: VecDeque::new(),
+        run_start: None,
+        soft: None,
+        fetch_errors: 0,
+        blind: false,
+        next: Instant::now(),
+        phase: Phase::Watching,
+    })
+}
+
+/// The controller on one model until it has rolled back once or `limit` has passed: the
+/// automated path of `mlrb drill`, with the same checks, rule and rollback as `watch`.
+/// Returns whether it rolled back.
+pub fn until_rollback(ctx: &Ctx, key: &str, limit: Duration) -> Result<bool> {
+    let log = Log { json: false };
+    let notifier = Notifier::from_config(&ctx.settings.notify)?;
+    let mut w = watched(ctx, key, None)?;
+    let reg = ctx.registry()?;
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        check(ctx, reg.as_ref(), &mut w, &log, &notifier);
+        if matches!(w.phase, Phase::PostRollback { .. }) {
+            return Ok(true);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        std::thread::sleep(w.ctl.check_interval.min(left));
+    }
+    Ok(false)
 }
 
 fn worse(a: ExitStatus, b: ExitStatus) -> ExitStatus {

@@ -6,6 +6,8 @@ mod common;
 
 mod bad_input;
 mod bad_input_table;
+mod changes;
+mod drill;
 mod faults;
 mod features;
 mod generated;

@@ -35,6 +35,11 @@ fn report_is_rendered_again_filled_and_kept() {
     out.code(0);
     let mut settings = insta::Settings::clone_current();
     settings.add_filter(r"rollback-\d{8}T\d{6}Z-[0-9a-f]{4}", "[EVENT]");
+    // The "What Changed" table dates the fixture's registry versions by the real clock.
+    settings.add_filter(
+        r"\| \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \|",
+        "| [DATETIME] |",
+    );
     settings.add_filter(r"0[2]:\d{2}:\d{2}\.\d{3}", "[TIME]");
     settings.add_filter(r"\d+(\.\d+)? ms|\d+\.\ds", "[DUR]");
     settings.add_filter(

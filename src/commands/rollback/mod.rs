@@ -140,10 +140,13 @@ pub fn close_event(
     } else {
         (
             Some(crate::mttr::from_records(&mine)),
-            Some(crate::report::render(
-                &mine,
-                &crate::report::Annotations::default(),
-            )),
+            Some({
+                let r = crate::report::render(&mine, &crate::report::Annotations::default());
+                match crate::commands::changes::report_section(ctx, &mine) {
+                    Some(section) => crate::commands::changes::insert_section(&r, &section),
+                    None => r,
+                }
+            }),
         )
     };
     if p.json() {

@@ -1,0 +1,528 @@
+//! `mlrb changes`: one timeline, newest first, of what changed in the four places an ML failure
+//! can live — model registry, serving infra, feature pipeline, training data — beside the breach
+//! start, ending with the component that changed closest before it (evidence, never a verdict).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::cli::ChangesArgs;
+use crate::clock;
+use crate::commands::{Ctx, Result, load_versions};
+use crate::config::{InfraStrategy, ModelConfig, ModelTarget};
+use crate::error::{CliError, ExitStatus};
+use crate::exec::helm::Helm;
+use crate::exec::kubectl::Kubectl;
+use crate::journal::Entry;
+use crate::metrics::ModelMetrics;
+use crate::registry::{self, Registry, tags};
+
+/// One change in one component.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub at: DateTime<Utc>,
+    /// model, infra, features or data.
+    pub component: &'static str,
+    pub what: String,
+    /// Where the evidence comes from (registry, journal, kubectl, helm, git).
+    pub source: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Timeline {
+    pub model: String,
+    pub since: DateTime<Utc>,
+    /// Newest first.
+    pub changes: Vec<Change>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breach_start: Option<DateTime<Utc>>,
+    pub hint: String,
+    /// Sources that could not be read, and why: a missing source is never silent.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<String>,
+}
+
+pub fn run(ctx: &Ctx, args: &ChangesArgs) -> Result<ExitStatus> {
+    let target = ctx.settings.model(&args.model, args.alias.as_deref())?;
+    let breach = args
+        .breach_at
+        .as_deref()
+        .map(clock::parse_time)
+        .transpose()
+        .map_err(|e| CliError::usage(format!("--breach-at: {e}")))?;
+    let since = clock::now() - chrono::Duration::from_std(args.since).unwrap_or_default();
+    let reg = ctx.registry()?;
+    let t = timeline(ctx, reg.as_ref(), &target, since, breach, true, true)?;
+    let p = &ctx.printer;
+    if p.json() {
+        p.out_json(&t);
+    } else {
+        p.out(&render(&t));
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// The timeline of `target` since `since`. Without `breach`, and with `detect`, the breach start
+/// is searched in Prometheus history when the model has metrics; `infra` asks kubectl or helm
+/// (left out where the answer must be instant, as in `status`).
+pub fn timeline(
+    ctx: &Ctx,
+    reg: &dyn Registry,
+    target: &ModelTarget,
+    since: DateTime<Utc>,
+    breach: Option<DateTime<Utc>>,
+    detect: bool,
+    infra: bool,
+) -> Result<Timeline> {
+    let cfg = ctx.settings.models.get(&target.key);
+    let mut changes = Vec::new();
+    let mut unavailable = Vec::new();
+    model_changes(ctx, reg, target, since, &mut changes)?;
+    if let Some(cfg) = cfg {
+        if infra && let Err(e) = infra_changes(cfg, since, &mut changes) {
+            unavailable.push(format!("serving infra: {e}"));
+        }
+        if let Some(f) = &cfg.features
+            && let Err(e) = feature_changes(ctx, &f.repo, &f.path, since, &mut changes)
+        {
+            unavailable.push(format!("feature pipeline: {e}"));
+        }
+    }
+    changes.sort_by_key(|c| std::cmp::Reverse(c.at));
+    let breach_start = match breach {
+        Some(b) => Some(b),
+        None if detect => match detect_breach(reg, target, cfg) {
+            Ok(b) => b,
+            Err(e) => {
+                unavailable.push(format!("breach start: {e:#}"));
+                None
+            }
+        },
+        None => None,
+    };
+    let hint = hint(&changes, breach_start);
+    Ok(Timeline {
+        model: target.key.clone(),
+        since,
+        changes,
+        breach_start,
+        hint,
+        unavailable,
+    })
+}
+
+fn model_changes(
+    ctx: &Ctx,
+    reg: &dyn Registry,
+    target: &ModelTarget,
+    since: DateTime<Utc>,
+    out: &mut Vec<Change>,
+) -> Result<()> {
+    let versions = load_versions(reg, target)?;
+    for v in &versions {
+        if let Some(c) = v.created_at.filter(|c| *c >= since) {
+            out.push(Change {
+                at: c,
+                component: "model",
+                what: format!("v{} registered ({}){}", v.version, v.stage, source_of(v)),
+                source: "registry",
+            });
+        }
+        // A later update that mlrb's own audit tags do not explain: a stage or alias move.
+        if let (Some(u), Some(c)) = (v.updated_at, v.created_at)
+            && u >= since
+            && (u - c).num_seconds() > 1
+            && v.tag(tags::EVENT_ID).is_none()
+        {
+            out.push(Change {
+                at: u,
+                component: "model",
+                what: format!("v{} updated, now {}", v.version, v.stage),
+                source: "registry",
+            });
+        }
+        if let Some(d) = dataset_of(v) {
+            // Training data is dated by the version that brought it.
+            if let Some(c) = v.created_at.filter(|c| *c >= since) {
+                out.push(Change {
+                    at: c,
+                    component: "data",
+                    what: format!("v{} was trained on dataset {d}", v.version),
+                    source: "registry",
+                });
+            }
+        }
+    }
+    let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
+    for r in &records {
+        if let Entry::Started {
+            command,
+            model,
+            registered_name,
+            from,
+            to,
+            triggered_by,
+            ..
+        } = &r.entry
+            && (model == &target.key || registered_name == &target.registered_name)
+            && r.at >= since
+        {
+            let component = match command.as_str() {
+                "rollback infra" => "infra",
+                "rollback features" => "features",
+                "rollback retrain" => "data",
+                _ => "model",
+            };
+            let fmt = |v: &[u64]| {
+                v.iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            out.push(Change {
+                at: r.at,
+                component,
+                what: format!(
+                    "mlrb {command} by {triggered_by}: {} → {to} (event {})",
+                    fmt(from),
+                    r.event
+                ),
+                source: "journal",
+            });
+        }
+    }
+    Ok(())
+}
+
+fn source_of(v: &registry::ModelVersion) -> String {
+    if v.source.is_empty() {
+        String::new()
+    } else {
+        format!(" from {}", v.source)
+    }
+}
+
+/// The dataset version a version's run recorded, by the tag names teams commonly use.
+fn dataset_of(v: &registry::ModelVersion) -> Option<&str> {
+    ["dataset_version", "data_version", "dataset"]
+        .iter()
+        .find_map(|k| v.tag(k))
+}
+
+fn infra_changes(cfg: &ModelConfig, since: DateTime<Utc>, out: &mut Vec<Change>) -> Result<()> {
+    let i = &cfg.infra;
+    match i.strategy {
+        InfraStrategy::Kubectl => {
+            let Some(d) = &i.deployment else {
+                return Ok(());
+            };
+            let k = Kubectl {
+                context: i.context.clone(),
+                namespace: i.namespace.clone(),
+            };
+            let dep = k.get_deployment(d).map_err(anyhow::Error::from)?;
+            for r in k.history(&dep).map_err(anyhow::Error::from)? {
+                if let Some(c) = r.created.filter(|c| *c >= since) {
+                    out.push(Change {
+                        at: c,
+                        component: "infra",
+                        what: format!(
+                            "deployment/{d} revision {}: {}{}",
+                            r.revision,
+                            r.images.join(", "),
+                            if r.change_cause.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" ({})", r.change_cause)
+                            }
+                        ),
+                        source: "kubectl",
+                    });
+                }
+            }
+        }
+        InfraStrategy::Helm => {
+            let Some(rel) = &i.release else {
+                return Ok(());
+            };
+            let h = Helm {
+                context: i.context.clone(),
+                namespace: i.namespace.clone(),
+            };
+            for r in h.history(rel).map_err(anyhow::Error::from)? {
+                let at = DateTime::parse_from_rfc3339(r.updated.trim())
+                    .ok()
+                    .map(|t| t.with_timezone(&Utc));
+                if let Some(at) = at.filter(|a| *a >= since) {
+                    out.push(Change {
+                        at,
+                        component: "infra",
+                        what: format!(
+                            "helm release {rel} revision {}: {} {} ({})",
+                            r.revision, r.chart, r.status, r.description
+                        ),
+                        source: "helm",
+                    });
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn feature_changes(
+    ctx: &Ctx,
+    repo: &Path,
+    path: &Path,
+    since: DateTime<Utc>,
+    out: &mut Vec<Change>,
+) -> Result<()> {
+    let base: PathBuf = ctx
+        .settings
+        .config_path
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let dir = if repo.is_relative() {
+        base.join(repo)
+    } else {
+        repo.to_path_buf()
+    };
+    let repo = git2::Repository::open(&dir).map_err(|e| {
+        CliError::usage(format!(
+            "{} is not a git repository ({})",
+            dir.display(),
+            e.message()
+        ))
+    })?;
+    let mut walk = repo.revwalk()?;
+    walk.set_sorting(git2::Sort::TIME)?;
+    walk.push_head()?;
+    let floor = since.timestamp();
+    for id in walk {
+        let c = repo.find_commit(id?)?;
+        if c.time().seconds() < floor {
+            // Time order: everything after this is older (clock skew aside).
+            break;
+        }
+        if !crate::exec::git::touches(&c, path) {
+            continue;
+        }
+        let dvc = dvc_files(&repo, &c, path);
+        let at = DateTime::from_timestamp(c.time().seconds(), 0).unwrap_or(since);
+        let id = c.id().to_string();
+        out.push(Change {
+            at,
+            component: "features",
+            what: format!(
+                "commit {} {} ({}){}",
+                &id[..7],
+                c.summary().unwrap_or(""),
+                c.author().name().unwrap_or("?"),
+                if dvc.is_empty() {
+                    String::new()
+                } else {
+                    format!("; DVC data changed: {}", dvc.join(", "))
+                }
+            ),
+            source: "git",
+        });
+    }
+    Ok(())
+}
+
+/// `.dvc` and `dvc.lock` files under `path` that `c` changed.
+fn dvc_files(repo: &git2::Repository, c: &git2::Commit, path: &Path) -> Vec<String> {
+    let new = c.tree().ok();
+    let old = c.parent(0).ok().and_then(|p| p.tree().ok());
+    let mut opts = git2::DiffOptions::new();
+    opts.pathspec(path);
+    let Ok(diff) = repo.diff_tree_to_tree(old.as_ref(), new.as_ref(), Some(&mut opts)) else {
+        return Vec::new();
+    };
+    diff.deltas()
+        .filter_map(|d| d.new_file().path().map(|p| p.display().to_string()))
+        .filter(|p| p.ends_with(".dvc") || p.ends_with("dvc.lock"))
+        .collect()
+}
+
+/// The breach start from Prometheus history, when the model has metrics.
+fn detect_breach(
+    reg: &dyn Registry,
+    target: &ModelTarget,
+    cfg: Option<&ModelConfig>,
+) -> Result<Option<DateTime<Utc>>> {
+    let Some(mm) = ModelMetrics::for_model(cfg)? else {
+        return Ok(None);
+    };
+    let versions = load_versions(reg, target)?;
+    let live = registry::live_versions(&versions, &target.mode);
+    let choice = crate::select::choose_in(&versions, &target.mode, None).ok();
+    let base = mm.baseline(
+        reg,
+        choice.as_ref().map(|c| &c.version),
+        live.first().copied(),
+    )?;
+    let lookback = mm
+        .cfg
+        .metrics
+        .as_ref()
+        .and_then(|m| m.detection_lookback)
+        .unwrap_or(Duration::from_secs(3600));
+    Ok(mm
+        .breach_start(&base, lookback)
+        .map_err(CliError::from)?
+        .map(|(t, _)| t))
+}
+
+/// Which component changed closest before the breach: a lead to check first, not a verdict.
+fn hint(changes: &[Change], breach: Option<DateTime<Utc>>) -> String {
+    let Some(b) = breach else {
+        return match changes.first() {
+            Some(c) => format!(
+                "no breach start known (no metrics, or no breach in their history): the most recent change was in {} ({}, {} ago)",
+                label(c.component),
+                c.what,
+                clock::human(clock::now() - c.at)
+            ),
+            None => {
+                "nothing changed in the window; widen the window with mlrb changes --since".into()
+            }
+        };
+    };
+    // mlrb's own rollbacks respond to a breach; they do not cause one.
+    match changes.iter().find(|c| c.at <= b && c.source != "journal") {
+        Some(c) => format!(
+            "closest change before the breach at {} UTC: {} — {} ({} before). Evidence, not proof: check it first.",
+            b.format("%H:%M:%S"),
+            label(c.component),
+            c.what,
+            clock::human(b - c.at)
+        ),
+        None => format!(
+            "no change in the window before the breach at {} UTC; widen the window (mlrb changes --since), or look outside the four components",
+            b.format("%H:%M:%S")
+        ),
+    }
+}
+
+fn label(component: &str) -> &'static str {
+    match component {
+        "model" => "the model (registry)",
+        "infra" => "the serving infrastructure",
+        "features" => "the feature pipeline",
+        _ => "the training data",
+    }
+}
+
+/// The timeline as text: one line per change, newest first, the breach marked in place.
+pub fn render(t: &Timeline) -> String {
+    let mut s = format!(
+        "What changed for {} since {} UTC (newest first)\n",
+        t.model,
+        t.since.format("%Y-%m-%d %H:%M")
+    );
+    let mut breach_shown = false;
+    let breach_line = |b: DateTime<Utc>| {
+        format!(
+            "  {}  ─── breach began ───\n",
+            b.format("%Y-%m-%d %H:%M:%S")
+        )
+    };
+    for c in &t.changes {
+        if let Some(b) = t.breach_start
+            && !breach_shown
+            && c.at <= b
+        {
+            s.push_str(&breach_line(b));
+            breach_shown = true;
+        }
+        s.push_str(&format!(
+            "  {}  {:<8} {}\n",
+            c.at.format("%Y-%m-%d %H:%M:%S"),
+            c.component,
+            c.what
+        ));
+    }
+    if let (Some(b), false) = (t.breach_start, breach_shown) {
+        s.push_str(&breach_line(b));
+    }
+    if t.changes.is_empty() {
+        s.push_str("  (no changes recorded in the window)\n");
+    }
+    for u in &t.unavailable {
+        s.push_str(&format!("  ! not read: {u}\n"));
+    }
+    s.push_str(&format!("hint: {}\n", t.hint));
+    s
+}
+
+/// The short form for `status` and reports: the newest `max` changes and the hint.
+pub fn render_section(t: &Timeline, max: usize) -> String {
+    let mut s = String::from(
+        "  changes in the last 24h (registry, journal, pipeline; `mlrb changes` adds serving infra):\n",
+    );
+    for c in t.changes.iter().take(max) {
+        s.push_str(&format!(
+            "    {}  {:<8} {}\n",
+            c.at.format("%Y-%m-%d %H:%M"),
+            c.component,
+            c.what
+        ));
+    }
+    if t.changes.len() > max {
+        s.push_str(&format!("    … {} more\n", t.changes.len() - max));
+    }
+    s.push_str(&format!("    hint: {}\n", t.hint));
+    s
+}
+
+/// The "What Changed" section of the incident report of one event: the 24 hours before the
+/// rollback started, beside the breach start its journal recorded. `None` when the model or the
+/// registry cannot be read (the report is complete without it).
+pub fn report_section(ctx: &Ctx, records: &[&crate::journal::Record]) -> Option<String> {
+    let (model, mode, detected, started) = records.iter().find_map(|r| match &r.entry {
+        Entry::Started {
+            model,
+            mode,
+            detected_at,
+            started_at,
+            ..
+        } => Some((model.clone(), mode.clone(), *detected_at, *started_at)),
+        _ => None,
+    })?;
+    let alias = mode.strip_prefix("alias @");
+    let target = ctx.settings.model(&model, alias).ok()?;
+    let reg = ctx.registry().ok()?;
+    let since = started - chrono::Duration::hours(24);
+    let t = timeline(ctx, reg.as_ref(), &target, since, detected, false, false).ok()?;
+    let esc = crate::report::escape_md;
+    let mut s = String::from("## What Changed\n\n");
+    if t.changes.is_empty() {
+        s.push_str("No change recorded in the registry, the journal or the feature pipeline in the 24 hours before the rollback.\n");
+    } else {
+        s.push_str("| Time (UTC) | Component | Change |\n|---|---|---|\n");
+        for c in t.changes.iter().take(20) {
+            s.push_str(&format!(
+                "| {} | {} | {} |\n",
+                c.at.format("%Y-%m-%d %H:%M:%S"),
+                c.component,
+                esc(&c.what).replace('|', "\\|")
+            ));
+        }
+    }
+    s.push_str(&format!("\n**Hint:** {}\n", esc(&t.hint)));
+    Some(s)
+}
+
+/// `report` with `section` placed before its Root Cause section (or at the end).
+pub fn insert_section(report: &str, section: &str) -> String {
+    match report.find("\n## Root Cause") {
+        Some(i) => format!("{}{section}{}", &report[..i + 1], &report[i..]),
+        None => format!("{report}\n{section}"),
+    }
+}
