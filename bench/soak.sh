@@ -74,8 +74,8 @@ sleep 30; early=$(sample "after 30 s:")
 sleep $(( DURATION > 30 ? DURATION - 30 : 1 )); late=$(sample "after $DURATION s:")
 read -r ut st < <(awk '{print $14, $15}' "/proc/$PID/stat")
 hz=$(getconf CLK_TCK)
-checks=$(grep -c '"event":"check"' "$W/watch.log" || true)
 breaches=$(grep -c '"event":"breach"' "$W/watch.log" || true)
+checks=$(( $(grep -c '"event":"check"' "$W/watch.log" || true) + breaches ))
 rollbacks=$(grep -c '"type":"started"' "$W/state/journal.jsonl" 2>/dev/null || true)
 echo "$early"; echo "$late"
 awk -v u="$ut" -v s="$st" -v hz="$hz" -v d="$DURATION" -v n="$checks" -v b="$breaches" -v r="$rollbacks" 'BEGIN {

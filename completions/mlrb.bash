@@ -996,7 +996,7 @@ _mlrb() {
             fi
             case "${prev}" in
                 --topic)
-                    COMPREPLY=($(compgen -W "model infra features retrain no-target" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "model infra features retrain no-target drill" -- "${cur}"))
                     return 0
                     ;;
                 --config)

@@ -364,6 +364,8 @@ pub enum RunbookTopic {
     Retrain,
     /// No safe rollback target
     NoTarget,
+    /// The quarterly rollback drill
+    Drill,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ fn text(topic: RunbookTopic) -> &'static str {
         RunbookTopic::Features => include_str!("../../runbooks/feature-rollback.md"),
         RunbookTopic::Retrain => include_str!("../../runbooks/emergency-retrain.md"),
         RunbookTopic::NoTarget => include_str!("../../runbooks/no-safe-target.md"),
+        RunbookTopic::Drill => include_str!("../../runbooks/quarterly-drill.md"),
     }
 }
 

@@ -165,7 +165,14 @@ fn runbook_command_fills_in_the_models_names() {
         "mlrb.toml",
         "[models.fraud]\nregistered_name = \"fraud-detector\"\n[models.fraud.infra]\nstrategy = \"kubectl\"\ndeployment = \"fraud-server\"\nnamespace = \"risk\"\n",
     );
-    for topic in ["model", "infra", "features", "retrain", "no-target"] {
+    for topic in [
+        "model",
+        "infra",
+        "features",
+        "retrain",
+        "no-target",
+        "drill",
+    ] {
         let out = env.run(&[
             "--config",
             cfg.to_str().unwrap(),
