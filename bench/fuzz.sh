@@ -10,4 +10,5 @@ for t in config journal mlflow_answer registry_file; do
   echo "== $t ($SECS s)"
   cargo +nightly fuzz run "$t" -- -max_total_time="$SECS" -rss_limit_mb=1024 2>&1 | grep -E "^(#[0-9]+.*DONE|Done|==[0-9]+== ERROR|SUMMARY)" || true
 done
-ls artifacts 2>/dev/null && find artifacts -type f | head || echo "no crashes"
+crashes=$(find artifacts -type f 2>/dev/null | wc -l)
+echo "crash artifacts: $crashes"; find artifacts -type f 2>/dev/null | head
