@@ -556,20 +556,7 @@ pub fn run(ctx: &Ctx, args: &FeaturesRollbackArgs) -> Result<ExitStatus> {
                 Ok(d) | Err(d) => d,
             };
             let millis = t0.elapsed().as_millis() as u64;
-            p.status(&format!(
-                "  {} [{total}/{total}] {detail} ({millis} ms)",
-                if ok { "✓" } else { "✗" }
-            ));
-            journal.append(Entry::StepFinished {
-                index: i,
-                ok,
-                detail: detail.clone(),
-                millis,
-            });
-            journal.append(Entry::Verified {
-                ok,
-                detail: detail.clone(),
-            });
+            super::record_verify(p, &mut journal, i, ok, &detail, millis);
             if ok {
                 (
                     ExitStatus::Success,

@@ -329,20 +329,7 @@ fn execute(ctx: &Ctx, plan: &InfraPlan, journal: &mut Journal) -> (ExitStatus, S
     let detail = match &result {
         Ok(d) | Err(d) => d.clone(),
     };
-    p.status(&format!(
-        "  {} [{total}/{total}] {detail} ({millis} ms)",
-        if ok { "✓" } else { "✗" }
-    ));
-    journal.append(Entry::StepFinished {
-        index: i,
-        ok,
-        detail: detail.clone(),
-        millis,
-    });
-    journal.append(Entry::Verified {
-        ok,
-        detail: detail.clone(),
-    });
+    super::record_verify(p, journal, i, ok, &detail, millis);
     if ok {
         (
             ExitStatus::Success,

@@ -171,3 +171,30 @@ pub fn close_event(
         _ => Err(CliError::new(status, message).with_hint(hint).into()),
     }
 }
+
+/// Records the last (verification) step of a rollback: its status line, the step's end and the
+/// verification result in the journal.
+pub fn record_verify(
+    p: &Printer,
+    journal: &mut crate::journal::Journal,
+    index: usize,
+    ok: bool,
+    detail: &str,
+    millis: u64,
+) {
+    let total = index + 1;
+    p.status(&format!(
+        "  {} [{total}/{total}] {detail} ({millis} ms)",
+        if ok { "✓" } else { "✗" }
+    ));
+    journal.append(crate::journal::Entry::StepFinished {
+        index,
+        ok,
+        detail: detail.to_string(),
+        millis,
+    });
+    journal.append(crate::journal::Entry::Verified {
+        ok,
+        detail: detail.to_string(),
+    });
+}
