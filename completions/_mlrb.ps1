@@ -103,7 +103,7 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
         }
         'mlrb;rollback;model' {
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Target version (default: the candidate; see `mlrb candidate`)')
-            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: recorded in the audit tags (first 500 characters), the journal and the report')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)')
             [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)')
             [CompletionResult]::new('--triggered-by', '--triggered-by', [CompletionResultType]::ParameterName, 'Who or what started the rollback (default: $USER)')
             [CompletionResult]::new('--alias', '--alias', [CompletionResultType]::ParameterName, 'Live version = the version this alias points at (instead of the Production stage)')
@@ -131,7 +131,7 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
         }
         'mlrb;rollback;infra' {
             [CompletionResult]::new('--to-revision', '--to-revision', [CompletionResultType]::ParameterName, 'Revision to go back to (default: the one before the current); see --history')
-            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: recorded in the journal and the report')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)')
             [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)')
             [CompletionResult]::new('--triggered-by', '--triggered-by', [CompletionResultType]::ParameterName, 'Who or what started the rollback (default: $USER)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
@@ -156,8 +156,8 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
         'mlrb;rollback;features' {
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The known-good commit (any revision git understands)')
             [CompletionResult]::new('--before', '--before', [CompletionResultType]::ParameterName, 'The newest commit touching the pipeline before TIME (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `2h` ago)')
-            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: recorded in the commit message, the journal and the report')
-            [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)')
+            [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)')
             [CompletionResult]::new('--triggered-by', '--triggered-by', [CompletionResultType]::ParameterName, 'Who or what started the rollback (default: $USER)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
@@ -182,8 +182,8 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
         'mlrb;rollback;retrain' {
             [CompletionResult]::new('--dataset-version', '--dataset-version', [CompletionResultType]::ParameterName, 'The known-good training dataset version')
             [CompletionResult]::new('--config-commit', '--config-commit', [CompletionResultType]::ParameterName, 'The training config commit (or ref) to run')
-            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: recorded in the journal and the report')
-            [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)')
+            [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)')
             [CompletionResult]::new('--triggered-by', '--triggered-by', [CompletionResultType]::ParameterName, 'Who or what started the rollback (default: $USER)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')

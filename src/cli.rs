@@ -188,6 +188,26 @@ pub enum RollbackCommand {
     Retrain(RetrainRollbackArgs),
 }
 
+/// What every rollback takes: the why, the who, the when, and how much to ask.
+#[derive(Debug, Default, Args)]
+pub struct RollbackOptions {
+    /// Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Print the plan and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)
+    #[arg(long, value_name = "TIME")]
+    pub detected_at: Option<String>,
+    /// Who or what started the rollback (default: $USER)
+    #[arg(long, value_name = "WHO")]
+    pub triggered_by: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct RetrainRollbackArgs {
     pub model: String,
@@ -200,21 +220,8 @@ pub struct RetrainRollbackArgs {
     /// Follow the pipeline until it finishes
     #[arg(long)]
     pub wait: bool,
-    /// Why: recorded in the journal and the report
-    #[arg(long, value_name = "TEXT")]
-    pub reason: Option<String>,
-    /// Do not ask for confirmation
-    #[arg(short, long)]
-    pub yes: bool,
-    /// Print the plan and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// When the breach began
-    #[arg(long, value_name = "TIME")]
-    pub detected_at: Option<String>,
-    /// Who or what started the rollback (default: $USER)
-    #[arg(long, value_name = "WHO")]
-    pub triggered_by: Option<String>,
+    #[command(flatten)]
+    pub common: RollbackOptions,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -235,21 +242,8 @@ pub struct FeaturesRollbackArgs {
     /// Push the commit with `git push`
     #[arg(long, conflicts_with = "no_commit")]
     pub push: bool,
-    /// Why: recorded in the commit message, the journal and the report
-    #[arg(long, value_name = "TEXT")]
-    pub reason: Option<String>,
-    /// Do not ask for confirmation
-    #[arg(short, long)]
-    pub yes: bool,
-    /// Print the plan and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// When the breach began
-    #[arg(long, value_name = "TIME")]
-    pub detected_at: Option<String>,
-    /// Who or what started the rollback (default: $USER)
-    #[arg(long, value_name = "WHO")]
-    pub triggered_by: Option<String>,
+    #[command(flatten)]
+    pub common: RollbackOptions,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -263,21 +257,8 @@ pub struct InfraRollbackArgs {
     /// List the revisions (number, change-cause, image, age) and change nothing
     #[arg(long, conflicts_with_all = ["to_revision", "yes", "dry_run"])]
     pub history: bool,
-    /// Why: recorded in the journal and the report
-    #[arg(long, value_name = "TEXT")]
-    pub reason: Option<String>,
-    /// Do not ask for confirmation
-    #[arg(short, long)]
-    pub yes: bool,
-    /// Print the plan and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)
-    #[arg(long, value_name = "TIME")]
-    pub detected_at: Option<String>,
-    /// Who or what started the rollback (default: $USER)
-    #[arg(long, value_name = "WHO")]
-    pub triggered_by: Option<String>,
+    #[command(flatten)]
+    pub common: RollbackOptions,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -288,15 +269,8 @@ pub struct ModelRollbackArgs {
     /// Target version (default: the candidate; see `mlrb candidate`)
     #[arg(long, value_name = "V")]
     pub to: Option<String>,
-    /// Why: recorded in the audit tags (first 500 characters), the journal and the report
-    #[arg(long, value_name = "TEXT")]
-    pub reason: Option<String>,
-    /// Do not ask for confirmation
-    #[arg(short, long)]
-    pub yes: bool,
-    /// Print the plan and change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub common: RollbackOptions,
     /// Finish an interrupted rollback of this model (re-checks the registry before each step)
     #[arg(long, conflicts_with_all = ["to", "reason", "detected_at", "triggered_by"])]
     pub resume: bool,
@@ -306,12 +280,6 @@ pub struct ModelRollbackArgs {
     /// Take over the model's lease from a rollback that was abandoned on another machine
     #[arg(long)]
     pub force_unlock: bool,
-    /// When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)
-    #[arg(long, value_name = "TIME")]
-    pub detected_at: Option<String>,
-    /// Who or what started the rollback (default: $USER)
-    #[arg(long, value_name = "WHO")]
-    pub triggered_by: Option<String>,
     /// Live version = the version this alias points at (instead of the Production stage)
     #[arg(long, value_name = "NAME")]
     pub alias: Option<String>,

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cli::{DemoArgs, ModelRollbackArgs, OutputArgs, StatusArgs};
+use crate::cli::{DemoArgs, ModelRollbackArgs, OutputArgs, RollbackOptions, StatusArgs};
 use crate::clock;
 use crate::commands::{Ctx, Result};
 use crate::config::{RegistryTarget, Settings};
@@ -83,16 +83,18 @@ pub fn run(printer: Printer, args: &DemoArgs) -> Result<ExitStatus> {
     let status = super::rollback::model::run(
         &ctx,
         &ModelRollbackArgs {
+            common: RollbackOptions {
+                reason: Some("prediction diversity collapsed 0.73 -> 0.04".into()),
+                yes: true,
+                dry_run: false,
+                detected_at: Some("13m".into()),
+                triggered_by: Some("demo".into()),
+            },
             model: m.into(),
             to: None,
-            reason: Some("prediction diversity collapsed 0.73 -> 0.04".into()),
-            yes: true,
-            dry_run: false,
             resume: false,
             force_unlock: false,
             fallback: false,
-            detected_at: Some("13m".into()),
-            triggered_by: Some("demo".into()),
             alias: None,
             no_verify: false,
             output: OutputArgs::default(),

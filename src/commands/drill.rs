@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::cli::{DrillArgs, DrillMode, ModelRollbackArgs, OutputArgs};
+use crate::cli::{DrillArgs, DrillMode, ModelRollbackArgs, OutputArgs, RollbackOptions};
 use crate::clock;
 use crate::commands::{Ctx, Result};
 use crate::config::{
@@ -376,16 +376,18 @@ fn manual(
     super::rollback::model::run(
         ctx,
         &ModelRollbackArgs {
+            common: RollbackOptions {
+                reason: Some("drill: prediction diversity collapse".into()),
+                yes: true,
+                dry_run: false,
+                detected_at: None,
+                triggered_by: Some("mlrb-drill".into()),
+            },
             model: model.into(),
             to: None,
-            reason: Some("drill: prediction diversity collapse".into()),
-            yes: true,
-            dry_run: false,
             resume: false,
             force_unlock: false,
             fallback: false,
-            detected_at: None,
-            triggered_by: Some("mlrb-drill".into()),
             alias: None,
             no_verify: false,
             output: OutputArgs::default(),

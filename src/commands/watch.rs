@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::cli::{LogFormat, ModelRollbackArgs, OutputArgs, WatchArgs};
+use crate::cli::{LogFormat, ModelRollbackArgs, OutputArgs, RollbackOptions, WatchArgs};
 use crate::clock;
 use crate::commands::{Ctx, Result, load_versions};
 use crate::config::{ControllerConfig, ModelTarget};
@@ -521,13 +521,15 @@ fn trigger(
         &messages::rollback_in_progress(&key, &from, to, reason, values),
     );
     let args = ModelRollbackArgs {
+        common: RollbackOptions {
+            reason: Some(format!("mlrb watch: {reason}")),
+            yes: true,
+            dry_run: false,
+            detected_at: Some(clock::fmt(began)),
+            triggered_by: Some("mlrb-watch".into()),
+        },
         model: key.clone(),
         to: None,
-        reason: Some(format!("mlrb watch: {reason}")),
-        yes: true,
-        dry_run: false,
-        detected_at: Some(clock::fmt(began)),
-        triggered_by: Some("mlrb-watch".into()),
         alias: match &w.target.mode {
             registry::LiveMode::Alias(a) => Some(a.clone()),
             registry::LiveMode::Stage => None,

@@ -101,9 +101,9 @@ fn dvc_files(repo: &Repository, commit: &Commit, path: &Path) -> Vec<(PathBuf, S
 pub fn run(ctx: &Ctx, args: &FeaturesRollbackArgs) -> Result<ExitStatus> {
     let started_at = clock::now();
     let p = &ctx.printer;
-    let detected = detected_at(args.detected_at.as_deref())?;
-    let who = triggered_by(args.triggered_by.as_deref())?;
-    let reason = clean_reason(args.reason.as_deref());
+    let detected = detected_at(args.common.detected_at.as_deref())?;
+    let who = triggered_by(args.common.triggered_by.as_deref())?;
+    let reason = clean_reason(args.common.reason.as_deref());
     let Some(cfg) = ctx
         .settings
         .models
@@ -407,7 +407,7 @@ pub fn run(ctx: &Ctx, args: &FeaturesRollbackArgs) -> Result<ExitStatus> {
         })
         .unwrap_or_default()
     };
-    if args.dry_run {
+    if args.common.dry_run {
         p.status("dry run: nothing was changed");
         if p.json() {
             p.out_json(&outcome_json(
@@ -422,7 +422,7 @@ pub fn run(ctx: &Ctx, args: &FeaturesRollbackArgs) -> Result<ExitStatus> {
     }
     let how = match confirm(
         p,
-        args.yes,
+        args.common.yes,
         &format!("Restore {shown} to {}?", short(&target)),
     )? {
         Confirmation::Yes(how) => how,

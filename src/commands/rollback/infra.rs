@@ -72,9 +72,9 @@ pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
         .get(&args.model)
         .map(|m| m.infra.clone())
         .unwrap_or_default();
-    let detected = detected_at(args.detected_at.as_deref())?;
-    let who = triggered_by(args.triggered_by.as_deref())?;
-    let reason = clean_reason(args.reason.as_deref());
+    let detected = detected_at(args.common.detected_at.as_deref())?;
+    let who = triggered_by(args.common.triggered_by.as_deref())?;
+    let reason = clean_reason(args.common.reason.as_deref());
     let plan = match cfg.strategy {
         InfraStrategy::None => {
             return Err(CliError::usage(format!(
@@ -150,7 +150,7 @@ pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
         })
         .unwrap_or_default()
     };
-    if args.dry_run {
+    if args.common.dry_run {
         p.status("dry run: nothing was changed");
         if p.json() {
             p.out_json(&outcome_json(
@@ -193,7 +193,7 @@ pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
     }
     let how = match confirm(
         p,
-        args.yes,
+        args.common.yes,
         &format!(
             "Roll back {} to {} {}?",
             plan.target, plan.unit, plan.to_label

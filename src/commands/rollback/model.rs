@@ -57,9 +57,9 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         Some(f) => Some(f.version),
         None => args.to.as_deref().map(parse_version).transpose()?,
     };
-    let detected = detected_at(args.detected_at.as_deref())?;
-    let who = triggered_by(args.triggered_by.as_deref())?;
-    let reason = clean_reason(args.reason.as_deref());
+    let detected = detected_at(args.common.detected_at.as_deref())?;
+    let who = triggered_by(args.common.triggered_by.as_deref())?;
+    let reason = clean_reason(args.common.reason.as_deref());
     // A metrics setup problem (say, its auth variable unset) must not stop a rollback at 2 AM.
     let mm = ModelMetrics::for_model(ctx.settings.models.get(&args.model)).unwrap_or_else(|e| {
         p.warn(&format!(
@@ -72,7 +72,7 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
     let reg = reg.as_ref();
     let name = target.registered_name.as_str();
     // Taken before the state is read, so two engineers never plan from the same state.
-    let _lock = if args.dry_run {
+    let _lock = if args.common.dry_run {
         None
     } else {
         crate::lock::acquire(
@@ -261,7 +261,7 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         text.push_str(&plan.render());
         p.out(&text);
     }
-    if args.dry_run {
+    if args.common.dry_run {
         p.status("dry run: nothing was changed");
         if p.json() {
             p.out_json(&Outcome {
@@ -331,7 +331,11 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         (d, _) => d,
     };
 
-    let how = match confirm(p, args.yes, &format!("Roll back {name} to v{}?", plan.to))? {
+    let how = match confirm(
+        p,
+        args.common.yes,
+        &format!("Roll back {name} to v{}?", plan.to),
+    )? {
         Confirmation::Yes(how) => how,
         Confirmation::Declined => {
             p.status("declined: nothing was changed");
@@ -560,11 +564,11 @@ fn resume(
         text.push_str(&format!("  {:>2}. [{mark}] {line}\n", i + 1));
     }
     p.out(&text);
-    if args.dry_run {
+    if args.common.dry_run {
         p.status("dry run: nothing was changed");
         return Ok(ExitStatus::Success);
     }
-    let how = match confirm(p, args.yes, &format!("Resume rollback {event}?"))? {
+    let how = match confirm(p, args.common.yes, &format!("Resume rollback {event}?"))? {
         Confirmation::Yes(how) => how,
         Confirmation::Declined => {
             p.status("declined: nothing was changed");

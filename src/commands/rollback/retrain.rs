@@ -148,9 +148,9 @@ fn encode(s: &str) -> String {
 pub fn run(ctx: &Ctx, args: &RetrainRollbackArgs) -> Result<ExitStatus> {
     let started_at = clock::now();
     let p = &ctx.printer;
-    let detected = detected_at(args.detected_at.as_deref())?;
-    let who = triggered_by(args.triggered_by.as_deref())?;
-    let reason = clean_reason(args.reason.as_deref());
+    let detected = detected_at(args.common.detected_at.as_deref())?;
+    let who = triggered_by(args.common.triggered_by.as_deref())?;
+    let reason = clean_reason(args.common.reason.as_deref());
     let Some(cfg) = ctx
         .settings
         .models
@@ -249,7 +249,7 @@ pub fn run(ctx: &Ctx, args: &RetrainRollbackArgs) -> Result<ExitStatus> {
         }
         p.out(&t);
     }
-    if args.dry_run {
+    if args.common.dry_run {
         p.status("dry run: nothing was triggered");
         if p.json() {
             p.out_json(&json!({"event_id": null, "outcome": "dry_run", "plan": lines}));
@@ -258,7 +258,7 @@ pub fn run(ctx: &Ctx, args: &RetrainRollbackArgs) -> Result<ExitStatus> {
     }
     let how = match confirm(
         p,
-        args.yes,
+        args.common.yes,
         &format!("Trigger an emergency retrain of {}?", args.model),
     )? {
         Confirmation::Yes(h) => h,
