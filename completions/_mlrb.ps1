@@ -320,6 +320,8 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)')
             [CompletionResult]::new('--sandbox', '--sandbox', [CompletionResultType]::ParameterName, 'On a throwaway embedded registry with synthetic metrics that mlrb serves itself')
             [CompletionResult]::new('--history', '--history', [CompletionResultType]::ParameterName, 'List the earlier drills (of MODEL, or all) with the MTTR trend, and change nothing')
+            [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Run a staging drill without asking (it changes the configured registry, then restores it)')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Run a staging drill without asking (it changes the configured registry, then restores it)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')

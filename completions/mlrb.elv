@@ -298,6 +298,8 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
             cand --sandbox 'On a throwaway embedded registry with synthetic metrics that mlrb serves itself'
             cand --history 'List the earlier drills (of MODEL, or all) with the MTTR trend, and change nothing'
+            cand -y 'Run a staging drill without asking (it changes the configured registry, then restores it)'
+            cand --yes 'Run a staging drill without asking (it changes the configured registry, then restores it)'
             cand -q 'Print only data and errors: no status lines, no progress'
             cand --quiet 'Print only data and errors: no status lines, no progress'
             cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted)'

@@ -114,8 +114,11 @@ pub struct DrillArgs {
     #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_duration)]
     pub mttr_objective: Option<std::time::Duration>,
     /// List the earlier drills (of MODEL, or all) with the MTTR trend, and change nothing
-    #[arg(long, conflicts_with_all = ["sandbox", "mttr_objective"])]
+    #[arg(long, conflicts_with_all = ["sandbox", "mttr_objective", "yes"])]
     pub history: bool,
+    /// Run a staging drill without asking (it changes the configured registry, then restores it)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -78,13 +78,31 @@ pub struct ModelConfig {
     pub drill: DrillConfig,
 }
 
-/// `[models.X.drill]`: what a rehearsal must achieve.
+/// `[models.X.drill]`: what a rehearsal must achieve, and how a staging drill (one against the
+/// configured registry and Prometheus, not `--sandbox`) produces its breach.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DrillConfig {
     /// The drill fails (exit 1) when its MTTR is longer than this.
     #[serde(default, deserialize_with = "opt_duration")]
     pub mttr_objective: Option<Duration>,
+    /// How a staging drill breaks the model: `promote` makes `version` live (a bad deploy),
+    /// `endpoint` asks `inject_url` to make the live version misbehave.
+    pub breach: Option<DrillBreach>,
+    /// `breach = "promote"`: the known-bad version the drill deploys.
+    pub version: Option<u64>,
+    /// `breach = "endpoint"`: POSTed `{"action": "start"|"stop", "model", "version", "drill"}`.
+    pub inject_url: Option<String>,
+    /// How long the breach may take to show in the metrics and be rolled back (default 10m).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DrillBreach {
+    Promote,
+    Endpoint,
 }
 
 /// `[models.X.fallback]`: a version kept (and tested) for when no safe target is left, such as a
@@ -409,7 +427,7 @@ pub enum RegistryTarget {
     File { path: PathBuf },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub config_path: Option<PathBuf>,
     pub registry: Option<RegistryTarget>,

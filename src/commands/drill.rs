@@ -1,6 +1,10 @@
 //! `mlrb drill`: a rehearsed incident — healthy, breach, detect, roll back, verify, restore — with
-//! the MTTR of every drill kept in `drills.jsonl` and compared with the earlier ones.
+//! the MTTR of every drill kept in `drills.jsonl` and compared with the earlier ones. `--sandbox`
+//! rehearses on a throwaway registry with metrics the drill serves itself; without it the drill
+//! runs against the configured (staging) registry, serving and Prometheus, and puts everything
+//! back as it was.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -16,16 +20,17 @@ use crate::cli::{DrillArgs, DrillMode, ModelRollbackArgs, OutputArgs, RollbackOp
 use crate::clock;
 use crate::commands::{Ctx, Result};
 use crate::config::{
-    BaselineConfig, ControllerConfig, MetricsConfig, ModelConfig, RegistryTarget, Settings,
-    VerifyConfig,
+    BaselineConfig, ControllerConfig, DrillBreach, MetricsConfig, ModelConfig, ModelTarget,
+    RegistryTarget, ServingKind, Settings, VerifyConfig,
 };
 use crate::error::{CliError, ExitStatus};
 use crate::http::HttpOptions;
-use crate::journal::{Entry, Record};
+use crate::journal::{Entry, Journal, Record};
 use crate::metrics::decision::Decision;
-use crate::metrics::{ModelMetrics, fmt_snapshot};
+use crate::metrics::{Baseline, ModelMetrics, fmt_snapshot};
+use crate::plan::Step;
 use crate::printer::Printer;
-use crate::registry::{self, Registry, Stage, file::FileRegistry, tags};
+use crate::registry::{self, LiveMode, Registry, Stage, file::FileRegistry, tags};
 
 /// The history file in the state dir: one JSON object per drill.
 pub const HISTORY_FILE: &str = "drills.jsonl";
@@ -34,6 +39,9 @@ pub const HISTORY_FILE: &str = "drills.jsonl";
 const HEALTHY: [(&str, f64); 2] = [("error_rate", 0.01), ("prediction_diversity", 0.73)];
 const BREACHED: [(&str, f64); 2] = [("error_rate", 0.08), ("prediction_diversity", 0.04)];
 
+/// How long a staging drill waits for its breach to be seen and rolled back, unless configured.
+const STAGING_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// One drill, as `drills.jsonl` keeps it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DrillRecord {
@@ -41,6 +49,9 @@ pub struct DrillRecord {
     pub model: String,
     pub mode: DrillMode,
     pub sandbox: bool,
+    /// How the breach was made ("synthetic metrics", "promote v7", "endpoint on v3").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breach: Option<String>,
     pub started_at: DateTime<Utc>,
     pub wall_millis: u64,
     pub detection_millis: Option<i64>,
@@ -70,22 +81,36 @@ pub fn run(ctx: &Ctx, args: &DrillArgs) -> Result<ExitStatus> {
         .model
         .as_deref()
         .expect("clap requires MODEL without --history");
-    if !args.sandbox {
-        return Err(CliError::usage(
-            "a drill against the configured registry and Prometheus (staging) is not available yet",
-        )
-        .with_hint(format!(
-            "rehearse on a throwaway registry with synthetic metrics: `mlrb drill {model} --sandbox`"
-        ))
-        .into());
-    }
     let objective = args.mttr_objective.or_else(|| {
         ctx.settings
             .models
             .get(model)
             .and_then(|m| m.drill.mttr_objective)
     });
-    sandbox(ctx, model, args.mode, objective)
+    if args.sandbox {
+        sandbox(ctx, model, args.mode, objective)
+    } else {
+        staging(ctx, model, args, objective)
+    }
+}
+
+/// Everything the second half of a drill (respond, measure, restore, record) needs.
+struct Rehearsal {
+    id: String,
+    model: String,
+    registered: String,
+    mode: DrillMode,
+    sandbox: bool,
+    breach: String,
+    started_at: DateTime<Utc>,
+    wall: Instant,
+    /// Where the rollback runs: the sandbox's settings, or the user's own for staging.
+    inner: Ctx,
+    reg: Box<dyn Registry>,
+    before: RegState,
+    objective: Option<Duration>,
+    /// How long detection and the rollback may take.
+    limit: Duration,
 }
 
 fn sandbox(
@@ -160,41 +185,405 @@ fn sandbox(
     server.inject();
     p.status("[2/5] breach injected: prediction diversity collapse and error rate up on the live version");
 
+    let r = Rehearsal {
+        id,
+        model: model.to_string(),
+        registered: model.to_string(),
+        mode,
+        sandbox: true,
+        breach: "synthetic metrics".into(),
+        started_at,
+        wall,
+        inner,
+        reg: Box::new(reg),
+        before,
+        objective,
+        limit: Duration::from_secs(20),
+    };
+    let tamper = || {
+        if std::env::var_os("MLRB_TEST_DRILL_TAMPER").is_some() {
+            // A test-only fault: someone changes the registry between the restore and the check.
+            let _ =
+                FileRegistry::new(&reg_path).set_version_tag(model, 1, "drill.tampered", "true");
+        }
+        Vec::new()
+    };
+    conclude(ctx, &r, &mm, &base, Box::new(tamper), Some(tmp))
+}
+
+/// A drill against the configured registry, serving and Prometheus (a staging config): the
+/// breach is a deploy of a known-bad version or a fault the user's endpoint injects.
+fn staging(
+    ctx: &Ctx,
+    model: &str,
+    args: &DrillArgs,
+    objective: Option<Duration>,
+) -> Result<ExitStatus> {
+    let p = &ctx.printer;
+    let wall = Instant::now();
+    let started_at = clock::now();
+    let cfg = ctx.settings.models.get(model).ok_or_else(|| {
+        CliError::usage(format!(
+            "`{}` is not in the config, and a drill against a real registry needs its [models.{0}] section",
+            model.escape_debug()
+        ))
+        .with_hint(format!(
+            "rehearse without one on a throwaway registry: `mlrb drill {model} --sandbox`"
+        ))
+    })?;
+    let example = |what: &str| {
+        CliError::usage(format!("a staging drill of `{model}` needs {what}")).with_hint(format!(
+            "add [models.{model}.drill] breach = \"promote\" and version = N (a known-bad version), or breach = \"endpoint\" and inject_url = \"http://…\"; or run `mlrb drill {model} --sandbox`"
+        ))
+    };
+    let Some(mm) = ModelMetrics::for_model(Some(cfg))? else {
+        return Err(CliError::usage(format!(
+            "a staging drill of `{model}` needs [models.{model}.metrics]: it detects the breach and verifies the recovery there"
+        ))
+        .with_hint("configure prometheus_url and the queries (see `mlrb init`), or run the drill with --sandbox")
+        .into());
+    };
+    let breach = cfg
+        .drill
+        .breach
+        .ok_or_else(|| example("a breach to rehearse"))?;
+    let target = ctx.settings.model(model, None)?;
+    let reg = ctx.registry()?;
+    let name = target.registered_name.clone();
+    let mut versions = registry::all_versions(reg.as_ref(), &name).map_err(CliError::from)?;
+    let m = reg.get_model(&name).map_err(CliError::from)?;
+    registry::attach_aliases(&m, &mut versions);
+    let live: Vec<u64> = registry::live_versions(&versions, &target.mode)
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    let [live] = live[..] else {
+        return Err(CliError::usage(format!(
+            "`{name}` has {} live versions under {}; a drill starts from exactly one",
+            live.len(),
+            target.mode
+        ))
+        .with_hint(format!(
+            "`mlrb status {model}` shows them; fix the registry first"
+        ))
+        .into());
+    };
+    let (how, breach_text) = match breach {
+        DrillBreach::Promote => {
+            let bad = cfg
+                .drill
+                .version
+                .ok_or_else(|| example("the known-bad version to deploy (version = N)"))?;
+            if !versions.iter().any(|v| v.version == bad) {
+                return Err(CliError::usage(format!(
+                    "[models.{model}.drill] version = {bad}: `{name}` has no version {bad}"
+                ))
+                .with_hint("name a version the registry has, one known to breach the metrics")
+                .into());
+            }
+            if bad == live {
+                return Err(CliError::usage(format!(
+                    "[models.{model}.drill] version = {bad} is the live version; the drill deploys a different, known-bad one"
+                ))
+                .into());
+            }
+            (Breach::Promote { bad, live }, format!("promote v{bad}"))
+        }
+        DrillBreach::Endpoint => {
+            let url = cfg.drill.inject_url.clone().ok_or_else(|| {
+                example("the endpoint that injects the fault (inject_url = \"http://…\")")
+            })?;
+            (
+                Breach::Endpoint { url, live },
+                format!("endpoint on v{live}"),
+            )
+        }
+    };
+    let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
+    if let Some(open) = crate::journal::unfinished(&records, &name, &reg.location()).first() {
+        return Err(CliError::usage(format!(
+            "rollback {open} of `{name}` never finished; a drill would tangle with it"
+        ))
+        .with_hint(format!(
+            "finish it first: `mlrb rollback model {model} --resume`"
+        ))
+        .into());
+    }
+    let base = mm.baseline(reg.as_ref(), None, None)?;
+    let snap = mm.read(None).map_err(CliError::from)?;
+    let e = mm.decide(&snap.values, &base);
+    if e.decision == Decision::RollbackNow {
+        return Err(CliError::usage(format!(
+            "`{model}` already breaches ({}), so a drill cannot show detection and recovery",
+            e.reason
+        ))
+        .with_hint("this is an incident, not a drill: `mlrb rollback model` it, or wait for healthy metrics")
+        .into());
+    }
+    let before = snapshot(reg.as_ref(), &name)?;
+    let id = crate::journal::new_event_id("drill");
+    let limit = cfg.drill.timeout.unwrap_or(STAGING_TIMEOUT);
+    p.status(&format!(
+        "drill {id}: {model} ({name}) on {}, v{live} live under {}; metrics from {}",
+        reg.location(),
+        target.mode,
+        cfg.metrics
+            .as_ref()
+            .map(|m| m.prometheus_url.as_str())
+            .unwrap_or("?")
+    ));
+    p.status(&format!(
+        "the drill will: {}; wait up to {} for the {} rollback; then put stages, aliases, tags and serving back as they are now",
+        how.describe(&name, &target.mode),
+        humantime::format_duration(limit),
+        mode_name(args.mode)
+    ));
+    if let crate::commands::rollback::Confirmation::Declined = crate::commands::rollback::confirm(
+        p,
+        args.yes,
+        "Run this drill against the configured registry?",
+    )? {
+        return Err(
+            CliError::new(ExitStatus::Refused, "drill not started: nothing changed").into(),
+        );
+    }
+    let mut journal = Journal::new(&ctx.settings.state_dir, &id);
+    p.status(&format!(
+        "[1/5] healthy: {} → {}",
+        fmt_snapshot(&snap),
+        e.decision
+    ));
+    journal.append(Entry::Note {
+        text: format!(
+            "drill {id} of {model}: {}",
+            how.describe(&name, &target.mode)
+        ),
+    });
+    if let Err(e) = how.start(reg.as_ref(), &target, &id) {
+        // Undo what the breach got to before the failure, then say so.
+        let _ = restore(reg.as_ref(), &name, &before);
+        let _ = how.stop(&target, &id);
+        journal.append(Entry::Note {
+            text: format!("drill {id}: the breach could not be made ({e}); registry restored"),
+        });
+        return Err(CliError::new(
+            ExitStatus::Failure,
+            format!("the drill could not make its breach: {e}"),
+        )
+        .with_hint(
+            "the registry was put back; check the serving and inject endpoints named in [models.X]",
+        )
+        .into());
+    }
+    p.status(&format!(
+        "[2/5] breach made: {}",
+        how.describe(&name, &target.mode)
+    ));
+
+    let r = Rehearsal {
+        id: id.clone(),
+        model: model.to_string(),
+        registered: name.clone(),
+        mode: args.mode,
+        sandbox: false,
+        breach: breach_text,
+        started_at,
+        wall,
+        inner: Ctx {
+            settings: ctx.settings.clone(),
+            printer: Printer::nested(p.quiet || p.json()),
+        },
+        reg,
+        before,
+        objective,
+        limit,
+    };
+    let undo = move || {
+        let mut problems = Vec::new();
+        if let Err(e) = load_on_serving(&target, live) {
+            problems.push(format!("serving was not put back on v{live}: {e}"));
+        }
+        if let Err(e) = how.stop(&target, &id) {
+            problems.push(format!("the injected fault was not stopped: {e}"));
+        }
+        journal.append(Entry::Note {
+            text: format!(
+                "drill {id}: registry restored, serving back on v{live}{}",
+                if problems.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", problems.join("; "))
+                }
+            ),
+        });
+        problems
+    };
+    conclude(ctx, &r, &mm, &base, Box::new(undo), None)
+}
+
+/// How a staging drill breaks the live model, and how it stops breaking it.
+enum Breach {
+    /// A deploy of a known-bad version: the registry names it live and serving loads it.
+    Promote { bad: u64, live: u64 },
+    /// The user's endpoint makes the live version misbehave until told to stop.
+    Endpoint { url: String, live: u64 },
+}
+
+impl Breach {
+    fn describe(&self, name: &str, mode: &LiveMode) -> String {
+        match self {
+            Breach::Promote { bad, live } => match mode {
+                LiveMode::Stage => format!(
+                    "deploy known-bad v{bad} of {name} (v{bad} → Production, v{live} → Archived, serving reloaded)"
+                ),
+                LiveMode::Alias(a) => {
+                    format!("deploy known-bad v{bad} of {name} (@{a} → v{bad}, serving reloaded)")
+                }
+            },
+            Breach::Endpoint { url, live } => {
+                format!("ask {url} to inject a fault into v{live} of {name}")
+            }
+        }
+    }
+
+    fn start(
+        &self,
+        reg: &dyn Registry,
+        target: &ModelTarget,
+        id: &str,
+    ) -> std::result::Result<(), String> {
+        let name = &target.registered_name;
+        match self {
+            Breach::Promote { bad, live } => {
+                match &target.mode {
+                    LiveMode::Stage => reg
+                        .transition_stage(name, *bad, Stage::Production)
+                        .and_then(|_| reg.transition_stage(name, *live, Stage::Archived)),
+                    LiveMode::Alias(a) => reg.set_alias(name, a, *bad),
+                }
+                .map_err(|e| e.to_string())?;
+                load_on_serving(target, *bad)
+            }
+            Breach::Endpoint { url, live } => inject(url, "start", name, *live, id),
+        }
+    }
+
+    fn stop(&self, target: &ModelTarget, id: &str) -> std::result::Result<(), String> {
+        match self {
+            Breach::Promote { .. } => Ok(()),
+            Breach::Endpoint { url, live } => {
+                inject(url, "stop", &target.registered_name, *live, id)
+            }
+        }
+    }
+}
+
+/// POSTs `{"action", "model", "version", "drill"}` to the fault-injection endpoint; 2xx is success.
+fn inject(
+    url: &str,
+    action: &str,
+    model: &str,
+    version: u64,
+    id: &str,
+) -> std::result::Result<(), String> {
+    let http = crate::serving::client()?;
+    let body =
+        json!({"action": action, "model": model, "version": version.to_string(), "drill": id});
+    let resp = http
+        .send(|c| c.post(url).json(&body), true)
+        .map_err(|e| format!("{url}: {}", crate::http::error_detail(&e)))?;
+    let status = resp.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{url} answered {} to `{action}`: {}",
+            status.as_u16(),
+            crate::http::one_line(&resp.text().unwrap_or_default(), 160)
+        ))
+    }
+}
+
+/// Has the serving layer load `version`, the way a rollback's plan would.
+fn load_on_serving(target: &ModelTarget, version: u64) -> std::result::Result<(), String> {
+    let s = &target.serving;
+    let mut steps = Vec::new();
+    if s.kind == ServingKind::Http
+        && let (Some(reload), Some(health)) = (&s.reload_url, &s.health_url)
+    {
+        steps.push(Step::Reload {
+            url: reload.clone(),
+            version,
+        });
+        steps.push(Step::AwaitServing {
+            url: health.clone(),
+            version,
+            timeout: s.timeout.unwrap_or(Duration::from_secs(120)),
+        });
+    }
+    steps.extend(crate::plan::reload_commands(s, version));
+    let http = OnceCell::new();
+    for step in &steps {
+        crate::commands::rollback::model::serving_step(&http, s, &target.registered_name, step)
+            .map_err(|(_, e)| e)?;
+    }
+    Ok(())
+}
+
+/// Steps 3–5 of every drill and its record: the rollback (by the on-call or the controller), the
+/// MTTR from the journal, the restore and its check, the history, the report and the exit code.
+fn conclude(
+    ctx: &Ctx,
+    r: &Rehearsal,
+    mm: &ModelMetrics,
+    base: &Baseline,
+    undo: Box<dyn FnOnce() -> Vec<String> + '_>,
+    sandbox_dir: Option<tempfile::TempDir>,
+) -> Result<ExitStatus> {
+    let p = &ctx.printer;
+    let model = r.model.as_str();
+    let mode = r.mode;
+    let id = &r.id;
     // 3. Detection and rollback, by the on-call (manual) or by the controller (auto).
     let rolled = match mode {
-        DrillMode::Manual => manual(&inner, &mm, &base, model),
+        DrillMode::Manual => manual(&r.inner, mm, base, model, r.limit),
         DrillMode::Auto => {
-            p.status(
-                "[3/5] `mlrb watch`: checking every 1 s, rollback after 3 consecutive hard breaches",
-            );
-            crate::commands::watch::until_rollback(&inner, model, Duration::from_secs(20)).map(
-                |done| {
-                    if done {
-                        ExitStatus::Success
-                    } else {
-                        ExitStatus::Failure
-                    }
-                },
-            )
+            let ctl = r.inner.settings.models.get(model).map(|m| &m.controller);
+            p.status(&format!(
+                "[3/5] `mlrb watch`: checking every {}, rollback after {} consecutive hard breaches",
+                humantime::format_duration(ctl.map(|c| c.check_interval).unwrap_or_default()),
+                ctl.map(|c| c.consecutive_failures_required).unwrap_or_default()
+            ));
+            crate::commands::watch::until_rollback(&r.inner, model, r.limit).map(|done| {
+                if done {
+                    ExitStatus::Success
+                } else {
+                    ExitStatus::Failure
+                }
+            })
         }
     };
     if let Err(e) = &rolled {
         p.warn(&format!("the drill's rollback failed: {e:#}"));
     }
 
-    // 4. MTTR from the drill's journal.
-    let (records, _) = crate::journal::read_all(&inner.settings.state_dir).unwrap_or_default();
-    let event = records.iter().rev().find_map(|r| match &r.entry {
-        Entry::Started { command, .. } if command == "rollback model" => Some(r.event.clone()),
+    // 4. MTTR from the journal: the model rollback this drill started.
+    let (records, _) = crate::journal::read_all(&r.inner.settings.state_dir).unwrap_or_default();
+    let event = records.iter().rev().find_map(|rec| match &rec.entry {
+        Entry::Started {
+            command, model: m, ..
+        } if command == "rollback model" && m == model && rec.at >= r.started_at => {
+            Some(rec.event.clone())
+        }
         _ => None,
     });
     let mine: Vec<&Record> = records
         .iter()
-        .filter(|r| Some(&r.event) == event.as_ref())
+        .filter(|rec| Some(&rec.event) == event.as_ref())
         .collect();
     let outcome = mine
         .iter()
-        .find_map(|r| match &r.entry {
+        .find_map(|rec| match &rec.entry {
             Entry::Finished { outcome, .. } => Some(outcome.clone()),
             _ => None,
         })
@@ -202,19 +591,17 @@ fn sandbox(
     let mttr = crate::mttr::from_records(&mine);
     p.status(&format!("[4/5] rollback outcome: {outcome}"));
 
-    // 5. Restore the registry as it was before the drill, and check it.
-    let restore_err = restore(&reg, model, &before).err();
-    if std::env::var_os("MLRB_TEST_DRILL_TAMPER").is_some() {
-        // A test-only fault: someone changes the registry between the restore and the check.
-        reg.set_version_tag(model, 1, "drill.tampered", "true")?;
-    }
-    let mut differences = match snapshot(&reg, model) {
-        Ok(after) => diff(&before, &after),
+    // 5. Restore the registry (and serving) as they were before the drill, and check it.
+    let restore_err = restore(r.reg.as_ref(), &r.registered, &r.before).err();
+    let problems = undo();
+    let mut differences = match snapshot(r.reg.as_ref(), &r.registered) {
+        Ok(after) => diff(&r.before, &after),
         Err(e) => vec![format!("cannot read the registry back: {e}")],
     };
     if let Some(e) = restore_err {
         differences.insert(0, format!("restore failed: {e}"));
     }
+    differences.extend(problems);
     p.status(&if differences.is_empty() {
         "[5/5] restored: stages, aliases and tags are exactly as before the drill".to_string()
     } else {
@@ -230,6 +617,7 @@ fn sandbox(
             .find(|ph| ph.name == name)
             .and_then(|ph| ph.millis)
     };
+    let objective = r.objective;
     let objective_met =
         objective.map(|o| mttr.complete && mttr.total_millis as u128 <= o.as_millis());
     let rollback_ok = matches!(rolled, Ok(ExitStatus::Success)) && outcome == "rolled_back";
@@ -237,9 +625,10 @@ fn sandbox(
         id: id.clone(),
         model: model.to_string(),
         mode,
-        sandbox: true,
-        started_at,
-        wall_millis: wall.elapsed().as_millis() as u64,
+        sandbox: r.sandbox,
+        breach: Some(r.breach.clone()),
+        started_at: r.started_at,
+        wall_millis: r.wall.elapsed().as_millis() as u64,
         detection_millis: ms("detection"),
         triage_millis: ms("triage"),
         execution_millis: ms("execution"),
@@ -255,21 +644,32 @@ fn sandbox(
     };
     let earlier: Vec<DrillRecord> = read_history(&ctx.settings.state_dir)?
         .into_iter()
-        .filter(|r| r.model == model)
+        .filter(|h| h.model == model)
         .collect();
     append_history(&ctx.settings.state_dir, &rec)?;
-    let same_mode: Vec<DrillRecord> = earlier.iter().filter(|r| r.mode == mode).cloned().collect();
+    let same_mode: Vec<DrillRecord> = earlier
+        .iter()
+        .filter(|h| h.mode == mode && h.sandbox == r.sandbox)
+        .cloned()
+        .collect();
     let trend = trend(&same_mode, &rec);
     if p.json() {
         p.out_json(&json!({"drill": rec, "trend": trend, "earlier": earlier}));
     } else {
         let mut s = format!(
-            "\n# Drill {id}: {model} ({} mode, sandbox)\n\n",
-            mode_name(mode)
+            "\n# Drill {id}: {model} ({} mode, {})\n\n",
+            mode_name(mode),
+            if r.sandbox { "sandbox" } else { "staging" }
         );
         s.push_str(&format!("{}\n", mttr.markdown()));
         s.push_str(&format!(
-            "- rollback: {outcome}\n- registry restored: {}\n",
+            "- breach: {}\n- rollback: {outcome}{}\n- registry restored: {}\n",
+            r.breach,
+            event
+                .as_deref()
+                .filter(|_| !r.sandbox)
+                .map(|e| format!(" (event {e}; `mlrb report {e}`)"))
+                .unwrap_or_default(),
             if differences.is_empty() {
                 "yes, exactly".to_string()
             } else {
@@ -299,18 +699,23 @@ fn sandbox(
     }
 
     if !differences.is_empty() {
-        let kept = tmp.keep();
+        let hint = match sandbox_dir {
+            Some(tmp) => format!(
+                "the sandbox registry is kept for inspection: {}",
+                tmp.keep().join("registry.json").display()
+            ),
+            None => format!(
+                "put them back by hand (`mlrb status {model}` shows the registry now); the journal has the drill's notes under {id}"
+            ),
+        };
         return Err(CliError::new(
             ExitStatus::Failure,
             format!(
-                "the drill did not restore the pre-drill registry state: {}",
+                "the drill did not restore the pre-drill state: {}",
                 differences.join("; ")
             ),
         )
-        .with_hint(format!(
-            "the sandbox registry is kept for inspection: {}",
-            kept.join("registry.json").display()
-        ))
+        .with_hint(hint)
         .into());
     }
     if !rollback_ok {
@@ -342,11 +747,12 @@ fn sandbox(
 fn manual(
     ctx: &Ctx,
     mm: &ModelMetrics,
-    base: &crate::metrics::Baseline,
+    base: &Baseline,
     model: &str,
+    limit: Duration,
 ) -> Result<ExitStatus> {
     let p = &ctx.printer;
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + limit;
     let mut first: Option<Instant> = None;
     loop {
         let snap = mm.read(None).map_err(CliError::from)?;
@@ -367,7 +773,10 @@ fn manual(
         if Instant::now() >= deadline {
             return Err(CliError::new(
                 ExitStatus::Failure,
-                "the injected breach was never seen by the metrics client",
+                format!(
+                    "the breach was not seen by the metrics client within {}",
+                    humantime::format_duration(limit)
+                ),
             )
             .into());
         }
@@ -448,8 +857,11 @@ fn sandbox_settings(model: &str, reg: &Path, state: &Path, prom: &str) -> Settin
 struct RegState {
     aliases: BTreeMap<String, u64>,
     tags: BTreeMap<String, String>,
-    versions: BTreeMap<u64, (Stage, BTreeMap<String, String>)>,
+    versions: BTreeMap<u64, VersionState>,
 }
+
+/// A version's stage and tags.
+type VersionState = (Stage, BTreeMap<String, String>);
 
 fn snapshot(reg: &dyn Registry, name: &str) -> Result<RegState> {
     let m = reg.get_model(name).map_err(CliError::from)?;
@@ -504,10 +916,13 @@ fn diff(a: &RegState, b: &RegState) -> Vec<String> {
     out
 }
 
-/// Puts stages, aliases and tags back as `before` had them.
-fn restore(reg: &FileRegistry, name: &str, before: &RegState) -> Result<()> {
+/// Puts stages, aliases and tags back as `before` had them: the versions that were live first,
+/// so serving never reads a registry with nothing live.
+fn restore(reg: &dyn Registry, name: &str, before: &RegState) -> Result<()> {
     let now = snapshot(reg, name)?;
-    for (v, (stage, tags)) in &before.versions {
+    let mut order: Vec<(&u64, &VersionState)> = before.versions.iter().collect();
+    order.sort_by_key(|(_, (stage, _))| *stage != Stage::Production);
+    for (v, (stage, tags)) in order {
         let Some((s2, t2)) = now.versions.get(v) else {
             continue;
         };
@@ -520,7 +935,7 @@ fn restore(reg: &FileRegistry, name: &str, before: &RegState) -> Result<()> {
             .cloned()
             .collect();
         if !extra.is_empty() {
-            reg.remove_for_drill(name, Some(*v), &extra, &[])?;
+            reg.remove_drill_marks(name, Some(*v), &extra, &[])?;
         }
         let changed: Vec<(String, String)> = tags
             .iter()
@@ -544,7 +959,7 @@ fn restore(reg: &FileRegistry, name: &str, before: &RegState) -> Result<()> {
         .cloned()
         .collect();
     if !extra_tags.is_empty() || !extra_aliases.is_empty() {
-        reg.remove_for_drill(name, None, &extra_tags, &extra_aliases)?;
+        reg.remove_drill_marks(name, None, &extra_tags, &extra_aliases)?;
     }
     for (k, val) in &before.tags {
         if now.tags.get(k) != Some(val) {

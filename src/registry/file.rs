@@ -168,41 +168,6 @@ impl FileRegistry {
         Ok(reg)
     }
 
-    /// Removes tags from a version (or, with `version = None`, from the model) and aliases: only
-    /// a drill's throwaway registry calls this, to end as it began. Nothing else in mlrb removes
-    /// anything from a registry.
-    pub fn remove_for_drill(
-        &self,
-        name: &str,
-        version: Option<u64>,
-        tag_keys: &[String],
-        aliases: &[String],
-    ) -> Result<()> {
-        self.update(|doc| {
-            if let Some(n) = version {
-                let v = version_of(doc, name, n)?;
-                for k in tag_keys {
-                    v.tags.remove(k);
-                }
-            }
-            let m = doc
-                .models
-                .get_mut(name)
-                .ok_or_else(|| RegistryError::NotFound {
-                    what: format!("model `{name}`"),
-                })?;
-            if version.is_none() {
-                for k in tag_keys {
-                    m.tags.remove(k);
-                }
-            }
-            for a in aliases {
-                m.aliases.remove(a);
-            }
-            Ok(())
-        })
-    }
-
     /// Registers a new version (the next number) and returns it.
     pub fn add_version(
         &self,
@@ -277,6 +242,38 @@ fn with_aliases(model: &StoredModel, v: &ModelVersion) -> ModelVersion {
 }
 
 impl Registry for FileRegistry {
+    fn remove_drill_marks(
+        &self,
+        name: &str,
+        version: Option<u64>,
+        tag_keys: &[String],
+        aliases: &[String],
+    ) -> Result<()> {
+        self.update(|doc| {
+            if let Some(n) = version {
+                let v = version_of(doc, name, n)?;
+                for k in tag_keys {
+                    v.tags.remove(k);
+                }
+            }
+            let m = doc
+                .models
+                .get_mut(name)
+                .ok_or_else(|| RegistryError::NotFound {
+                    what: format!("model `{name}`"),
+                })?;
+            if version.is_none() {
+                for k in tag_keys {
+                    m.tags.remove(k);
+                }
+            }
+            for a in aliases {
+                m.aliases.remove(a);
+            }
+            Ok(())
+        })
+    }
+
     fn location(&self) -> String {
         format!("file registry {}", self.path.display())
     }

@@ -139,6 +139,20 @@ impl MlflowRegistry {
         self.decode(resp, what)
     }
 
+    /// A removal (only a drill's restore makes one): repeating it is harmless, and what is
+    /// already gone counts as removed.
+    fn delete(&self, path: &str, body: serde_json::Value, what: &str) -> Result<()> {
+        let url = format!("{}{path}", self.api);
+        let resp = self
+            .http
+            .send(|c| self.authed(c.delete(&url).json(&body)), true)
+            .map_err(|e| self.transport(e))?;
+        match self.decode::<serde_json::Value>(resp, what) {
+            Ok(_) | Err(RegistryError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     fn transport(&self, e: reqwest::Error) -> RegistryError {
         if e.is_timeout() {
             return RegistryError::Timeout {
@@ -510,6 +524,37 @@ impl Registry for MlflowRegistry {
             json!({"name": name, "key": key, "value": value}),
             &format!("model `{name}`"),
         )?;
+        Ok(())
+    }
+
+    fn remove_drill_marks(
+        &self,
+        name: &str,
+        version: Option<u64>,
+        tag_keys: &[String],
+        aliases: &[String],
+    ) -> Result<()> {
+        for key in tag_keys {
+            match version {
+                Some(v) => self.delete(
+                    "model-versions/delete-tag",
+                    json!({"name": name, "version": v.to_string(), "key": key}),
+                    &format!("tag `{key}` of version {v} of model `{name}`"),
+                )?,
+                None => self.delete(
+                    "registered-models/delete-tag",
+                    json!({"name": name, "key": key}),
+                    &format!("tag `{key}` of model `{name}`"),
+                )?,
+            }
+        }
+        for alias in aliases {
+            self.delete(
+                "registered-models/alias",
+                json!({"name": name, "alias": alias}),
+                &format!("alias @{alias} of model `{name}`"),
+            )?;
+        }
         Ok(())
     }
 

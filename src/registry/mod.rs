@@ -164,7 +164,9 @@ impl std::fmt::Display for LiveMode {
     }
 }
 
-/// What every registry backend can do. Nothing here deletes anything.
+/// What every registry backend can do. Nothing here deletes a model, a version or a tag a
+/// rollback wrote; the one removal, `remove_drill_marks`, exists so that a drill leaves the
+/// registry exactly as it found it (its journal records what was taken off).
 pub trait Registry: Send + Sync {
     /// Where the registry lives, for messages ("mlflow at http://…", "file registry.json").
     fn location(&self) -> String;
@@ -188,6 +190,15 @@ pub trait Registry: Send + Sync {
         }
         Ok(())
     }
+    /// Takes off tags (of `version`, or of the model when `None`) and aliases that a drill added.
+    /// Removing what is already gone is not an error.
+    fn remove_drill_marks(
+        &self,
+        name: &str,
+        version: Option<u64>,
+        tag_keys: &[String],
+        aliases: &[String],
+    ) -> Result<()>;
     /// The latest value of each metric logged to a training run (a metrics baseline source).
     fn run_metrics(&self, run_id: &str) -> Result<BTreeMap<String, f64>> {
         Err(RegistryError::Invalid {

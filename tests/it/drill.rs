@@ -1,10 +1,19 @@
-//! `mlrb drill --sandbox`: a whole rehearsal in the real binary — synthetic metrics served by the
+//! `mlrb drill`: with `--sandbox`, a whole rehearsal in the real binary — synthetic metrics served by the
 //! drill itself through the real Prometheus client, the model rollback or the controller, the
-//! restore check, the history and its trend, and the MTTR objective.
+//! restore check, the history and its trend, and the MTTR objective — and staging drills against
+//! the real MLflow server and Prometheus, with a model server whose metrics follow what it serves.
 
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::TestEnv;
+use mlrb::registry::Stage;
+use serde_json::json;
+
+use crate::common::http_server::{Reply, TestServer};
+use crate::common::mlflow::MlflowBackend;
+use crate::common::prometheus::{model_config, prom};
+use crate::common::{Backend, FileBackend, TestEnv, bad_release, unique, v};
 
 fn history(env: &TestEnv) -> Vec<serde_json::Value> {
     std::fs::read_to_string(env.state_dir().join("drills.jsonl"))
@@ -134,7 +143,7 @@ fn drill_fails_and_says_what_differs_when_the_registry_is_not_restored() {
     out.code(1);
     let err = out.error_line();
     assert!(
-        err.contains("did not restore the pre-drill registry state")
+        err.contains("did not restore the pre-drill state")
             && err.contains("v1 tag drill.tampered: (absent) before, `true` after"),
         "{err}"
     );
@@ -174,11 +183,304 @@ fn drill_missing_the_mttr_objective_exits_non_zero() {
     );
 }
 
+/// A staging model server: it loads the version it is told to (`POST /reload`), says which one
+/// it serves (`GET /health`), takes faults (`POST /inject`, the drill's endpoint protocol), and
+/// exports its quality to the real Prometheus: bad while it serves a known-bad version or one
+/// with an injected fault.
+struct StagingServer {
+    server: TestServer,
+    state: Arc<Mutex<(u64, BTreeSet<u64>)>>,
+}
+
+impl StagingServer {
+    fn start(model: &str, serving: u64, bad: &[u64]) -> StagingServer {
+        let state = Arc::new(Mutex::new((
+            serving,
+            bad.iter().copied().collect::<BTreeSet<u64>>(),
+        )));
+        let m = model.to_string();
+        let publish = move |st: &(u64, BTreeSet<u64>)| {
+            let broken = st.1.contains(&st.0);
+            prom().set(&m, "error_rate", if broken { 0.08 } else { 0.01 });
+            prom().set(&m, "prediction_diversity", if broken { 0.04 } else { 0.73 });
+        };
+        publish(&state.lock().unwrap());
+        let s = state.clone();
+        let server = TestServer::start(move |req| {
+            let mut st = s.lock().unwrap();
+            let body: serde_json::Value = serde_json::from_str(&req.body).unwrap_or_default();
+            let version = || body["version"].as_str().and_then(|v| v.parse::<u64>().ok());
+            match (req.method.as_str(), req.path.as_str()) {
+                ("GET", "/health") => Reply::json(200, json!({"version": st.0.to_string()})),
+                ("POST", "/reload") => {
+                    let Some(v) = version() else {
+                        return Reply::json(400, json!({"error": "no version"}));
+                    };
+                    st.0 = v;
+                    publish(&st);
+                    Reply::json(200, json!({"loading": v}))
+                }
+                ("POST", "/inject") => {
+                    let Some(v) = version() else {
+                        return Reply::json(400, json!({"error": "no version"}));
+                    };
+                    match body["action"].as_str() {
+                        Some("start") => st.1.insert(v),
+                        Some("stop") => st.1.remove(&v),
+                        _ => return Reply::json(400, json!({"error": "action?"})),
+                    };
+                    publish(&st);
+                    Reply::json(200, json!({"ok": true}))
+                }
+                _ => Reply::json(404, json!({"error": "not found"})),
+            }
+        });
+        StagingServer { server, state }
+    }
+
+    fn serving(&self) -> u64 {
+        self.state.lock().unwrap().0
+    }
+}
+
+/// The staging config of `m`: real Prometheus, the staging model server, 1 s checks.
+fn staging_config(m: &str, srv: &StagingServer, mode: &str, drill: &str) -> String {
+    model_config(
+        &prom().url,
+        m,
+        &["error_rate", "prediction_diversity"],
+        &format!(
+            "[models.\"{m}\"]\n{mode}\n\
+             [models.\"{m}\".baseline]\nerror_rate = 0.01\nprediction_diversity = 0.73\n\
+             [models.\"{m}\".controller]\ncheck_interval = \"1s\"\nconsecutive_failures_required = 3\npost_rollback_watch = \"1s\"\n\
+             [models.\"{m}\".verify]\ntimeout = \"30s\"\ninterval = \"1s\"\n\
+             [models.\"{m}\".serving]\nkind = \"http\"\nreload_url = \"{0}/reload\"\nhealth_url = \"{0}/health\"\ntimeout = \"10s\"\n\
+             [models.\"{m}\".drill]\ntimeout = \"60s\"\n{drill}\n",
+            srv.server.url
+        ),
+    )
+}
+
+/// Stages, aliases and tags of every version and the model's tags and aliases: what a drill
+/// must leave exactly as it found it (timestamps aside).
+fn registry_state(b: &MlflowBackend, m: &str, n: u64) -> String {
+    let model = b.rest.get("registered-models/get", &[("name", m)]);
+    let mut tags: Vec<serde_json::Value> = model["registered_model"]["tags"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    tags.sort_by_key(|t| t["key"].as_str().unwrap_or("").to_string());
+    let versions: Vec<String> = (1..=n).map(|v| format!("{:?}", b.version(m, v))).collect();
+    format!(
+        "tags {tags:?}\naliases {}\n{}",
+        model["registered_model"]["aliases"],
+        versions.join("\n")
+    )
+}
+
 #[test]
-fn drill_without_sandbox_says_how_to_run_one() {
-    let env = TestEnv::new();
+fn staging_drill_promotes_the_known_bad_version_rolls_back_and_restores_mlflow_exactly() {
+    let b = MlflowBackend::new();
+    let mut env = TestEnv::new();
+    b.configure(&mut env);
+    let m = unique("staging");
+    b.seed(
+        &m,
+        &[
+            v(Stage::Archived),
+            v(Stage::Production).healthy(),
+            v(Stage::Archived).tag("note", "known bad: collapses diversity"),
+        ],
+        &[],
+    );
+    let srv = StagingServer::start(&m, 2, &[3]);
+    let cfg = env.write(
+        "mlrb.toml",
+        &staging_config(&m, &srv, "", "breach = \"promote\"\nversion = 3"),
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    prom().wait_for(&m, "prediction_diversity", 0.73);
+    let before = registry_state(&b, &m, 3);
+
+    // Changing a real registry needs a yes: without a terminal it is refused, nothing changed.
+    let out = env.run(&["drill", &m]);
+    out.code(3);
+    assert!(out.stderr.contains("deploy known-bad v3"), "{}", out.stderr);
+    assert_eq!(registry_state(&b, &m, 3), before);
+
+    let out = env.run(&["drill", &m, "--yes"]);
+    out.code(0);
+    assert!(
+        out.stderr
+            .contains("[2/5] breach made: deploy known-bad v3"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("alert fired"), "{}", out.stderr);
+    assert!(out.stderr.contains("[5/5] restored"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("(manual mode, staging)"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("breach: promote v3"), "{}", out.stdout);
+    assert_eq!(
+        registry_state(&b, &m, 3),
+        before,
+        "the drill left the registry changed"
+    );
+    assert_eq!(
+        srv.serving(),
+        2,
+        "serving was not put back on the live version"
+    );
+    let calls: Vec<String> = srv
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/reload")
+        .map(|r| r.body.clone())
+        .collect();
+    assert_eq!(
+        calls.len(),
+        3,
+        "deploy v3, roll back to v2, restore v2: {calls:?}"
+    );
+
+    let h = history(&env);
+    let r = &h[0];
+    assert_eq!(r["sandbox"], false);
+    assert_eq!(r["breach"], "promote v3");
+    assert_eq!(r["rollback"], "rolled_back");
+    assert_eq!(r["passed"], true, "{r}");
+    assert_eq!(r["mttr_complete"], true, "{r}");
+    // The rollback happened for real, so the real journal keeps it and the drill's notes.
+    let journal = env.journal();
+    assert!(
+        journal.contains("\"command\":\"rollback model\""),
+        "{journal}"
+    );
+    assert!(
+        journal.contains("registry restored, serving back on v2"),
+        "{journal}"
+    );
+    let out = env.run(&["report", "--last"]);
+    out.code(0);
+    assert!(
+        out.stdout.contains("drill: prediction diversity collapse"),
+        "{}",
+        out.stdout
+    );
+
+    // A model that already breaches is an incident, not a drill: refused before any change.
+    prom().put(&m, "error_rate", 0.08);
+    let out = env.run(&["drill", &m, "--yes"]);
+    let err = out.one_clear_error(2);
+    assert!(err.contains("already breaches"), "{err}");
+    assert_eq!(registry_state(&b, &m, 3), before);
+}
+
+#[test]
+fn staging_drill_through_an_inject_endpoint_with_the_controller_in_alias_mode() {
+    let b = MlflowBackend::new();
+    let mut env = TestEnv::new();
+    b.configure(&mut env);
+    let m = unique("staging-alias");
+    b.seed(
+        &m,
+        &[v(Stage::None).healthy(), v(Stage::None)],
+        &[("champion", 2)],
+    );
+    let srv = StagingServer::start(&m, 2, &[]);
+    let cfg = env.write(
+        "mlrb.toml",
+        &staging_config(
+            &m,
+            &srv,
+            "mode = \"alias\"\nalias = \"champion\"",
+            &format!(
+                "breach = \"endpoint\"\ninject_url = \"{}/inject\"",
+                srv.server.url
+            ),
+        ),
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    prom().wait_for(&m, "prediction_diversity", 0.73);
+    let before = registry_state(&b, &m, 2);
+
+    let out = env.run(&["drill", &m, "--yes", "--mode", "auto"]);
+    out.code(0);
+    assert!(
+        out.stderr.contains("inject a fault into v2"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("AUTOMATED ROLLBACK TRIGGERED"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(registry_state(&b, &m, 2), before);
+    assert_eq!(b.alias(&m, "champion"), Some(2));
+    assert_eq!(srv.serving(), 2);
+    assert!(
+        srv.state.lock().unwrap().1.is_empty(),
+        "the fault was not stopped"
+    );
+    let injects: Vec<String> = srv
+        .server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/inject")
+        .map(|r| r.body.clone())
+        .collect();
+    assert_eq!(injects.len(), 2, "{injects:?}");
+    assert!(injects[0].contains("\"start\"") && injects[1].contains("\"stop\""));
+    let h = history(&env);
+    assert_eq!(h[0]["mode"], "auto");
+    assert_eq!(h[0]["breach"], "endpoint on v2");
+    assert_eq!(h[0]["passed"], true, "{}", h[0]);
+}
+
+#[test]
+fn staging_drill_without_a_breach_or_metrics_says_what_to_configure() {
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    b.seed("recsys", &bad_release(), &[]);
+    let before = b.snapshot("recsys");
+
     let out = env.run(&["drill", "recsys"]);
     let err = out.one_clear_error(2);
-    assert!(err.contains("staging"), "{err}");
+    assert!(err.contains("needs its [models.recsys] section"), "{err}");
     assert!(out.stderr.contains("--sandbox"));
+
+    let cfg = env.write(
+        "mlrb.toml",
+        "[models.recsys.drill]\nmttr_objective = \"5m\"\n",
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    let err = env.run(&["drill", "recsys", "--yes"]).one_clear_error(2);
+    assert!(err.contains("needs [models.recsys.metrics]"), "{err}");
+
+    let cfg = env.write(
+        "mlrb.toml",
+        &model_config(
+            &prom().url,
+            "recsys",
+            &["error_rate"],
+            "[models.recsys.drill]\nbreach = \"promote\"\n",
+        ),
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    let out = env.run(&["drill", "recsys", "--yes"]);
+    let err = out.one_clear_error(2);
+    assert!(err.contains("known-bad version"), "{err}");
+    assert!(
+        out.stderr.contains("breach = \"promote\""),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(b.snapshot("recsys"), before);
+    assert!(env.journal().is_empty());
 }

@@ -819,6 +819,66 @@ fn fmt_versions(vs: &[u64]) -> String {
         .join(", ")
 }
 
+/// Runs one of a plan's serving steps (reload, wait for the version, kubectl/helm command).
+pub(crate) fn serving_step(
+    http: &std::cell::OnceCell<std::result::Result<crate::http::Http, String>>,
+    serving_cfg: &crate::config::ServingConfig,
+    name: &str,
+    step: &Step,
+) -> std::result::Result<String, (ExitStatus, String)> {
+    match step {
+        Step::Reload { url, version } => http
+            .get_or_init(serving::client)
+            .as_ref()
+            .map_err(|e| (ExitStatus::Failure, e.clone()))
+            .and_then(|h| {
+                serving::reload(h, url, name, *version).map_err(|e| (ExitStatus::Failure, e))
+            }),
+        Step::AwaitServing {
+            url,
+            version,
+            timeout,
+        } => http
+            .get_or_init(serving::client)
+            .as_ref()
+            .map_err(|e| (ExitStatus::Failure, e.clone()))
+            .and_then(|h| {
+                let pointer = serving_cfg.version_pointer.as_deref().unwrap_or("/version");
+                serving::await_version(h, url, pointer, *version, *timeout)
+                    .map_err(|e| (ExitStatus::NotVerified, e))
+            }),
+        Step::Command {
+            argv,
+            timeout,
+            awaits,
+        } => crate::exec::Cmd::from_argv(argv, *timeout)
+            .run()
+            .map(|o| {
+                let t = crate::exec::runner::tail(&o.stdout, 2, 300);
+                if t.is_empty() { argv.join(" ") } else { t }
+            })
+            .map_err(|e| {
+                let (msg, hint) = crate::exec::kubectl::explain(&e, "the serving deployment");
+                let status = if *awaits {
+                    ExitStatus::NotVerified
+                } else {
+                    ExitStatus::Failure
+                };
+                (
+                    status,
+                    match hint {
+                        Some(h) => format!("{msg} (next: {h})"),
+                        None => msg,
+                    },
+                )
+            }),
+        _ => Err((
+            ExitStatus::Failure,
+            format!("not a serving step: {}", step.describe(name)),
+        )),
+    }
+}
+
 /// Runs the plan's steps in order, journaling each; stops at the first failure.
 fn execute(
     ctx: &Ctx,
@@ -871,51 +931,9 @@ fn execute(
                 .set_version_tags(name, *version, &audit.tags(role))
                 .map(|_| format!("audit tags on v{version} (role {role})"))
                 .map_err(|e| (ExitStatus::Failure, e.to_string())),
-            Step::Reload { url, version } => http
-                .get_or_init(serving::client)
-                .as_ref()
-                .map_err(|e| (ExitStatus::Failure, e.clone()))
-                .and_then(|h| {
-                    serving::reload(h, url, name, *version).map_err(|e| (ExitStatus::Failure, e))
-                }),
-            Step::AwaitServing {
-                url,
-                version,
-                timeout,
-            } => http
-                .get_or_init(serving::client)
-                .as_ref()
-                .map_err(|e| (ExitStatus::Failure, e.clone()))
-                .and_then(|h| {
-                    let pointer = serving_cfg.version_pointer.as_deref().unwrap_or("/version");
-                    serving::await_version(h, url, pointer, *version, *timeout)
-                        .map_err(|e| (ExitStatus::NotVerified, e))
-                }),
-            Step::Command {
-                argv,
-                timeout,
-                awaits,
-            } => crate::exec::Cmd::from_argv(argv, *timeout)
-                .run()
-                .map(|o| {
-                    let t = crate::exec::runner::tail(&o.stdout, 2, 300);
-                    if t.is_empty() { argv.join(" ") } else { t }
-                })
-                .map_err(|e| {
-                    let (msg, hint) = crate::exec::kubectl::explain(&e, "the serving deployment");
-                    let status = if *awaits {
-                        ExitStatus::NotVerified
-                    } else {
-                        ExitStatus::Failure
-                    };
-                    (
-                        status,
-                        match hint {
-                            Some(h) => format!("{msg} (next: {h})"),
-                            None => msg,
-                        },
-                    )
-                }),
+            Step::Reload { .. } | Step::AwaitServing { .. } | Step::Command { .. } => {
+                serving_step(&http, serving_cfg, name, step)
+            }
             Step::Verify => verify(reg, name, &plan.mode, plan.to, &audit.event)
                 .map_err(|e| (ExitStatus::NotVerified, e)),
         };
