@@ -3,16 +3,13 @@
 //! restore check, the history and its trend, and the MTTR objective — and staging drills against
 //! the real MLflow server and Prometheus, with a model server whose metrics follow what it serves.
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mlrb::registry::Stage;
-use serde_json::json;
 
-use crate::common::http_server::{Reply, TestServer};
 use crate::common::mlflow::MlflowBackend;
 use crate::common::prometheus::{model_config, prom};
+use crate::common::staging::{StagingServer, staging_config};
 use crate::common::{Backend, FileBackend, TestEnv, bad_release, unique, v};
 
 fn history(env: &TestEnv) -> Vec<serde_json::Value> {
@@ -183,84 +180,6 @@ fn drill_missing_the_mttr_objective_exits_non_zero() {
     );
 }
 
-/// A staging model server: it loads the version it is told to (`POST /reload`), says which one
-/// it serves (`GET /health`), takes faults (`POST /inject`, the drill's endpoint protocol), and
-/// exports its quality to the real Prometheus: bad while it serves a known-bad version or one
-/// with an injected fault.
-struct StagingServer {
-    server: TestServer,
-    state: Arc<Mutex<(u64, BTreeSet<u64>)>>,
-}
-
-impl StagingServer {
-    fn start(model: &str, serving: u64, bad: &[u64]) -> StagingServer {
-        let state = Arc::new(Mutex::new((
-            serving,
-            bad.iter().copied().collect::<BTreeSet<u64>>(),
-        )));
-        let m = model.to_string();
-        let publish = move |st: &(u64, BTreeSet<u64>)| {
-            let broken = st.1.contains(&st.0);
-            prom().set(&m, "error_rate", if broken { 0.08 } else { 0.01 });
-            prom().set(&m, "prediction_diversity", if broken { 0.04 } else { 0.73 });
-        };
-        publish(&state.lock().unwrap());
-        let s = state.clone();
-        let server = TestServer::start(move |req| {
-            let mut st = s.lock().unwrap();
-            let body: serde_json::Value = serde_json::from_str(&req.body).unwrap_or_default();
-            let version = || body["version"].as_str().and_then(|v| v.parse::<u64>().ok());
-            match (req.method.as_str(), req.path.as_str()) {
-                ("GET", "/health") => Reply::json(200, json!({"version": st.0.to_string()})),
-                ("POST", "/reload") => {
-                    let Some(v) = version() else {
-                        return Reply::json(400, json!({"error": "no version"}));
-                    };
-                    st.0 = v;
-                    publish(&st);
-                    Reply::json(200, json!({"loading": v}))
-                }
-                ("POST", "/inject") => {
-                    let Some(v) = version() else {
-                        return Reply::json(400, json!({"error": "no version"}));
-                    };
-                    match body["action"].as_str() {
-                        Some("start") => st.1.insert(v),
-                        Some("stop") => st.1.remove(&v),
-                        _ => return Reply::json(400, json!({"error": "action?"})),
-                    };
-                    publish(&st);
-                    Reply::json(200, json!({"ok": true}))
-                }
-                _ => Reply::json(404, json!({"error": "not found"})),
-            }
-        });
-        StagingServer { server, state }
-    }
-
-    fn serving(&self) -> u64 {
-        self.state.lock().unwrap().0
-    }
-}
-
-/// The staging config of `m`: real Prometheus, the staging model server, 1 s checks.
-fn staging_config(m: &str, srv: &StagingServer, mode: &str, drill: &str) -> String {
-    model_config(
-        &prom().url,
-        m,
-        &["error_rate", "prediction_diversity"],
-        &format!(
-            "[models.\"{m}\"]\n{mode}\n\
-             [models.\"{m}\".baseline]\nerror_rate = 0.01\nprediction_diversity = 0.73\n\
-             [models.\"{m}\".controller]\ncheck_interval = \"1s\"\nconsecutive_failures_required = 3\npost_rollback_watch = \"1s\"\n\
-             [models.\"{m}\".verify]\ntimeout = \"30s\"\ninterval = \"1s\"\n\
-             [models.\"{m}\".serving]\nkind = \"http\"\nreload_url = \"{0}/reload\"\nhealth_url = \"{0}/health\"\ntimeout = \"10s\"\n\
-             [models.\"{m}\".drill]\ntimeout = \"60s\"\n{drill}\n",
-            srv.server.url
-        ),
-    )
-}
-
 /// Stages, aliases and tags of every version and the model's tags and aliases: what a drill
 /// must leave exactly as it found it (timestamps aside).
 fn registry_state(b: &MlflowBackend, m: &str, n: u64) -> String {
@@ -296,7 +215,7 @@ fn staging_drill_promotes_the_known_bad_version_rolls_back_and_restores_mlflow_e
     let srv = StagingServer::start(&m, 2, &[3]);
     let cfg = env.write(
         "mlrb.toml",
-        &staging_config(&m, &srv, "", "breach = \"promote\"\nversion = 3"),
+        &staging_config(&m, &m, &srv, "", "breach = \"promote\"\nversion = 3"),
     );
     env.set("MLRB_CONFIG", cfg.display().to_string());
     prom().wait_for(&m, "prediction_diversity", 0.73);
@@ -396,6 +315,7 @@ fn staging_drill_through_an_inject_endpoint_with_the_controller_in_alias_mode() 
         "mlrb.toml",
         &staging_config(
             &m,
+            &m,
             &srv,
             "mode = \"alias\"\nalias = \"champion\"",
             &format!(
@@ -423,10 +343,7 @@ fn staging_drill_through_an_inject_endpoint_with_the_controller_in_alias_mode() 
     assert_eq!(registry_state(&b, &m, 2), before);
     assert_eq!(b.alias(&m, "champion"), Some(2));
     assert_eq!(srv.serving(), 2);
-    assert!(
-        srv.state.lock().unwrap().1.is_empty(),
-        "the fault was not stopped"
-    );
+    assert!(srv.faults().is_empty(), "the fault was not stopped");
     let injects: Vec<String> = srv
         .server
         .requests()

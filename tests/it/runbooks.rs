@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::common::http_server::{Reply, TestServer};
 use crate::common::kube::cluster;
+use crate::common::staging::{StagingServer, staging_config};
 use crate::common::{Backend, FileBackend, TestEnv, v};
 
 /// The ```sh blocks of a markdown file, in order.
@@ -33,6 +34,7 @@ fn sh_blocks(text: &str) -> Vec<String> {
 struct World {
     env: TestEnv,
     _ci: TestServer,
+    _staging: StagingServer,
 }
 
 fn git(dir: &std::path::Path, args: &[&str]) {
@@ -112,7 +114,40 @@ fn world() -> World {
         ),
     );
     env.set("MLRB_CONFIG", cfg.display().to_string());
-    World { env, _ci: ci }
+
+    // Staging, for the quarterly drill: its own registry (v2 live, v3 known bad), a model server
+    // whose metrics in the real Prometheus follow the version it serves.
+    let staging_reg = FileBackend {
+        path: env.path().join("staging-registry.json"),
+    };
+    mlrb::registry::file::FileRegistry::create(&staging_reg.path).unwrap();
+    staging_reg.seed(
+        "recsys",
+        &[
+            v(Stage::Archived),
+            v(Stage::Production).healthy(),
+            v(Stage::Archived),
+        ],
+        &[],
+    );
+    let label = crate::common::unique("runbook-staging");
+    let staging = StagingServer::start(&label, 2, &[3]);
+    env.write(
+        "staging.toml",
+        &staging_config(
+            &label,
+            "recsys",
+            &staging,
+            "",
+            "breach = \"promote\"\nversion = 3",
+        ),
+    );
+    crate::common::prometheus::prom().wait_for(&label, "prediction_diversity", 0.73);
+    World {
+        env,
+        _ci: ci,
+        _staging: staging,
+    }
 }
 
 #[test]
@@ -130,7 +165,7 @@ fn every_runbook_command_block_runs() {
         .unwrap()
         .to_path_buf();
     for book in books {
-        let World { mut env, _ci } = world();
+        let World { mut env, .. } = world();
         let path = format!("{}:{}", bin_dir.display(), env.vars["PATH"]);
         env.set("PATH", path);
         let text = std::fs::read_to_string(&book).unwrap();

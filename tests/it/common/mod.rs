@@ -8,6 +8,7 @@ pub mod http_server;
 pub mod kube;
 pub mod mlflow;
 pub mod prometheus;
+pub mod staging;
 pub mod tls;
 
 use std::collections::BTreeMap;
