@@ -53,6 +53,9 @@ pub struct DrillRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breach: Option<String>,
     pub started_at: DateTime<Utc>,
+    /// The rollback event in the journal (staging drills; a sandbox's journal is thrown away).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
     pub wall_millis: u64,
     pub detection_millis: Option<i64>,
     pub triage_millis: Option<i64>,
@@ -628,6 +631,7 @@ fn conclude(
         sandbox: r.sandbox,
         breach: Some(r.breach.clone()),
         started_at: r.started_at,
+        event: event.clone().filter(|_| !r.sandbox),
         wall_millis: r.wall.elapsed().as_millis() as u64,
         detection_millis: ms("detection"),
         triage_millis: ms("triage"),
@@ -1089,6 +1093,39 @@ fn table(recs: &[DrillRecord]) -> String {
         ));
     }
     s
+}
+
+/// The incident report's drill section when `event` is the rollback of a staging drill: which
+/// drill, how it went, and its MTTR against the earlier drills of the same kind.
+pub fn report_section(state: &Path, event: &str) -> Option<String> {
+    let recs = read_history(state).ok()?;
+    let i = recs
+        .iter()
+        .position(|r| r.event.as_deref() == Some(event))?;
+    let rec = &recs[i];
+    let earlier: Vec<DrillRecord> = recs[..i]
+        .iter()
+        .filter(|r| r.model == rec.model && r.mode == rec.mode && r.sandbox == rec.sandbox)
+        .cloned()
+        .collect();
+    let mut s = format!(
+        "\n## Drill\n\nThis rollback was drill {} ({} mode, {}; breach: {}): {}, registry {}.\n\n- MTTR trend: {}\n",
+        rec.id,
+        mode_name(rec.mode),
+        if rec.sandbox { "sandbox" } else { "staging" },
+        rec.breach.as_deref().unwrap_or("?"),
+        if rec.passed { "passed" } else { "FAILED" },
+        if rec.restored {
+            "restored exactly"
+        } else {
+            "NOT restored"
+        },
+        trend(&earlier, rec)
+    );
+    if !earlier.is_empty() {
+        s.push_str(&format!("\n```\n{}```\n", table(&earlier)));
+    }
+    Some(s)
 }
 
 /// `mlrb drill --history`: the records, newest first, with the trend of the newest.

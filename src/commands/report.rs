@@ -94,6 +94,9 @@ pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<ExitStatus> {
     if let Some(section) = crate::commands::changes::report_section(ctx, &refs) {
         text = crate::commands::changes::insert_section(&text, &section);
     }
+    if let Some(section) = crate::commands::drill::report_section(dir, &event) {
+        text = crate::commands::changes::insert_section(&text, section.trim_start());
+    }
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text).map_err(|e| {

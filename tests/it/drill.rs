@@ -290,6 +290,12 @@ fn staging_drill_promotes_the_known_bad_version_rolls_back_and_restores_mlflow_e
         "{}",
         out.stdout
     );
+    assert!(
+        out.stdout.contains("## Drill") && out.stdout.contains("first measured manual drill"),
+        "the report of a drill's rollback names the drill and its trend: {}",
+        out.stdout
+    );
+    assert!(r["event"].as_str().is_some(), "{r}");
 
     // A model that already breaches is an incident, not a drill: refused before any change.
     prom().put(&m, "error_rate", 0.08);
