@@ -322,6 +322,7 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('--history', '--history', [CompletionResultType]::ParameterName, 'List the earlier drills (of MODEL, or all) with the MTTR trend, and change nothing')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Run a staging drill without asking (it changes the configured registry, then restores it)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Run a staging drill without asking (it changes the configured registry, then restores it)')
+            [CompletionResult]::new('--restore', '--restore', [CompletionResultType]::ParameterName, 'Put back what an interrupted staging drill of MODEL changed, from the state it saved')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')

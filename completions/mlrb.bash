@@ -311,7 +311,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__drill)
-            opts="-y -o -q -v -h -V --sandbox --mode --mttr-objective --history --yes --output --config --registry --state-dir --quiet --verbose --help --version"
+            opts="-y -o -q -v -h -V --sandbox --mode --mttr-objective --history --yes --restore --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -300,6 +300,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand --history 'List the earlier drills (of MODEL, or all) with the MTTR trend, and change nothing'
             cand -y 'Run a staging drill without asking (it changes the configured registry, then restores it)'
             cand --yes 'Run a staging drill without asking (it changes the configured registry, then restores it)'
+            cand --restore 'Put back what an interrupted staging drill of MODEL changed, from the state it saved'
             cand -q 'Print only data and errors: no status lines, no progress'
             cand --quiet 'Print only data and errors: no status lines, no progress'
             cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted)'

@@ -217,6 +217,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -l state-dir -d 'Where 
 complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -l sandbox -d 'On a throwaway embedded registry with synthetic metrics that mlrb serves itself'
 complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -l history -d 'List the earlier drills (of MODEL, or all) with the MTTR trend, and change nothing'
 complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -s y -l yes -d 'Run a staging drill without asking (it changes the configured registry, then restores it)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -l restore -d 'Put back what an interrupted staging drill of MODEL changed, from the state it saved'
 complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
 complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -s h -l help -d 'Print help (see more with \'--help\')'

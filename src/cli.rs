@@ -119,6 +119,9 @@ pub struct DrillArgs {
     /// Run a staging drill without asking (it changes the configured registry, then restores it)
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Put back what an interrupted staging drill of MODEL changed, from the state it saved
+    #[arg(long, conflicts_with_all = ["sandbox", "mttr_objective", "history"])]
+    pub restore: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -90,7 +90,9 @@ pub fn run(ctx: &Ctx, args: &DrillArgs) -> Result<ExitStatus> {
             .get(model)
             .and_then(|m| m.drill.mttr_objective)
     });
-    if args.sandbox {
+    if args.restore {
+        restore_interrupted(ctx, model, args.yes)
+    } else if args.sandbox {
         sandbox(ctx, model, args.mode, objective)
     } else {
         staging(ctx, model, args, objective)
@@ -114,6 +116,8 @@ struct Rehearsal {
     objective: Option<Duration>,
     /// How long detection and the rollback may take.
     limit: Duration,
+    /// The staging drill's saved pre-drill state, removed once the restore is checked.
+    pending: Option<PathBuf>,
 }
 
 fn sandbox(
@@ -202,6 +206,7 @@ fn sandbox(
         before,
         objective,
         limit: Duration::from_secs(20),
+        pending: None,
     };
     let tamper = || {
         if std::env::var_os("MLRB_TEST_DRILL_TAMPER").is_some() {
@@ -246,6 +251,17 @@ fn staging(
         .with_hint("configure prometheus_url and the queries (see `mlrb init`), or run the drill with --sandbox")
         .into());
     };
+    if let Some((p, _)) = pending_of(&ctx.settings.state_dir, model).first() {
+        return Err(CliError::usage(format!(
+            "drill {} of `{model}` (started {}) was interrupted before it restored the registry",
+            p.id,
+            p.started_at.format("%Y-%m-%d %H:%M:%S UTC")
+        ))
+        .with_hint(format!(
+            "put the pre-drill state back first: `mlrb drill {model} --restore`"
+        ))
+        .into());
+    }
     let breach = cfg
         .drill
         .breach
@@ -350,6 +366,20 @@ fn staging(
             CliError::new(ExitStatus::Refused, "drill not started: nothing changed").into(),
         );
     }
+    let pending = Pending {
+        id: id.clone(),
+        model: model.to_string(),
+        registered: name.clone(),
+        registry: reg.location(),
+        live,
+        inject_url: match &how {
+            Breach::Endpoint { url, .. } => Some(url.clone()),
+            Breach::Promote { .. } => None,
+        },
+        started_at,
+        before: before.clone(),
+    };
+    let pending_path = pending.save(&ctx.settings.state_dir)?;
     let mut journal = Journal::new(&ctx.settings.state_dir, &id);
     p.status(&format!(
         "[1/5] healthy: {} → {}",
@@ -369,6 +399,7 @@ fn staging(
         journal.append(Entry::Note {
             text: format!("drill {id}: the breach could not be made ({e}); registry restored"),
         });
+        let _ = std::fs::remove_file(&pending_path);
         return Err(CliError::new(
             ExitStatus::Failure,
             format!("the drill could not make its breach: {e}"),
@@ -400,6 +431,7 @@ fn staging(
         before,
         objective,
         limit,
+        pending: Some(pending_path),
     };
     let undo = move || {
         let mut problems = Vec::new();
@@ -422,6 +454,197 @@ fn staging(
         problems
     };
     conclude(ctx, &r, &mm, &base, Box::new(undo), None)
+}
+
+/// A staging drill's pre-drill state, on disk from before the breach until the restore is
+/// checked: what `mlrb drill MODEL --restore` puts back when the drill was interrupted.
+#[derive(Debug, Serialize, Deserialize)]
+struct Pending {
+    id: String,
+    model: String,
+    registered: String,
+    registry: String,
+    live: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    inject_url: Option<String>,
+    started_at: DateTime<Utc>,
+    before: RegState,
+}
+
+fn pending_dir(state: &Path) -> PathBuf {
+    state.join("drills-in-progress")
+}
+
+impl Pending {
+    /// Written and synced before the drill changes anything; a drill that cannot keep it does
+    /// not start.
+    fn save(&self, state: &Path) -> Result<PathBuf> {
+        let dir = pending_dir(state);
+        let path = dir.join(format!("{}.json", self.id));
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            let mut f = std::fs::File::create(&path)?;
+            f.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
+            f.sync_all()
+        };
+        write().map_err(|e| {
+            CliError::new(
+                ExitStatus::Failure,
+                format!(
+                    "cannot save the pre-drill state to {} ({e}); nothing changed",
+                    path.display()
+                ),
+            )
+        })?;
+        Ok(path)
+    }
+}
+
+/// Interrupted staging drills of `model`, oldest first (unreadable files are skipped).
+fn pending_of(state: &Path, model: &str) -> Vec<(Pending, PathBuf)> {
+    let mut out: Vec<(Pending, PathBuf)> = std::fs::read_dir(pending_dir(state))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            let p: Pending = serde_json::from_str(&text).ok()?;
+            (p.model == model).then_some((p, e.path()))
+        })
+        .collect();
+    out.sort_by_key(|(p, _)| p.started_at);
+    out
+}
+
+/// Staging drills of `model` that have not restored the registry yet (interrupted, or still
+/// running): (drill id, when it started), for `mlrb status`.
+pub fn in_progress(state: &Path, model: &str) -> Vec<(String, DateTime<Utc>)> {
+    pending_of(state, model)
+        .into_iter()
+        .map(|(p, _)| (p.id, p.started_at))
+        .collect()
+}
+
+/// `mlrb drill MODEL --restore`: puts back what an interrupted staging drill changed — stages,
+/// aliases, tags, serving and the injected fault — from the state it saved before the breach.
+fn restore_interrupted(ctx: &Ctx, model: &str, yes: bool) -> Result<ExitStatus> {
+    let p = &ctx.printer;
+    let Some((pending, path)) = pending_of(&ctx.settings.state_dir, model)
+        .into_iter()
+        .next()
+    else {
+        return Err(CliError::usage(format!(
+            "no interrupted drill of `{model}` in {}",
+            pending_dir(&ctx.settings.state_dir).display()
+        ))
+        .with_hint("`mlrb drill --history` lists the drills that finished")
+        .into());
+    };
+    let reg = ctx.registry()?;
+    if reg.location() != pending.registry {
+        return Err(CliError::usage(format!(
+            "drill {} changed {}, but the registry now configured is {}",
+            pending.id,
+            pending.registry,
+            reg.location()
+        ))
+        .with_hint("run the restore with the drill's config (--config, --registry)")
+        .into());
+    }
+    let name = &pending.registered;
+    let now = snapshot(reg.as_ref(), name)?;
+    let changes = diff(&pending.before, &now);
+    p.status(&format!(
+        "drill {} of {model} (started {}) was interrupted; {} difference(s) from its pre-drill state in {}:",
+        pending.id,
+        pending.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        changes.len(),
+        pending.registry
+    ));
+    for c in &changes {
+        p.status(&format!("  - {c}"));
+    }
+    p.status(&format!(
+        "the restore puts them back and reloads serving on v{}{}",
+        pending.live,
+        if pending.inject_url.is_some() {
+            ", and stops the injected fault"
+        } else {
+            ""
+        }
+    ));
+    if let crate::commands::rollback::Confirmation::Declined =
+        crate::commands::rollback::confirm(p, yes, "Restore the pre-drill state?")?
+    {
+        return Err(CliError::new(ExitStatus::Refused, "not restored: nothing changed").into());
+    }
+    let target = ctx.settings.model(model, None)?;
+    // A rollback the drill started and nobody finished ends here: the pre-drill state replaces it.
+    let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
+    for open in crate::journal::unfinished(&records, name, &reg.location()) {
+        let in_drill = records
+            .iter()
+            .any(|r| r.event == open && r.at >= pending.started_at);
+        if in_drill {
+            Journal::new(&ctx.settings.state_dir, open).append(Entry::Finished {
+                outcome: "superseded".into(),
+                message: format!("drill {} was restored to its pre-drill state", pending.id),
+            });
+        }
+    }
+    let mut problems: Vec<String> = Vec::new();
+    if let Err(e) = restore(reg.as_ref(), name, &pending.before) {
+        problems.push(format!("restore failed: {e}"));
+    }
+    if let Err(e) = load_on_serving(&target, pending.live) {
+        problems.push(format!(
+            "serving was not put back on v{}: {e}",
+            pending.live
+        ));
+    }
+    if let Some(url) = &pending.inject_url
+        && let Err(e) = inject(url, "stop", name, pending.live, &pending.id)
+    {
+        problems.push(format!("the injected fault was not stopped: {e}"));
+    }
+    match snapshot(reg.as_ref(), name) {
+        Ok(after) => problems.extend(diff(&pending.before, &after)),
+        Err(e) => problems.push(format!("cannot read the registry back: {e}")),
+    }
+    Journal::new(&ctx.settings.state_dir, &pending.id).append(Entry::Note {
+        text: if problems.is_empty() {
+            format!(
+                "drill {}: restored after an interruption (mlrb drill --restore)",
+                pending.id
+            )
+        } else {
+            format!(
+                "drill {}: restore after an interruption incomplete — {}",
+                pending.id,
+                problems.join("; ")
+            )
+        },
+    });
+    if !problems.is_empty() {
+        return Err(CliError::new(
+            ExitStatus::Failure,
+            format!(
+                "drill {} not fully restored: {}",
+                pending.id,
+                problems.join("; ")
+            ),
+        )
+        .with_hint(format!(
+            "fix what is named and re-run `mlrb drill {model} --restore`"
+        ))
+        .into());
+    }
+    let _ = std::fs::remove_file(&path);
+    p.status(&format!(
+        "drill {} restored: stages, aliases and tags are exactly as before it, serving on v{}",
+        pending.id, pending.live
+    ));
+    Ok(ExitStatus::Success)
 }
 
 /// How a staging drill breaks the live model, and how it stops breaking it.
@@ -605,6 +828,9 @@ fn conclude(
         differences.insert(0, format!("restore failed: {e}"));
     }
     differences.extend(problems);
+    if let (true, Some(path)) = (differences.is_empty(), &r.pending) {
+        let _ = std::fs::remove_file(path);
+    }
     p.status(&if differences.is_empty() {
         "[5/5] restored: stages, aliases and tags are exactly as before the drill".to_string()
     } else {
@@ -709,7 +935,7 @@ fn conclude(
                 tmp.keep().join("registry.json").display()
             ),
             None => format!(
-                "put them back by hand (`mlrb status {model}` shows the registry now); the journal has the drill's notes under {id}"
+                "retry with `mlrb drill {model} --restore`, or put them back by hand (`mlrb status {model}` shows the registry now)"
             ),
         };
         return Err(CliError::new(
@@ -857,7 +1083,7 @@ fn sandbox_settings(model: &str, reg: &Path, state: &Path, prom: &str) -> Settin
 }
 
 /// What a drill must leave as it found it: stages, aliases and tags (timestamps excluded).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct RegState {
     aliases: BTreeMap<String, u64>,
     tags: BTreeMap<String, String>,

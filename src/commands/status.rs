@@ -142,6 +142,18 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
                 },
             );
         }
+        for (id, since) in crate::commands::drill::in_progress(&ctx.settings.state_dir, key) {
+            st.anomalies.insert(
+                0,
+                Anomaly {
+                    kind: "drill_in_progress",
+                    message: format!(
+                        "drill {id} (started {}) has not restored the registry: still running, or interrupted; put it back with `mlrb drill {key} --restore`",
+                        since.format("%Y-%m-%d %H:%M:%S UTC")
+                    ),
+                },
+            );
+        }
         out.push(st);
     }
     if ctx.printer.json() {

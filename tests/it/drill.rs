@@ -407,3 +407,94 @@ fn staging_drill_without_a_breach_or_metrics_says_what_to_configure() {
     assert_eq!(b.snapshot("recsys"), before);
     assert!(env.journal().is_empty());
 }
+
+#[test]
+fn an_interrupted_staging_drill_is_refused_until_drill_restore_puts_everything_back() {
+    use std::io::{BufRead, BufReader};
+    let b = MlflowBackend::new();
+    let mut env = TestEnv::new();
+    b.configure(&mut env);
+    let m = unique("staging-kill");
+    b.seed(
+        &m,
+        &[
+            v(Stage::Archived),
+            v(Stage::Production).healthy(),
+            v(Stage::Archived),
+        ],
+        &[],
+    );
+    // v3 does not actually breach here, so the drill waits for its breach until it is killed.
+    let srv = StagingServer::start(&m, 2, &[]);
+    let cfg = env.write(
+        "mlrb.toml",
+        &staging_config(&m, &m, &srv, "", "breach = \"promote\"\nversion = 3"),
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    prom().wait_for(&m, "prediction_diversity", 0.73);
+    let before = registry_state(&b, &m, 3);
+
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mlrb"))
+        .env_clear()
+        .envs(&env.vars)
+        .current_dir(env.path())
+        .args(["drill", &m, "--yes"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let t0 = Instant::now();
+    loop {
+        let line = lines.next().expect("the drill ended early").unwrap();
+        if line.contains("[2/5] breach made") {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "no breach in 30 s");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        b.version(&m, 3).0,
+        Stage::Production,
+        "the drill's deploy is live"
+    );
+    assert_eq!(srv.serving(), 3);
+
+    let out = env.run(&["status", &m]);
+    assert!(
+        out.stdout.contains("has not restored the registry") && out.stdout.contains("--restore"),
+        "{}",
+        out.stdout
+    );
+    let out = env.run(&["drill", &m, "--yes"]);
+    let err = out.one_clear_error(2);
+    assert!(err.contains("was interrupted"), "{err}");
+    assert!(
+        out.stderr.contains(&format!("mlrb drill {m} --restore")),
+        "{}",
+        out.stderr
+    );
+
+    let out = env.run(&["drill", &m, "--restore"]);
+    out.code(3);
+    assert!(
+        out.stderr
+            .contains("v3 stage: Archived before, Production after"),
+        "{}",
+        out.stderr
+    );
+    assert_ne!(
+        registry_state(&b, &m, 3),
+        before,
+        "a refused restore changes nothing"
+    );
+
+    env.run(&["drill", &m, "--restore", "--yes"]).code(0);
+    assert_eq!(registry_state(&b, &m, 3), before);
+    assert_eq!(srv.serving(), 2);
+    assert!(env.journal().contains("restored after an interruption"));
+    let err = env
+        .run(&["drill", &m, "--restore", "--yes"])
+        .one_clear_error(2);
+    assert!(err.contains("no interrupted drill"), "{err}");
+}
