@@ -300,3 +300,58 @@ fn bad_commit_and_future_time_are_usage_errors() {
         .one_clear_error(2);
     assert!(line.contains("in the future"), "{line}");
 }
+
+#[test]
+fn push_sends_the_rollback_commit_to_the_upstream_and_a_failed_push_says_what_is_left() {
+    let r = repo(false);
+    let bare = r.env.path().join("origin.git");
+    sh(
+        r.env.path(),
+        "git",
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+        &[],
+    );
+    sh(
+        &r.dir,
+        "git",
+        &["remote", "add", "origin", bare.to_str().unwrap()],
+        &[],
+    );
+    sh(&r.dir, "git", &["push", "-q", "-u", "origin", "main"], &[]);
+
+    let out = r.env.run(&[
+        "rollback",
+        "features",
+        "recsys",
+        "--to",
+        &r.good[..8],
+        "--push",
+        "--yes",
+    ]);
+    out.code(0);
+    assert!(out.stdout.contains("pushed"), "{}", out.stdout);
+    let head = sh(&r.dir, "git", &["rev-parse", "HEAD"], &[]);
+    let remote_head = sh(&bare, "git", &["rev-parse", "main"], &[]);
+    assert_eq!(remote_head, head, "the upstream has the rollback commit");
+    assert_ne!(head, r.bad);
+
+    // The upstream goes away: the commit stays, and the message says to push it by hand.
+    std::fs::rename(&bare, r.env.path().join("moved.git")).unwrap();
+    let out = r.env.run(&[
+        "rollback",
+        "features",
+        "recsys",
+        "--to",
+        &r.bad[..8],
+        "--push",
+        "--yes",
+    ]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.contains("push it by hand"), "{all}");
+    assert_ne!(
+        sh(&r.dir, "git", &["rev-parse", "HEAD"], &[]),
+        head,
+        "the local commit is kept"
+    );
+}
