@@ -237,6 +237,9 @@ impl Default for VerifyConfig {
 pub struct NotifyConfig {
     pub slack_webhook_env: Option<String>,
     pub webhook_env: Option<String>,
+    /// Set by a staging drill (never from the file): every message says it is a drill.
+    #[serde(skip)]
+    pub drill: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

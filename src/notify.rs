@@ -12,6 +12,8 @@ pub struct Notifier {
     slack: Option<String>,
     webhook: Option<String>,
     http: Option<Http>,
+    /// The drill the messages belong to: they are marked so nobody mistakes one for an incident.
+    drill: Option<String>,
 }
 
 fn url_from(var: &Option<String>, key: &str) -> Result<Option<String>, CliError> {
@@ -50,6 +52,7 @@ impl Notifier {
             slack,
             webhook,
             http,
+            drill: cfg.drill.clone(),
         })
     }
 
@@ -64,13 +67,18 @@ impl Notifier {
         };
         let mut failed = Vec::new();
         let at = crate::clock::fmt(crate::clock::now());
+        let text = match &self.drill {
+            Some(id) => format!("[DRILL {id}, not an incident] {text}"),
+            None => text.to_string(),
+        };
+        let mut hook =
+            json!({ "kind": kind, "model": model, "message": text, "at": at, "source": "mlrb" });
+        if let Some(id) = &self.drill {
+            hook["drill"] = json!(id);
+        }
         let targets = [
             ("slack", &self.slack, json!({ "text": text })),
-            (
-                "webhook",
-                &self.webhook,
-                json!({ "kind": kind, "model": model, "message": text, "at": at, "source": "mlrb" }),
-            ),
+            ("webhook", &self.webhook, hook),
         ];
         for (name, url, body) in targets {
             let Some(url) = url else { continue };

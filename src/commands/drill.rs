@@ -424,7 +424,13 @@ fn staging(
         started_at,
         wall,
         inner: Ctx {
-            settings: ctx.settings.clone(),
+            settings: Settings {
+                notify: crate::config::NotifyConfig {
+                    drill: Some(id.clone()),
+                    ..ctx.settings.notify.clone()
+                },
+                ..ctx.settings.clone()
+            },
             printer: Printer::nested(p.quiet || p.json()),
         },
         reg,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use mlrb::registry::Stage;
 
+use crate::common::http_server::{Reply, TestServer};
 use crate::common::mlflow::MlflowBackend;
 use crate::common::prometheus::{model_config, prom};
 use crate::common::staging::{StagingServer, staging_config};
@@ -317,9 +318,10 @@ fn staging_drill_through_an_inject_endpoint_with_the_controller_in_alias_mode() 
         &[("champion", 2)],
     );
     let srv = StagingServer::start(&m, 2, &[]);
+    let slack = TestServer::start(|_| Reply::json(200, serde_json::json!({})));
     let cfg = env.write(
         "mlrb.toml",
-        &staging_config(
+        &(staging_config(
             &m,
             &m,
             &srv,
@@ -328,9 +330,10 @@ fn staging_drill_through_an_inject_endpoint_with_the_controller_in_alias_mode() 
                 "breach = \"endpoint\"\ninject_url = \"{}/inject\"",
                 srv.server.url
             ),
-        ),
+        ) + "[notify]\nslack_webhook_env = \"SLACK_URL\"\n"),
     );
     env.set("MLRB_CONFIG", cfg.display().to_string());
+    env.set("SLACK_URL", slack.url.clone());
     prom().wait_for(&m, "prediction_diversity", 0.73);
     let before = registry_state(&b, &m, 2);
 
@@ -363,6 +366,13 @@ fn staging_drill_through_an_inject_endpoint_with_the_controller_in_alias_mode() 
     assert_eq!(h[0]["mode"], "auto");
     assert_eq!(h[0]["breach"], "endpoint on v2");
     assert_eq!(h[0]["passed"], true, "{}", h[0]);
+    // The controller's messages went out, each marked as a drill so nobody is paged in earnest.
+    let texts: Vec<String> = slack.requests().iter().map(|r| r.body.clone()).collect();
+    assert!(!texts.is_empty(), "no notification");
+    assert!(
+        texts.iter().all(|t| t.contains("[DRILL drill-")),
+        "{texts:?}"
+    );
 }
 
 #[test]
