@@ -279,3 +279,54 @@ fn estimate_with_prometheus_unreachable_never_fails_the_rollback() {
     env.run(&["report", "--last"]).code(0);
     assert_eq!(peer.requests().len(), 0, "no request without the query");
 }
+
+/// An unaggregated query answering one series per pod: the losses are summed, and the text says so.
+#[test]
+fn estimate_sums_several_series() {
+    let p = prom();
+    let (env, _b, m) = setup(&revenue_config(&p.url, ""));
+    p.set_labeled(&m, "revenue_loss_per_minute", "a", 1000.0);
+    p.set_labeled(&m, "revenue_loss_per_minute", "b", 2000.0);
+    let q = format!("sum(mlrb_test_revenue_loss_per_minute{{model=\"{m}\"}})");
+    let t0 = std::time::Instant::now();
+    while p.instant(&q) != Some(3000.0) {
+        assert!(t0.elapsed() < Duration::from_secs(20), "never scraped");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let detected = Utc::now() + chrono::Duration::milliseconds(500);
+    std::thread::sleep(Duration::from_secs(5));
+    // --no-verify: verification judges each metric as one series and would refuse two.
+    let out = env.run(&[
+        "rollback",
+        "model",
+        &m,
+        "--yes",
+        "--no-verify",
+        "--detected-at",
+        &rfc3339(detected),
+        "-o",
+        "json",
+    ]);
+    out.code(0);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let r = &v["revenue_impact"];
+    assert_eq!(r["status"], "estimated", "{v}");
+    assert_eq!(r["series"], 2);
+    assert_eq!(r["window"]["end_at"], "rollback_end");
+    let minutes = secs(at(&r["window"]["start"]), at(&r["window"]["end"])) / 60.0;
+    let lost = r["lost"].as_f64().unwrap();
+    assert!(
+        (lost - 3000.0 * minutes).abs() < 3000.0 * minutes * 0.01,
+        "lost {lost} vs 3000 × {minutes} min"
+    );
+    let report = v["report"].as_str().unwrap();
+    assert!(
+        report.contains("100% of the window sampled, summed over 2 series)."),
+        "{report}"
+    );
+    assert!(
+        report
+            .contains("to the end of the rollback: the metrics were not verified back to baseline"),
+        "{report}"
+    );
+}
