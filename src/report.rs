@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::journal::{Action, Entry, Record};
+use crate::metrics::revenue::RevenueImpact;
 use crate::mttr;
 
 const FILL: &str = "[fill in]";
@@ -77,8 +78,9 @@ fn hms(t: DateTime<Utc>) -> String {
     t.format("%H:%M:%S%.3f").to_string()
 }
 
-/// Renders the report of one event from its records (in journal order).
-pub fn render(records: &[&Record], notes: &Annotations) -> String {
+/// Renders the report of one event from its records (in journal order), with the revenue-impact
+/// estimate when the model has one configured.
+pub fn render(records: &[&Record], notes: &Annotations, revenue: Option<&RevenueImpact>) -> String {
     let Some(first) = records.first() else {
         return String::new();
     };
@@ -257,7 +259,16 @@ pub fn render(records: &[&Record], notes: &Annotations) -> String {
     s.push_str("\n## Impact\n\n");
     s.push_str(&format!("- **Duration of degradation:** {degradation}\n"));
     s.push_str(&format!("- **Users affected:** {FILL}\n"));
-    s.push_str(&format!("- **Revenue impact (estimated):** {FILL}\n"));
+    s.push_str(&format!(
+        "- **Revenue impact (estimated):** {}\n",
+        revenue
+            .map(RevenueImpact::summary)
+            .unwrap_or_else(|| FILL.into())
+    ));
+    if let Some(r) = revenue {
+        s.push('\n');
+        s.push_str(&r.markdown());
+    }
     s.push_str("\n## Root Cause\n\n");
     s.push_str(
         &notes

@@ -90,7 +90,8 @@ pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<ExitStatus> {
         });
     }
     let refs: Vec<&Record> = mine.iter().collect();
-    let mut text = report::render(&refs, &Annotations::from_records(&refs));
+    let revenue = crate::metrics::revenue::for_event(&ctx.settings, &refs);
+    let mut text = report::render(&refs, &Annotations::from_records(&refs), revenue.as_ref());
     if let Some(section) = crate::commands::changes::report_section(ctx, &refs) {
         text = crate::commands::changes::insert_section(&text, &section);
     }

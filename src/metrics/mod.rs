@@ -3,6 +3,7 @@
 
 pub mod decision;
 pub mod prometheus;
+pub mod revenue;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

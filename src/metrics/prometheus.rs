@@ -124,6 +124,23 @@ pub fn parse_sample(s: &str) -> Reading {
     }
 }
 
+/// One series of a range query: its labels and its (time, reading) samples in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeSeries {
+    pub labels: BTreeMap<String, String>,
+    pub samples: Vec<(DateTime<Utc>, Reading)>,
+}
+
+fn samples(values: Vec<(f64, String)>) -> Vec<(DateTime<Utc>, Reading)> {
+    values
+        .into_iter()
+        .filter_map(|(t, v)| {
+            let at = DateTime::from_timestamp_millis((t * 1000.0).round() as i64)?;
+            Some((at, parse_sample(&v)))
+        })
+        .collect()
+}
+
 pub struct Prometheus {
     http: Http,
     base: String,
@@ -336,6 +353,42 @@ impl Prometheus {
         end: DateTime<Utc>,
         step: std::time::Duration,
     ) -> Result<Vec<(DateTime<Utc>, Reading)>, PromError> {
+        let series = self.range(metric, query, start, end, step)?;
+        let Some(one) = self.single(metric, query, series)? else {
+            return Ok(Vec::new());
+        };
+        Ok(samples(one.values))
+    }
+
+    /// Every series `query` answers from `start` to `end` every `step`, each with its labels and
+    /// its samples in order: for quantities that are summed over series rather than judged one
+    /// at a time.
+    pub fn query_range_all(
+        &self,
+        metric: &str,
+        query: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: std::time::Duration,
+    ) -> Result<Vec<RangeSeries>, PromError> {
+        Ok(self
+            .range(metric, query, start, end, step)?
+            .into_iter()
+            .map(|s| RangeSeries {
+                labels: s.metric,
+                samples: samples(s.values),
+            })
+            .collect())
+    }
+
+    fn range(
+        &self,
+        metric: &str,
+        query: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: std::time::Duration,
+    ) -> Result<Vec<Series>, PromError> {
         let secs = |t: DateTime<Utc>| format!("{:.3}", t.timestamp_millis() as f64 / 1000.0);
         let params = vec![
             ("query", query.to_string()),
@@ -347,19 +400,7 @@ impl Prometheus {
         if data.result_type != "matrix" {
             return Err(self.shape(format!("result type {} for query_range", data.result_type)));
         }
-        let series: Vec<Series> = serde_json::from_value(data.result)
-            .map_err(|e| self.shape(format!("matrix result: {e}")))?;
-        let Some(one) = self.single(metric, query, series)? else {
-            return Ok(Vec::new());
-        };
-        Ok(one
-            .values
-            .into_iter()
-            .filter_map(|(t, v)| {
-                let at = DateTime::from_timestamp_millis((t * 1000.0).round() as i64)?;
-                Some((at, parse_sample(&v)))
-            })
-            .collect())
+        serde_json::from_value(data.result).map_err(|e| self.shape(format!("matrix result: {e}")))
     }
 
     fn shape(&self, what: String) -> PromError {

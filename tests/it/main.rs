@@ -16,6 +16,7 @@ mod metrics;
 mod report;
 mod resume;
 mod retrain;
+mod revenue;
 mod robustness;
 mod rollback;
 mod runbooks;

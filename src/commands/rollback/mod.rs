@@ -135,13 +135,20 @@ pub fn close_event(
     });
     let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
     let mine: Vec<&Record> = records.iter().filter(|r| r.event == event).collect();
+    // Asks Prometheus only when the model has a revenue_loss_per_minute query; whatever goes
+    // wrong there is the estimate's text, never the rollback's outcome.
+    let revenue = crate::metrics::revenue::for_event(&ctx.settings, &mine);
     let (m, rep) = if mine.is_empty() {
         (None, None)
     } else {
         (
             Some(crate::mttr::from_records(&mine)),
             Some({
-                let r = crate::report::render(&mine, &crate::report::Annotations::default());
+                let r = crate::report::render(
+                    &mine,
+                    &crate::report::Annotations::default(),
+                    revenue.as_ref(),
+                );
                 match crate::commands::changes::report_section(ctx, &mine) {
                     Some(section) => crate::commands::changes::insert_section(&r, &section),
                     None => r,
@@ -150,7 +157,14 @@ pub fn close_event(
         )
     };
     if p.json() {
-        p.out_json(&json(outcome, m, rep));
+        let mut view = json(outcome, m, rep);
+        if let (Some(obj), Some(r)) = (view.as_object_mut(), &revenue) {
+            obj.insert(
+                "revenue_impact".into(),
+                serde_json::to_value(r).unwrap_or_default(),
+            );
+        }
+        p.out_json(&view);
     } else {
         if let Some(r) = &rep {
             p.out(&format!("\n{r}"));
