@@ -267,7 +267,9 @@ impl RevenueImpact {
                 s.push_str(&format!(
                     "≈ {} lost over {} ({} → {} UTC; `{METRIC}` from Prometheus, step {step_seconds} s, {} of the window sampled{}).\n\n",
                     money(*lost),
-                    span(w.seconds()),
+                    crate::clock::human(chrono::Duration::milliseconds(
+                        (w.seconds() * 1000.0).round() as i64
+                    )),
                     t(w.start),
                     t(w.end),
                     percent(*coverage),
@@ -337,17 +339,6 @@ pub fn money(v: f64) -> String {
         grouped.push(c);
     }
     format!("{sign}${grouped}")
-}
-
-/// A window's length for people: "42 s", "14 min 02 s", "3 h 05 min".
-pub fn span(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    match s {
-        0 => format!("{:.1} s", seconds.max(0.0)),
-        1..60 => format!("{s} s"),
-        60..3600 => format!("{} min {:02} s", s / 60, s % 60),
-        _ => format!("{} h {:02} min", s / 3600, (s % 3600) / 60),
-    }
 }
 
 fn percent(f: f64) -> String {
@@ -447,10 +438,6 @@ mod tests {
         assert_eq!(money(3.256), "$3.26");
         assert_eq!(money(-2500.0), "-$2 500");
         assert_eq!(money(f64::NAN), "unknown");
-        assert_eq!(span(842.0), "14 min 02 s");
-        assert_eq!(span(42.4), "42 s");
-        assert_eq!(span(0.3), "0.3 s");
-        assert_eq!(span(3.0 * 3600.0 + 300.0), "3 h 05 min");
         assert_eq!(percent(1.0), "100%");
         assert_eq!(percent(0.995), "99.5%");
         assert_eq!(percent(0.62), "62%");
@@ -550,7 +537,7 @@ mod tests {
         };
         let md = est.markdown();
         assert!(
-            md.contains("≈ $42 100 lost over 14 min 02 s (02:17:00 → 02:31:02 UTC; `revenue_loss_per_minute` from Prometheus, step 1 s, 100% of the window sampled)."),
+            md.contains("≈ $42 100 lost over 14m 02s (02:17:00 → 02:31:02 UTC; `revenue_loss_per_minute` from Prometheus, step 1 s, 100% of the window sampled)."),
             "{md}"
         );
         assert!(!md.contains("Gaps"), "{md}");

@@ -111,7 +111,7 @@ fn estimate_integrates_a_constant_loss_over_the_window() {
         let line = format!(
             "≈ {} lost over {} ({} → {} UTC; `revenue_loss_per_minute` from Prometheus, step 1 s, 100% of the window sampled).",
             money(lost),
-            mlrb::metrics::revenue::span(secs(start, end)),
+            mlrb::clock::human(end - start),
             start.format("%H:%M:%S"),
             end.format("%H:%M:%S"),
         );
