@@ -198,28 +198,51 @@ fn registry_state(b: &MlflowBackend, m: &str, n: u64) -> String {
     )
 }
 
-#[test]
-fn staging_drill_promotes_the_known_bad_version_rolls_back_and_restores_mlflow_exactly() {
+/// A staging world on the real MLflow server: model `prefix-…` seeded with `versions` and
+/// `aliases`, a model server serving `serving` (its versions in `bad` breach), and mlrb.toml
+/// from `staging_config` with `mode` and `drill`; returns once Prometheus has the healthy values.
+#[allow(clippy::too_many_arguments)]
+fn staging_world(
+    prefix: &str,
+    versions: &[crate::common::V],
+    aliases: &[(&str, u64)],
+    serving: u64,
+    bad: &[u64],
+    mode: &str,
+    drill: impl Fn(&StagingServer) -> String,
+    extra: &str,
+) -> (MlflowBackend, TestEnv, String, StagingServer) {
     let b = MlflowBackend::new();
     let mut env = TestEnv::new();
     b.configure(&mut env);
-    let m = unique("staging");
-    b.seed(
-        &m,
+    let m = unique(prefix);
+    b.seed(&m, versions, aliases);
+    let srv = StagingServer::start(&m, serving, bad);
+    let cfg = env.write(
+        "mlrb.toml",
+        &(staging_config(&m, &m, &srv, mode, &drill(&srv)) + extra),
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    prom().wait_for(&m, "prediction_diversity", 0.73);
+    (b, env, m, srv)
+}
+
+#[test]
+fn staging_drill_promotes_the_known_bad_version_rolls_back_and_restores_mlflow_exactly() {
+    let (b, env, m, srv) = staging_world(
+        "staging",
         &[
             v(Stage::Archived),
             v(Stage::Production).healthy(),
             v(Stage::Archived).tag("note", "known bad: collapses diversity"),
         ],
         &[],
+        2,
+        &[3],
+        "",
+        |_| "breach = \"promote\"\nversion = 3".into(),
+        "",
     );
-    let srv = StagingServer::start(&m, 2, &[3]);
-    let cfg = env.write(
-        "mlrb.toml",
-        &staging_config(&m, &m, &srv, "", "breach = \"promote\"\nversion = 3"),
-    );
-    env.set("MLRB_CONFIG", cfg.display().to_string());
-    prom().wait_for(&m, "prediction_diversity", 0.73);
     let before = registry_state(&b, &m, 3);
 
     // Changing a real registry needs a yes: without a terminal it is refused, nothing changed.
@@ -308,33 +331,23 @@ fn staging_drill_promotes_the_known_bad_version_rolls_back_and_restores_mlflow_e
 
 #[test]
 fn staging_drill_through_an_inject_endpoint_with_the_controller_in_alias_mode() {
-    let b = MlflowBackend::new();
-    let mut env = TestEnv::new();
-    b.configure(&mut env);
-    let m = unique("staging-alias");
-    b.seed(
-        &m,
+    let slack = TestServer::start(|_| Reply::json(200, serde_json::json!({})));
+    let (b, mut env, m, srv) = staging_world(
+        "staging-alias",
         &[v(Stage::None).healthy(), v(Stage::None)],
         &[("champion", 2)],
-    );
-    let srv = StagingServer::start(&m, 2, &[]);
-    let slack = TestServer::start(|_| Reply::json(200, serde_json::json!({})));
-    let cfg = env.write(
-        "mlrb.toml",
-        &(staging_config(
-            &m,
-            &m,
-            &srv,
-            "mode = \"alias\"\nalias = \"champion\"",
-            &format!(
+        2,
+        &[],
+        "mode = \"alias\"\nalias = \"champion\"",
+        |srv| {
+            format!(
                 "breach = \"endpoint\"\ninject_url = \"{}/inject\"",
                 srv.server.url
-            ),
-        ) + "[notify]\nslack_webhook_env = \"SLACK_URL\"\n"),
+            )
+        },
+        "[notify]\nslack_webhook_env = \"SLACK_URL\"\n",
     );
-    env.set("MLRB_CONFIG", cfg.display().to_string());
     env.set("SLACK_URL", slack.url.clone());
-    prom().wait_for(&m, "prediction_diversity", 0.73);
     let before = registry_state(&b, &m, 2);
 
     let out = env.run(&["drill", &m, "--yes", "--mode", "auto"]);
@@ -421,27 +434,21 @@ fn staging_drill_without_a_breach_or_metrics_says_what_to_configure() {
 #[test]
 fn an_interrupted_staging_drill_is_refused_until_drill_restore_puts_everything_back() {
     use std::io::{BufRead, BufReader};
-    let b = MlflowBackend::new();
-    let mut env = TestEnv::new();
-    b.configure(&mut env);
-    let m = unique("staging-kill");
-    b.seed(
-        &m,
+    // v3 does not actually breach here, so the drill waits for its breach until it is killed.
+    let (b, env, m, srv) = staging_world(
+        "staging-kill",
         &[
             v(Stage::Archived),
             v(Stage::Production).healthy(),
             v(Stage::Archived),
         ],
         &[],
+        2,
+        &[],
+        "",
+        |_| "breach = \"promote\"\nversion = 3".into(),
+        "",
     );
-    // v3 does not actually breach here, so the drill waits for its breach until it is killed.
-    let srv = StagingServer::start(&m, 2, &[]);
-    let cfg = env.write(
-        "mlrb.toml",
-        &staging_config(&m, &m, &srv, "", "breach = \"promote\"\nversion = 3"),
-    );
-    env.set("MLRB_CONFIG", cfg.display().to_string());
-    prom().wait_for(&m, "prediction_diversity", 0.73);
     let before = registry_state(&b, &m, 3);
 
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mlrb"))
