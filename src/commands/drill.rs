@@ -393,20 +393,45 @@ fn staging(
         ),
     });
     if let Err(e) = how.start(reg.as_ref(), &target, &id) {
-        // Undo what the breach got to before the failure, then say so.
-        let _ = restore(reg.as_ref(), &name, &before);
+        // Undo what the breach got to before the failure, check it, then say so.
+        let mut left: Vec<String> = Vec::new();
+        if let Err(e) = restore(reg.as_ref(), &name, &before) {
+            left.push(format!("restore failed: {e}"));
+        }
+        if let (Breach::Promote { .. }, Err(e)) = (&how, load_on_serving(&target, live)) {
+            left.push(format!("serving was not put back on v{live}: {e}"));
+        }
+        // Best effort: an inject request that failed most likely injected nothing.
         let _ = how.stop(&target, &id);
+        match snapshot(reg.as_ref(), &name) {
+            Ok(after) => left.extend(diff(&before, &after)),
+            Err(e) => left.push(format!("cannot read the registry back: {e}")),
+        }
         journal.append(Entry::Note {
-            text: format!("drill {id}: the breach could not be made ({e}); registry restored"),
+            text: format!(
+                "drill {id}: the breach could not be made ({e}); {}",
+                if left.is_empty() {
+                    "everything put back".to_string()
+                } else {
+                    format!("NOT put back: {}", left.join("; "))
+                }
+            ),
         });
-        let _ = std::fs::remove_file(&pending_path);
+        if left.is_empty() {
+            let _ = std::fs::remove_file(&pending_path);
+        }
         return Err(CliError::new(
             ExitStatus::Failure,
             format!("the drill could not make its breach: {e}"),
         )
-        .with_hint(
-            "the registry was put back; check the serving and inject endpoints named in [models.X]",
-        )
+        .with_hint(if left.is_empty() {
+            "everything was put back as it was; check the serving and inject endpoints named in [models.X]".to_string()
+        } else {
+            format!(
+                "NOT put back: {}; retry with `mlrb drill {model} --restore`",
+                left.join("; ")
+            )
+        })
         .into());
     }
     p.status(&format!(

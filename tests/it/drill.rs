@@ -515,3 +515,47 @@ fn an_interrupted_staging_drill_is_refused_until_drill_restore_puts_everything_b
         .one_clear_error(2);
     assert!(err.contains("no interrupted drill"), "{err}");
 }
+
+#[test]
+fn a_breach_that_cannot_be_made_changes_nothing_and_leaves_no_drill_open() {
+    let (b, env, m, _srv) = staging_world(
+        "staging-nobreach",
+        &[v(Stage::Archived).healthy(), v(Stage::Production)],
+        &[],
+        2,
+        &[],
+        "",
+        // The fault injector answers 404: no breach, so no drill.
+        |srv| {
+            format!(
+                "breach = \"endpoint\"\ninject_url = \"{}/no-such-endpoint\"",
+                srv.server.url
+            )
+        },
+        "",
+    );
+    let before = registry_state(&b, &m, 2);
+    let out = env.run(&["drill", &m, "--yes"]);
+    out.code(1);
+    let err = out.error_line();
+    assert!(
+        err.contains("could not make its breach") && err.contains("404"),
+        "{err}"
+    );
+    assert!(
+        out.stderr.contains("everything was put back"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(registry_state(&b, &m, 2), before);
+    let status = env.run(&["status", &m]);
+    assert!(
+        !status.stdout.contains("has not restored"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        history(&env).is_empty(),
+        "a drill that never started is not in the history"
+    );
+}
