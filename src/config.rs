@@ -76,6 +76,31 @@ pub struct ModelConfig {
     pub verify: VerifyConfig,
     #[serde(default)]
     pub drill: DrillConfig,
+    #[serde(default)]
+    pub training_data: TrainingDataConfig,
+}
+
+/// `[models.X.training_data]`: where a version records the dataset it was trained on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingDataConfig {
+    /// Keys looked up in order: in the version's tags, then its training run's params and tags.
+    #[serde(default = "default_dataset_keys")]
+    pub keys: Vec<String>,
+}
+
+fn default_dataset_keys() -> Vec<String> {
+    ["dataset_version", "data_version", "dataset"]
+        .map(String::from)
+        .to_vec()
+}
+
+impl Default for TrainingDataConfig {
+    fn default() -> Self {
+        TrainingDataConfig {
+            keys: default_dataset_keys(),
+        }
+    }
 }
 
 /// `[models.X.drill]`: what a rehearsal must achieve, and how a staging drill (one against the

@@ -121,6 +121,18 @@ fn model_changes(
     out: &mut Vec<Change>,
 ) -> Result<()> {
     let versions = load_versions(reg, target)?;
+    let keys = ctx
+        .settings
+        .models
+        .get(&target.key)
+        .map(|m| m.training_data.keys.clone())
+        .unwrap_or_else(|| crate::config::TrainingDataConfig::default().keys);
+    let live: Vec<u64> = registry::live_versions(&versions, &target.mode)
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    // Training runs are read for the newest versions only: evidence, not an audit of history.
+    let mut run_reads = 0;
     for v in &versions {
         if let Some(c) = v.created_at.filter(|c| *c >= since) {
             out.push(Change {
@@ -143,16 +155,42 @@ fn model_changes(
                 source: "registry",
             });
         }
-        if let Some(d) = dataset_of(v) {
-            // Training data is dated by the version that brought it.
-            if let Some(c) = v.created_at.filter(|c| *c >= since) {
-                out.push(Change {
-                    at: c,
-                    component: "data",
-                    what: format!("v{} was trained on dataset {d}", v.version),
-                    source: "registry",
+        // Training data is dated by the version that brought it.
+        let Some(at) = v.created_at.filter(|c| *c >= since) else {
+            continue;
+        };
+        let mut found = keys.iter().find_map(|k| {
+            v.tag(k)
+                .map(|d| (d.to_string(), format!("version tag {k}")))
+        });
+        if found.is_none()
+            && run_reads < RUN_READS
+            && let Some(run) = &v.run_id
+        {
+            run_reads += 1;
+            if let Ok(fields) = reg.run_fields(run) {
+                found = keys.iter().find_map(|k| {
+                    fields
+                        .get(k)
+                        .map(|d| (d.clone(), format!("run {} {k}", short_run(run))))
                 });
             }
+        }
+        if let Some((d, from)) = found {
+            out.push(Change {
+                at,
+                component: "data",
+                what: format!(
+                    "v{}{} was trained on dataset {d} ({from})",
+                    v.version,
+                    if live.contains(&v.version) {
+                        " (live)"
+                    } else {
+                        ""
+                    }
+                ),
+                source: "registry",
+            });
         }
     }
     let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
@@ -204,11 +242,11 @@ fn source_of(v: &registry::ModelVersion) -> String {
     }
 }
 
-/// The dataset version a version's run recorded, by the tag names teams commonly use.
-fn dataset_of(v: &registry::ModelVersion) -> Option<&str> {
-    ["dataset_version", "data_version", "dataset"]
-        .iter()
-        .find_map(|k| v.tag(k))
+/// How many training runs `changes` reads at most (one request each).
+const RUN_READS: usize = 10;
+
+fn short_run(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
 }
 
 fn infra_changes(cfg: &ModelConfig, since: DateTime<Utc>, out: &mut Vec<Change>) -> Result<()> {

@@ -425,6 +425,41 @@ impl Registry for MlflowRegistry {
         r.model_version.into_version(&self.base)
     }
 
+    fn run_fields(&self, run_id: &str) -> Result<BTreeMap<String, String>> {
+        #[derive(Deserialize)]
+        struct Field {
+            key: String,
+            #[serde(default)]
+            value: String,
+        }
+        #[derive(Deserialize, Default)]
+        struct RunData {
+            #[serde(default)]
+            params: Vec<Field>,
+            #[serde(default)]
+            tags: Vec<Field>,
+        }
+        #[derive(Deserialize)]
+        struct Run {
+            #[serde(default)]
+            data: RunData,
+        }
+        #[derive(Deserialize)]
+        struct Resp {
+            run: Run,
+        }
+        let r: Resp = self.get(
+            "runs/get",
+            &[("run_id", run_id.to_string())],
+            &format!("run {run_id}"),
+        )?;
+        let mut out = BTreeMap::new();
+        for f in r.run.data.params.into_iter().chain(r.run.data.tags) {
+            out.entry(f.key).or_insert(f.value);
+        }
+        Ok(out)
+    }
+
     fn run_metrics(&self, run_id: &str) -> Result<BTreeMap<String, f64>> {
         #[derive(Deserialize)]
         struct Metric {

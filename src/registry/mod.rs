@@ -199,6 +199,11 @@ pub trait Registry: Send + Sync {
         tag_keys: &[String],
         aliases: &[String],
     ) -> Result<()>;
+    /// A training run's params and tags (params first when a key is both): where teams record
+    /// the dataset a model was trained on. A registry without runs has none.
+    fn run_fields(&self, _run_id: &str) -> Result<BTreeMap<String, String>> {
+        Ok(BTreeMap::new())
+    }
     /// The latest value of each metric logged to a training run (a metrics baseline source).
     fn run_metrics(&self, run_id: &str) -> Result<BTreeMap<String, f64>> {
         Err(RegistryError::Invalid {

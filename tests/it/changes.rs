@@ -103,7 +103,12 @@ fn changes_hint_points_at_the_feature_pipeline_when_it_changed_last() {
         .position(|l| l.contains("v2 registered"))
         .unwrap();
     assert!(breach < feat && feat < model, "{}", out.stdout);
-    assert!(out.stdout.contains("v2 was trained on dataset ds-2026-11"));
+    assert!(
+        out.stdout
+            .contains("v2 (live) was trained on dataset ds-2026-11 (version tag dataset_version)"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -262,4 +267,64 @@ fn changes_section_in_the_incident_report() {
     let out = env.run(&["report", "--last"]);
     out.code(0);
     assert!(out.stdout.contains("## What Changed"), "{}", out.stdout);
+}
+
+#[test]
+fn changes_reads_the_dataset_from_the_training_runs_params_and_tags_on_mlflow() {
+    use crate::common::Backend;
+    use crate::common::mlflow::MlflowBackend;
+    use serde_json::json;
+    let b = MlflowBackend::new();
+    let mut env = TestEnv::new();
+    b.configure(&mut env);
+    let m = crate::common::unique("changes-runs");
+    let run = |key: &str, kind: &str, value: &str| -> String {
+        let r = b.rest.post("runs/create", json!({"experiment_id": "0"}));
+        let id = r["run"]["info"]["run_id"].as_str().unwrap().to_string();
+        let path = if kind == "param" {
+            "runs/log-parameter"
+        } else {
+            "runs/set-tag"
+        };
+        b.rest
+            .post(path, json!({"run_id": id, "key": key, "value": value}));
+        id
+    };
+    let r1 = run("data.snapshot", "param", "s3://lake/2026-11-01");
+    let r2 = run("data.snapshot", "tag", "s3://lake/2026-11-25");
+    b.rest.post("registered-models/create", json!({"name": m}));
+    for (r, stage) in [(&r1, "Archived"), (&r2, "Production")] {
+        let v = b.rest.post(
+            "model-versions/create",
+            json!({"name": m, "source": format!("runs:/{r}/model"), "run_id": r}),
+        );
+        b.rest.post(
+            "model-versions/transition-stage",
+            json!({"name": m, "version": v["model_version"]["version"], "stage": stage,
+                   "archive_existing_versions": false}),
+        );
+    }
+    let cfg = env.write(
+        "mlrb.toml",
+        &format!("[models.\"{m}\".training_data]\nkeys = [\"data.snapshot\"]\n"),
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    let out = env.run(&["changes", &m, "--since", "1h"]);
+    out.code(0);
+    assert!(
+        out.stdout.contains(&format!(
+            "v1 was trained on dataset s3://lake/2026-11-01 (run {} data.snapshot)",
+            &r1[..8]
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "v2 (live) was trained on dataset s3://lake/2026-11-25 (run {} data.snapshot)",
+            &r2[..8]
+        )),
+        "{}",
+        out.stdout
+    );
 }
