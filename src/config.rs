@@ -961,6 +961,18 @@ kind = "none"                    # the server follows the registry by itself; or
 # [models.recsys.verify]
 # tolerance = 0.10
 # timeout = "15m"
+
+# Drills: `mlrb drill recsys --sandbox` needs nothing; against this config's (staging) registry,
+# serving and Prometheus the drill deploys a known-bad version (or asks your fault injector) and
+# puts everything back afterwards.
+# [models.recsys.drill]
+# mttr_objective = "5m"
+# breach = "promote"                    # or "endpoint" with inject_url = "http://…"
+# version = 7                           # a version known to breach the metrics on staging
+
+# Where a version records its training data, for `mlrb changes` (version tags, then run params/tags).
+# [models.recsys.training_data]
+# keys = ["dataset_version"]
 # [notify]
 # slack_webhook_env = "SLACK_WEBHOOK_URL"
 "#;
