@@ -34,6 +34,7 @@ const fn cfg(
 }
 
 const ROLLBACK: &[&str] = &["rollback", "model", "recsys", "--yes"];
+const DRILL: &[&str] = &["drill", "recsys", "--yes"];
 
 fn cases() -> Vec<Case> {
     vec![
@@ -360,6 +361,52 @@ fn cases() -> Vec<Case> {
         ),
         cfg("\u{feff}[registry]\nkind = 1\n", ROLLBACK, 2, "mlrb.toml"),
         cfg("registry = \"http://x\"\n", ROLLBACK, 2, "mlrb.toml:1"),
+        // drills and training data
+        cfg(
+            "[models.recsys.drill]\nbreach = \"chaos\"\n",
+            DRILL,
+            2,
+            "chaos",
+        ),
+        cfg(
+            "[models.recsys.drill]\nbreach = \"promote\"\nversion = \"seven\"\n",
+            DRILL,
+            2,
+            "mlrb.toml:3",
+        ),
+        cfg(
+            "[models.recsys.drill]\ntimeout = \"soon\"\n",
+            DRILL,
+            2,
+            "invalid duration",
+        ),
+        cfg(
+            "[models.recsys.drill]\nbreach = \"promote\"\nversion = 1\n",
+            DRILL,
+            2,
+            "needs [models.recsys.metrics]",
+        ),
+        cfg(
+            "[models.recsys.training_data]\nkeys = \"dataset\"\n",
+            &["changes", "recsys"],
+            2,
+            "mlrb.toml",
+        ),
+        case(
+            &["drill", "recsys", "--restore", "--yes"],
+            2,
+            "no interrupted drill",
+        ),
+        case(
+            &["drill", "--history", "--restore"],
+            2,
+            "cannot be used with",
+        ),
+        case(
+            &["drill", "recsys", "--sandbox", "--restore"],
+            2,
+            "cannot be used with",
+        ),
     ]
 }
 
