@@ -283,6 +283,10 @@ pub struct ModelRollbackArgs {
     /// Make the pre-built fallback of [models.X.fallback] live (when no safe target is left)
     #[arg(long, conflicts_with_all = ["to", "resume"])]
     pub fallback: bool,
+    /// With --fallback: switch a serving-switch fallback off again, restoring the value the
+    /// journal recorded when it was switched on
+    #[arg(long, requires = "fallback")]
+    pub end: bool,
     /// Take over the model's lease from a rollback that was abandoned on another machine
     #[arg(long)]
     pub force_unlock: bool,

@@ -130,15 +130,243 @@ pub enum DrillBreach {
     Endpoint,
 }
 
-/// `[models.X.fallback]`: a version kept (and tested) for when no safe target is left, such as a
-/// simple heuristic model; `rollback model --fallback` makes it live with the usual plan,
-/// confirmation, journal and report.
-#[derive(Debug, Clone, Deserialize)]
+/// `[models.X.fallback]`: what serves when no safe rollback target is left. Either a registry
+/// `version` kept (and tested) for this moment, such as a simple heuristic model, which
+/// `rollback model --fallback` makes live like any rollback target; or a `switch` in the serving
+/// layer (an environment variable on the serving Deployment, or a Service's selector) that turns
+/// the ML feature off, which `--fallback` flips and `--fallback --end` flips back.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FallbackConfig {
-    pub version: u64,
+    pub version: Option<u64>,
     /// What it is, for the plan and the report ("most-popular heuristic").
     pub description: Option<String>,
+    pub switch: Option<SwitchKind>,
+    /// kubectl-set-env: the serving Deployment, the variable and the value that selects the fallback.
+    pub deployment: Option<String>,
+    pub env_var: Option<String>,
+    pub value: Option<String>,
+    /// kubectl-set-env: the one container to set it on (default: every container).
+    pub container: Option<String>,
+    /// service-selector: the Service and the selector that picks the fallback's pods.
+    pub service: Option<String>,
+    pub selector: Option<BTreeMap<String, String>>,
+    pub namespace: Option<String>,
+    /// kubeconfig context (default: the current one; KUBECONFIG is honoured).
+    pub context: Option<String>,
+    /// kubectl-set-env: how long the rollout may take to become Ready (default 5m).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub timeout: Option<Duration>,
+}
+
+/// How a serving-switch fallback is flipped.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SwitchKind {
+    /// `kubectl set env deployment/D VAR=VALUE` + `rollout status`.
+    KubectlSetEnv,
+    /// A JSON patch that replaces the Service's whole `spec.selector`.
+    ServiceSelector,
+}
+
+impl SwitchKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SwitchKind::KubectlSetEnv => "kubectl-set-env",
+            SwitchKind::ServiceSelector => "service-selector",
+        }
+    }
+}
+
+/// A checked `[models.X.fallback]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fallback {
+    /// A registry version, made live like any rollback target.
+    Version(u64),
+    /// A switch in the serving layer; the registry is not touched.
+    Switch(Box<Switch>),
+}
+
+/// A serving switch, with every key its kind needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switch {
+    pub kind: SwitchKind,
+    pub namespace: Option<String>,
+    pub context: Option<String>,
+    pub deployment: String,
+    pub env_var: String,
+    pub value: String,
+    pub container: Option<String>,
+    pub service: String,
+    pub selector: BTreeMap<String, String>,
+    pub timeout: Duration,
+}
+
+impl FallbackConfig {
+    /// The fallback this section describes, or what is wrong with it (after `[models.KEY.fallback] `).
+    pub fn resolve(&self) -> Result<Fallback, String> {
+        let kind = match (self.version, self.switch) {
+            (Some(_), Some(s)) => {
+                return Err(format!(
+                    "sets both `version` (a registry version) and `switch = \"{}\"` (a serving switch); keep one",
+                    s.as_str()
+                ));
+            }
+            (None, None) => {
+                return Err(
+                    "needs `version = N` (a pre-built registry version) or `switch = \"kubectl-set-env\"` / `\"service-selector\"` (a switch in the serving layer)"
+                        .into(),
+                );
+            }
+            (Some(n), None) => {
+                let extra = self.switch_keys();
+                if let Some(k) = extra.first() {
+                    return Err(format!(
+                        "`{k}` belongs to a serving switch, but this fallback is registry version {n}; drop it or use `switch = \"…\"` instead of `version`"
+                    ));
+                }
+                return Ok(Fallback::Version(n));
+            }
+            (None, Some(s)) => s,
+        };
+        let name = kind.as_str();
+        let need = |field: &str, v: &Option<String>| -> Result<String, String> {
+            match v.as_deref().map(str::trim) {
+                Some(x) if !x.is_empty() => Ok(x.to_string()),
+                _ => Err(format!("switch = \"{name}\" needs `{field} = \"…\"`")),
+            }
+        };
+        let stray = |fields: &[(&str, bool)]| -> Result<(), String> {
+            match fields.iter().find(|(_, set)| *set) {
+                Some((f, _)) => Err(format!("`{f}` does not apply to switch = \"{name}\"")),
+                None => Ok(()),
+            }
+        };
+        for (field, v) in [("namespace", &self.namespace)] {
+            if let Some(v) = v {
+                k8s_name(field, v)?;
+            }
+        }
+        if let Some(c) = &self.context
+            && (c.trim().is_empty() || c.chars().any(char::is_control))
+        {
+            return Err("`context` must be a kubeconfig context name".into());
+        }
+        let mut sw = Switch {
+            kind,
+            namespace: self.namespace.clone(),
+            context: self.context.clone(),
+            deployment: String::new(),
+            env_var: String::new(),
+            value: String::new(),
+            container: None,
+            service: String::new(),
+            selector: BTreeMap::new(),
+            timeout: self.timeout.unwrap_or(Duration::from_secs(300)),
+        };
+        match kind {
+            SwitchKind::KubectlSetEnv => {
+                stray(&[
+                    ("service", self.service.is_some()),
+                    ("selector", self.selector.is_some()),
+                ])?;
+                sw.deployment = need("deployment", &self.deployment)?;
+                k8s_name("deployment", &sw.deployment)?;
+                sw.env_var = need("env_var", &self.env_var)?;
+                let ok = sw
+                    .env_var
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+                    && !sw.env_var.starts_with(|c: char| c.is_ascii_digit());
+                if !ok {
+                    return Err(format!(
+                        "env_var `{}` is not an environment variable name (letters, digits, `_`, `-`, `.`; not starting with a digit)",
+                        sw.env_var.escape_debug()
+                    ));
+                }
+                sw.value = self.value.clone().ok_or_else(|| {
+                    format!(
+                        "switch = \"{name}\" needs `value = \"…\"` (what {} is set to)",
+                        sw.env_var
+                    )
+                })?;
+                if sw.value.chars().any(char::is_control) {
+                    return Err("`value` must not contain control characters (a newline?)".into());
+                }
+                if let Some(c) = &self.container {
+                    k8s_name("container", c)?;
+                    sw.container = Some(c.clone());
+                }
+            }
+            SwitchKind::ServiceSelector => {
+                stray(&[
+                    ("deployment", self.deployment.is_some()),
+                    ("env_var", self.env_var.is_some()),
+                    ("value", self.value.is_some()),
+                    ("container", self.container.is_some()),
+                    ("timeout", self.timeout.is_some()),
+                ])?;
+                sw.service = need("service", &self.service)?;
+                k8s_name("service", &sw.service)?;
+                sw.selector = self.selector.clone().unwrap_or_default();
+                if sw.selector.is_empty() {
+                    return Err(format!(
+                        "switch = \"{name}\" needs `selector = {{ app = \"…\" }}` (the labels of the fallback's pods)"
+                    ));
+                }
+                for (k, v) in &sw.selector {
+                    let bad = |s: &str| {
+                        s.is_empty()
+                            || s.chars().any(|c| {
+                                c.is_control() || c.is_whitespace() || matches!(c, ',' | '=' | '!')
+                            })
+                    };
+                    if bad(k) || (bad(v) && !v.is_empty()) {
+                        return Err(format!(
+                            "selector `{}` = `{}` is not a label (no spaces, commas or `=`)",
+                            k.escape_debug(),
+                            v.escape_debug()
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(Fallback::Switch(Box::new(sw)))
+    }
+
+    fn switch_keys(&self) -> Vec<&'static str> {
+        [
+            ("deployment", self.deployment.is_some()),
+            ("env_var", self.env_var.is_some()),
+            ("value", self.value.is_some()),
+            ("container", self.container.is_some()),
+            ("service", self.service.is_some()),
+            ("selector", self.selector.is_some()),
+            ("namespace", self.namespace.is_some()),
+            ("context", self.context.is_some()),
+            ("timeout", self.timeout.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(k, set)| set.then_some(k))
+        .collect()
+    }
+}
+
+/// A Kubernetes object name as kubectl takes it in argv: never empty, never an option.
+fn k8s_name(field: &str, v: &str) -> Result<(), String> {
+    let ok = !v.is_empty()
+        && v.len() <= 253
+        && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{field} `{}` is not a Kubernetes name (letters, digits, `-`, `.`; starting with a letter or digit)",
+            v.escape_debug()
+        ))
+    }
 }
 
 /// `[models.X.metrics]`: where the model's serving metrics live and the PromQL for each.
@@ -570,6 +798,10 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
             }
             _ => {}
         }
+        if let Some(f) = &m.fallback {
+            f.resolve()
+                .map_err(|e| format!("[models.{key}.fallback] {e}"))?;
+        }
         if m.serving.kind == ServingKind::Http
             && (m.serving.reload_url.is_none() || m.serving.health_url.is_none())
         {
@@ -976,3 +1208,74 @@ kind = "none"                    # the server follows the registry by itself; or
 # [notify]
 # slack_webhook_env = "SLACK_WEBHOOK_URL"
 "#;
+
+#[cfg(test)]
+mod fallback_tests {
+    use super::*;
+
+    fn fallback(text: &str) -> Result<Fallback, String> {
+        let cfg: FileConfig = toml::from_str(&format!("[models.recsys.fallback]\n{text}"))
+            .map_err(|e| e.to_string())?;
+        cfg.models["recsys"].fallback.as_ref().unwrap().resolve()
+    }
+
+    #[test]
+    fn a_fallback_is_a_version_or_a_switch_with_its_keys() {
+        assert_eq!(fallback("version = 3"), Ok(Fallback::Version(3)));
+        let Ok(Fallback::Switch(sw)) = fallback(
+            "switch = \"kubectl-set-env\"\ndeployment = \"recs-api\"\nenv_var = \"RECS_MODE\"\nvalue = \"popular\"",
+        ) else {
+            panic!("an env switch")
+        };
+        assert_eq!(
+            (
+                sw.deployment.as_str(),
+                sw.env_var.as_str(),
+                sw.value.as_str()
+            ),
+            ("recs-api", "RECS_MODE", "popular")
+        );
+        assert_eq!(sw.timeout, Duration::from_secs(300));
+        let Ok(Fallback::Switch(sw)) = fallback(
+            "switch = \"service-selector\"\nservice = \"recs\"\nselector = { app = \"recs-fallback\" }",
+        ) else {
+            panic!("a selector switch")
+        };
+        assert_eq!(sw.selector["app"], "recs-fallback");
+        for (text, why) in [
+            ("version = 3\nswitch = \"kubectl-set-env\"", "both"),
+            ("description = \"x\"", "needs `version = N`"),
+            (
+                "version = 3\nnamespace = \"prod\"",
+                "`namespace` belongs to a serving switch",
+            ),
+            (
+                "switch = \"kubectl-set-env\"\ndeployment = \"d\"\nvalue = \"x\"",
+                "needs `env_var",
+            ),
+            (
+                "switch = \"kubectl-set-env\"\ndeployment = \"d\"\nenv_var = \"M\"",
+                "needs `value",
+            ),
+            (
+                "switch = \"kubectl-set-env\"\ndeployment = \"d\"\nenv_var = \"A=B\"\nvalue = \"x\"",
+                "not an environment variable name",
+            ),
+            (
+                "switch = \"service-selector\"\nservice = \"recs\"\nselector = {}",
+                "needs `selector",
+            ),
+            (
+                "switch = \"service-selector\"\nservice = \"-x\"\nselector = { a = \"b\" }",
+                "not a Kubernetes name",
+            ),
+            (
+                "switch = \"service-selector\"\nservice = \"s\"\nselector = { \"a b\" = \"c\" }",
+                "not a label",
+            ),
+        ] {
+            let e = fallback(text).unwrap_err();
+            assert!(e.contains(why), "{text}: {e}");
+        }
+    }
+}

@@ -92,6 +92,26 @@ pub enum Entry {
         ok: bool,
         detail: String,
     },
+    /// A serving-switch fallback about to be turned on (`on`) or back off: written before the
+    /// change, with the value it replaces (`previous`), so `--fallback --end` can restore it.
+    FallbackSwitch {
+        model: String,
+        on: bool,
+        switch: crate::config::SwitchKind,
+        /// `deployment/D` or `service/S`.
+        object: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        container: Option<String>,
+        previous: SwitchValue,
+        value: SwitchValue,
+        /// With `on = false`: the event whose switch this ends.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ends: Option<String>,
+    },
     Designated {
         model: String,
         version: u64,
@@ -105,6 +125,121 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         actions: Vec<Action>,
     },
+}
+
+/// What a serving switch reads or sets: an environment variable (`None`: not set) or a
+/// Service's whole selector.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SwitchValue {
+    Env { var: String, value: Option<String> },
+    Selector(std::collections::BTreeMap<String, String>),
+}
+
+impl std::fmt::Display for SwitchValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SwitchValue::Env {
+                var,
+                value: Some(v),
+            } => write!(f, "{var}={v}"),
+            SwitchValue::Env { var, value: None } => write!(f, "{var} unset"),
+            SwitchValue::Selector(s) => {
+                let labels: Vec<String> = s.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(f, "selector {}", labels.join(","))
+            }
+        }
+    }
+}
+
+/// The serving-switch fallback of a model that is on according to the journal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActiveSwitch {
+    /// The event that turned it on.
+    pub event: String,
+    pub at: DateTime<Utc>,
+    pub switch: crate::config::SwitchKind,
+    pub object: String,
+    pub namespace: Option<String>,
+    pub context: Option<String>,
+    pub container: Option<String>,
+    /// The value the fallback replaced: what `--end` restores.
+    pub previous: SwitchValue,
+    pub value: SwitchValue,
+    /// false: the event was interrupted while switching, so the switch may or may not be on.
+    pub certain: bool,
+}
+
+/// The newest serving-switch fallback of `model` (the name typed) that was turned on and not
+/// turned off since. A switch counts as on once its first step (the change) finished, or when
+/// its event stopped while that step was running (it may have happened).
+pub fn active_switch(records: &[Record], model: &str) -> Option<ActiveSwitch> {
+    use std::collections::BTreeMap;
+    // Switch events of this model seen so far: event → its FallbackSwitch record.
+    let mut switches: BTreeMap<&str, &Record> = BTreeMap::new();
+    let mut active: Option<&str> = None;
+    let mut pending: Vec<&str> = Vec::new();
+    for r in records {
+        match &r.entry {
+            Entry::FallbackSwitch { model: m, .. } if m == model => {
+                switches.insert(&r.event, r);
+            }
+            Entry::StepStarted { index: 0, .. } if switches.contains_key(r.event.as_str()) => {
+                pending.push(&r.event);
+            }
+            Entry::StepFinished { index: 0, ok, .. } => {
+                let Some(rec) = switches.get(r.event.as_str()).copied() else {
+                    continue;
+                };
+                pending.retain(|e| *e != r.event);
+                if *ok {
+                    let on = matches!(rec.entry, Entry::FallbackSwitch { on: true, .. });
+                    active = on.then_some(rec.event.as_str());
+                    // A switch that finished supersedes every interrupted one before it.
+                    pending.clear();
+                }
+            }
+            _ => {}
+        }
+    }
+    // Events left pending started their change and never finished it: an interrupted switch on
+    // is possibly on; an interrupted switch off leaves the one it ends possibly on.
+    let interrupted_on = pending.iter().rev().find(|e| {
+        switches
+            .get(**e)
+            .is_some_and(|r| matches!(r.entry, Entry::FallbackSwitch { on: true, .. }))
+    });
+    let (event, certain) = match (interrupted_on, active) {
+        (Some(e), _) => (*e, false),
+        (None, Some(a)) => (a, pending.is_empty()),
+        (None, None) => return None,
+    };
+    let rec = switches.get(event)?;
+    let Entry::FallbackSwitch {
+        switch,
+        object,
+        namespace,
+        context,
+        container,
+        previous,
+        value,
+        ..
+    } = &rec.entry
+    else {
+        return None;
+    };
+    Some(ActiveSwitch {
+        event: event.to_string(),
+        at: rec.at,
+        switch: *switch,
+        object: object.clone(),
+        namespace: namespace.clone(),
+        context: context.clone(),
+        container: container.clone(),
+        previous: previous.clone(),
+        value: value.clone(),
+        certain,
+    })
 }
 
 /// A corrective action: what, who, by when.
@@ -285,4 +420,98 @@ pub fn new_event_id(kind: &str) -> String {
         .unwrap_or(0);
     let salt = (nanos ^ std::process::id().rotate_left(16)) & 0xffff;
     format!("{kind}-{}-{salt:04x}", now.format("%Y%m%dT%H%M%SZ"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SwitchKind;
+
+    fn env(v: &str) -> SwitchValue {
+        SwitchValue::Env {
+            var: "RECS_MODE".into(),
+            value: Some(v.into()),
+        }
+    }
+
+    /// The records of one switch event: the intent, then its first step started and, with
+    /// `finished`, its end.
+    fn switch(event: &str, on: bool, ends: Option<&str>, finished: Option<bool>) -> Vec<Record> {
+        let (previous, value) = if on {
+            (env("personalised"), env("popular"))
+        } else {
+            (env("popular"), env("personalised"))
+        };
+        let rec = |entry| Record {
+            event: event.into(),
+            at: clock::now(),
+            entry,
+        };
+        let mut out = vec![
+            rec(Entry::FallbackSwitch {
+                model: "recsys".into(),
+                on,
+                switch: SwitchKind::KubectlSetEnv,
+                object: "deployment/recs-api".into(),
+                namespace: None,
+                context: None,
+                container: None,
+                previous,
+                value,
+                ends: ends.map(str::to_string),
+            }),
+            rec(Entry::StepStarted {
+                index: 0,
+                step: "kubectl set env".into(),
+            }),
+        ];
+        if let Some(ok) = finished {
+            out.push(rec(Entry::StepFinished {
+                index: 0,
+                ok,
+                detail: String::new(),
+                millis: 1,
+            }));
+        }
+        out
+    }
+
+    fn active(parts: &[Vec<Record>]) -> Option<(String, bool)> {
+        let records: Vec<Record> = parts.concat();
+        active_switch(&records, "recsys").map(|a| (a.event, a.certain))
+    }
+
+    #[test]
+    fn a_switch_is_on_from_its_change_until_an_end_succeeds() {
+        assert_eq!(active(&[]), None);
+        let on = switch("e1", true, None, Some(true));
+        assert_eq!(active(std::slice::from_ref(&on)), Some(("e1".into(), true)));
+        let failed_end = switch("e2", false, Some("e1"), Some(false));
+        assert_eq!(
+            active(&[on.clone(), failed_end.clone()]),
+            Some(("e1".into(), true))
+        );
+        let end = switch("e3", false, Some("e1"), Some(true));
+        assert_eq!(active(&[on.clone(), failed_end, end]), None);
+        let failed_on = switch("e1", true, None, Some(false));
+        assert_eq!(active(&[failed_on]), None);
+        let records: Vec<Record> = on;
+        assert_eq!(active_switch(&records, "other"), None);
+    }
+
+    #[test]
+    fn an_interrupted_switch_is_possibly_on() {
+        let interrupted_on = switch("e1", true, None, None);
+        assert_eq!(
+            active(std::slice::from_ref(&interrupted_on)),
+            Some(("e1".into(), false))
+        );
+        // Ending it (it may have happened) clears it.
+        let end = switch("e2", false, Some("e1"), Some(true));
+        assert_eq!(active(&[interrupted_on, end]), None);
+        // An interrupted end leaves the switch it ends possibly on.
+        let on = switch("e1", true, None, Some(true));
+        let interrupted_end = switch("e2", false, Some("e1"), None);
+        assert_eq!(active(&[on, interrupted_end]), Some(("e1".into(), false)));
+    }
 }

@@ -95,6 +95,7 @@ pub fn run(printer: Printer, args: &DemoArgs) -> Result<ExitStatus> {
             resume: false,
             force_unlock: false,
             fallback: false,
+            end: false,
             alias: None,
             no_verify: false,
             output: OutputArgs::default(),

@@ -1058,6 +1058,7 @@ fn manual(
             resume: false,
             force_unlock: false,
             fallback: false,
+            end: false,
             alias: None,
             no_verify: false,
             output: OutputArgs::default(),

@@ -538,6 +538,7 @@ fn trigger(
         resume: false,
         force_unlock: false,
         fallback: false,
+        end: false,
         output: OutputArgs::default(),
     };
     match super::rollback::model::run(ctx, &args) {

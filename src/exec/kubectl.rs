@@ -165,25 +165,34 @@ pub fn revision_of(obj: &Value) -> Option<u64> {
 
 /// Turns kubectl's stderr into one line saying what is wrong and what to do next.
 pub fn explain(e: &ExecError, what: &str) -> (String, Option<String>) {
+    explain_in(e, what, "infra")
+}
+
+/// `explain` for an object named in `[models.*.SECTION]`.
+pub fn explain_in(e: &ExecError, what: &str, section: &str) -> (String, Option<String>) {
     let err = e.stderr();
     let msg = e.to_string();
     if err.contains("context") && err.contains("does not exist") {
         return (
             msg,
-            Some("check [models.*.infra].context against `kubectl config get-contexts` (KUBECONFIG is honoured)".into()),
+            Some(format!(
+                "check [models.*.{section}].context against `kubectl config get-contexts` (KUBECONFIG is honoured)"
+            )),
         );
     }
     if err.contains("NotFound") || err.contains("not found") {
         if err.contains("context") {
             return (
                 msg,
-                Some("check [models.*.infra].context against `kubectl config get-contexts` (KUBECONFIG is honoured)".into()),
+                Some(format!(
+                    "check [models.*.{section}].context against `kubectl config get-contexts` (KUBECONFIG is honoured)"
+                )),
             );
         }
         return (
             msg,
             Some(format!(
-                "check the name and namespace of {what} in [models.*.infra] (`kubectl get deployments -n NAMESPACE` lists them)"
+                "check the name and namespace of {what} in [models.*.{section}] (`kubectl get deployments -n NAMESPACE` lists them)"
             )),
         );
     }

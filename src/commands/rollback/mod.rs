@@ -1,5 +1,6 @@
 //! What every `rollback` shares: confirmation, the audit record's inputs, the end-of-run output.
 
+pub mod fallback;
 pub mod features;
 pub mod infra;
 pub mod model;

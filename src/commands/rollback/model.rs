@@ -9,6 +9,7 @@ use super::{Confirmation, clean_reason, confirm, detected_at, tag_reason, trigge
 use crate::cli::ModelRollbackArgs;
 use crate::clock;
 use crate::commands::{Ctx, Result, load_versions, parse_version};
+use crate::config::Fallback;
 use crate::error::{CliError, ExitStatus};
 use crate::journal::{Entry, Journal, new_event_id};
 use crate::metrics::{Baseline, ModelMetrics, decision, fmt_snapshot};
@@ -45,16 +46,36 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
             .and_then(|m| m.fallback.clone())
             .ok_or_else(|| {
                 CliError::usage(format!("no fallback is configured for `{}`", args.model)).with_hint(format!(
-                    "add [models.{}.fallback] with `version = N` (a pre-built, tested version) to mlrb.toml",
+                    "add [models.{}.fallback] with `version = N` (a pre-built, tested version) or `switch = \"kubectl-set-env\"` / `\"service-selector\"` (a switch in the serving layer) to mlrb.toml",
                     args.model
                 ))
             })?;
-        Some(f)
+        // Checked when the config was read; an error here is one the checks missed.
+        let kind = f
+            .resolve()
+            .map_err(|e| CliError::usage(format!("[models.{}.fallback] {e}", args.model)))?;
+        match kind {
+            Fallback::Switch(sw) => {
+                return super::fallback::run(ctx, args, &sw, f.description.as_deref());
+            }
+            Fallback::Version(n) if args.end => {
+                return Err(CliError::usage(format!(
+                    "--end switches a serving-switch fallback off, but the fallback of `{}` is registry version {n}",
+                    args.model
+                ))
+                .with_hint(format!(
+                    "to leave it, roll to another version: mlrb rollback model {} --to V",
+                    args.model
+                ))
+                .into());
+            }
+            Fallback::Version(n) => Some((n, f.description.clone())),
+        }
     } else {
         None
     };
     let to = match &fallback {
-        Some(f) => Some(f.version),
+        Some((n, _)) => Some(*n),
         None => args.to.as_deref().map(parse_version).transpose()?,
     };
     let detected = detected_at(args.common.detected_at.as_deref())?;
@@ -182,7 +203,13 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
     }
     let live_ids: Vec<u64> = live.iter().map(|v| v.version).collect();
     let chosen = match (&fallback, to) {
-        (Some(f), _) => fallback_choice(&versions, &live_ids, f, &target.key),
+        (Some((n, description)), _) => fallback_choice(
+            &versions,
+            &live_ids,
+            *n,
+            description.as_deref(),
+            &target.key,
+        ),
         (None, _) => select::choose_in(&versions, &target.mode, to),
     };
     let choice = match chosen {
@@ -193,10 +220,16 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
                 .models
                 .get(&args.model)
                 .and_then(|m| m.fallback.as_ref());
-            let hint = match configured {
-                Some(f) if fallback.is_none() => format!(
-                    "activate the pre-built fallback v{}: mlrb rollback model {} --fallback",
-                    f.version, args.model
+            let hint = match configured.map(|f| (f.resolve(), f.description.as_deref())) {
+                Some((Ok(Fallback::Version(n)), _)) if fallback.is_none() => format!(
+                    "activate the pre-built fallback v{n}: mlrb rollback model {} --fallback",
+                    args.model
+                ),
+                Some((Ok(Fallback::Switch(sw)), d)) => format!(
+                    "switch to the pre-built fallback{} ({} in the serving layer): mlrb rollback model {} --fallback",
+                    d.map(|d| format!(", {d}")).unwrap_or_default(),
+                    sw.kind.as_str(),
+                    args.model
                 ),
                 _ => NO_TARGET_ADVICE.to_string(),
             };
@@ -648,10 +681,10 @@ fn crash_point(kind: &str, step: usize) {
 fn fallback_choice(
     versions: &[ModelVersion],
     live: &[u64],
-    f: &crate::config::FallbackConfig,
+    n: u64,
+    description: Option<&str>,
     key: &str,
 ) -> std::result::Result<select::Choice, Vec<String>> {
-    let n = f.version;
     let v = versions
         .iter()
         .find(|v| v.version == n)
@@ -670,10 +703,7 @@ fn fallback_choice(
         rule: select::Rule::Explicit,
         why: format!(
             "v{n} is the pre-built fallback{} ([models.{key}.fallback])",
-            f.description
-                .as_deref()
-                .map(|d| format!(", {d}"))
-                .unwrap_or_default()
+            description.map(|d| format!(", {d}")).unwrap_or_default()
         ),
         skipped: Vec::new(),
     })
