@@ -202,6 +202,7 @@ fn model_changes(
             from,
             to,
             triggered_by,
+            to_reason,
             ..
         } = &r.entry
             && (model == &target.key || registered_name == &target.registered_name)
@@ -209,6 +210,19 @@ fn model_changes(
         {
             let component = match command.as_str() {
                 "rollback infra" => "infra",
+                // A serving-switch fallback changes the serving layer, not the registry.
+                c if c.starts_with("rollback model --fallback") => {
+                    out.push(Change {
+                        at: r.at,
+                        component: "infra",
+                        what: format!(
+                            "mlrb {command} by {triggered_by}: {to_reason} (event {})",
+                            r.event
+                        ),
+                        source: "journal",
+                    });
+                    continue;
+                }
                 "rollback features" => "features",
                 "rollback retrain" => "data",
                 _ => "model",

@@ -65,6 +65,56 @@ pub struct ModelStatus {
     /// What changed in the last 24 hours (`mlrb changes`); only when one model is asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub changes: Option<crate::commands::changes::Timeline>,
+    /// The serving-switch fallback the journal shows on (`rollback model --fallback`, not ended).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_switch: Option<FallbackSwitchView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FallbackSwitchView {
+    /// The event that switched it on.
+    pub event: String,
+    pub since: String,
+    pub switch: &'static str,
+    pub target: String,
+    pub value: String,
+    /// What `--fallback --end` restores.
+    pub previous: String,
+    /// false: that event was interrupted while switching; the switch may or may not be on.
+    pub certain: bool,
+    pub message: String,
+}
+
+fn fallback_view(key: &str, a: crate::journal::ActiveSwitch) -> FallbackSwitchView {
+    let mut target = a.object.clone();
+    if let Some(n) = &a.namespace {
+        target.push_str(&format!(" in namespace {n}"));
+    }
+    if let Some(c) = &a.context {
+        target.push_str(&format!(" (context {c})"));
+    }
+    let since = crate::clock::fmt(a.at);
+    let message = format!(
+        "{} its fallback switch since {since} (event {}): {target} has {} instead of {}; end it with `mlrb rollback model {key} --fallback --end`",
+        if a.certain {
+            "serving"
+        } else {
+            "possibly serving (the switch was interrupted)"
+        },
+        a.event,
+        a.value,
+        a.previous
+    );
+    FallbackSwitchView {
+        event: a.event,
+        since,
+        switch: a.switch.as_str(),
+        target,
+        value: a.value.to_string(),
+        previous: a.previous.to_string(),
+        certain: a.certain,
+        message,
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -128,6 +178,8 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
                 format!("{}: metrics: {}", st.model, e.0),
             ));
         }
+        st.fallback_switch =
+            crate::journal::active_switch(&records, key).map(|a| fallback_view(key, a));
         for event in crate::journal::unfinished(&records, &target.registered_name, &reg.location())
         {
             let (done, total, next) = crate::journal::progress(&records, event);
@@ -224,6 +276,7 @@ pub fn model_status(
         candidate_reason,
         metrics,
         changes: None,
+        fallback_switch: None,
     })
 }
 
@@ -422,6 +475,9 @@ fn render(s: &ModelStatus) -> String {
         s.mode,
         s.versions
     );
+    if let Some(f) = &s.fallback_switch {
+        text.push_str(&format!("  FALLBACK: {}\n", f.message));
+    }
     text.push_str(&format!("  target: {}\n", s.candidate_reason));
     if let Some(r) = &s.target_readiness {
         text.push_str(&format!("  target loaded in the model server: {r}\n"));
