@@ -8,6 +8,7 @@ mod bad_input;
 mod bad_input_table;
 mod changes;
 mod drill;
+mod fallback_switch;
 mod faults;
 mod features;
 mod generated;
