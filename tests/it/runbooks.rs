@@ -29,7 +29,7 @@ fn sh_blocks(text: &str) -> Vec<String> {
 }
 
 /// The world a runbook runs in: the incident's registry, a real Kubernetes deployment with a
-/// broken last release, a feature-pipeline repository whose last commit is the bad change, and a
+/// broken last release (and the API in front of it, whose env var switches the non-ML fallback), a feature-pipeline repository whose last commit is the bad change, and a
 /// CI server implementing GitLab's trigger and pipeline API.
 struct World {
     env: TestEnv,
@@ -76,6 +76,8 @@ fn world() -> World {
         "model-server",
         &["reg/model-server:1.4", "reg/model-server:broken-1.5"],
     );
+    // The API in front of the model, whose RECS_MODE=popular is the pre-built non-ML fallback.
+    k.deployment(&ns, "recs-api", &["reg/recs-api:2.0"]);
 
     let repo = env.path().join("features-repo");
     std::fs::create_dir_all(repo.join("feature_pipeline")).unwrap();
@@ -108,7 +110,9 @@ fn world() -> World {
             "[models.recsys.infra]\nstrategy = \"kubectl\"\ndeployment = \"model-server\"\nnamespace = \"{ns}\"\ntimeout = \"30s\"\n\n\
              [models.recsys.features]\nrepo = \"{}\"\npath = \"feature_pipeline\"\ndvc = false\n\n\
              [models.recsys.retrain]\nkind = \"gitlab\"\nurl = \"{}\"\nproject = \"ml/recsys\"\nref = \"main\"\n\
-             token_env = \"RETRAIN_TOKEN\"\nstatus_token_env = \"GITLAB_API_TOKEN\"\npoll_interval = \"1s\"\n",
+             token_env = \"RETRAIN_TOKEN\"\nstatus_token_env = \"GITLAB_API_TOKEN\"\npoll_interval = \"1s\"\n\n\
+             [models.recsys.fallback]\ndescription = \"most-popular items, no ML\"\nswitch = \"kubectl-set-env\"\n\
+             deployment = \"recs-api\"\nnamespace = \"{ns}\"\nenv_var = \"RECS_MODE\"\nvalue = \"popular\"\ntimeout = \"30s\"\n",
             repo.display(),
             ci.url
         ),
