@@ -1147,6 +1147,19 @@ kind = "none"                    # the server follows the registry by itself; or
 # namespace = "ml-serving"
 # context = "prod"
 
+# What serves when no safe rollback target is left: `mlrb rollback model recsys --fallback`.
+# [models.recsys.fallback]
+# description = "most-popular items, no ML"
+# version = 1                    # a pre-built registry version; or a switch in the serving layer:
+# switch = "kubectl-set-env"     # kubectl set env deployment/DEPLOYMENT ENV_VAR=VALUE (+ rollout status)
+# deployment = "recs-api"
+# env_var = "RECS_MODE"
+# value = "popular"
+# switch = "service-selector"    # or: replace the Service's selector with the fallback's pods'
+# service = "recs"
+# selector = { app = "recs-fallback" }
+# `mlrb rollback model recsys --fallback --end` switches back to the value recorded in the journal.
+
 # How `mlrb rollback features recsys --to COMMIT` restores the feature pipeline.
 # [models.recsys.features]
 # repo = "../feature-repo"       # a git repository

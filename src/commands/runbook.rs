@@ -74,6 +74,24 @@ pub fn run(ctx: &Ctx, args: &RunbookArgs) -> Result<ExitStatus> {
                 f.repo.display()
             ));
         }
+        match c.fallback.as_ref().map(|f| f.resolve()) {
+            Some(Ok(crate::config::Fallback::Version(n))) => {
+                facts.push(format!("fallback: registry version v{n}"))
+            }
+            Some(Ok(crate::config::Fallback::Switch(sw))) => facts.push(format!(
+                "fallback: serving switch {} on {}",
+                sw.kind.as_str(),
+                match sw.kind {
+                    crate::config::SwitchKind::KubectlSetEnv => format!(
+                        "deployment `{}` ({}={})",
+                        sw.deployment, sw.env_var, sw.value
+                    ),
+                    crate::config::SwitchKind::ServiceSelector =>
+                        format!("service `{}`", sw.service),
+                }
+            )),
+            _ => {}
+        }
         if let Some(r) = &c.retrain {
             facts.push(format!("retrain: {:?}", r.kind).to_lowercase());
         }
