@@ -4,7 +4,7 @@
 //! shape of every rollback. The model registry is not touched.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -509,86 +509,49 @@ fn execute(
         format!("ended the fallback of {model}")
     };
     for (i, (cmd, awaits)) in plan.steps.iter().enumerate() {
-        let line = cmd.line();
-        journal.append(Entry::StepStarted {
-            index: i,
-            step: line.clone(),
+        let explained = super::command_step(p, journal, (i, total), cmd, |e| {
+            kubectl::explain_in(e, &plan.place.label, "fallback")
         });
-        let bar = p.step(&format!("[{}/{total}] {line}", i + 1));
-        let t0 = Instant::now();
-        let result = cmd.run();
-        let millis = t0.elapsed().as_millis() as u64;
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
-        match result {
-            Ok(out) => {
-                let detail = crate::exec::runner::tail(&out.stdout, 2, 300);
-                let detail = if detail.is_empty() {
-                    format!("{line}: done")
-                } else {
-                    detail
-                };
-                p.status(&format!("  ✓ [{}/{total}] {detail} ({millis} ms)", i + 1));
-                journal.append(Entry::StepFinished {
-                    index: i,
-                    ok: true,
-                    detail,
-                    millis,
-                });
-            }
-            Err(e) => {
-                let (detail, hint) = kubectl::explain_in(&e, &plan.place.label, "fallback");
-                p.status(&format!("  ✗ [{}/{total}] {detail} ({millis} ms)", i + 1));
-                journal.append(Entry::StepFinished {
-                    index: i,
+        if let Err((detail, hint)) = explained {
+            let (status, changed) = if *awaits {
+                journal.append(Entry::Verified {
                     ok: false,
                     detail: detail.clone(),
-                    millis,
                 });
-                let (status, changed) = if *awaits {
-                    journal.append(Entry::Verified {
-                        ok: false,
-                        detail: detail.clone(),
-                    });
-                    (
-                        ExitStatus::NotVerified,
-                        format!(
-                            "{what} ({} → {} on {}), but the rollout did not become Ready",
-                            plan.from, plan.to, plan.place.label
-                        ),
-                    )
-                } else {
-                    (
-                        ExitStatus::Failure,
-                        format!(
-                            "nothing was changed: {} still has {}",
-                            plan.place.label, plan.from
-                        ),
-                    )
-                };
-                let mut message = format!("step {}/{total} failed: {detail}; {changed}", i + 1);
-                if let Some(h) = hint {
-                    message.push_str(&format!(". Next: {h}"));
-                }
-                return (status, message);
+                (
+                    ExitStatus::NotVerified,
+                    format!(
+                        "{what} ({} → {} on {}), but the rollout did not become Ready",
+                        plan.from, plan.to, plan.place.label
+                    ),
+                )
+            } else {
+                (
+                    ExitStatus::Failure,
+                    format!(
+                        "nothing was changed: {} still has {}",
+                        plan.place.label, plan.from
+                    ),
+                )
+            };
+            let mut message = format!("step {}/{total} failed: {detail}; {changed}", i + 1);
+            if let Some(h) = hint {
+                message.push_str(&format!(". Next: {h}"));
             }
+            return (status, message);
         }
     }
-    journal.append(Entry::Executed);
-    let i = plan.steps.len();
-    journal.append(Entry::StepStarted {
-        index: i,
-        step: plan.verify_line.clone(),
-    });
-    let t0 = Instant::now();
-    let result = verify(&plan.place, &plan.to);
-    let millis = t0.elapsed().as_millis() as u64;
-    let ok = result.is_ok();
-    let detail = match &result {
-        Ok(d) | Err(d) => d.clone(),
+    let result = super::verify_step(
+        p,
+        journal,
+        plan.steps.len(),
+        plan.verify_line.clone(),
+        || verify(&plan.place, &plan.to),
+    );
+    let (ok, detail) = match result {
+        Ok(d) => (true, d),
+        Err(d) => (false, d),
     };
-    super::record_verify(p, journal, i, ok, &detail, millis);
     if ok {
         (
             ExitStatus::Success,

@@ -543,20 +543,17 @@ pub fn run(ctx: &Ctx, args: &FeaturesRollbackArgs) -> Result<ExitStatus> {
     let (status, message) = match failure {
         Some(m) => (ExitStatus::Failure, m),
         None => {
-            journal.append(Entry::Executed);
-            let i = steps.len();
-            journal.append(Entry::StepStarted {
-                index: i,
-                step: format!("verify {shown}"),
-            });
-            let t0 = Instant::now();
-            let v = verify(&repo, &root, path, target_id, args.no_commit, &target_dvc);
+            let v = super::verify_step(
+                p,
+                &mut journal,
+                steps.len(),
+                format!("verify {shown}"),
+                || verify(&repo, &root, path, target_id, args.no_commit, &target_dvc),
+            );
             let ok = v.is_ok();
             let detail = match v {
                 Ok(d) | Err(d) => d,
             };
-            let millis = t0.elapsed().as_millis() as u64;
-            super::record_verify(p, &mut journal, i, ok, &detail, millis);
             if ok {
                 (
                     ExitStatus::Success,

@@ -2,7 +2,7 @@
 //! execute → verify → journal → MTTR → report shape as `rollback model`.
 
 use super::close_event;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use comfy_table::{Table, presets};
 use serde::Serialize;
@@ -262,74 +262,37 @@ fn execute(ctx: &Ctx, plan: &InfraPlan, journal: &mut Journal) -> (ExitStatus, S
     let p = &ctx.printer;
     let total = plan.steps.len() + 1;
     for (i, cmd) in plan.steps.iter().enumerate() {
-        let line = cmd.line();
-        journal.append(Entry::StepStarted {
-            index: i,
-            step: line.clone(),
+        let explained = super::command_step(p, journal, (i, total), cmd, |e| {
+            explain(plan.strategy, e, &plan.target)
         });
-        let bar = p.step(&format!("[{}/{total}] {line}", i + 1));
-        let t0 = Instant::now();
-        let result = cmd.run();
-        let millis = t0.elapsed().as_millis() as u64;
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
-        match result {
-            Ok(out) => {
-                let detail = crate::exec::runner::tail(&out.stdout, 2, 300);
-                let detail = if detail.is_empty() {
-                    format!("{line}: done")
-                } else {
-                    detail
-                };
-                p.status(&format!("  ✓ [{}/{total}] {detail} ({millis} ms)", i + 1));
-                journal.append(Entry::StepFinished {
-                    index: i,
-                    ok: true,
-                    detail,
-                    millis,
-                });
+        if let Err((detail, hint)) = explained {
+            let changed = if i == 0 {
+                "nothing was changed".to_string()
+            } else {
+                format!(
+                    "the rollback command ran ({}); {} may be rolling out still",
+                    plan.steps[0].line(),
+                    plan.target
+                )
+            };
+            let mut message = format!("step {}/{total} failed: {detail}; {changed}", i + 1);
+            if let Some(h) = hint {
+                message.push_str(&format!(". Next: {h}"));
             }
-            Err(e) => {
-                let (detail, hint) = explain(plan.strategy, &e, &plan.target);
-                p.status(&format!("  ✗ [{}/{total}] {detail} ({millis} ms)", i + 1));
-                journal.append(Entry::StepFinished {
-                    index: i,
-                    ok: false,
-                    detail: detail.clone(),
-                    millis,
-                });
-                let changed = if i == 0 {
-                    "nothing was changed".to_string()
-                } else {
-                    format!(
-                        "the rollback command ran ({}); {} may be rolling out still",
-                        plan.steps[0].line(),
-                        plan.target
-                    )
-                };
-                let mut message = format!("step {}/{total} failed: {detail}; {changed}", i + 1);
-                if let Some(h) = hint {
-                    message.push_str(&format!(". Next: {h}"));
-                }
-                return (ExitStatus::Failure, message);
-            }
+            return (ExitStatus::Failure, message);
         }
     }
-    journal.append(Entry::Executed);
-    let i = plan.steps.len();
-    journal.append(Entry::StepStarted {
-        index: i,
-        step: format!("verify {}", plan.target),
-    });
-    let t0 = Instant::now();
-    let result = (plan.verify)();
-    let millis = t0.elapsed().as_millis() as u64;
-    let ok = result.is_ok();
-    let detail = match &result {
-        Ok(d) | Err(d) => d.clone(),
+    let result = super::verify_step(
+        p,
+        journal,
+        plan.steps.len(),
+        format!("verify {}", plan.target),
+        || (plan.verify)(),
+    );
+    let (ok, detail) = match result {
+        Ok(d) => (true, d),
+        Err(d) => (false, d),
     };
-    super::record_verify(p, journal, i, ok, &detail, millis);
     if ok {
         (
             ExitStatus::Success,

@@ -187,6 +187,79 @@ pub fn close_event(
     }
 }
 
+/// Runs one command step of a rollback: its progress bar, its start and end in the journal, and
+/// its ✓/✗ line. A failure comes back explained by `explain` as (detail, hint).
+pub fn command_step(
+    p: &Printer,
+    journal: &mut crate::journal::Journal,
+    (index, total): (usize, usize),
+    cmd: &crate::exec::Cmd,
+    explain: impl FnOnce(&crate::exec::ExecError) -> (String, Option<String>),
+) -> Result<(), (String, Option<String>)> {
+    use crate::journal::Entry;
+    let line = cmd.line();
+    journal.append(Entry::StepStarted {
+        index,
+        step: line.clone(),
+    });
+    let bar = p.step(&format!("[{}/{total}] {line}", index + 1));
+    let t0 = std::time::Instant::now();
+    let result = cmd.run();
+    let millis = t0.elapsed().as_millis() as u64;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let (ok, detail, failure) = match result {
+        Ok(out) => {
+            let tail = crate::exec::runner::tail(&out.stdout, 2, 300);
+            let detail = if tail.is_empty() {
+                format!("{line}: done")
+            } else {
+                tail
+            };
+            (true, detail, None)
+        }
+        Err(e) => {
+            let (detail, hint) = explain(&e);
+            (false, detail.clone(), Some((detail, hint)))
+        }
+    };
+    p.status(&format!(
+        "  {} [{}/{total}] {detail} ({millis} ms)",
+        if ok { "✓" } else { "✗" },
+        index + 1
+    ));
+    journal.append(Entry::StepFinished {
+        index,
+        ok,
+        detail,
+        millis,
+    });
+    failure.map_or(Ok(()), Err)
+}
+
+/// The last step of a rollback, after its changes: `Executed`, then `check` run and recorded as
+/// the verification step (journal, status line). Returns the check's result.
+pub fn verify_step(
+    p: &Printer,
+    journal: &mut crate::journal::Journal,
+    index: usize,
+    line: String,
+    check: impl FnOnce() -> Result<String, String>,
+) -> Result<String, String> {
+    journal.append(crate::journal::Entry::Executed);
+    journal.append(crate::journal::Entry::StepStarted { index, step: line });
+    let t0 = std::time::Instant::now();
+    let result = check();
+    let millis = t0.elapsed().as_millis() as u64;
+    let (ok, detail) = match &result {
+        Ok(d) => (true, d.as_str()),
+        Err(d) => (false, d.as_str()),
+    };
+    record_verify(p, journal, index, ok, detail, millis);
+    result
+}
+
 /// Records the last (verification) step of a rollback: its status line, the step's end and the
 /// verification result in the journal.
 pub fn record_verify(
