@@ -185,14 +185,55 @@ impl ModelMetrics {
         let start = end - chrono::Duration::from_std(lookback).unwrap_or_default();
         // Prometheus caps a range at 11 000 points; 1 s is the finest step worth asking for.
         let step = Duration::from_secs_f64((lookback.as_secs_f64() / 1000.0).max(1.0));
+        let at = self.samples(start, end, step)?;
+        let found = match self.last_run_start(&at, baseline) {
+            Some(run) => Some(run),
+            // Recovered by now: the first breaching sample in the window, if any.
+            None => at.iter().find_map(|(t, vals)| {
+                let e = self.decide(vals, baseline);
+                (e.decision != Decision::Monitor).then_some((*t, e.reason))
+            }),
+        };
+        let Some((t, why)) = found else {
+            return Ok(None);
+        };
+        if step <= Duration::from_secs(1) {
+            return Ok(Some((t, why)));
+        }
+        // A coarse step can place the start up to one step late: look again between the sample
+        // before it and it, every second.
+        let from = t - chrono::Duration::from_std(step).unwrap_or_default();
+        let fine = self.samples(from, t, Duration::from_secs(1))?;
+        Ok(Some(
+            self.last_run_start(&fine, baseline).unwrap_or((t, why)),
+        ))
+    }
+
+    /// Every configured metric's samples from `start` to `end`, by time.
+    fn samples(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        step: Duration,
+    ) -> Result<BTreeMap<DateTime<Utc>, Values>, PromError> {
         let mut at: BTreeMap<DateTime<Utc>, Values> = BTreeMap::new();
         for (name, q) in self.queries() {
             for (t, r) in self.prom.query_range(&name, &q, start, end, step)? {
                 at.entry(t).or_default().insert(name.clone(), r.value());
             }
         }
+        Ok(at)
+    }
+
+    /// Where the breach still going on at the last sample began: the first sample of the final
+    /// unbroken run of non-healthy decisions. `None` when the last sample is healthy.
+    fn last_run_start(
+        &self,
+        at: &BTreeMap<DateTime<Utc>, Values>,
+        baseline: &Baseline,
+    ) -> Option<(DateTime<Utc>, String)> {
         let mut run_start: Option<(DateTime<Utc>, String)> = None;
-        for (t, vals) in &at {
+        for (t, vals) in at {
             let e = self.decide(vals, baseline);
             if e.decision == Decision::Monitor {
                 run_start = None;
@@ -200,14 +241,7 @@ impl ModelMetrics {
                 run_start = Some((*t, e.reason));
             }
         }
-        if run_start.is_some() {
-            return Ok(run_start);
-        }
-        // Recovered by now: the first breaching sample in the window, if any.
-        Ok(at.iter().find_map(|(t, vals)| {
-            let e = self.decide(vals, baseline);
-            (e.decision != Decision::Monitor).then_some((*t, e.reason))
-        }))
+        run_start
     }
 }
 

@@ -495,3 +495,33 @@ fn the_watch_manifest_passes_server_side_validation() {
         "a server dry run creates nothing"
     );
 }
+
+#[test]
+fn detection_over_an_hour_of_history_finds_the_start_within_seconds() {
+    // An hour of lookback is searched 3.6 s at a time, then again every second around the start
+    // found, so the start is placed within a scrape or two of the collapse.
+    let p = prom();
+    let toml =
+        verify_config("30s").replace("detection_lookback = \"2m\"", "detection_lookback = \"1h\"");
+    let (env, _b, m) = setup(&toml);
+    p.set(&m, "error_rate", 0.01);
+    p.put(&m, "prediction_diversity", 0.73);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let collapse = chrono::Utc::now();
+    p.put(&m, "prediction_diversity", 0.04);
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let out = env.run(&["rollback", "model", &m, "--yes", "--no-verify"]);
+    out.code(0);
+    let detected: Value = env
+        .journal()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["type"] == "detected")
+        .expect("a detected record");
+    let at: chrono::DateTime<chrono::Utc> = detected["began_at"].as_str().unwrap().parse().unwrap();
+    let off = (at - collapse).num_milliseconds();
+    assert!(
+        (-1500..=2500).contains(&off),
+        "breach start {at} vs collapse {collapse}: {off} ms"
+    );
+}
