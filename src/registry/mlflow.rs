@@ -204,39 +204,48 @@ pub fn interpret(
             url: base.to_string(),
         });
     }
-    if is_json {
-        #[derive(Deserialize)]
-        struct ApiError {
-            #[serde(default)]
-            error_code: String,
-            #[serde(default)]
-            message: String,
-        }
-        if let Ok(err) = serde_json::from_str::<ApiError>(body) {
-            let message = one_line(&err.message, 300);
-            return Err(match err.error_code.as_str() {
-                "RESOURCE_DOES_NOT_EXIST" => RegistryError::NotFound {
-                    what: if message.starts_with("Registered Model") {
-                        what.split(" of ").last().unwrap_or(what).to_string()
-                    } else {
-                        what.to_string()
-                    },
+    // MLflow's JSON error is an object with `error_code` and `message`; anything else (an array,
+    // a bare string) is described like any other unexpected body. Both fields are server text,
+    // so both are cut to one line.
+    let api_error = is_json
+        .then(|| serde_json::from_str::<serde_json::Value>(body).ok())
+        .flatten()
+        .and_then(|v| match v {
+            serde_json::Value::Object(o) => Some(o),
+            _ => None,
+        })
+        .map(|o| {
+            let field = |k: &str, max: usize| {
+                o.get(k)
+                    .and_then(|v| v.as_str())
+                    .map(|s| one_line(s, max))
+                    .unwrap_or_default()
+            };
+            (field("error_code", 80), field("message", 300))
+        });
+    if let Some((error_code, message)) = api_error {
+        return Err(match error_code.as_str() {
+            "RESOURCE_DOES_NOT_EXIST" => RegistryError::NotFound {
+                what: if message.starts_with("Registered Model") {
+                    what.split(" of ").last().unwrap_or(what).to_string()
+                } else {
+                    what.to_string()
                 },
-                "INVALID_PARAMETER_VALUE" if status == 400 => RegistryError::Invalid { message },
-                "UNAUTHENTICATED" | "PERMISSION_DENIED" => RegistryError::Auth {
-                    url: base.to_string(),
-                    status,
-                    detail: message,
-                    credential: auth.source().into(),
-                },
-                _ => RegistryError::Server {
-                    url: base.to_string(),
-                    status,
-                    message: format!("{} {message}", err.error_code).trim().to_string(),
-                    credential: auth.sent(),
-                },
-            });
-        }
+            },
+            "INVALID_PARAMETER_VALUE" if status == 400 => RegistryError::Invalid { message },
+            "UNAUTHENTICATED" | "PERMISSION_DENIED" => RegistryError::Auth {
+                url: base.to_string(),
+                status,
+                detail: message,
+                credential: auth.source().into(),
+            },
+            _ => RegistryError::Server {
+                url: base.to_string(),
+                status,
+                message: format!("{error_code} {message}").trim().to_string(),
+                credential: auth.sent(),
+            },
+        });
     }
     let (kind, snippet) = describe_body(ct, body);
     if status == 401 || status == 403 {

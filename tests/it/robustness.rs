@@ -75,3 +75,30 @@ proptest! {
         }
     }
 }
+
+/// Found by `cargo fuzz` (mlflow_answer): a JSON array whose first string holds an escaped
+/// newline was read as an MLflow error with that string as its error code, newline and all.
+/// Server text of any shape stays on one line.
+#[test]
+fn an_error_body_of_any_json_shape_stays_on_one_line() {
+    for body in [
+        "[\"RESOURCE\\nEXHAUSTED\", \"two\\nlines\"]",
+        "{\"error_code\": \"BAD\\nCODE\", \"message\": \"line one\\nline two\"}",
+        "\"just a string\\nwith a newline\"",
+        "{\"error_code\": 5, \"message\": [\"x\\ny\"]}",
+    ] {
+        for status in [120, 400, 404, 500] {
+            let e = interpret(
+                "http://mlflow:5000",
+                &Auth::None,
+                status,
+                "application/json",
+                body,
+                "model `m`",
+            )
+            .expect_err("an error status is an error");
+            let msg = e.to_string();
+            assert!(!msg.contains('\n'), "{body} → {msg:?}");
+        }
+    }
+}
