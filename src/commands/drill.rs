@@ -1325,9 +1325,10 @@ fn table(recs: &[DrillRecord]) -> String {
             .unwrap_or_else(|| "—".into())
     };
     let mut s = format!(
-        "{:<20} {:<8} {:<6} {:>10} {:>10} {:>10} {:>12} {:>10} {:<8}\n",
+        "{:<20} {:<8} {:<7} {:<6} {:>10} {:>10} {:>10} {:>12} {:>10} {:<8}\n",
         "started (UTC)",
         "model",
+        "where",
         "mode",
         "detection",
         "triage",
@@ -1338,9 +1339,10 @@ fn table(recs: &[DrillRecord]) -> String {
     );
     for r in recs.iter().rev().take(20) {
         s.push_str(&format!(
-            "{:<20} {:<8} {:<6} {:>10} {:>10} {:>10} {:>12} {:>10} {:<8}\n",
+            "{:<20} {:<8} {:<7} {:<6} {:>10} {:>10} {:>10} {:>12} {:>10} {:<8}\n",
             r.started_at.format("%Y-%m-%d %H:%M:%S"),
             r.model,
+            if r.sandbox { "sandbox" } else { "staging" },
             mode_name(r.mode),
             ms(r.detection_millis),
             ms(r.triage_millis),
