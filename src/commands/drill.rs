@@ -312,6 +312,14 @@ fn staging(
             let url = cfg.drill.inject_url.clone().ok_or_else(|| {
                 example("the endpoint that injects the fault (inject_url = \"http://…\")")
             })?;
+            if !matches!(reqwest::Url::parse(&url), Ok(u) if u.scheme() == "http" || u.scheme() == "https")
+            {
+                return Err(CliError::usage(format!(
+                    "[models.{model}.drill] inject_url is not an http(s) URL"
+                ))
+                .with_hint("inject_url = \"http://model-server.staging:8080/fault\"")
+                .into());
+            }
             (
                 Breach::Endpoint { url, live },
                 format!("endpoint on v{live}"),
@@ -698,7 +706,10 @@ impl Breach {
                 }
             },
             Breach::Endpoint { url, live } => {
-                format!("ask {url} to inject a fault into v{live} of {name}")
+                format!(
+                    "ask {} to inject a fault into v{live} of {name}",
+                    shown(url)
+                )
             }
         }
     }
@@ -748,17 +759,25 @@ fn inject(
         json!({"action": action, "model": model, "version": version.to_string(), "drill": id});
     let resp = http
         .send(|c| c.post(url).json(&body), true)
-        .map_err(|e| format!("{url}: {}", crate::http::error_detail(&e)))?;
+        .map_err(|e| format!("{}: {}", shown(url), crate::http::error_detail(&e)))?;
     let status = resp.status();
     if status.is_success() {
         Ok(())
     } else {
         Err(format!(
-            "{url} answered {} to `{action}`: {}",
+            "{} answered {} to `{action}`: {}",
+            shown(url),
             status.as_u16(),
             crate::http::one_line(&resp.text().unwrap_or_default(), 160)
         ))
     }
+}
+
+/// A URL for messages and the journal: credentials and token-like query values redacted.
+fn shown(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .map(|u| crate::http::redact_url(&u))
+        .unwrap_or_else(|_| "inject_url".into())
 }
 
 /// Has the serving layer load `version`, the way a rollback's plan would.
@@ -1573,4 +1592,17 @@ fn serve(s: &SynthState, stream: TcpStream) -> std::io::Result<()> {
         body.len()
     )?;
     out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inject_urls_are_shown_without_their_secrets() {
+        let s = shown("https://ops:hunter2@staging/fault?token=abc&mode=slow");
+        assert!(!s.contains("hunter2") && !s.contains("abc"), "{s}");
+        assert!(s.contains("mode=slow"), "{s}");
+        assert_eq!(shown("not a url"), "inject_url");
+    }
 }

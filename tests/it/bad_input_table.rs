@@ -467,6 +467,12 @@ fn cases() -> Vec<Case> {
             "needs [models.recsys.metrics]",
         ),
         cfg(
+            "[models.recsys.metrics]\nprometheus_url = \"http://127.0.0.1:9\"\nerror_rate = 'x'\n[models.recsys.drill]\nbreach = \"endpoint\"\ninject_url = \"ftp://ops:secret@x/\"\n",
+            DRILL,
+            2,
+            "not an http(s) URL",
+        ),
+        cfg(
             "[models.recsys.training_data]\nkeys = \"dataset\"\n",
             &["changes", "recsys"],
             2,
