@@ -408,17 +408,9 @@ pub fn run(ctx: &Ctx, args: &FeaturesRollbackArgs) -> Result<ExitStatus> {
         .unwrap_or_default()
     };
     if args.common.dry_run {
-        p.status("dry run: nothing was changed");
-        if p.json() {
-            p.out_json(&outcome_json(
-                None,
-                "dry_run",
-                "nothing was changed",
-                None,
-                None,
-            ));
-        }
-        return Ok(ExitStatus::Success);
+        return Ok(super::dry_run_done(p, || {
+            outcome_json(None, "dry_run", "nothing was changed", None, None)
+        }));
     }
     let how = match confirm(
         p,

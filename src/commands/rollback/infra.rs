@@ -151,17 +151,9 @@ pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
         .unwrap_or_default()
     };
     if args.common.dry_run {
-        p.status("dry run: nothing was changed");
-        if p.json() {
-            p.out_json(&outcome_json(
-                None,
-                "dry_run",
-                "nothing was changed",
-                None,
-                None,
-            ));
-        }
-        return Ok(ExitStatus::Success);
+        return Ok(super::dry_run_done(p, || {
+            outcome_json(None, "dry_run", "nothing was changed", None, None)
+        }));
     }
     // The reference: do not mix a model and an infra rollback without analysis. Say so when a
     // model rollback of this model is still running or inside its verification window.

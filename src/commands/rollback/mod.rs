@@ -187,6 +187,15 @@ pub fn close_event(
     }
 }
 
+/// `--dry-run`: says that nothing changed (with the command's JSON view under `-o json`).
+pub fn dry_run_done(p: &Printer, json: impl FnOnce() -> serde_json::Value) -> ExitStatus {
+    p.status("dry run: nothing was changed");
+    if p.json() {
+        p.out_json(&json());
+    }
+    ExitStatus::Success
+}
+
 /// Runs one command step of a rollback: its progress bar, its start and end in the journal, and
 /// its ✓/✗ line. A failure comes back explained by `explain` as (detail, hint).
 pub fn command_step(
