@@ -300,6 +300,36 @@ pub struct ModelRollbackArgs {
     pub output: OutputArgs,
 }
 
+impl ModelRollbackArgs {
+    /// A model rollback mlrb starts by itself (the controller, a drill, the demo): to the
+    /// candidate, without asking, everything else as on the command line's defaults.
+    pub fn unattended(
+        model: &str,
+        reason: String,
+        triggered_by: &str,
+        detected_at: Option<String>,
+    ) -> ModelRollbackArgs {
+        ModelRollbackArgs {
+            common: RollbackOptions {
+                reason: Some(reason),
+                yes: true,
+                dry_run: false,
+                detected_at,
+                triggered_by: Some(triggered_by.into()),
+            },
+            model: model.into(),
+            to: None,
+            resume: false,
+            force_unlock: false,
+            fallback: false,
+            end: false,
+            alias: None,
+            no_verify: false,
+            output: OutputArgs::default(),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// Event id (see the journal); defaults to the last event

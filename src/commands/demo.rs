@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cli::{DemoArgs, ModelRollbackArgs, OutputArgs, RollbackOptions, StatusArgs};
+use crate::cli::{DemoArgs, ModelRollbackArgs, OutputArgs, StatusArgs};
 use crate::clock;
 use crate::commands::{Ctx, Result};
 use crate::config::{RegistryTarget, Settings};
@@ -82,24 +82,12 @@ pub fn run(printer: Printer, args: &DemoArgs) -> Result<ExitStatus> {
     ctx.printer.out("$ mlrb rollback model recsys --yes --detected-at 13m --reason \"prediction diversity collapsed 0.73 -> 0.04\"\n");
     let status = super::rollback::model::run(
         &ctx,
-        &ModelRollbackArgs {
-            common: RollbackOptions {
-                reason: Some("prediction diversity collapsed 0.73 -> 0.04".into()),
-                yes: true,
-                dry_run: false,
-                detected_at: Some("13m".into()),
-                triggered_by: Some("demo".into()),
-            },
-            model: m.into(),
-            to: None,
-            resume: false,
-            force_unlock: false,
-            fallback: false,
-            end: false,
-            alias: None,
-            no_verify: false,
-            output: OutputArgs::default(),
-        },
+        &ModelRollbackArgs::unattended(
+            m,
+            "prediction diversity collapsed 0.73 -> 0.04".into(),
+            "demo",
+            Some("13m".into()),
+        ),
     )?;
     if args.dir.is_some() {
         ctx.printer.status(&format!(

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::cli::{DrillArgs, DrillMode, ModelRollbackArgs, OutputArgs, RollbackOptions};
+use crate::cli::{DrillArgs, DrillMode, ModelRollbackArgs};
 use crate::clock;
 use crate::commands::{Ctx, Result};
 use crate::config::{
@@ -1064,24 +1064,12 @@ fn manual(
     }
     super::rollback::model::run(
         ctx,
-        &ModelRollbackArgs {
-            common: RollbackOptions {
-                reason: Some("drill: prediction diversity collapse".into()),
-                yes: true,
-                dry_run: false,
-                detected_at: None,
-                triggered_by: Some("mlrb-drill".into()),
-            },
-            model: model.into(),
-            to: None,
-            resume: false,
-            force_unlock: false,
-            fallback: false,
-            end: false,
-            alias: None,
-            no_verify: false,
-            output: OutputArgs::default(),
-        },
+        &ModelRollbackArgs::unattended(
+            model,
+            "drill: prediction diversity collapse".into(),
+            "mlrb-drill",
+            None,
+        ),
     )
 }
 

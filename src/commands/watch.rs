@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::cli::{LogFormat, ModelRollbackArgs, OutputArgs, RollbackOptions, WatchArgs};
+use crate::cli::{LogFormat, ModelRollbackArgs, WatchArgs};
 use crate::clock;
 use crate::commands::{Ctx, Result, load_versions};
 use crate::config::{ControllerConfig, ModelTarget};
@@ -521,25 +521,16 @@ fn trigger(
         &messages::rollback_in_progress(&key, &from, to, reason, values),
     );
     let args = ModelRollbackArgs {
-        common: RollbackOptions {
-            reason: Some(format!("mlrb watch: {reason}")),
-            yes: true,
-            dry_run: false,
-            detected_at: Some(clock::fmt(began)),
-            triggered_by: Some("mlrb-watch".into()),
-        },
-        model: key.clone(),
-        to: None,
         alias: match &w.target.mode {
             registry::LiveMode::Alias(a) => Some(a.clone()),
             registry::LiveMode::Stage => None,
         },
-        no_verify: false,
-        resume: false,
-        force_unlock: false,
-        fallback: false,
-        end: false,
-        output: OutputArgs::default(),
+        ..ModelRollbackArgs::unattended(
+            &key,
+            format!("mlrb watch: {reason}"),
+            "mlrb-watch",
+            Some(clock::fmt(began)),
+        )
     };
     match super::rollback::model::run(ctx, &args) {
         Ok(ExitStatus::Success) => {

@@ -97,6 +97,28 @@ impl Kubectl {
     }
 
     /// Every revision of the Deployment, newest first (ReplicaSets it owns, by revision).
+    /// (ready, total) pods matching a label selector (`app=x,tier=y`); pods being deleted
+    /// are not ready.
+    pub fn ready_pods(&self, labels: &str) -> Result<(usize, usize), ExecError> {
+        let out = self
+            .cmd(["get", "pods", "-l", labels, "-o", "json"])
+            .timeout(Duration::from_secs(30))
+            .run()?;
+        let v: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
+        let pods = v["items"].as_array().cloned().unwrap_or_default();
+        let ready = pods
+            .iter()
+            .filter(|p| {
+                p["metadata"]["deletionTimestamp"].is_null()
+                    && p["status"]["conditions"].as_array().is_some_and(|c| {
+                        c.iter()
+                            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                    })
+            })
+            .count();
+        Ok((ready, pods.len()))
+    }
+
     pub fn history(&self, deployment: &Value) -> Result<Vec<Revision>, ExecError> {
         let uid = deployment.pointer("/metadata/uid").and_then(Value::as_str);
         let current = revision_of(deployment);

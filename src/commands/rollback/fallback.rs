@@ -701,23 +701,7 @@ fn ready_pods(
     sel: &BTreeMap<String, String>,
 ) -> std::result::Result<(usize, usize), ExecError> {
     let labels: Vec<String> = sel.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let out = k
-        .cmd(["get", "pods", "-l", labels.join(",").as_str(), "-o", "json"])
-        .timeout(GET_TIMEOUT)
-        .run()?;
-    let v: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
-    let pods = v["items"].as_array().cloned().unwrap_or_default();
-    let ready = pods
-        .iter()
-        .filter(|p| {
-            p["metadata"]["deletionTimestamp"].is_null()
-                && p["status"]["conditions"].as_array().is_some_and(|c| {
-                    c.iter()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                })
-        })
-        .count();
-    Ok((ready, pods.len()))
+    k.ready_pods(&labels.join(","))
 }
 
 fn preflight_failed(why: String) -> anyhow::Error {

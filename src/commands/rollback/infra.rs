@@ -679,7 +679,9 @@ fn plan_blue_green(args: &InfraRollbackArgs, cfg: &InfraConfig) -> Result<InfraP
         })
         .collect();
     let labels = labels.join(",");
-    let (ready, total) = ready_pods(&k, &labels).map_err(|e| early("kubectl", e, &target))?;
+    let (ready, total) = k
+        .ready_pods(&labels)
+        .map_err(|e| early("kubectl", e, &target))?;
     if ready == 0 {
         return Err(CliError::new(
             ExitStatus::NoTarget,
@@ -725,7 +727,7 @@ fn plan_blue_green(args: &InfraRollbackArgs, cfg: &InfraConfig) -> Result<InfraP
             if now != vstandby {
                 return Err(format!("the selector says {vkey}={now}, not {vstandby}"));
             }
-            let (ready, total) = ready_pods(&vk, &vlabels).map_err(|e| e.to_string())?;
+            let (ready, total) = vk.ready_pods(&vlabels).map_err(|e| e.to_string())?;
             if ready == 0 {
                 return Err(format!(
                     "no ready pods behind {vkey}={vstandby} ({ready}/{total})"
@@ -740,27 +742,6 @@ fn plan_blue_green(args: &InfraRollbackArgs, cfg: &InfraConfig) -> Result<InfraP
 
 fn usage_bg(m: &str) -> anyhow::Error {
     CliError::usage(m.to_string()).into()
-}
-
-/// (ready, total) pods matching a label selector.
-fn ready_pods(k: &Kubectl, labels: &str) -> std::result::Result<(usize, usize), ExecError> {
-    let out = k
-        .cmd(["get", "pods", "-l", labels, "-o", "json"])
-        .timeout(Duration::from_secs(30))
-        .run()?;
-    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap_or_default();
-    let pods = v["items"].as_array().cloned().unwrap_or_default();
-    let ready = pods
-        .iter()
-        .filter(|p| {
-            p["metadata"]["deletionTimestamp"].is_null()
-                && p["status"]["conditions"].as_array().is_some_and(|c| {
-                    c.iter()
-                        .any(|c| c["type"] == "Ready" && c["status"] == "True")
-                })
-        })
-        .count();
-    Ok((ready, pods.len()))
 }
 
 /// The VirtualService's http routes with the stable subset at 100, the canary at 0 and any
