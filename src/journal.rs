@@ -286,10 +286,10 @@ impl Journal {
         };
         if let Err(e) = self.write(&rec) {
             if !self.failed {
-                eprintln!(
+                crate::printer::to_stderr(&format!(
                     "warning: cannot write the journal {}: {e}; the rollback goes on, but its record is missing from the journal (the registry tags still record it)",
                     self.path.display()
-                );
+                ));
             }
             self.failed = true;
         }

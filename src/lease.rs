@@ -100,11 +100,11 @@ pub fn acquire<'a>(
     let model = reg.get_model(name)?;
     let rivals = others(&model, &lease.key, now);
     for (ev, other) in rivals.iter().filter(|(_, t)| t.abandoned_here()) {
-        eprintln!(
+        crate::printer::to_stderr(&format!(
             "warning: the lease of event {ev} ({} since {}) belongs to a process of this machine that is gone; taking over",
             other.holder,
             clock::fmt(other.since)
-        );
+        ));
     }
     if let Some((ev, other)) = rivals.iter().find(|(_, t)| !t.abandoned_here()) {
         if !force {
@@ -122,11 +122,11 @@ pub fn acquire<'a>(
             .with_hint("wait for it; if that rollback was abandoned, take over with --force-unlock")
             .into());
         }
-        eprintln!(
+        crate::printer::to_stderr(&format!(
             "warning: taking over from {} (event {ev}, since {}) with --force-unlock",
             other.holder,
             clock::fmt(other.since)
-        );
+        ));
     }
     if let Err(why) = fresh(&model) {
         return Err(CliError::new(
@@ -151,11 +151,11 @@ impl Drop for Lease<'_> {
                     .map_err(|e| e.to_string())
             });
         if let Err(e) = r {
-            eprintln!(
+            crate::printer::to_stderr(&format!(
                 "warning: could not release the lease on `{}` ({e}); it expires at {}",
                 self.name,
                 clock::fmt(self.tag.expires)
-            );
+            ));
         }
     }
 }

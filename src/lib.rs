@@ -61,8 +61,8 @@ pub fn main_entry() -> ExitCode {
                         .map(|u| format!("usage: {u}; see --help"))
                 })
                 .unwrap_or_else(|| "see mlrb --help".into());
-            eprintln!("{first}");
-            eprintln!("hint: {usage}");
+            printer::to_stderr(&first);
+            printer::to_stderr(&format!("hint: {usage}"));
             return ExitCode::from(ExitStatus::Usage.code());
         }
     };
@@ -70,9 +70,9 @@ pub fn main_entry() -> ExitCode {
         Ok(status) => ExitCode::from(status.code()),
         Err(err) => {
             let (status, hint) = classify(&err);
-            eprintln!("error: {}", one_line_chain(&err));
+            printer::to_stderr(&format!("error: {}", one_line_chain(&err)));
             if let Some(h) = hint {
-                eprintln!("hint: {h}");
+                printer::to_stderr(&format!("hint: {h}"));
             }
             ExitCode::from(status.code())
         }

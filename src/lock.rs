@@ -59,10 +59,10 @@ pub fn acquire(
     let mut file = match opened {
         Ok(f) => f,
         Err(e) => {
-            eprintln!(
+            crate::printer::to_stderr(&format!(
                 "warning: cannot create the lock file {}: {e}; two rollbacks of `{model}` from this machine would not be kept apart",
                 path.display()
-            );
+            ));
             return Ok(None);
         }
     };
@@ -92,10 +92,10 @@ pub fn acquire(
             .with_hint("wait for it to finish (`mlrb report --last` shows it when done); nothing was changed"))
         }
         Err(fs::TryLockError::Error(e)) => {
-            eprintln!(
+            crate::printer::to_stderr(&format!(
                 "warning: cannot lock {}: {e}; going on without the lock",
                 path.display()
-            );
+            ));
             Ok(None)
         }
     }

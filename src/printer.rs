@@ -1,6 +1,7 @@
 //! Where output goes: data to stdout, status, progress, prompts and errors to stderr.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -10,6 +11,23 @@ pub enum Format {
     #[default]
     Table,
     Json,
+}
+
+/// Set once a write to stdout failed (a closed pipe): later data is dropped, the command goes on.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// One line on stderr. A closed or broken stderr is ignored: what mlrb is doing (a rollback
+/// half-way through) matters more than telling about it, and the journal keeps the record.
+pub fn to_stderr(line: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "{line}");
+}
+
+/// Text on stderr with no line end (a prompt); errors ignored as in `to_stderr`.
+pub fn to_stderr_partial(text: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = write!(e, "{text}");
+    let _ = e.flush();
 }
 
 pub struct Printer {
@@ -43,12 +61,17 @@ impl Printer {
         self.format == Format::Json
     }
 
-    /// Data for the user or a script. A closed pipe (`| head`) ends the process quietly.
+    /// Data for the user or a script. A closed stdout (`| true`, `| head -1`, a pager quit
+    /// early) never stops the command: the rest of the data is dropped and the command runs to
+    /// its end, so a confirmed rollback finishes and its exit code says what happened.
     pub fn out(&self, text: &str) {
         if self.nested {
             if !self.quiet {
-                eprint!("{text}{}", if text.ends_with('\n') { "" } else { "\n" });
+                to_stderr(text.strip_suffix('\n').unwrap_or(text));
             }
+            return;
+        }
+        if STDOUT_CLOSED.load(Ordering::Relaxed) {
             return;
         }
         let mut o = std::io::stdout().lock();
@@ -59,10 +82,8 @@ impl Printer {
                 o.write_all(b"\n")
             }
         });
-        if let Err(e) = r.and_then(|_| o.flush())
-            && e.kind() == std::io::ErrorKind::BrokenPipe
-        {
-            std::process::exit(0);
+        if r.and_then(|_| o.flush()).is_err() {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
         }
     }
 
@@ -76,13 +97,13 @@ impl Printer {
     /// A status line on stderr, hidden by --quiet.
     pub fn status(&self, text: &str) {
         if !self.quiet {
-            eprintln!("{text}");
+            to_stderr(text);
         }
     }
 
     /// A warning on stderr; never hidden.
     pub fn warn(&self, text: &str) {
-        eprintln!("warning: {text}");
+        to_stderr(&format!("warning: {text}"));
     }
 
     /// A spinner for one step, only on a terminal and not under --quiet or -o json.

@@ -23,6 +23,26 @@ pub enum Confirmation {
 /// One confirmation: `--yes` skips it; a terminal (or `MLRB_INTERACTIVE=1`) asks; anything
 /// else refuses, because a rollback nobody confirmed must not happen.
 pub fn confirm(printer: &Printer, yes: bool, question: &str) -> Result<Confirmation, CliError> {
+    let answer = ask(printer, yes, question)?;
+    if matches!(answer, Confirmation::Yes(_)) {
+        survive_hangup();
+    }
+    Ok(answer)
+}
+
+/// Once a rollback is confirmed it runs to its end: a terminal that goes away (an ssh session
+/// dropped, a laptop lid closed) sends SIGHUP, which would otherwise stop it between two
+/// registry writes. The journal and the exit code still say what happened.
+fn survive_hangup() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    let _ = signal_hook::flag::register(
+        signal_hook::consts::SIGHUP,
+        Arc::new(AtomicBool::new(false)),
+    );
+}
+
+fn ask(printer: &Printer, yes: bool, question: &str) -> Result<Confirmation, CliError> {
     if yes {
         return Ok(Confirmation::Yes("--yes".into()));
     }
@@ -42,7 +62,7 @@ pub fn confirm(printer: &Printer, yes: bool, question: &str) -> Result<Confirmat
             .interact()
             .map_err(|e| CliError::new(ExitStatus::Refused, format!("no answer: {e}")))?
     } else {
-        eprint!("{question} [y/N] ");
+        crate::printer::to_stderr_partial(&format!("{question} [y/N] "));
         let mut line = String::new();
         std::io::stdin()
             .lock()
