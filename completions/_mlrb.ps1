@@ -38,6 +38,7 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('report', 'report', [CompletionResultType]::ParameterValue, 'Render the incident report of a recorded event, filled with what you know now')
             [CompletionResult]::new('runbook', 'runbook', [CompletionResultType]::ParameterValue, 'Print a model''s on-call runbook with its names filled in')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented starter mlrb.toml')
+            [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Which config file was read, and each resolved setting with where it came from')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run a complete model rollback on a throwaway embedded registry (no server needed)')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'The automated rollback controller: watch metrics, roll back on sustained hard breaches')
             [CompletionResult]::new('drill', 'drill', [CompletionResultType]::ParameterValue, 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR')
@@ -279,6 +280,22 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mlrb;config' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mlrb;demo' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'Keep the demo registry and journal in DIR (default: a temp dir, removed afterwards)')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)')
@@ -374,6 +391,7 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('report', 'report', [CompletionResultType]::ParameterValue, 'Render the incident report of a recorded event, filled with what you know now')
             [CompletionResult]::new('runbook', 'runbook', [CompletionResultType]::ParameterValue, 'Print a model''s on-call runbook with its names filled in')
             [CompletionResult]::new('init', 'init', [CompletionResultType]::ParameterValue, 'Write a commented starter mlrb.toml')
+            [CompletionResult]::new('config', 'config', [CompletionResultType]::ParameterValue, 'Which config file was read, and each resolved setting with where it came from')
             [CompletionResult]::new('demo', 'demo', [CompletionResultType]::ParameterValue, 'Run a complete model rollback on a throwaway embedded registry (no server needed)')
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'The automated rollback controller: watch metrics, roll back on sustained hard breaches')
             [CompletionResult]::new('drill', 'drill', [CompletionResultType]::ParameterValue, 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR')
@@ -414,6 +432,9 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             break
         }
         'mlrb;help;init' {
+            break
+        }
+        'mlrb;help;config' {
             break
         }
         'mlrb;help;demo' {

@@ -25,6 +25,9 @@ _mlrb() {
             mlrb,completions)
                 cmd="mlrb__subcmd__completions"
                 ;;
+            mlrb,config)
+                cmd="mlrb__subcmd__config"
+                ;;
             mlrb,demo)
                 cmd="mlrb__subcmd__demo"
                 ;;
@@ -60,6 +63,9 @@ _mlrb() {
                 ;;
             mlrb__subcmd__help,completions)
                 cmd="mlrb__subcmd__help__subcmd__completions"
+                ;;
+            mlrb__subcmd__help,config)
+                cmd="mlrb__subcmd__help__subcmd__config"
                 ;;
             mlrb__subcmd__help,demo)
                 cmd="mlrb__subcmd__help__subcmd__demo"
@@ -137,7 +143,7 @@ _mlrb() {
 
     case "${cmd}" in
         mlrb)
-            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version status candidate rollback report runbook init demo watch drill changes completions help"
+            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version status candidate rollback report runbook init config demo watch drill changes completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -280,6 +286,40 @@ _mlrb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mlrb__subcmd__config)
+            opts="-o -q -v -h -V --output --config --registry --state-dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mlrb__subcmd__demo)
             opts="-q -v -h -V --dir --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -353,7 +393,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__help)
-            opts="status candidate rollback report runbook init demo watch drill changes completions help"
+            opts="status candidate rollback report runbook init config demo watch drill changes completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -395,6 +435,20 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__help__subcmd__config)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

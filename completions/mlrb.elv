@@ -35,6 +35,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand report 'Render the incident report of a recorded event, filled with what you know now'
             cand runbook 'Print a model''s on-call runbook with its names filled in'
             cand init 'Write a commented starter mlrb.toml'
+            cand config 'Which config file was read, and each resolved setting with where it came from'
             cand demo 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
             cand watch 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
             cand drill 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR'
@@ -259,6 +260,21 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mlrb;config'= {
+            cand -o 'Output format: a table for people, JSON for scripts'
+            cand --output 'Output format: a table for people, JSON for scripts'
+            cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
+            cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
+            cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
+            cand -q 'Print only data and errors: no status lines, no progress'
+            cand --quiet 'Print only data and errors: no status lines, no progress'
+            cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand --verbose 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mlrb;demo'= {
             cand --dir 'Keep the demo registry and journal in DIR (default: a temp dir, removed afterwards)'
             cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
@@ -349,6 +365,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand report 'Render the incident report of a recorded event, filled with what you know now'
             cand runbook 'Print a model''s on-call runbook with its names filled in'
             cand init 'Write a commented starter mlrb.toml'
+            cand config 'Which config file was read, and each resolved setting with where it came from'
             cand demo 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
             cand watch 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
             cand drill 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR'
@@ -379,6 +396,8 @@ set edit:completion:arg-completer[mlrb] = {|@words|
         &'mlrb;help;runbook'= {
         }
         &'mlrb;help;init'= {
+        }
+        &'mlrb;help;config'= {
         }
         &'mlrb;help;demo'= {
         }

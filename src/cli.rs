@@ -50,6 +50,8 @@ pub enum Command {
     Runbook(RunbookArgs),
     /// Write a commented starter mlrb.toml
     Init(InitArgs),
+    /// Which config file was read, and each resolved setting with where it came from
+    Config(ConfigArgs),
     /// Run a complete model rollback on a throwaway embedded registry (no server needed)
     Demo(DemoArgs),
     /// The automated rollback controller: watch metrics, roll back on sustained hard breaches
@@ -391,6 +393,12 @@ pub struct DemoArgs {
     /// Keep the demo registry and journal in DIR (default: a temp dir, removed afterwards)
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

@@ -687,10 +687,89 @@ pub enum RegistryTarget {
 pub struct Settings {
     pub config_path: Option<PathBuf>,
     pub registry: Option<RegistryTarget>,
+    /// Whether the MLflow credential variables may go to `registry`: not when a config file
+    /// points the registry away from the server MLFLOW_TRACKING_URI names.
+    pub registry_credentials: bool,
+    /// Each resolved value and where it came from, for `mlrb config`.
+    pub sources: Vec<Setting>,
     pub http: HttpOptions,
     pub models: BTreeMap<String, ModelConfig>,
     pub state_dir: PathBuf,
     pub notify: NotifyConfig,
+}
+
+/// One resolved value and its source: default, file:line, environment, flag.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Setting {
+    pub key: String,
+    pub value: String,
+    pub source: String,
+}
+
+/// Where the registry location came from, named in registry error hints.
+static REGISTRY_SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// "the registry URI came from …", for hints on registry errors.
+pub fn registry_source() -> Option<&'static str> {
+    REGISTRY_SOURCE.get().map(String::as_str)
+}
+
+/// A URL or URI-like text fit to print: parsed URLs lose userinfo and secret query values;
+/// text that does not parse keeps only what precedes an `@` or `?`.
+pub fn redact_str(s: &str) -> String {
+    match reqwest::Url::parse(s) {
+        Ok(u) => crate::http::redact_url(&u),
+        Err(_) => {
+            let cut = s.find(['@', '?']).map(|i| &s[..i]).unwrap_or(s);
+            if cut.len() < s.len() {
+                format!("{cut}…")
+            } else {
+                s.to_string()
+            }
+        }
+    }
+}
+
+/// Whether two URLs share scheme, host and port.
+pub fn same_origin(a: &str, b: &str) -> bool {
+    match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
+        (Ok(a), Ok(b)) => {
+            a.scheme() == b.scheme()
+                && a.host_str() == b.host_str()
+                && a.port_or_known_default() == b.port_or_known_default()
+        }
+        _ => false,
+    }
+}
+
+/// The line of each `table.key` in config text, for "file:line" sources. Best effort:
+/// `[a.b]` headers and `key = value` lines; quoted names keep their text without quotes.
+pub fn key_lines(text: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    let mut table = String::new();
+    for (n, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.starts_with('#') || l.is_empty() {
+            continue;
+        }
+        if let Some(h) = l.strip_prefix('[') {
+            let h = h.trim_start_matches('[');
+            let h = h.split(']').next().unwrap_or("");
+            table = h.replace(['"', '\'', ' '], "");
+            out.entry(table.clone()).or_insert(n + 1);
+            continue;
+        }
+        if let Some((k, _)) = l.split_once('=') {
+            let k = k.trim().replace(['"', '\''], "");
+            let full = if table.is_empty() {
+                k
+            } else {
+                format!("{table}.{k}")
+            };
+            out.entry(full).or_insert(n + 1);
+        }
+    }
+    out
 }
 
 /// What the command line contributes to resolution.
@@ -707,6 +786,13 @@ pub struct ModelTarget {
     pub key: String,
     pub registered_name: String,
     pub mode: LiveMode,
+    /// Whether the mode was chosen (`--alias`, or `mode` in the config) rather than assumed:
+    /// an assumed stage mode gives way to the model's alias when nothing is in Production.
+    pub mode_chosen: bool,
+    /// Why the mode is what it is, when mlrb found it in the registry rather than being told.
+    pub mode_note: Option<String>,
+    /// In alias mode: the version the alias names when the registry no longer holds it.
+    pub alias_names_deleted: Option<u64>,
     pub serving: ServingConfig,
 }
 
@@ -734,27 +820,73 @@ fn xdg_state_dir() -> PathBuf {
         .join("mlrb")
 }
 
-/// The config file to read: `--config`, `MLRB_CONFIG`, `./mlrb.toml`, then the XDG config dir.
-fn find_config(explicit: Option<&Path>) -> Result<Option<PathBuf>, CliError> {
+/// The config file to read, and why: `--config`, `MLRB_CONFIG`, `./mlrb.toml`, then the XDG
+/// config dir.
+fn find_config(explicit: Option<&Path>) -> Result<Option<(PathBuf, &'static str)>, CliError> {
     if let Some(p) = explicit {
-        return Ok(Some(p.to_path_buf()));
+        return Ok(Some((p.to_path_buf(), "--config")));
     }
     if let Some(p) = env("MLRB_CONFIG") {
-        return Ok(Some(PathBuf::from(p)));
+        return Ok(Some((PathBuf::from(p), "environment MLRB_CONFIG")));
     }
     let local = PathBuf::from("mlrb.toml");
     if local.is_file() {
-        return Ok(Some(local));
+        return Ok(Some((local, "./mlrb.toml in the current directory")));
     }
-    Ok(xdg_config_file().filter(|p| p.is_file()))
+    Ok(xdg_config_file()
+        .filter(|p| p.is_file())
+        .map(|p| (p, "the XDG config dir")))
+}
+
+/// The text of a config file mlrb may trust. A config decides where credentials go, so, as
+/// git's safe.directory reasons, it must belong to this user (or root) and be writable by
+/// nobody else; a file planted in a shared directory is refused, not read.
+fn read_config(path: &Path) -> Result<String, CliError> {
+    trusted(path)?;
+    std::fs::read_to_string(path).map_err(|e| {
+        CliError::usage(format!("cannot read config file {}: {e}", path.display()))
+            .with_hint("pass --config PATH or set MLRB_CONFIG to a readable file; without one, mlrb uses MLFLOW_TRACKING_URI")
+    })
+}
+
+#[cfg(unix)]
+fn trusted(path: &Path) -> Result<(), CliError> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        // Reading it says what is wrong.
+        return Ok(());
+    };
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let me = unsafe { libc::getuid() };
+    if meta.uid() != me && meta.uid() != 0 {
+        return Err(CliError::usage(format!(
+            "config file {} belongs to uid {}, not to you (uid {me}); mlrb reads only configs of yours or root's",
+            path.display(),
+            meta.uid()
+        ))
+        .with_hint(format!(
+            "if you trust it, take it over (cp it to a file of yours and pass --config), or run from another directory; mlrb did nothing"
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(CliError::usage(format!(
+            "config file {} can be changed by other users (mode {:o}); mlrb reads only configs nobody else can write",
+            path.display(),
+            meta.mode() & 0o777
+        ))
+        .with_hint(format!("chmod go-w {}", path.display())));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn trusted(_: &Path) -> Result<(), CliError> {
+    Ok(())
 }
 
 /// Reads and checks a config file; errors name the file, line and key.
 pub fn load_file(path: &Path) -> Result<FileConfig, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        CliError::usage(format!("cannot read config file {}: {e}", path.display()))
-            .with_hint("pass --config PATH, set MLRB_CONFIG, or run `mlrb init` to write one")
-    })?;
+    let text = read_config(path)?;
     parse(&text, path)
 }
 
@@ -991,61 +1123,212 @@ fn env_bool(k: &str) -> bool {
 
 impl Settings {
     pub fn resolve(o: &Overrides) -> Result<Settings, CliError> {
-        let config_path = find_config(o.config.as_deref())?;
-        let file = match &config_path {
-            Some(p) => load_file(p)?,
-            None => FileConfig::default(),
+        let found = find_config(o.config.as_deref())?;
+        let config_path = found.as_ref().map(|(p, _)| p.clone());
+        let text = match &config_path {
+            Some(p) => Some(read_config(p)?),
+            None => None,
         };
+        let file = match (&config_path, &text) {
+            (Some(p), Some(t)) => parse(t, p)?,
+            _ => FileConfig::default(),
+        };
+        let lines = text.as_deref().map(key_lines).unwrap_or_default();
+        // "file:line" for a key of the config file, for `mlrb config` and error hints.
+        let in_file = |key: &str| -> String {
+            let p = config_path
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            match lines.get(key) {
+                Some(l) => format!("{p}:{l}"),
+                None => p,
+            }
+        };
+        let mut sources = Vec::new();
+        sources.push(Setting {
+            key: "config".into(),
+            value: config_path
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "(none)".into()),
+            source: found
+                .as_ref()
+                .map(|(_, why)| why.to_string())
+                .unwrap_or_else(|| "no --config, MLRB_CONFIG, ./mlrb.toml or XDG file".into()),
+        });
         // Relative registry paths in a config file are relative to that file.
         let base = config_path
             .as_deref()
             .and_then(Path::parent)
             .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf);
-        let from_flag = o.registry.clone().or_else(|| env("MLRB_REGISTRY"));
-        let registry = if let Some(r) = from_flag {
-            Some(parse_registry_arg(&r))
+        let env_uri = env("MLFLOW_TRACKING_URI");
+        let (registry, registry_source) = if let Some(r) = o.registry.clone() {
+            (Some(parse_registry_arg(&r)), "--registry".to_string())
+        } else if let Some(r) = env("MLRB_REGISTRY") {
+            (
+                Some(parse_registry_arg(&r)),
+                "environment MLRB_REGISTRY".into(),
+            )
         } else {
             match file.registry.kind {
                 Some(RegistryKind::File) => {
                     let p = file.registry.path.clone().unwrap_or_default();
-                    Some(RegistryTarget::File {
-                        path: match (&base, p.is_relative()) {
-                            (Some(b), true) => b.join(p),
-                            _ => p,
-                        },
-                    })
+                    (
+                        Some(RegistryTarget::File {
+                            path: match (&base, p.is_relative()) {
+                                (Some(b), true) => b.join(p),
+                                _ => p,
+                            },
+                        }),
+                        in_file("registry.path"),
+                    )
                 }
-                _ => file
-                    .registry
-                    .uri
-                    .clone()
-                    .or_else(|| env("MLFLOW_TRACKING_URI"))
-                    .map(|u| parse_registry_arg(&u)),
+                _ => match (&file.registry.uri, &env_uri) {
+                    (Some(u), _) => {
+                        let at = in_file("registry.uri");
+                        (
+                            Some(parse_tracking_uri(u, &format!("[registry] uri ({at})"))?),
+                            at,
+                        )
+                    }
+                    (None, Some(u)) => (
+                        Some(parse_tracking_uri(u, "MLFLOW_TRACKING_URI")?),
+                        "environment MLFLOW_TRACKING_URI".into(),
+                    ),
+                    (None, None) => (None, "not set".into()),
+                },
             }
         };
+        // MLflow credentials in the environment belong to the server MLFLOW_TRACKING_URI names.
+        // A config file that points the registry elsewhere does not get them.
+        let registry_credentials = match (&registry, &env_uri) {
+            (Some(RegistryTarget::Mlflow { uri }), Some(e))
+                if registry_source != "environment MLFLOW_TRACKING_URI" =>
+            {
+                same_origin(uri, e)
+            }
+            _ => true,
+        };
+        sources.push(Setting {
+            key: "registry".into(),
+            value: match &registry {
+                Some(RegistryTarget::Mlflow { uri }) => redact_str(uri),
+                Some(RegistryTarget::File { path }) => format!("file {}", path.display()),
+                None => "(none)".into(),
+            },
+            source: registry_source.clone(),
+        });
         let mut http = HttpOptions::default();
+        let timeout_source =
+            |key: &str, set: bool| if set { in_file(key) } else { "default".into() };
         if let Some(t) = file.registry.timeout {
             http.timeout = t;
         }
         if let Some(t) = file.registry.connect_timeout {
             http.connect_timeout = t;
         }
+        sources.push(Setting {
+            key: "registry.timeout".into(),
+            value: humantime::format_duration(http.timeout).to_string(),
+            source: timeout_source("registry.timeout", file.registry.timeout.is_some()),
+        });
+        sources.push(Setting {
+            key: "registry.connect_timeout".into(),
+            value: humantime::format_duration(http.connect_timeout).to_string(),
+            source: timeout_source(
+                "registry.connect_timeout",
+                file.registry.connect_timeout.is_some(),
+            ),
+        });
         http.insecure_tls = env_bool("MLFLOW_TRACKING_INSECURE_TLS");
         http.ca_cert = env("MLFLOW_TRACKING_SERVER_CERT_PATH").map(PathBuf::from);
         http.client_cert = env("MLFLOW_TRACKING_CLIENT_CERT_PATH").map(PathBuf::from);
-        let state_dir = o
-            .state_dir
-            .clone()
-            .or_else(|| env("MLRB_STATE_DIR").map(PathBuf::from))
-            .unwrap_or_else(xdg_state_dir);
+        for k in [
+            "MLFLOW_TRACKING_INSECURE_TLS",
+            "MLFLOW_TRACKING_SERVER_CERT_PATH",
+            "MLFLOW_TRACKING_CLIENT_CERT_PATH",
+        ] {
+            if let Some(v) = env(k) {
+                sources.push(Setting {
+                    key: k.to_ascii_lowercase(),
+                    value: v,
+                    source: format!("environment {k}"),
+                });
+            }
+        }
+        for k in [
+            "MLFLOW_TRACKING_TOKEN",
+            "MLFLOW_TRACKING_USERNAME",
+            "MLFLOW_TRACKING_PASSWORD",
+        ] {
+            if env(k).is_some() {
+                sources.push(Setting {
+                    key: k.to_ascii_lowercase(),
+                    value: if registry_credentials {
+                        "set (hidden)".into()
+                    } else {
+                        "set (hidden), NOT sent: the registry is not the MLFLOW_TRACKING_URI server"
+                            .into()
+                    },
+                    source: format!("environment {k}"),
+                });
+            }
+        }
+        let (state_dir, state_source) = if let Some(d) = o.state_dir.clone() {
+            (d, "--state-dir".to_string())
+        } else if let Some(d) = env("MLRB_STATE_DIR") {
+            (PathBuf::from(d), "environment MLRB_STATE_DIR".into())
+        } else {
+            (
+                xdg_state_dir(),
+                "default (XDG_STATE_HOME or ~/.local/state)".into(),
+            )
+        };
+        sources.push(Setting {
+            key: "state_dir".into(),
+            value: state_dir.display().to_string(),
+            source: state_source,
+        });
+        for (key, m) in &file.models {
+            let at = |k: &str| in_file(&format!("models.{key}.{k}"));
+            sources.push(Setting {
+                key: format!("models.{key}.registered_name"),
+                value: m.registered_name.clone().unwrap_or_else(|| key.clone()),
+                source: if m.registered_name.is_some() {
+                    at("registered_name")
+                } else {
+                    "default (the key)".into()
+                },
+            });
+            sources.push(Setting {
+                key: format!("models.{key}.mode"),
+                value: match (m.mode.unwrap_or_default(), &m.alias) {
+                    (Mode::Alias, Some(a)) => format!("alias @{a}"),
+                    _ => "stage Production".into(),
+                },
+                source: if m.mode.is_some() {
+                    at("mode")
+                } else {
+                    "default (stage; an alias when nothing is in Production)".into()
+                },
+            });
+        }
+        if let Some(p) = &config_path {
+            let _ = REGISTRY_SOURCE.set(format!("{registry_source} (config {})", p.display()));
+        } else {
+            let _ = REGISTRY_SOURCE.set(registry_source);
+        }
         Ok(Settings {
             config_path,
             registry,
+            registry_credentials,
             http,
             models: file.models,
             state_dir,
             notify: file.notify,
+            sources,
         })
     }
 
@@ -1053,6 +1336,7 @@ impl Settings {
     pub fn model(&self, key: &str, alias: Option<&str>) -> Result<ModelTarget, CliError> {
         check_name(key)?;
         let cfg = self.models.get(key).cloned().unwrap_or_default();
+        let mode_chosen = alias.is_some() || cfg.mode.is_some();
         let mode = match (alias, cfg.mode.unwrap_or_default(), &cfg.alias) {
             (Some(a), _, _) => {
                 check_alias(a)?;
@@ -1068,8 +1352,37 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| key.to_string()),
             mode,
+            mode_chosen,
+            mode_note: None,
+            alias_names_deleted: None,
             serving: cfg.serving,
         })
+    }
+}
+
+/// A registry URI from MLFLOW_TRACKING_URI or `[registry] uri`: an MLflow tracking server over
+/// HTTP(S). MLflow's other URI forms name stores mlrb cannot speak to; each gets its own fix.
+fn parse_tracking_uri(u: &str, from: &str) -> Result<RegistryTarget, CliError> {
+    let t = u.trim();
+    let scheme = t.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("http" | "https") => Ok(RegistryTarget::Mlflow { uri: t.to_string() }),
+        Some("file") | None if !t.starts_with("databricks") => {
+            let folder = t.strip_prefix("file://").unwrap_or(t);
+            Err(CliError::usage(format!(
+                "{from} is `{}`, a local MLflow store; mlrb speaks to an MLflow tracking server over HTTP(S)",
+                t.escape_debug()
+            ))
+            .with_hint(format!(
+                "start a server on it: mlflow server --backend-store-uri {} --port 5000, then MLFLOW_TRACKING_URI=http://127.0.0.1:5000 (mlrb's own registry file goes in --registry PATH)",
+                if folder.is_empty() { "./mlruns" } else { folder }
+            )))
+        }
+        _ => Err(CliError::usage(format!(
+            "{from} is `{}`; mlrb speaks to an MLflow tracking server over http:// or https://",
+            redact_str(t)
+        ))
+        .with_hint("for Databricks, use the workspace's https:// URL with MLFLOW_TRACKING_TOKEN")),
     }
 }
 
@@ -1116,25 +1429,29 @@ fn check_alias(a: &str) -> Result<(), CliError> {
 /// The commented starter config `mlrb init` writes.
 pub const STARTER: &str = r#"# mlrb.toml — which registry holds the truth about "what is live", and how each model rolls back.
 # mlrb finds this file via --config, MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml.
+# Every value below is a commented example: with none set, mlrb behaves exactly as with no file
+# (the registry from MLFLOW_TRACKING_URI, the model argument as the registered name, live = the
+# Production stage, or the model's alias when nothing is in Production). Uncomment what you need;
+# `mlrb config` shows each resolved value and where it came from.
 # Secrets never go here: mlrb reads them from the environment (MLFLOW_TRACKING_USERNAME /
 # MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN).
 
-[registry]
-kind = "mlflow"                  # or "file" (mlrb's embedded JSON registry)
-uri = "http://mlflow:5000"       # falls back to MLFLOW_TRACKING_URI when absent
+# [registry]
+# kind = "mlflow"                # or "file" (mlrb's embedded JSON registry)
+# uri = "http://mlflow:5000"     # default: MLFLOW_TRACKING_URI
 # path = "registry.json"         # with kind = "file"; relative to this file
 # timeout = "30s"                # total time per registry request
 # connect_timeout = "5s"
 
-[models.recsys]                  # the name you type: mlrb rollback model recsys
-registered_name = "recommendation-model"   # the registered model name (defaults to the key)
-mode = "stage"                   # live = the Production stage; or "alias"
+# [models.recsys]                # the name you type: mlrb rollback model recsys
+# registered_name = "recommendation-model"   # the registered model name (defaults to the key)
+# mode = "stage"                 # live = the Production stage; or "alias"
 # alias = "champion"             # with mode = "alias": live = the version @champion points at
 
 # How the model server picks up the new version after the registry changed.
-[models.recsys.serving]
-kind = "none"                    # the server follows the registry by itself; or "http",
-                                 # "kubectl-restart", "kubectl-set-env", "helm-set"
+# [models.recsys.serving]
+# kind = "none"                  # the server follows the registry by itself; or "http",
+#                                # "kubectl-restart", "kubectl-set-env", "helm-set"
 # reload_url = "http://model-server:8080/reload"     # kind = "http": POSTed {"model", "version"}
 # health_url = "http://model-server:8080/health"     # polled until it reports the target version
 # version_pointer = "/version"   # JSON pointer to the served version in the health answer

@@ -105,7 +105,26 @@ pub enum RegistryError {
 }
 
 impl RegistryError {
+    /// The hint, naming where the registry location came from when a config file set it.
     pub fn hint(&self) -> Option<String> {
+        let h = self.base_hint();
+        match (self, crate::config::registry_source()) {
+            (
+                RegistryError::Unreachable { .. }
+                | RegistryError::Timeout { .. }
+                | RegistryError::Auth { .. }
+                | RegistryError::InvalidHost { .. }
+                | RegistryError::NotJson { .. },
+                Some(src),
+            ) => Some(format!(
+                "{}the registry location came from {src}; `mlrb config` shows every setting",
+                h.map(|h| format!("{h}; ")).unwrap_or_default()
+            )),
+            _ => h,
+        }
+    }
+
+    fn base_hint(&self) -> Option<String> {
         match self {
             RegistryError::Unreachable { .. } | RegistryError::Timeout { .. } => Some(
                 "nothing was changed; check MLFLOW_TRACKING_URI / [registry].uri and that the server is up"

@@ -1,5 +1,6 @@
 //! Which version a rollback goes to, and why: `--to`, then the designated healthy baseline,
-//! then the newest Archived version; never a live version, never one already rolled back from.
+//! then the newest Archived version (in alias mode, where stages mean nothing: the newest READY
+//! version older than the live one); never a live version, never one already rolled back from.
 
 use serde::Serialize;
 
@@ -20,6 +21,8 @@ pub enum Rule {
     Explicit,
     HealthyBaseline,
     NewestArchived,
+    /// Alias mode: the newest version older than the live one.
+    NewestOlder,
 }
 
 /// Why `v` may not be a rollback target, if it may not.
@@ -46,6 +49,7 @@ pub fn unfit(v: &ModelVersion, live: &[u64]) -> Option<String> {
 /// The pure choice among versions the caller fetched (each list newest first).
 /// `Err` carries the reasons every version was passed over.
 pub fn choose(
+    mode: &LiveMode,
     live: &[u64],
     explicit: Option<ModelVersion>,
     baselines: &[ModelVersion],
@@ -86,6 +90,9 @@ pub fn choose(
             tags::HEALTHY_BASELINE
         ));
     }
+    if let LiveMode::Alias(a) = mode {
+        return newest_older(a, live, archived, skipped);
+    }
     for v in archived.iter().filter(|v| v.stage == Stage::Archived) {
         match unfit(v, live) {
             Some(why) => skipped.push(format!("archived {why}")),
@@ -106,6 +113,37 @@ pub fn choose(
     Err(skipped)
 }
 
+/// Alias mode's fallback rule: the newest version older than the live one that may be a
+/// target. Stages are not part of how an alias-served model is run, so they are not read.
+fn newest_older(
+    alias: &str,
+    live: &[u64],
+    pool: &[ModelVersion],
+    mut skipped: Vec<String>,
+) -> Result<Choice, Vec<String>> {
+    let below = live.iter().min().copied().unwrap_or(u64::MAX);
+    for v in pool.iter().filter(|v| v.version < below) {
+        match unfit(v, live) {
+            Some(why) => skipped.push(why),
+            None => {
+                return Ok(Choice {
+                    why: format!(
+                        "v{} is the newest READY version older than the live @{alias} (no usable healthy baseline)",
+                        v.version
+                    ),
+                    version: v.clone(),
+                    rule: Rule::NewestOlder,
+                    skipped,
+                });
+            }
+        }
+    }
+    skipped.push(format!(
+        "no version older than the live @{alias} is left to roll back to"
+    ));
+    Err(skipped)
+}
+
 /// The choice over a full snapshot of the model's versions (aliases attached).
 pub fn choose_in(
     versions: &[ModelVersion],
@@ -122,7 +160,7 @@ pub fn choose_in(
         .filter(|v| v.is_healthy_baseline())
         .cloned()
         .collect();
-    choose(&live, explicit, &baselines, versions)
+    choose(mode, &live, explicit, &baselines, versions)
 }
 
 /// How many tagged baselines one search asks for: enough to step over live or
@@ -165,6 +203,7 @@ pub fn find(
     if let Some(n) = to {
         let v = reg.get_version(name, n)?;
         return Ok(choose(
+            mode,
             &live_of(std::slice::from_ref(&v)),
             Some(v),
             &[],
@@ -175,7 +214,7 @@ pub fn find(
         name,
         &VersionQuery::tagged(tags::HEALTHY_BASELINE, "true", BASELINE_PAGE),
     )?;
-    if let Ok(c) = choose(&live_of(&baselines), None, &baselines, &[]) {
+    if let Ok(c) = choose(mode, &live_of(&baselines), None, &baselines, &[]) {
         return Ok(Ok(c));
     }
     let mut pool = reg.search_versions(
@@ -202,7 +241,7 @@ pub fn find(
     };
     let mut live = live_of(&pool);
     live.extend(live_of(&baselines));
-    Ok(choose(&live, None, &baselines, &pool))
+    Ok(choose(mode, &live, None, &baselines, &pool))
 }
 
 /// The reference document's advice when there is no safe rollback target.

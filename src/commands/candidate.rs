@@ -21,11 +21,18 @@ struct CandidateView<'a> {
 }
 
 pub fn run(ctx: &Ctx, args: &CandidateArgs) -> Result<ExitStatus> {
-    let target = ctx.settings.model(&args.model, args.alias.as_deref())?;
+    let mut target = ctx.settings.model(&args.model, args.alias.as_deref())?;
     let to = args.to.as_deref().map(parse_version).transpose()?;
     let designate = args.designate.as_deref().map(parse_version).transpose()?;
     let reg = ctx.registry()?;
     let reg = reg.as_ref();
+    if !target.mode_chosen {
+        // Rollback and candidate agree on what is live: the same rule, one model read.
+        let model = reg
+            .get_model(&target.registered_name)
+            .map_err(|e| unknown_model(reg, &target.registered_name, e))?;
+        crate::commands::settle_mode(&mut target, &model)?;
+    }
     let name = target.registered_name.as_str();
     if let Some(v) = designate {
         return designate_target(ctx, reg, &target, v);
@@ -48,6 +55,9 @@ pub fn run(ctx: &Ctx, args: &CandidateArgs) -> Result<ExitStatus> {
                     "v{}  {}\n  why: {}\n",
                     c.version.version, c.version.source, c.why
                 );
+                if let Some(note) = &target.mode_note {
+                    text.push_str(&format!("  live: {note}\n"));
+                }
                 for s in &c.skipped {
                     text.push_str(&format!("  passed over: {s}\n"));
                 }

@@ -120,7 +120,7 @@ fn model_changes(
     since: DateTime<Utc>,
     out: &mut Vec<Change>,
 ) -> Result<()> {
-    let versions = load_versions(reg, target)?;
+    let (_, versions) = load_versions(reg, target)?;
     let keys = ctx
         .settings
         .models
@@ -411,7 +411,7 @@ fn detect_breach(
     let Some(mm) = ModelMetrics::for_model(cfg)? else {
         return Ok(None);
     };
-    let versions = load_versions(reg, target)?;
+    let (target, versions) = load_versions(reg, target)?;
     let live = registry::live_versions(&versions, &target.mode);
     let choice = crate::select::choose_in(&versions, &target.mode, None).ok();
     let base = mm.baseline(

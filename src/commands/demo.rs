@@ -67,6 +67,8 @@ pub fn run(printer: Printer, args: &DemoArgs) -> Result<ExitStatus> {
             models: BTreeMap::new(),
             state_dir: dir.join("state"),
             notify: Default::default(),
+            registry_credentials: true,
+            sources: Vec::new(),
         },
         printer,
     };

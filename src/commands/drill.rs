@@ -1118,6 +1118,8 @@ fn sandbox_settings(model: &str, reg: &Path, state: &Path, prom: &str) -> Settin
         models: BTreeMap::from([(model.to_string(), cfg)]),
         state_dir: state.to_path_buf(),
         notify: Default::default(),
+        registry_credentials: true,
+        sources: Vec::new(),
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod candidate;
 pub mod changes;
 pub mod completions;
+pub mod config;
 pub mod demo;
 pub mod drill;
 pub mod init;
@@ -37,12 +38,29 @@ impl Ctx {
                         "MLFLOW_TRACKING_INSECURE_TLS is set: the registry's TLS certificate is NOT verified",
                     );
                 }
-                let reg = MlflowRegistry::new(uri, Auth::from_env(), &self.settings.http)
+                let auth = if self.settings.registry_credentials {
+                    Auth::from_env()
+                } else {
+                    let auth = Auth::from_env();
+                    if let Some(vars) = auth.sent() {
+                        self.printer.warn(&format!(
+                            "{vars} are not sent to {}: they belong to the server MLFLOW_TRACKING_URI names, and {} points the registry elsewhere",
+                            crate::config::redact_str(uri),
+                            self.settings
+                                .config_path
+                                .as_deref()
+                                .map(|p| p.display().to_string())
+                                .unwrap_or_else(|| "the config".into())
+                        ));
+                    }
+                    Auth::None
+                };
+                let reg = MlflowRegistry::new(uri, auth, &self.settings.http)
                     .map_err(CliError::usage)?;
                 Ok(Box::new(reg))
             }
             None => Err(CliError::usage("no registry is configured").with_hint(
-                "set MLFLOW_TRACKING_URI=http://mlflow:5000, pass --registry URI|PATH, or write mlrb.toml with `mlrb init`",
+                "set MLFLOW_TRACKING_URI=http://mlflow:5000, pass --registry URI|PATH, or set [registry] uri in mlrb.toml (`mlrb config` shows which file was read)",
             )),
         }
     }
@@ -58,6 +76,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Rollback(RollbackCommand::Retrain(a)) => a.output.format,
         Command::Drill(a) => a.output.format,
         Command::Changes(a) => a.output.format,
+        Command::Config(a) => a.output.format,
         _ => Format::Table,
     };
     let printer = Printer::new(format, cli.global.quiet);
@@ -78,6 +97,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
     let ctx = Ctx { settings, printer };
     match &cli.command {
         Command::Status(a) => status::run(&ctx, a),
+        Command::Config(_) => config::run(&ctx),
         Command::Candidate(a) => candidate::run(&ctx, a),
         Command::Rollback(RollbackCommand::Model(a)) => rollback::model::run(&ctx, a),
         Command::Rollback(RollbackCommand::Infra(a)) => rollback::infra::run(&ctx, a),
@@ -138,19 +158,97 @@ pub fn unknown_model(
 }
 
 /// Every version of the model, newest first, with aliases attached in alias mode: the state a
-/// rollback plans from. One registry request in stage mode, two in alias mode.
+/// rollback plans from, and the target with its live mode settled (see `settle_mode`). One
+/// registry request in stage mode with a version in Production, two otherwise.
 pub fn load_versions(
     reg: &dyn Registry,
     target: &crate::config::ModelTarget,
-) -> Result<Vec<crate::registry::ModelVersion>> {
+) -> Result<(
+    crate::config::ModelTarget,
+    Vec<crate::registry::ModelVersion>,
+)> {
+    use crate::registry::{LiveMode, Stage};
     let name = &target.registered_name;
+    let mut target = target.clone();
     let mut versions =
         crate::registry::all_versions(reg, name).map_err(|e| unknown_model(reg, name, e))?;
-    if let crate::registry::LiveMode::Alias(_) = target.mode {
+    let assumed_stage = target.mode == LiveMode::Stage
+        && !target.mode_chosen
+        && !versions.iter().any(|v| v.stage == Stage::Production);
+    if assumed_stage || matches!(target.mode, LiveMode::Alias(_)) {
         let model = reg
             .get_model(name)
             .map_err(|e| unknown_model(reg, name, e))?;
+        settle_mode(&mut target, &model)?;
+        if let LiveMode::Alias(a) = &target.mode {
+            target.alias_names_deleted = model
+                .aliases
+                .get(a)
+                .copied()
+                .filter(|n| !versions.iter().any(|v| v.version == *n));
+        }
         crate::registry::attach_aliases(&model, &mut versions);
     }
-    Ok(versions)
+    Ok((target, versions))
+}
+
+/// Zero config assumes the Production stage. A model with nothing in Production that is served
+/// by an alias (MLflow's recommended way) is live by that alias: its only alias, or
+/// `@champion`. Several aliases and no champion is ambiguous: refused, listing them, rather
+/// than guessed. A chosen mode (`--alias`, `mode` in the config) is never second-guessed.
+pub fn settle_mode(
+    target: &mut crate::config::ModelTarget,
+    model: &crate::registry::RegisteredModel,
+) -> std::result::Result<(), CliError> {
+    use crate::registry::{LiveMode, Stage};
+    if target.mode_chosen
+        || target.mode != LiveMode::Stage
+        || model.latest.contains_key(&Stage::Production)
+        || model.aliases.is_empty()
+    {
+        return Ok(());
+    }
+    let aliases: Vec<&String> = model.aliases.keys().collect();
+    let alias = match aliases.as_slice() {
+        [only] => (*only).clone(),
+        _ if model.aliases.contains_key("champion") => "champion".to_string(),
+        _ => {
+            let listed: Vec<String> = model
+                .aliases
+                .iter()
+                .map(|(a, v)| format!("@{a} → v{v}"))
+                .collect();
+            return Err(CliError::usage(format!(
+                "model `{}` has no version in Production and several aliases ({}); which one is live is ambiguous",
+                target.registered_name.escape_debug(),
+                listed.join(", ")
+            ))
+            .with_hint(format!(
+                "name the alias serving traffic: --alias NAME (e.g. --alias {}), or set mode = \"alias\" and alias in [models.{}]",
+                aliases[0], target.key
+            )));
+        }
+    };
+    target.mode_note = Some(format!(
+        "no version is in Production, so live means @{alias} ({})",
+        if aliases.len() == 1 {
+            "the model's only alias"
+        } else {
+            "the champion alias"
+        }
+    ));
+    target.mode = LiveMode::Alias(alias);
+    Ok(())
+}
+
+/// An alias that names a version the registry no longer holds is reported as that, not as
+/// "no such alias": nothing can serve from it, and the fix differs.
+pub fn alias_names_deleted(target: &crate::config::ModelTarget) -> Option<String> {
+    match (&target.mode, target.alias_names_deleted) {
+        (crate::registry::LiveMode::Alias(a), Some(n)) => Some(format!(
+            "alias @{a} of `{}` names v{n}, which is no longer in the registry (deleted); nothing can serve from it",
+            target.registered_name.escape_debug()
+        )),
+        _ => None,
+    }
 }

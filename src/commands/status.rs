@@ -49,6 +49,9 @@ pub struct ModelStatus {
     pub registered_name: String,
     pub registry: String,
     pub mode: LiveMode,
+    /// How mlrb decided what "live" means when nobody told it (an alias-served model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode_note: Option<String>,
     pub versions: usize,
     pub live: Vec<VersionView>,
     pub designated_target: Option<u64>,
@@ -233,7 +236,8 @@ pub fn model_status(
     target: &ModelTarget,
     mm: Option<&ModelMetrics>,
 ) -> Result<ModelStatus> {
-    let versions = load_versions(reg, target)?;
+    let (target, versions) = load_versions(reg, target)?;
+    let target = &target;
     let live = registry::live_versions(&versions, &target.mode);
     let live_ids: Vec<u64> = live.iter().map(|v| v.version).collect();
     let designated = versions
@@ -268,8 +272,22 @@ pub fn model_status(
         registered_name: target.registered_name.clone(),
         registry: reg.location(),
         mode: target.mode.clone(),
+        mode_note: target.mode_note.clone(),
         versions: versions.len(),
-        anomalies: anomalies(&versions, &target.mode, designated),
+        anomalies: {
+            let mut a = anomalies(&versions, &target.mode, designated);
+            if let Some(message) = crate::commands::alias_names_deleted(target) {
+                a.retain(|x| x.kind != "no_live_version");
+                a.insert(
+                    0,
+                    Anomaly {
+                        kind: "alias_names_deleted",
+                        message,
+                    },
+                );
+            }
+            a
+        },
         live: live.into_iter().map(VersionView::from).collect(),
         designated_target: designated,
         candidate,
@@ -475,6 +493,9 @@ fn render(s: &ModelStatus) -> String {
         s.mode,
         s.versions
     );
+    if let Some(note) = &s.mode_note {
+        text.push_str(&format!("  live: {note}\n"));
+    }
     if let Some(f) = &s.fallback_switch {
         text.push_str(&format!("  FALLBACK: {}\n", f.message));
     }

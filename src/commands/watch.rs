@@ -44,9 +44,12 @@ impl Log {
             if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
                 o.extend(e);
             }
-            eprintln!("{v}");
+            crate::printer::to_stderr(&format!("{v}"));
         } else {
-            eprintln!("{ts} {:<5} {model}: {message}", level.to_uppercase());
+            crate::printer::to_stderr(&format!(
+                "{ts} {:<5} {model}: {message}",
+                level.to_uppercase()
+            ));
         }
     }
 }
@@ -253,7 +256,11 @@ fn ensure_baseline(reg: &dyn registry::Registry, w: &mut Watched, log: &Log) {
         return;
     }
     let versions = match load_versions(reg, &w.target) {
-        Ok(v) => v,
+        Ok((t, v)) => {
+            // A model served by alias with no mode configured is watched, and rolled back, by it.
+            w.target = t;
+            v
+        }
         Err(e) => {
             log.line("error", &w.target.key, "registry_error", &format!("{e:#}"));
             return;
@@ -495,12 +502,12 @@ fn trigger(
 ) {
     let key = w.target.key.clone();
     let (from, to) = match load_versions(reg, &w.target) {
-        Ok(vs) => {
-            let live: Vec<String> = registry::live_versions(&vs, &w.target.mode)
+        Ok((t, vs)) => {
+            let live: Vec<String> = registry::live_versions(&vs, &t.mode)
                 .iter()
                 .map(|v| format!("v{}", v.version))
                 .collect();
-            let to = crate::select::choose_in(&vs, &w.target.mode, None)
+            let to = crate::select::choose_in(&vs, &t.mode, None)
                 .map(|c| c.version.version)
                 .unwrap_or(0);
             (live.join(", "), to)

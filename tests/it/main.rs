@@ -24,6 +24,7 @@ mod runbooks;
 mod serving;
 mod serving_reload;
 mod tls;
+mod traps;
 mod watch;
 
 /// Runs each scenario twice: on the embedded registry and on the real MLflow server.

@@ -132,7 +132,7 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         }
         (None, false) => {}
     }
-    let versions = load_versions(reg, &target)?;
+    let (target, versions) = load_versions(reg, &target)?;
     if let Some(n) = to
         && !versions.iter().any(|v| v.version == n)
     {
@@ -153,6 +153,25 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         .into());
     }
     let live: Vec<&ModelVersion> = registry::live_versions(&versions, &target.mode);
+    if let Some(deleted) = crate::commands::alias_names_deleted(&target) {
+        return Err(CliError::usage(deleted)
+            .with_hint(format!(
+                "point the alias at a good version in the registry (MLflow: set_registered_model_alias); `mlrb status {}` lists the versions",
+                target.key
+            ))
+            .into());
+    }
+    if target.mode == LiveMode::Stage && live.is_empty() {
+        // Rolling back what is not live would report success while serving is unchanged.
+        return Err(CliError::usage(format!(
+            "nothing of `{name}` is live: no version is in Production and the model has no alias; there is nothing to roll back"
+        ))
+        .with_hint(format!(
+            "if the model is served by an alias, name it with --alias NAME; `mlrb status {}` shows its versions",
+            target.key
+        ))
+        .into());
+    }
     if let (LiveMode::Alias(a), true) = (&target.mode, live.is_empty()) {
         // Moving an alias that does not exist would create one nobody serves from.
         let mut known: Vec<String> = versions
@@ -264,7 +283,7 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         &target.serving,
     );
 
-    let header = format!(
+    let mut header = format!(
         "Rollback plan for {name} ({}, {}): {} → v{}\n  target: {}\n",
         reg.location(),
         target.mode,
@@ -272,18 +291,15 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
         plan.to,
         choice.why
     );
+    if let Some(note) = &target.mode_note {
+        header.push_str(&format!("  live: {note}\n"));
+    }
     let mut warnings = Vec::new();
     if live.len() > 1 {
         warnings.push(format!(
             "{} versions are live ({}); all but the target will be archived",
             live.len(),
             fmt_versions(&live.iter().map(|v| v.version).collect::<Vec<_>>())
-        ));
-    }
-    if live.is_empty() {
-        warnings.push(format!(
-            "no version is live ({}) before the rollback",
-            target.mode
         ));
     }
     if !p.json() {
