@@ -1,4 +1,5 @@
-//! The one HTTP client builder: timeouts, user agent, TLS settings, retries of idempotent calls.
+//! The one HTTP client builder: timeouts, user agent, TLS settings, retries of idempotent calls,
+//! redirects followed only within their origin.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,6 +44,17 @@ pub fn redact_url(url: &reqwest::Url) -> String {
         u.query_pairs_mut().clear().extend_pairs(pairs);
     }
     u.to_string()
+}
+
+/// A URL mlrb refused to send a credential to, for an error line: scheme, host, port and path
+/// only; userinfo is dropped and a query shows as `?…`, since the server chose them.
+pub fn bare_url(url: &reqwest::Url) -> String {
+    let origin = url.origin();
+    if !origin.is_tuple() {
+        return format!("a {}: URL", url.scheme());
+    }
+    let query = if url.query().is_some() { "?…" } else { "" };
+    format!("{}{}{query}", origin.ascii_serialization(), url.path())
 }
 
 /// Settings shared by every HTTP peer (registry, serving, webhooks).
@@ -107,6 +119,7 @@ impl Http {
             b = b.danger_accept_invalid_certs(true);
         }
         let client = b
+            .redirect(reqwest::redirect::Policy::custom(same_origin_redirects))
             .build()
             .map_err(|e| format!("cannot build HTTP client: {e}"))?;
         Ok(Http {
@@ -179,6 +192,84 @@ impl Http {
     }
 }
 
+/// Redirects a client follows before giving up (reqwest's default).
+const MAX_REDIRECTS: usize = 10;
+
+/// Every mlrb request may carry a credential (an Authorization or PRIVATE-TOKEN header, Basic
+/// auth, a token in the body, a secret webhook path), and reqwest keeps most of them on a
+/// redirect: it drops only Authorization-like headers, and only when the host or port changes.
+/// So a redirect is followed only within the origin it starts from (same scheme, host and
+/// port: never to another server, never from https to http); anything else is an error.
+fn same_origin_redirects(attempt: reqwest::redirect::Attempt) -> reqwest::redirect::Action {
+    let next = attempt.url();
+    let refused = match attempt.previous().first() {
+        Some(first) if next.origin() != first.origin() => Some(RedirectRefused {
+            to: shown_origin(next),
+            why: if first.scheme() == "https" && next.scheme() == "http" {
+                Why::Downgrade
+            } else {
+                Why::OtherOrigin
+            },
+        }),
+        _ if attempt.previous().len() > MAX_REDIRECTS => Some(RedirectRefused {
+            to: shown_origin(next),
+            why: Why::TooMany,
+        }),
+        _ => None,
+    };
+    match refused {
+        Some(e) => attempt.error(e),
+        None => attempt.follow(),
+    }
+}
+
+/// Where a redirect pointed, fit for an error line: the origin only. The path is left out
+/// because it can be the secret itself (a Slack webhook's), and so are userinfo and query.
+fn shown_origin(url: &reqwest::Url) -> String {
+    let origin = url.origin();
+    if origin.is_tuple() {
+        format!("{}/…", origin.ascii_serialization())
+    } else {
+        format!("a {}: URL", url.scheme())
+    }
+}
+
+#[derive(Debug)]
+enum Why {
+    OtherOrigin,
+    Downgrade,
+    TooMany,
+}
+
+/// A redirect mlrb did not follow; its text is the whole error line a user sees.
+#[derive(Debug)]
+struct RedirectRefused {
+    to: String,
+    why: Why,
+}
+
+impl std::fmt::Display for RedirectRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let to = &self.to;
+        match self.why {
+            Why::OtherOrigin => write!(
+                f,
+                "the server redirected to {to} (another origin); mlrb does not follow redirects with credentials — configure the final URL"
+            ),
+            Why::Downgrade => write!(
+                f,
+                "the server redirected to {to} (https to http, in clear text); mlrb does not follow redirects with credentials — configure the final https URL"
+            ),
+            Why::TooMany => write!(
+                f,
+                "the server redirected more than {MAX_REDIRECTS} times (last to {to}) — configure the final URL"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RedirectRefused {}
+
 fn is_transient_status(s: u16) -> bool {
     s == 429 || (500..600).contains(&s)
 }
@@ -248,11 +339,17 @@ pub fn one_line(s: &str, max: usize) -> String {
     }
 }
 
-/// The innermost cause of a transport error ("Connection refused"), on one line.
+/// The innermost cause of a transport error ("Connection refused"), on one line; a refused
+/// redirect's sentence whole. Not the error's own text, which names the URL (for a Slack
+/// webhook, the secret itself).
 pub fn error_detail(e: &reqwest::Error) -> String {
     let mut detail = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
+        if let Some(r) = s.downcast_ref::<RedirectRefused>() {
+            // mlrb's own sentence, whole: its end says what to do.
+            return r.to_string();
+        }
         detail = s.to_string();
         src = s.source();
     }
@@ -275,5 +372,11 @@ mod tests {
             "{r}"
         );
         assert!(r.contains("name=m") && r.contains("max_results=5"), "{r}");
+    }
+
+    #[test]
+    fn bare_url_drops_userinfo_and_query() {
+        let u = reqwest::Url::parse("http://bob:hunter2@h:8080/status/1?token=abc").unwrap();
+        assert_eq!(bare_url(&u), "http://h:8080/status/1?…");
     }
 }

@@ -21,6 +21,7 @@ mod revenue;
 mod robustness;
 mod rollback;
 mod runbooks;
+mod security;
 mod serving;
 mod serving_reload;
 mod tls;

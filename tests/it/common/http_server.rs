@@ -1,5 +1,5 @@
 //! A small HTTP/1.1 server in the test process, for peers that cannot run here for real
-//! (a model server's reload and health endpoints, a proxy answering HTML).
+//! (a model server's reload and health endpoints, a proxy answering HTML, a server redirecting).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -17,6 +17,8 @@ pub struct Reply {
     pub status: u16,
     pub content_type: String,
     pub body: String,
+    /// Extra response headers (a redirect's Location).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Reply {
@@ -25,6 +27,7 @@ impl Reply {
             status,
             content_type: "application/json".into(),
             body: body.to_string(),
+            headers: Vec::new(),
         }
     }
     pub fn text(status: u16, content_type: &str, body: &str) -> Reply {
@@ -32,7 +35,16 @@ impl Reply {
             status,
             content_type: content_type.into(),
             body: body.to_string(),
+            headers: Vec::new(),
         }
+    }
+    /// A redirect (301, 302, 303, 307, 308) to `location`, absolute or relative.
+    pub fn redirect(status: u16, location: &str) -> Reply {
+        Reply::text(status, "text/plain", "moved").header("Location", location)
+    }
+    pub fn header(mut self, name: &str, value: &str) -> Reply {
+        self.headers.push((name.into(), value.into()));
+        self
     }
 }
 
@@ -98,8 +110,13 @@ impl TestServer {
                         let reply = handler(&req);
                         log.lock().unwrap().push(req);
                         let Some(reply) = reply else { return };
+                        let extra: String = reply
+                            .headers
+                            .iter()
+                            .map(|(k, v)| format!("{k}: {v}\r\n"))
+                            .collect();
                         let head = format!(
-                            "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+                            "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n{extra}\r\n",
                             reply.status,
                             reply.content_type,
                             reply.body.len()

@@ -1,0 +1,254 @@
+//! A server's answer never chooses where mlrb sends a credential: not a redirect, not a status
+//! URL in a reply. Each test plays the attacker with a second local server that must see nothing,
+//! with the canary secret as the credential (so no output or file may show it either).
+
+use serde_json::{Value, json};
+
+use crate::common::http_server::{Reply, Request, TestServer};
+use crate::common::prometheus::model_config;
+use crate::common::{Backend, CANARY, FileBackend, TestEnv, bad_release, tls, unique};
+
+/// The attacker's server: records what it gets and answers every request with a success.
+fn attacker() -> TestServer {
+    TestServer::start(|_| Reply::json(200, json!({"id": 1, "status": "success"})))
+}
+
+/// `127.0.0.1:PORT` of a test server's URL.
+fn authority(url: &str) -> &str {
+    url.trim_start_matches("http://")
+        .trim_start_matches("https://")
+}
+
+const RETRAIN_WAIT: &[&str] = &[
+    "rollback",
+    "retrain",
+    "recsys",
+    "--dataset-version",
+    "ds-1",
+    "--wait",
+    "--yes",
+];
+
+/// GitLab with the canary as both the trigger token (in the body) and the API token (header).
+fn gitlab_env(url: &str) -> TestEnv {
+    let mut env = TestEnv::new();
+    env.set("RETRAIN_TOKEN", CANARY);
+    env.set("GITLAB_API_TOKEN", CANARY);
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys.retrain]\nkind = \"gitlab\"\nurl = \"{url}\"\nproject = \"ml/recsys\"\ntoken_env = \"RETRAIN_TOKEN\"\nstatus_token_env = \"GITLAB_API_TOKEN\"\npoll_interval = \"1s\"\n"
+        ),
+    );
+    env
+}
+
+#[test]
+fn gitlab_trigger_redirected_to_another_server_sends_it_nothing() {
+    let evil = attacker();
+    let to = format!("{}/api/v4/projects/ml%2Frecsys/trigger/pipeline", evil.url);
+    let gitlab = TestServer::start(move |_| Reply::redirect(307, &to));
+    let env = gitlab_env(&gitlab.url);
+    let out = env.run(RETRAIN_WAIT);
+    out.code(1);
+    assert!(evil.requests().is_empty(), "{:?}", evil.requests());
+    let line = out.error_line();
+    assert!(
+        line.contains(&format!(
+            "the server redirected to {}/… (another origin); mlrb does not follow redirects with credentials",
+            evil.url
+        )) && line.contains("configure the final URL"),
+        "{line}"
+    );
+    assert!(!line.contains(&format!("{}/api", evil.url)), "{line}");
+    assert_eq!(
+        gitlab.requests().len(),
+        1,
+        "a refused redirect is not retried"
+    );
+}
+
+#[test]
+fn gitlab_status_redirected_to_another_server_gets_no_private_token() {
+    let evil = attacker();
+    let to = format!("{}/api/v4/projects/ml%2Frecsys/pipelines/42", evil.url);
+    let gitlab = TestServer::start(move |req| match req.method.as_str() {
+        "POST" => Reply::json(
+            201,
+            json!({"id": 42, "web_url": "https://gitlab.example.com/p/42"}),
+        ),
+        _ => Reply::redirect(302, &to),
+    });
+    let env = gitlab_env(&gitlab.url);
+    let out = env.run(RETRAIN_WAIT);
+    out.code(1);
+    assert!(evil.requests().is_empty(), "{:?}", evil.requests());
+    assert!(
+        out.error_line()
+            .contains("(another origin); mlrb does not follow redirects"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn same_origin_redirects_are_followed_with_the_credentials() {
+    // The trigger moved within its server: a relative 307 keeps the POST, body and token.
+    let gitlab = TestServer::start(|req| match (req.method.as_str(), req.path.as_str()) {
+        ("POST", "/api/v4/projects/ml%2Frecsys/trigger/pipeline") => {
+            Reply::redirect(307, "/v2/trigger")
+        }
+        ("POST", "/v2/trigger") => Reply::json(201, json!({"id": 42, "web_url": ""})),
+        ("GET", "/api/v4/projects/ml%2Frecsys/pipelines/42") => {
+            Reply::redirect(302, "/v2/pipelines/42")
+        }
+        ("GET", "/v2/pipelines/42") => Reply::json(200, json!({"id": 42, "status": "success"})),
+        _ => Reply::text(404, "text/plain", "no route"),
+    });
+    let env = gitlab_env(&gitlab.url);
+    env.run(RETRAIN_WAIT).code(0);
+    let reqs = gitlab.requests();
+    let moved: Vec<&Request> = reqs.iter().filter(|r| r.path.starts_with("/v2/")).collect();
+    assert_eq!(moved.len(), 2, "{reqs:?}");
+    let body: Value = serde_json::from_str(&moved[0].body).unwrap();
+    assert_eq!(body["token"], json!(CANARY));
+    assert!(
+        moved[1]
+            .headers
+            .iter()
+            .any(|(k, v)| k == "private-token" && v == CANARY)
+    );
+}
+
+#[test]
+fn mlflow_redirect_off_https_or_to_another_port_gets_nothing() {
+    let evil = attacker();
+    let to = format!("{}/api/2.0/mlflow/registered-models/get", evil.url);
+    // The registry behind TLS redirects to plain http: a scheme downgrade.
+    let registry = TestServer::start(move |_| Reply::redirect(302, &to));
+    let proxy = tls::start(authority(&registry.url), false);
+    let mut env = TestEnv::new();
+    env.set("MLFLOW_TRACKING_URI", proxy.url.clone());
+    env.set(
+        "MLFLOW_TRACKING_SERVER_CERT_PATH",
+        proxy.ca_pem.display().to_string(),
+    );
+    env.set("MLFLOW_TRACKING_USERNAME", "oncall");
+    let line = env.run(&["status", "recsys"]).one_clear_error(1);
+    assert!(
+        line.contains(&format!(
+            "the server redirected to {}/… (https to http, in clear text)",
+            evil.url
+        )),
+        "{line}"
+    );
+    assert_eq!(registry.requests().len(), 1, "not retried");
+    // Plain http, a redirect to another port, with a bearer token.
+    let mut env = TestEnv::new();
+    env.set("MLFLOW_TRACKING_URI", registry.url.clone());
+    let line = env.run(&["status", "recsys"]).one_clear_error(1);
+    assert!(line.contains("(another origin)"), "{line}");
+    assert!(evil.requests().is_empty(), "{:?}", evil.requests());
+}
+
+#[test]
+fn prometheus_redirect_to_another_port_gets_no_auth_header() {
+    let evil = attacker();
+    let to = format!("{}/api/v1/query", evil.url);
+    let prom = TestServer::start(move |_| Reply::redirect(302, &to));
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("redirect");
+    b.seed(&m, &bad_release(), &[]);
+    let cfg = env.write(
+        "mlrb.toml",
+        &model_config(
+            &prom.url,
+            &m,
+            &["error_rate"],
+            "auth_header_env = \"PROM_AUTH\"\n",
+        ),
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    env.set("PROM_AUTH", format!("Bearer {CANARY}"));
+    let out = env.run(&["status", &m]);
+    assert!(evil.requests().is_empty(), "{:?}", evil.requests());
+    assert!(
+        format!("{}{}", out.stdout, out.stderr).contains("(another origin)"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+/// The Slack webhook URL is itself the secret (its path): a redirect elsewhere gets nothing, and
+/// the failure names neither the URL nor its path.
+#[test]
+fn slack_webhook_redirected_to_another_server_gets_nothing() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+
+    let evil = attacker();
+    let to = format!("{}/services/T0/B0/{CANARY}", evil.url);
+    let slack = TestServer::start(move |_| Reply::redirect(307, &to));
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("slack");
+    b.seed(&m, &bad_release(), &[]);
+    // Prometheus is down, so the controller goes blind at once and says so on Slack.
+    let dead = format!("http://127.0.0.1:{}", crate::common::mlflow::free_port());
+    let toml = model_config(
+        &dead,
+        &m,
+        &["error_rate"],
+        &format!(
+            "[models.\"{m}\".controller]\ncheck_interval = \"1s\"\nblind_after = 1\n\
+             [notify]\nslack_webhook_env = \"SLACK_URL\"\n"
+        ),
+    );
+    let cfg = env.write("mlrb.toml", &toml);
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    env.set(
+        "SLACK_URL",
+        format!("{}/services/T0/B0/{CANARY}", slack.url),
+    );
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mlrb"))
+        .env_clear()
+        .envs(&env.vars)
+        .current_dir(env.path())
+        .args(["watch", &m])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let t0 = Instant::now();
+    let mut seen = Vec::new();
+    let failed = loop {
+        match lines.next() {
+            Some(Ok(l)) if l.contains("slack notification failed") => break Some(l),
+            Some(Ok(l)) => seen.push(l),
+            _ => break None,
+        }
+        if t0.elapsed() > Duration::from_secs(20) {
+            break None;
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(evil.requests().is_empty(), "{:?}", evil.requests());
+    let failed = failed.unwrap_or_else(|| panic!("no slack failure:\n{}", seen.join("\n")));
+    assert!(
+        failed.contains(&format!(
+            "the server redirected to {}/… (another origin)",
+            evil.url
+        )),
+        "{failed}"
+    );
+    assert!(
+        !failed.contains(CANARY) && !failed.contains("/services/"),
+        "{failed}"
+    );
+}
