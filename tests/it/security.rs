@@ -29,6 +29,124 @@ const RETRAIN_WAIT: &[&str] = &[
     "--yes",
 ];
 
+/// Whether a request carries the canary anywhere (a header or the body).
+fn carries_canary(r: &Request) -> bool {
+    r.body.contains(CANARY) || r.headers.iter().any(|(_, v)| v.contains(CANARY))
+}
+
+/// A webhook retrain whose token is the canary, with `extra` config lines.
+fn webhook_env(trigger: &TestServer, extra: &str) -> TestEnv {
+    let mut env = TestEnv::new();
+    env.set("RETRAIN_TOKEN", CANARY);
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys.retrain]\nkind = \"webhook\"\nurl = \"{}/retrain\"\ntoken_env = \"RETRAIN_TOKEN\"\npoll_interval = \"1s\"\n{extra}",
+            trigger.url
+        ),
+    );
+    env
+}
+
+/// A webhook trigger answering `{"id": "r-1", "status_url": status_url}` and, on GET, a
+/// pipeline that succeeded.
+fn webhook(status_url: String) -> TestServer {
+    TestServer::start(move |req| match req.method.as_str() {
+        "POST" => Reply::json(200, json!({"id": "r-1", "status_url": status_url})),
+        _ => Reply::json(200, json!({"status": "success"})),
+    })
+}
+
+#[test]
+fn webhook_reply_cannot_send_the_token_to_another_origin() {
+    let evil = attacker();
+    let trigger = webhook(format!(
+        "http://someone:pw@{}/status/r-1?token=chosen-by-server",
+        authority(&evil.url)
+    ));
+    let env = webhook_env(&trigger, "");
+    let out = env.run(RETRAIN_WAIT);
+    out.code(1);
+    assert!(
+        evil.requests().is_empty(),
+        "the reply's status URL was polled: {:?}",
+        evil.requests()
+    );
+    let line = out.error_line();
+    assert!(
+        line.contains(&format!(
+            "retrain r-1 was triggered, but its status cannot be followed at {}/status/r-1?…",
+            evil.url
+        )) && line.contains(&trigger.url),
+        "{line}"
+    );
+    assert!(
+        !out.stderr.contains("someone") && !out.stderr.contains("chosen-by-server"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("hint: set [models.recsys.retrain].status_url"),
+        "{}",
+        out.stderr
+    );
+    // The trigger itself happened (and got the token); the report says so.
+    assert_eq!(trigger.requests().len(), 1);
+    assert!(out.stdout.contains("Retrain triggered"), "{}", out.stdout);
+}
+
+#[test]
+fn webhook_status_url_on_the_triggers_origin_is_followed() {
+    // Absolute on the trigger's origin, then relative to the trigger.
+    for shape in ["absolute", "relative"] {
+        let trigger = TestServer::start(move |req| match req.method.as_str() {
+            "POST" => {
+                let host = req
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k == "host")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                let url = match shape {
+                    "absolute" => format!("http://{host}/status/r-1"),
+                    _ => "status/r-1".to_string(),
+                };
+                Reply::json(200, json!({"id": "r-1", "status_url": url}))
+            }
+            _ => Reply::json(200, json!({"status": "success"})),
+        });
+        let env = webhook_env(&trigger, "");
+        env.run(RETRAIN_WAIT).code(0);
+        let polls: Vec<Request> = trigger
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "GET")
+            .collect();
+        assert_eq!(polls.len(), 1, "{shape}");
+        assert_eq!(polls[0].path, "/status/r-1", "{shape}");
+        assert!(carries_canary(&polls[0]), "{shape}: polled with the token");
+    }
+}
+
+#[test]
+fn configured_status_url_wins_over_the_reply() {
+    let evil = attacker();
+    let trigger = webhook(format!("{}/status/r-1", evil.url));
+    let env = webhook_env(
+        &trigger,
+        &format!("status_url = \"{}/jobs/{{id}}\"\n", trigger.url),
+    );
+    env.run(RETRAIN_WAIT).code(0);
+    assert!(evil.requests().is_empty(), "{:?}", evil.requests());
+    assert!(
+        trigger
+            .requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path == "/jobs/r-1")
+    );
+}
+
 /// GitLab with the canary as both the trigger token (in the body) and the API token (header).
 fn gitlab_env(url: &str) -> TestEnv {
     let mut env = TestEnv::new();

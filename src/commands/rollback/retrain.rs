@@ -14,7 +14,7 @@ use crate::clock;
 use crate::commands::{Ctx, Result};
 use crate::config::{RetrainConfig, RetrainKind};
 use crate::error::{CliError, ExitStatus};
-use crate::http::{Http, HttpOptions, describe_body, error_detail, one_line};
+use crate::http::{Http, HttpOptions, bare_url, describe_body, error_detail, one_line};
 use crate::journal::{Entry, Journal, new_event_id};
 
 /// A started pipeline: its id, web URL and where to read its status.
@@ -23,7 +23,56 @@ struct Pipeline {
     id: String,
     web_url: String,
     #[serde(skip)]
-    status_url: Option<String>,
+    status: Status,
+}
+
+/// Where `--wait` reads a pipeline's status, sending the token along.
+#[derive(Debug, Clone)]
+enum Status {
+    /// Nothing says where.
+    Unknown,
+    At(String),
+    /// A webhook's reply put the status `url` (shown bare) on another origin than the `trusted`
+    /// one: it is never polled, since the reply would otherwise choose where the token goes.
+    Foreign {
+        url: String,
+        trusted: String,
+    },
+}
+
+/// A webhook pipeline's status URL. The configured `status_url` wins (`{id}` filled in from the
+/// reply, which may change the path but never the server); a `status_url` in the reply is taken
+/// only on the trigger's own scheme, host and port, resolved against the trigger when relative.
+fn webhook_status(cfg_url: Option<&str>, endpoint: &str, reply: Option<&str>, id: &str) -> Status {
+    use reqwest::Url;
+    if let Some(template) = cfg_url {
+        let url = template.replace("{id}", id);
+        return match (
+            Url::parse(&template.replace("{id}", "id")),
+            Url::parse(&url),
+        ) {
+            (Ok(t), Ok(u)) if t.origin() != u.origin() => Status::Foreign {
+                url: bare_url(&u),
+                trusted: t.origin().ascii_serialization(),
+            },
+            // A template that is not a URL fails at the first poll, saying so.
+            _ => Status::At(url),
+        };
+    }
+    let Some(reply) = reply else {
+        return Status::Unknown;
+    };
+    let Ok(trigger) = Url::parse(endpoint) else {
+        return Status::Unknown;
+    };
+    match trigger.join(reply) {
+        Ok(u) if u.origin() == trigger.origin() => Status::At(u.to_string()),
+        Ok(u) => Status::Foreign {
+            url: bare_url(&u),
+            trusted: trigger.origin().ascii_serialization(),
+        },
+        Err(_) => Status::Unknown,
+    }
 }
 
 /// An HTTP answer turned into JSON, or one line saying what went wrong (never the token).
@@ -33,7 +82,10 @@ fn answer(
     token_var: Option<&str>,
     resp: std::result::Result<reqwest::blocking::Response, reqwest::Error>,
 ) -> std::result::Result<Value, String> {
-    let resp = resp.map_err(|e| format!("{what}: {url} unreachable: {}", error_detail(&e)))?;
+    let resp = resp.map_err(|e| {
+        let how = if e.is_redirect() { "" } else { " unreachable" };
+        format!("{what}: {url}{how}: {}", error_detail(&e))
+    })?;
     let status = resp.status().as_u16();
     let ct = resp
         .headers()
@@ -343,7 +395,7 @@ pub fn run(ctx: &Ctx, args: &RetrainRollbackArgs) -> Result<ExitStatus> {
                 let base = cfg.url.clone().unwrap_or_default();
                 Ok(Pipeline {
                     web_url: v["web_url"].as_str().unwrap_or("").to_string(),
-                    status_url: Some(format!(
+                    status: Status::At(format!(
                         "{}/api/v4/projects/{}/pipelines/{id}",
                         base.trim_end_matches('/'),
                         encode(cfg.project.as_deref().unwrap_or(""))
@@ -368,7 +420,7 @@ pub fn run(ctx: &Ctx, args: &RetrainRollbackArgs) -> Result<ExitStatus> {
             .map(|_| Pipeline {
                 id: String::new(),
                 web_url: String::new(),
-                status_url: None,
+                status: Status::Unknown,
             })
         }
         RetrainKind::Webhook => {
@@ -404,10 +456,12 @@ pub fn run(ctx: &Ctx, args: &RetrainRollbackArgs) -> Result<ExitStatus> {
                         .or(v["url"].as_str())
                         .unwrap_or("")
                         .to_string(),
-                    status_url: v["status_url"]
-                        .as_str()
-                        .map(str::to_string)
-                        .or_else(|| cfg.status_url.as_ref().map(|u| u.replace("{id}", &id))),
+                    status: webhook_status(
+                        cfg.status_url.as_deref(),
+                        &endpoint,
+                        v["status_url"].as_str(),
+                        &id,
+                    ),
                     id,
                 }
             })
@@ -467,7 +521,7 @@ pub fn run(ctx: &Ctx, args: &RetrainRollbackArgs) -> Result<ExitStatus> {
                         let id = r["id"].as_u64().unwrap_or(0).to_string();
                         found = Ok(Pipeline {
                             web_url: r["html_url"].as_str().unwrap_or("").to_string(),
-                            status_url: Some(format!("{base}/repos/{repo}/actions/runs/{id}")),
+                            status: Status::At(format!("{base}/repos/{repo}/actions/runs/{id}")),
                             id,
                         });
                         break;
@@ -498,9 +552,14 @@ pub fn run(ctx: &Ctx, args: &RetrainRollbackArgs) -> Result<ExitStatus> {
     {
         journal.append(Entry::Executed);
         let t0 = Instant::now();
-        let r = match &pl.status_url {
-            None => Err("no status URL to follow (set [models.*.retrain].status_url)".to_string()),
-            Some(url) => {
+        let r = match &pl.status {
+            Status::Unknown => {
+                Err("no status URL to follow (set [models.*.retrain].status_url)".to_string())
+            }
+            Status::Foreign { url, trusted } => Err(format!(
+                "not polled: the webhook's reply puts the status at {url}, another origin than {trusted} (the only one mlrb sends the token to)"
+            )),
+            Status::At(url) => {
                 let auth = match cfg.kind {
                     RetrainKind::Gitlab => status_tok.clone().map(|t| ("PRIVATE-TOKEN", t)),
                     RetrainKind::Github => tok
@@ -553,6 +612,20 @@ pub fn run(ctx: &Ctx, args: &RetrainRollbackArgs) -> Result<ExitStatus> {
                 }
             ),
         ),
+        (
+            Ok(Pipeline {
+                id,
+                status: Status::Foreign { url, trusted },
+                ..
+            }),
+            Some(Err(_)),
+        ) => (
+            ExitStatus::Failure,
+            "triggered",
+            format!(
+                "retrain {id} was triggered, but its status cannot be followed at {url}: the webhook's reply puts it on another origin than {trusted}, the only one mlrb sends the token to"
+            ),
+        ),
         (Ok(_), Some(Err(e))) => (
             ExitStatus::Failure,
             "failed",
@@ -595,7 +668,13 @@ pub fn run(ctx: &Ctx, args: &RetrainRollbackArgs) -> Result<ExitStatus> {
         status,
         outcome,
         message.clone(),
-        format!("journal event {event}"),
+        match result.as_ref().map(|pl| &pl.status) {
+            Ok(Status::Foreign { .. }) if args.wait => format!(
+                "set [models.{}.retrain].status_url to the status endpoint you trust (`{{id}}` is replaced by the pipeline id), or follow the pipeline in CI; journal event {event}",
+                args.model
+            ),
+            _ => format!("journal event {event}"),
+        },
         |outcome, m, rep| {
             json!({
                 "event_id": event, "outcome": outcome, "message": message, "model": args.model,
