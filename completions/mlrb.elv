@@ -159,6 +159,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
             cand --no-commit 'Leave the restored files staged instead of committing them'
             cand --push 'Push the commit with `git push`'
+            cand --resume 'Finish an interrupted feature rollback (steps the journal or the repository show done are not run again)'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
             cand --dry-run 'Print the plan and change nothing'

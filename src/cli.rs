@@ -235,7 +235,7 @@ pub struct RetrainRollbackArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("when").required(true).args(["to", "before"])))]
+#[command(group(clap::ArgGroup::new("when").required(true).args(["to", "before", "resume"])))]
 pub struct FeaturesRollbackArgs {
     pub model: String,
     /// The known-good commit (any revision git understands)
@@ -250,6 +250,9 @@ pub struct FeaturesRollbackArgs {
     /// Push the commit with `git push`
     #[arg(long, conflicts_with = "no_commit")]
     pub push: bool,
+    /// Finish an interrupted feature rollback (steps the journal or the repository show done are not run again)
+    #[arg(long, conflicts_with_all = ["to", "before", "reason", "detected_at", "triggered_by"])]
+    pub resume: bool,
     #[command(flatten)]
     pub common: RollbackOptions,
     #[command(flatten)]

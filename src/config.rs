@@ -864,9 +864,9 @@ fn trusted(path: &Path) -> Result<(), CliError> {
             path.display(),
             meta.uid()
         ))
-        .with_hint(format!(
-            "if you trust it, take it over (cp it to a file of yours and pass --config), or run from another directory; mlrb did nothing"
-        )));
+        .with_hint(
+            "if you trust it, take it over (cp it to a file of yours and pass --config), or run from another directory; mlrb did nothing",
+        ));
     }
     if meta.mode() & 0o022 != 0 {
         return Err(CliError::usage(format!(

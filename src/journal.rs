@@ -366,6 +366,27 @@ pub fn unfinished<'a>(
     open
 }
 
+/// The events of `command` on `target` (a `Started` record's `registered_name`) that were
+/// interrupted or failed before they finished, oldest first: what a plain re-run must not plan
+/// over, and what `--resume` finishes.
+pub fn open_events<'a>(records: &'a [Record], command: &str, target: &str) -> Vec<&'a str> {
+    let mut open: Vec<&str> = Vec::new();
+    for r in records {
+        match &r.entry {
+            Entry::Started {
+                command: c,
+                registered_name: n,
+                ..
+            } if c == command && n == target => open.push(&r.event),
+            Entry::Finished { outcome, .. } if outcome != "failed" => {
+                open.retain(|e| *e != r.event)
+            }
+            _ => {}
+        }
+    }
+    open
+}
+
 /// The newest model rollback of `model` (the name typed) that is still running or finished less
 /// than `window` ago: (event, when it finished, if it did).
 pub fn recent_model_rollback<'a>(

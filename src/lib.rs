@@ -17,6 +17,7 @@ pub mod plan;
 pub mod printer;
 pub mod registry;
 pub mod report;
+pub mod rollback;
 pub mod select;
 pub mod serving;
 

@@ -355,3 +355,109 @@ fn push_sends_the_rollback_commit_to_the_upstream_and_a_failed_push_says_what_is
         "the local commit is kept"
     );
 }
+
+/// Right after a completed rollback, running it again (a second engineer, a re-run after a
+/// crash) is a no-op that names the rollback, never a second restore.
+#[test]
+fn a_second_rollback_is_a_no_op_that_names_the_first() {
+    let r = repo(true);
+    r.env
+        .run(&[
+            "rollback",
+            "features",
+            "recsys",
+            "--before",
+            "2026-01-15 00:00",
+            "--yes",
+        ])
+        .code(0);
+    let head = sh(&r.dir, "git", &["rev-parse", "HEAD"], &[]);
+    let again = r.env.run(&[
+        "rollback",
+        "features",
+        "recsys",
+        "--before",
+        "2026-01-15 00:00",
+        "--yes",
+        "-o",
+        "json",
+    ]);
+    again.code(0);
+    let v: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(v["outcome"], "already_rolled_back", "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("already rolled back by rollback-"),
+        "{v}"
+    );
+    assert_eq!(
+        sh(&r.dir, "git", &["rev-parse", "HEAD"], &[]),
+        head,
+        "nothing was committed twice"
+    );
+}
+
+/// Killed between two steps: a plain re-run refuses to plan over it, `--resume` finishes it
+/// without running the finished steps again, and prints JSON when asked.
+#[test]
+fn a_crash_mid_way_is_refused_then_resumed() {
+    let r = repo(true);
+    for at in ["finished:1", "started:3", "finished:3"] {
+        let r = repo(true);
+        let mut env = r.env;
+        env.set("MLRB_TEST_CRASH_AT", at);
+        let out = env.run(&["rollback", "features", "recsys", "--to", &r.good, "--yes"]);
+        assert_ne!(out.code, 0, "{at}: the process was killed");
+        env.vars.remove("MLRB_TEST_CRASH_AT");
+        let line = env
+            .run(&["rollback", "features", "recsys", "--to", &r.good, "--yes"])
+            .one_clear_error(2);
+        assert!(line.contains("interrupted"), "{at}: {line}");
+        let out = env.run(&[
+            "rollback", "features", "recsys", "--resume", "--yes", "-o", "json",
+        ]);
+        out.code(0);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{at}: stdout is not JSON ({e}):\n{}", out.stdout));
+        assert_eq!(v["outcome"], "rolled_back", "{at}: {v}");
+        let code = std::fs::read_to_string(r.dir.join("feature_pipeline/transform.py")).unwrap();
+        assert_eq!(code, "def f(x): return x\n", "{at}");
+        let log = sh(&r.dir, "git", &["log", "--format=%s"], &[]);
+        assert_eq!(
+            log.lines()
+                .filter(|l| l.contains("(mlrb rollback-"))
+                .count(),
+            1,
+            "{at}: one rollback commit:\n{log}"
+        );
+        assert_eq!(
+            sh(&r.dir, "git", &["status", "--porcelain"], &[]),
+            "",
+            "{at}"
+        );
+    }
+    drop(r);
+}
+
+/// `--dry-run -o json` is one JSON document with the plan, and changes nothing.
+#[test]
+fn dry_run_json_is_a_document() {
+    let r = repo(true);
+    let out = r.env.run(&[
+        "rollback",
+        "features",
+        "recsys",
+        "--to",
+        &r.good,
+        "--dry-run",
+        "-o",
+        "json",
+    ]);
+    out.code(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "dry_run");
+    assert!(v["plan"].as_array().unwrap().len() >= 3, "{v}");
+    assert_eq!(sh(&r.dir, "git", &["rev-parse", "HEAD"], &[]), r.bad);
+}

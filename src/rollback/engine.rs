@@ -1,0 +1,485 @@
+//! The one rollback flow. Every guarantee the README makes of a rollback lives here once:
+//! never plan over an unfinished rollback, one rollback of a target at a time, the plan before
+//! anything changes, the confirmation, the journal written ahead of each step, verification,
+//! MTTR and the report, the same `--dry-run`, `-o json` and `--quiet` for every kind.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use super::{Kind, Plan, Planned, Request};
+use crate::commands::Ctx;
+use crate::commands::rollback::{Confirmation, close_event, confirm, outcome_of};
+use crate::error::{CliError, ExitStatus};
+use crate::journal::{Entry, Journal, Record, new_event_id};
+use crate::metrics::{Baseline, ModelMetrics};
+
+/// Runs `kind` for `req` from the guard to the report; returns the exit status.
+pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStatus> {
+    let p = &ctx.printer;
+    let subject = kind.subject();
+    // An unreadable journal must stop a rollback: it is what tells an unfinished one.
+    let records = read_journal(ctx)?;
+    let open = crate::journal::open_events(&records, subject.command, &subject.target);
+    let resuming: Option<&Record> = match (open.last(), req.resume) {
+        (Some(event), true) => records
+            .iter()
+            .find(|r| r.event == *event && matches!(r.entry, Entry::Started { .. })),
+        (None, true) => {
+            return Err(CliError::usage(format!(
+                "no interrupted {} of {} in the journal {}",
+                subject.command,
+                subject.target,
+                Journal::path_in(&ctx.settings.state_dir).display()
+            ))
+            .with_hint(
+                "`mlrb status` shows interrupted rollbacks; without one, run the rollback itself",
+            )
+            .into());
+        }
+        (Some(event), false) if !req.dry_run => {
+            return Err(CliError::usage(format!(
+                "{} {event} of {} was interrupted or failed before it finished",
+                subject.command, subject.target
+            ))
+            .with_hint(format!(
+                "`mlrb report {event}` shows what was done; finish it with `mlrb {} {} --resume`",
+                subject.command, req.model
+            ))
+            .into());
+        }
+        _ => None,
+    };
+    // Taken before the world is read, so two engineers never plan from the same state.
+    let _lock = if req.dry_run {
+        None
+    } else {
+        crate::lock::acquire(
+            &ctx.settings.state_dir,
+            &format!("{}|{}|{}", subject.command, subject.place, subject.target),
+            &subject.target,
+            &req.who,
+        )?
+    };
+    let plan = match kind.plan(ctx, req, resuming)? {
+        Planned::Plan(plan) => plan,
+        Planned::Nothing {
+            outcome,
+            message,
+            mut view,
+        } => {
+            p.status(&message);
+            if p.json() {
+                view.insert("event_id".into(), serde_json::Value::Null);
+                view.insert("outcome".into(), outcome.into());
+                view.insert("message".into(), message.into());
+                view.insert("model".into(), req.model.clone().into());
+                p.out_json(&view);
+            }
+            return Ok(ExitStatus::Success);
+        }
+    };
+    if !p.json() {
+        p.out(&plan.text);
+    }
+    let lines = plan_lines(&plan);
+    if req.dry_run {
+        p.status("dry run: nothing was changed");
+        if p.json() {
+            p.out_json(&view(
+                &plan,
+                req,
+                None,
+                "dry_run",
+                "nothing was changed",
+                &lines,
+            ));
+        }
+        return Ok(ExitStatus::Success);
+    }
+    for n in &plan.notes {
+        p.warn(n);
+    }
+    let mm = metrics_for(ctx, &req.model);
+    let (event, mut journal) = match resuming {
+        Some(started) => {
+            let mut journal = Journal::new(&ctx.settings.state_dir, &started.event);
+            journal.append(Entry::Resumed {
+                how: if req.yes {
+                    "--resume --yes".into()
+                } else {
+                    "--resume".into()
+                },
+            });
+            (started.event.clone(), journal)
+        }
+        None => {
+            let detection = match (req.detected_at, &mm) {
+                (None, Some(mm)) => detect(ctx, mm, None, req.started_at),
+                _ => None,
+            };
+            let how = match confirm(p, req.yes, &plan.question)? {
+                Confirmation::Yes(how) => how,
+                Confirmation::Declined => {
+                    p.status("declined: nothing was changed");
+                    return Ok(ExitStatus::Refused);
+                }
+            };
+            let event = new_event_id("rollback");
+            let journal = start_event(ctx, &event, &subject, &plan, req, &lines, how, &detection);
+            (event, journal)
+        }
+    };
+    let done = resuming
+        .map(|s| steps_done(&records, &s.event))
+        .unwrap_or_default();
+    let (status, message) = execute(ctx, &plan, &mut journal, &done);
+    let (status, message) = match &mm {
+        Some(mm) if status == ExitStatus::Success => {
+            verify_metrics(ctx, mm, None, &mut journal, message)
+        }
+        _ => (status, message),
+    };
+    close_event(
+        ctx,
+        &mut journal,
+        status,
+        outcome_of(status),
+        message.clone(),
+        plan.failure_hint.clone(),
+        |outcome, m, r| {
+            let mut v = view(&plan, req, Some(&event), outcome, &message, &lines);
+            if let Some(m) = m {
+                v.insert("mttr".into(), serde_json::to_value(m).unwrap_or_default());
+            }
+            if let Some(r) = r {
+                v.insert("report".into(), r.into());
+            }
+            serde_json::Value::Object(v)
+        },
+    )
+}
+
+/// The journal, or one clear line saying why it cannot be read.
+pub fn read_journal(ctx: &Ctx) -> Result<Vec<Record>, CliError> {
+    crate::journal::read_all(&ctx.settings.state_dir)
+        .map(|(records, _)| records)
+        .map_err(|e| {
+            CliError::new(
+                ExitStatus::Failure,
+                format!(
+                    "cannot read the journal {}: {e}; it is what tells whether a rollback is unfinished, so nothing was changed",
+                    Journal::path_in(&ctx.settings.state_dir).display()
+                ),
+            )
+            .with_hint("fix its permissions (or point MLRB_STATE_DIR at the state directory) and run the command again")
+        })
+}
+
+/// Every step line of the plan, the verification last.
+fn plan_lines(plan: &Plan) -> Vec<String> {
+    let mut lines: Vec<String> = plan.steps.iter().map(|s| s.line()).collect();
+    lines.push(plan.verify_line.clone());
+    lines
+}
+
+/// The outcome's one serde view: what every kind says, then the kind's own fields.
+fn view(
+    plan: &Plan,
+    req: &Request,
+    event: Option<&str>,
+    outcome: &str,
+    message: &str,
+    lines: &[String],
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut v = serde_json::Map::new();
+    v.insert("event_id".into(), event.into());
+    v.insert("outcome".into(), outcome.into());
+    v.insert("message".into(), message.into());
+    v.insert("model".into(), req.model.clone().into());
+    for (k, x) in &plan.view {
+        v.insert(k.clone(), x.clone());
+    }
+    v.insert("plan".into(), lines.into());
+    v
+}
+
+/// The event's header records: what, why, who, the plan, the confirmation, the detection.
+#[allow(clippy::too_many_arguments)]
+fn start_event(
+    ctx: &Ctx,
+    event: &str,
+    subject: &super::Subject,
+    plan: &Plan,
+    req: &Request,
+    lines: &[String],
+    how: String,
+    detection: &Option<(DateTime<Utc>, String)>,
+) -> Journal {
+    let mut journal = Journal::new(&ctx.settings.state_dir, event);
+    journal.append(Entry::Started {
+        command: subject.command.into(),
+        model: req.model.clone(),
+        registered_name: subject.target.clone(),
+        registry: subject.place.clone(),
+        mode: plan.mode.clone(),
+        from: plan.from.clone(),
+        to: plan.to,
+        to_reason: plan.to_reason.clone(),
+        reason: req.reason.clone(),
+        triggered_by: req.who.clone(),
+        detected_at: req.detected_at.or(detection.as_ref().map(|d| d.0)),
+        started_at: req.started_at,
+    });
+    if let Some((at, reason)) = detection {
+        journal.append(Entry::Detected {
+            began_at: *at,
+            reason: reason.clone(),
+        });
+    }
+    journal.append(Entry::Target {
+        kind: plan.summary.0.clone(),
+        summary: plan.summary.1.clone(),
+    });
+    journal.append(Entry::Plan {
+        steps: lines.to_vec(),
+        detail: Vec::new(),
+        live_mode: None,
+    });
+    journal.append(Entry::Confirmed { how });
+    for n in &plan.notes {
+        journal.append(Entry::Note { text: n.clone() });
+    }
+    journal
+}
+
+/// The steps of `event` the journal shows finished well (a resume does not run them again).
+fn steps_done(records: &[Record], event: &str) -> Vec<String> {
+    let mut started: Vec<(usize, String)> = Vec::new();
+    let mut done = Vec::new();
+    for r in records.iter().filter(|r| r.event == event) {
+        match &r.entry {
+            Entry::StepStarted { index, step } => started.push((*index, step.clone())),
+            Entry::StepFinished {
+                index, ok: true, ..
+            } => {
+                if let Some((_, s)) = started.iter().rev().find(|(i, _)| i == index) {
+                    done.push(s.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    done
+}
+
+/// The step loop: each step's start is journaled before it runs; a step the journal shows done,
+/// or the world shows done, is not run again; the first failure stops the loop.
+fn execute(
+    ctx: &Ctx,
+    plan: &Plan,
+    journal: &mut Journal,
+    done_before: &[String],
+) -> (ExitStatus, String) {
+    let p = &ctx.printer;
+    let total = plan.steps.len() + 1;
+    for (i, step) in plan.steps.iter().enumerate() {
+        let line = step.line();
+        if done_before.contains(&line) || step.done() {
+            p.status(&format!(
+                "  ✓ [{}/{total}] {line}: already done, not run again",
+                i + 1
+            ));
+            continue;
+        }
+        journal.append(Entry::StepStarted {
+            index: i,
+            step: line.clone(),
+        });
+        crash_point("started", i + 1);
+        let bar = p.step(&format!("[{}/{total}] {line}", i + 1));
+        let t0 = Instant::now();
+        let result = step.run(journal.event());
+        let millis = t0.elapsed().as_millis() as u64;
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        let (ok, detail) = match &result {
+            Ok(d) => (true, d.clone()),
+            Err(f) => (false, f.detail.clone()),
+        };
+        p.status(&format!(
+            "  {} [{}/{total}] {detail} ({millis} ms)",
+            if ok { "✓" } else { "✗" },
+            i + 1
+        ));
+        journal.append(Entry::StepFinished {
+            index: i,
+            ok,
+            detail: detail.clone(),
+            millis,
+        });
+        if let Err(f) = result {
+            let mut message = format!("step {}/{total} failed: {}", i + 1, f.detail);
+            match &plan.on_failure {
+                Some(put_back) => message.push_str(&put_back(i)),
+                None if i == 0 => message.push_str("; nothing was changed"),
+                None => {}
+            }
+            if let Some(h) = f.hint {
+                message.push_str(&format!(". Next: {h}"));
+            }
+            return (ExitStatus::Failure, message);
+        }
+        crash_point("finished", i + 1);
+    }
+    let result = crate::commands::rollback::verify_step(
+        p,
+        journal,
+        plan.steps.len(),
+        plan.verify_line.clone(),
+        || (plan.verify)(),
+    );
+    match result {
+        Ok(_) => (ExitStatus::Success, plan.done_message.clone()),
+        Err(d) => (
+            ExitStatus::NotVerified,
+            format!("{}, but not verified: {d}", plan.done_message),
+        ),
+    }
+}
+
+/// A fault-injection point for crash tests and drills: `MLRB_TEST_CRASH_AT=started:N` or
+/// `finished:N` kills the process there, as a power cut or `kill -9` would.
+pub fn crash_point(kind: &str, step: usize) {
+    if std::env::var("MLRB_TEST_CRASH_AT").is_ok_and(|v| v == format!("{kind}:{step}")) {
+        std::process::abort();
+    }
+}
+
+/// The model's metrics, when configured. A setup problem (its auth variable unset) never stops
+/// a rollback: it goes on without metric detection or verification, and says so.
+pub fn metrics_for(ctx: &Ctx, model: &str) -> Option<ModelMetrics> {
+    ModelMetrics::for_model(ctx.settings.models.get(model)).unwrap_or_else(|e| {
+        ctx.printer.warn(&format!(
+            "metrics are off for this rollback ({}); it goes on without metric verification",
+            e.message
+        ));
+        None
+    })
+}
+
+/// When the breach began, from Prometheus history (no `--detected-at` given).
+pub fn detect(
+    ctx: &Ctx,
+    mm: &ModelMetrics,
+    baseline: Option<&Baseline>,
+    started_at: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, String)> {
+    let p = &ctx.printer;
+    let empty = Baseline {
+        values: Default::default(),
+        source: "none".into(),
+    };
+    let lookback = mm
+        .cfg
+        .metrics
+        .as_ref()
+        .and_then(|m| m.detection_lookback)
+        .unwrap_or(std::time::Duration::from_secs(3600));
+    match mm.breach_start(baseline.unwrap_or(&empty), lookback) {
+        Ok(Some((t, why))) => {
+            p.status(&format!(
+                "breach began at {} UTC (Prometheus history): {why}",
+                t.format("%H:%M:%S")
+            ));
+            // The latest sample can be a few ms past the start of this command.
+            Some((t.min(started_at), why))
+        }
+        Ok(None) => {
+            p.status(&format!(
+                "no breach in the last {} of Prometheus history: the detection phase is not measured",
+                humantime::format_duration(lookback)
+            ));
+            None
+        }
+        Err(e) => {
+            p.warn(&format!(
+                "cannot search Prometheus history for the breach start: {e}"
+            ));
+            None
+        }
+    }
+}
+
+/// The verification phase on metrics: waits until every metric is back within tolerance of the
+/// baseline with no hard breach, or the timeout.
+pub fn verify_metrics(
+    ctx: &Ctx,
+    mm: &ModelMetrics,
+    baseline: Option<&Baseline>,
+    journal: &mut Journal,
+    message: String,
+) -> (ExitStatus, String) {
+    use crate::metrics::{decision, fmt_snapshot};
+    let p = &ctx.printer;
+    let v = &mm.cfg.verify;
+    let base = baseline.map(Baseline::as_values).unwrap_or_default();
+    let tol = format!("{:.0}%", v.tolerance * 100.0);
+    p.status(&format!(
+        "verifying metrics: waiting up to {} for every metric within {tol} of baseline and no hard breach",
+        humantime::format_duration(v.timeout)
+    ));
+    let deadline = Instant::now() + v.timeout;
+    let mut last;
+    loop {
+        match mm.read(None) {
+            Ok(snap) => {
+                let line = fmt_snapshot(&snap);
+                match decision::recovered(
+                    &snap.values,
+                    &base,
+                    &mm.cfg.thresholds,
+                    mm.custom(),
+                    v.tolerance,
+                ) {
+                    Ok(()) => {
+                        p.status(&format!("  ✓ metrics recovered: {line}"));
+                        journal.append(Entry::MetricsVerified {
+                            ok: true,
+                            detail: format!("every metric within {tol} of baseline: {line}"),
+                        });
+                        return (
+                            ExitStatus::Success,
+                            format!("{message}; metrics back within {tol} of baseline"),
+                        );
+                    }
+                    Err(why) => {
+                        p.status(&format!("  … {line} — {why}"));
+                        last = why;
+                    }
+                }
+            }
+            Err(e) => {
+                p.status(&format!("  … metrics unavailable: {e}"));
+                last = format!("metrics unavailable: {e}");
+            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        std::thread::sleep(v.interval.min(deadline - now));
+    }
+    journal.append(Entry::MetricsVerified {
+        ok: false,
+        detail: last.clone(),
+    });
+    (
+        ExitStatus::NotVerified,
+        format!(
+            "{message}, but metrics did not recover within {}: {last}",
+            humantime::format_duration(v.timeout)
+        ),
+    )
+}

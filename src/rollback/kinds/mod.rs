@@ -1,0 +1,3 @@
+//! The kinds of rollback, each saying only what differs from the engine's flow.
+
+pub mod features;

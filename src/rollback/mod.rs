@@ -1,0 +1,177 @@
+//! The rollback engine: the one flow every kind of rollback runs through (unfinished-rollback
+//! guard, lock, plan, dry run, confirmation, write-ahead journal, step loop, verification, close,
+//! report). A kind says only what differs: how to read the world and plan, its steps, how to tell
+//! a step is already done, how to verify, and what "already rolled back" means for it.
+
+pub mod engine;
+pub mod kinds;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::CliError;
+
+/// One rollback as asked for, whoever asks: the command line, `watch`, `drill` or `demo`.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The model as named on the command line (the config key).
+    pub model: String,
+    pub reason: String,
+    pub who: String,
+    /// When the breach began, if known; else the engine searches Prometheus history.
+    pub detected_at: Option<DateTime<Utc>>,
+    pub started_at: DateTime<Utc>,
+    pub yes: bool,
+    pub dry_run: bool,
+    pub force_unlock: bool,
+    pub resume: bool,
+}
+
+impl Request {
+    /// A request from the flags every `rollback` shares.
+    pub fn from_args(
+        model: &str,
+        common: &crate::cli::RollbackOptions,
+        force_unlock: bool,
+        resume: bool,
+    ) -> Result<Request, CliError> {
+        use crate::commands::rollback::{clean_reason, detected_at, triggered_by};
+        Ok(Request {
+            model: model.to_string(),
+            reason: clean_reason(common.reason.as_deref()),
+            who: triggered_by(common.triggered_by.as_deref())?,
+            detected_at: detected_at(common.detected_at.as_deref())?,
+            started_at: crate::clock::now(),
+            yes: common.yes,
+            dry_run: common.dry_run,
+            force_unlock,
+            resume,
+        })
+    }
+}
+
+/// How a step failed: what happened, and what to do next.
+#[derive(Debug, Clone)]
+pub struct StepFailure {
+    pub detail: String,
+    pub hint: Option<String>,
+}
+
+impl From<String> for StepFailure {
+    fn from(detail: String) -> Self {
+        StepFailure { detail, hint: None }
+    }
+}
+
+/// One change a rollback makes. The engine journals its start before `run` (write-ahead), so a
+/// crash mid-step is visible; a resumed rollback asks `done` before running it again.
+pub trait Step {
+    /// The step as the plan and the journal show it.
+    fn line(&self) -> String;
+    /// Whether the world already shows this step's effect (a resumed rollback skips it).
+    fn done(&self) -> bool {
+        false
+    }
+    /// Makes the change; `event` is the rollback's id (a commit message or tag names it).
+    fn run(&self, event: &str) -> Result<String, StepFailure>;
+}
+
+/// Turns a command's failure into (detail, hint) in a kind's words.
+pub type Explain = Box<dyn Fn(&crate::exec::ExecError) -> (String, Option<String>)>;
+
+/// A step that runs one external command (kubectl, helm, dvc, git).
+pub struct CommandStep {
+    pub cmd: crate::exec::Cmd,
+    pub explain: Explain,
+    pub done: Option<Box<dyn Fn() -> bool>>,
+}
+
+impl Step for CommandStep {
+    fn line(&self) -> String {
+        self.cmd.line()
+    }
+    fn done(&self) -> bool {
+        self.done.as_ref().is_some_and(|d| d())
+    }
+    fn run(&self, _event: &str) -> Result<String, StepFailure> {
+        match self.cmd.run() {
+            Ok(out) => {
+                let tail = crate::exec::runner::tail(&out.stdout, 2, 300);
+                Ok(if tail.is_empty() {
+                    format!("{}: done", self.cmd.line())
+                } else {
+                    tail
+                })
+            }
+            Err(e) => {
+                let (detail, hint) = (self.explain)(&e);
+                Err(StepFailure { detail, hint })
+            }
+        }
+    }
+}
+
+/// What the journal's `Started` record says the rollback acts on.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    /// "rollback infra", "rollback features", …
+    pub command: &'static str,
+    /// The object rolled back (`deployment/recsys (ns ml)`, a repository path, a pipeline):
+    /// one rollback of it at a time, and what an unfinished rollback is found by.
+    pub target: String,
+    /// Where it lives (strategy, repository, CI), the journal's `registry` field.
+    pub place: String,
+}
+
+/// A kind's plan, ready for the engine to show, confirm and run.
+pub struct Plan {
+    pub mode: String,
+    pub from: Vec<u64>,
+    pub to: u64,
+    pub to_reason: String,
+    /// The report's one-line summary of what was rolled back (`Target` record).
+    pub summary: (String, String),
+    /// The plan as printed before the confirmation.
+    pub text: String,
+    pub question: String,
+    pub steps: Vec<Box<dyn Step>>,
+    /// The last step's line, and the check itself.
+    pub verify_line: String,
+    pub verify: Box<dyn Fn() -> Result<String, String>>,
+    /// What the report must mention (warnings shown before the confirmation).
+    pub notes: Vec<String>,
+    /// Kind-specific fields of the JSON outcome (strategy, revisions, commits…).
+    pub view: serde_json::Map<String, serde_json::Value>,
+    /// The outcome line when every step ran and the check passed.
+    pub done_message: String,
+    /// The hint when a step failed.
+    pub failure_hint: String,
+    /// Called after a failed step (its index) before the event closes: puts back what can be
+    /// put back, and says what it did.
+    pub on_failure: Option<Box<dyn Fn(usize) -> String>>,
+}
+
+/// What a kind found when it read the world.
+pub enum Planned {
+    Plan(Box<Plan>),
+    /// Nothing to do: the world is already as the rollback would leave it (a completed
+    /// rollback of the same target, or nothing changed since the known-good state).
+    Nothing {
+        outcome: &'static str,
+        message: String,
+        view: serde_json::Map<String, serde_json::Value>,
+    },
+}
+
+/// One kind of rollback: model, fallback switch, infra, features, retrain.
+pub trait Kind {
+    /// What it acts on, known from the config before anything is read.
+    fn subject(&self) -> Subject;
+    /// Reads the world and plans (or says nothing is to be done). With `req.resume` the plan
+    /// finishes an interrupted rollback whose `Started` record is given.
+    fn plan(
+        &self,
+        ctx: &crate::commands::Ctx,
+        req: &Request,
+        resuming: Option<&crate::journal::Record>,
+    ) -> anyhow::Result<Planned>;
+}
