@@ -101,8 +101,17 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
         p.warn(n);
     }
     let mm = metrics_for(ctx, &req.model);
-    let (event, mut journal) = match resuming {
+    // The claim (a lease where every machine looks) is taken after the confirmation and
+    // before anything is written or changed; a refused claim leaves no trace of the event.
+    let claim = |event: &str| -> anyhow::Result<Option<Box<dyn std::any::Any>>> {
+        match &plan.claim {
+            Some(claim) => Ok(Some(claim(event)?)),
+            None => Ok(None),
+        }
+    };
+    let (event, mut journal, _claim) = match resuming {
         Some(started) => {
+            let held = claim(&started.event)?;
             let mut journal = Journal::new(&ctx.settings.state_dir, &started.event);
             journal.append(Entry::Resumed {
                 how: if req.yes {
@@ -111,7 +120,7 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
                     "--resume".into()
                 },
             });
-            (started.event.clone(), journal)
+            (started.event.clone(), journal, held)
         }
         None => {
             let detection = match (req.detected_at, &mm) {
@@ -126,8 +135,9 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
                 }
             };
             let event = new_event_id("rollback");
+            let held = claim(&event)?;
             let journal = start_event(ctx, &event, &subject, &plan, req, &lines, how, &detection);
-            (event, journal)
+            (event, journal, held)
         }
     };
     let done = resuming

@@ -148,7 +148,15 @@ pub struct Plan {
     /// Called after a failed step (its index) before the event closes: puts back what can be
     /// put back, and says what it did.
     pub on_failure: Option<Box<dyn Fn(usize) -> String>>,
+    /// Claims the target where every machine looks (a lease on the registered model, an
+    /// annotation on the Kubernetes object), after the confirmation and before the first
+    /// change, given the event id; also checks the world is still as planned. What it returns
+    /// is held until the event closes (dropping it releases the claim).
+    pub claim: Option<Claim>,
 }
+
+/// See `Plan::claim`.
+pub type Claim = Box<dyn Fn(&str) -> anyhow::Result<Box<dyn std::any::Any>>>;
 
 /// What a kind found when it read the world.
 pub enum Planned {

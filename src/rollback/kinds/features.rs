@@ -488,6 +488,7 @@ impl Kind for Features {
                     Err(e) => format!("; could NOT put {} back: {}", ppath.display(), e.message()),
                 }
             })),
+            claim: None,
         })))
     }
 }
