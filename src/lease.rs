@@ -3,6 +3,8 @@
 //! Seeing any other live lease, it backs off; so two engineers racing never both proceed (at
 //! worst both back off and re-run). No one's lease is ever overwritten.
 
+use std::borrow::Borrow;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -49,8 +51,10 @@ fn hostname() -> String {
 
 /// The lease this process holds. Dropping it marks it released (the tag stays, as every
 /// record does); a crash leaves it to expire, and `--resume` of the same event takes it back.
-pub struct Lease<'a> {
-    reg: &'a dyn Registry,
+pub struct Lease<'r, R: Borrow<dyn Registry + 'r>> {
+    /// A borrowed registry (`&dyn Registry`) or a shared one (`Arc<dyn Registry>`).
+    reg: R,
+    _registry: std::marker::PhantomData<&'r ()>,
     name: String,
     key: String,
     tag: LeaseTag,
@@ -74,17 +78,18 @@ fn others(model: &RegisteredModel, mine: &str, now: DateTime<Utc>) -> Vec<(Strin
 
 /// Takes the lease for `event`, then checks with `fresh` (on the model as read back) that the
 /// registry still is as the plan saw it. `force` takes over other live leases (abandoned ones).
-pub fn acquire<'a>(
-    reg: &'a dyn Registry,
+pub fn acquire<'r, R: Borrow<dyn Registry + 'r>>(
+    reg: R,
     name: &str,
     holder: &str,
     event: &str,
     force: bool,
     fresh: impl FnOnce(&RegisteredModel) -> Result<(), String>,
-) -> anyhow::Result<Lease<'a>> {
+) -> anyhow::Result<Lease<'r, R>> {
     let now = clock::now();
     let lease = Lease {
         reg,
+        _registry: std::marker::PhantomData,
         name: name.to_string(),
         key: format!("{}{event}", tags::LEASE_PREFIX),
         tag: LeaseTag {
@@ -96,6 +101,7 @@ pub fn acquire<'a>(
             released: None,
         },
     };
+    let reg = lease.reg.borrow();
     reg.set_model_tag(name, &lease.key, &serde_json::to_string(&lease.tag)?)?;
     let model = reg.get_model(name)?;
     let rivals = others(&model, &lease.key, now);
@@ -139,7 +145,7 @@ pub fn acquire<'a>(
     Ok(lease)
 }
 
-impl Drop for Lease<'_> {
+impl<'r, R: Borrow<dyn Registry + 'r>> Drop for Lease<'r, R> {
     /// A failed release is reported, never fatal: the lease expires anyway.
     fn drop(&mut self) {
         self.tag.released = Some(clock::now());
@@ -147,6 +153,7 @@ impl Drop for Lease<'_> {
             .map_err(|e| e.to_string())
             .and_then(|t| {
                 self.reg
+                    .borrow()
                     .set_model_tag(&self.name, &self.key, &t)
                     .map_err(|e| e.to_string())
             });
