@@ -369,15 +369,21 @@ pub fn unfinished<'a>(
 /// The events of `command` on `target` (a `Started` record's `registered_name`) that were
 /// interrupted or failed before they finished, oldest first: what a plain re-run must not plan
 /// over, and what `--resume` finishes.
-pub fn open_events<'a>(records: &'a [Record], command: &str, target: &str) -> Vec<&'a str> {
+pub fn open_events<'a>(
+    records: &'a [Record],
+    command: &str,
+    target: &str,
+    place: &str,
+) -> Vec<&'a str> {
     let mut open: Vec<&str> = Vec::new();
     for r in records {
         match &r.entry {
             Entry::Started {
                 command: c,
                 registered_name: n,
+                registry,
                 ..
-            } if c == command && n == target => open.push(&r.event),
+            } if c == command && n == target && registry == place => open.push(&r.event),
             Entry::Finished { outcome, .. } if outcome != "failed" => {
                 open.retain(|e| *e != r.event)
             }

@@ -20,7 +20,8 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
     let subject = kind.subject();
     // An unreadable journal must stop a rollback: it is what tells an unfinished one.
     let records = read_journal(ctx)?;
-    let open = crate::journal::open_events(&records, subject.command, &subject.target);
+    let open =
+        crate::journal::open_events(&records, subject.command, &subject.target, &subject.place);
     let resuming: Option<&Record> = match (open.last(), req.resume) {
         (Some(event), true) => records
             .iter()
@@ -101,6 +102,7 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
         p.warn(n);
     }
     let mm = metrics_for(ctx, &req.model);
+    let baseline = mm.as_ref().and_then(|_| kind.baseline());
     // The claim (a lease where every machine looks) is taken after the confirmation and
     // before anything is written or changed; a refused claim leaves no trace of the event.
     let claim = |event: &str| -> anyhow::Result<Option<Box<dyn std::any::Any>>> {
@@ -124,7 +126,7 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
         }
         None => {
             let detection = match (req.detected_at, &mm) {
-                (None, Some(mm)) => detect(ctx, mm, None, req.started_at),
+                (None, Some(mm)) => detect(ctx, mm, baseline.as_ref(), req.started_at),
                 _ => None,
             };
             let how = match confirm(p, req.yes, &plan.question)? {
@@ -136,7 +138,16 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
             };
             let event = new_event_id("rollback");
             let held = claim(&event)?;
-            let journal = start_event(ctx, &event, &subject, &plan, req, &lines, how, &detection);
+            let journal = start_event(
+                ctx,
+                &event,
+                (&subject, kind),
+                &plan,
+                req,
+                &lines,
+                how,
+                &detection,
+            );
             (event, journal, held)
         }
     };
@@ -145,8 +156,8 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
         .unwrap_or_default();
     let (status, message) = execute(ctx, &plan, &mut journal, &done);
     let (status, message) = match &mm {
-        Some(mm) if status == ExitStatus::Success => {
-            verify_metrics(ctx, mm, None, &mut journal, message)
+        Some(mm) if status == ExitStatus::Success && !req.no_verify => {
+            verify_metrics(ctx, mm, baseline.as_ref(), &mut journal, message)
         }
         _ => (status, message),
     };
@@ -219,7 +230,7 @@ fn view(
 fn start_event(
     ctx: &Ctx,
     event: &str,
-    subject: &super::Subject,
+    (subject, kind): (&super::Subject, &dyn Kind),
     plan: &Plan,
     req: &Request,
     lines: &[String],
@@ -247,14 +258,21 @@ fn start_event(
             reason: reason.clone(),
         });
     }
-    journal.append(Entry::Target {
-        kind: plan.summary.0.clone(),
-        summary: plan.summary.1.clone(),
-    });
+    // A model rollback's report is its own; other kinds say what they rolled back.
+    if !plan.summary.0.is_empty() {
+        journal.append(Entry::Target {
+            kind: plan.summary.0.clone(),
+            summary: plan.summary.1.clone(),
+        });
+    }
+    let (detail, live_mode) = match kind.journal_plan() {
+        Some((d, m)) => (d, Some(m)),
+        None => (Vec::new(), None),
+    };
     journal.append(Entry::Plan {
         steps: lines.to_vec(),
-        detail: Vec::new(),
-        live_mode: None,
+        detail,
+        live_mode,
     });
     journal.append(Entry::Confirmed { how });
     for n in &plan.notes {
@@ -330,6 +348,15 @@ fn execute(
             millis,
         });
         if let Err(f) = result {
+            let status = if step.awaits() {
+                journal.append(Entry::Verified {
+                    ok: false,
+                    detail: f.detail.clone(),
+                });
+                ExitStatus::NotVerified
+            } else {
+                ExitStatus::Failure
+            };
             let mut message = format!("step {}/{total} failed: {}", i + 1, f.detail);
             match &plan.on_failure {
                 Some(put_back) => message.push_str(&put_back(i)),
@@ -339,7 +366,7 @@ fn execute(
             if let Some(h) = f.hint {
                 message.push_str(&format!(". Next: {h}"));
             }
-            return (ExitStatus::Failure, message);
+            return (status, message);
         }
         crash_point("finished", i + 1);
     }

@@ -24,6 +24,8 @@ pub struct Request {
     pub dry_run: bool,
     pub force_unlock: bool,
     pub resume: bool,
+    /// Skip the verification on metrics (the registry and serving checks still run).
+    pub no_verify: bool,
 }
 
 impl Request {
@@ -45,6 +47,7 @@ impl Request {
             dry_run: common.dry_run,
             force_unlock,
             resume,
+            no_verify: false,
         })
     }
 }
@@ -73,6 +76,11 @@ pub trait Step {
     }
     /// Makes the change; `event` is the rollback's id (a commit message or tag names it).
     fn run(&self, event: &str) -> Result<String, StepFailure>;
+    /// A wait for the change to take effect (serving ready, the version reported): its failure
+    /// means "rolled back, not verified" rather than "failed".
+    fn awaits(&self) -> bool {
+        false
+    }
 }
 
 /// Turns a command's failure into (detail, hint) in a kind's words.
@@ -182,4 +190,13 @@ pub trait Kind {
         req: &Request,
         resuming: Option<&crate::journal::Record>,
     ) -> anyhow::Result<Planned>;
+    /// The metrics baseline the breach is detected and recovery judged against (known once
+    /// the plan was made).
+    fn baseline(&self) -> Option<crate::metrics::Baseline> {
+        None
+    }
+    /// The plan's own steps for the journal, so `--resume` can rebuild it exactly.
+    fn journal_plan(&self) -> Option<(Vec<crate::plan::Step>, crate::registry::LiveMode)> {
+        None
+    }
 }
