@@ -1,7 +1,7 @@
 //! `kubectl`: deployments' rollout history, undo and status, with context and namespace applied.
 //! KUBECONFIG is honoured because kubectl reads it from the inherited environment.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -11,6 +11,41 @@ use super::runner::{Cmd, ExecError};
 
 pub const INSTALL: &str =
     "kubectl (https://kubernetes.io/docs/tasks/tools/; Debian: apt-get install kubernetes-client)";
+
+/// The longest `get_deployment` waits for the controller to observe the Deployment's last change.
+pub const OBSERVE_TIMEOUT: Duration = Duration::from_secs(60);
+const OBSERVE_POLL: Duration = Duration::from_millis(250);
+
+/// Reading a Deployment failed, or its controller has not caught up with its spec.
+#[derive(Debug, thiserror::Error)]
+pub enum DeploymentError {
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error(
+        "the deployment controller has not observed the latest change of deployment/{name} within {} (generation {generation}, observed {observed}), so its rollout history is not settled",
+        humantime::format_duration(*.within)
+    )]
+    NotObserved {
+        name: String,
+        generation: u64,
+        observed: u64,
+        within: Duration,
+        /// `kubectl describe deployment NAME`, with the context and namespace.
+        describe: String,
+    },
+}
+
+impl DeploymentError {
+    /// What to do next, for a controller that has not caught up.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            DeploymentError::Exec(_) => None,
+            DeploymentError::NotObserved { describe, .. } => Some(format!(
+                "is kube-controller-manager running? `{describe}` shows its conditions and events (e.g. a ReplicaSet it cannot create: quota, admission webhook); re-run once .status.observedGeneration equals .metadata.generation"
+            )),
+        }
+    }
+}
 
 /// Where kubectl points: optional context and namespace from config.
 #[derive(Debug, Clone, Default)]
@@ -84,8 +119,34 @@ impl Kubectl {
         ])
     }
 
-    /// The Deployment's JSON; NotFound and a bad context become clear errors.
-    pub fn get_deployment(&self, deployment: &str) -> Result<Value, ExecError> {
+    /// The Deployment's JSON once its controller has observed the last change of its spec,
+    /// waiting up to `OBSERVE_TIMEOUT`; NotFound and a bad context become clear errors.
+    pub fn get_deployment(&self, deployment: &str) -> Result<Value, DeploymentError> {
+        self.observed_deployment(deployment, OBSERVE_TIMEOUT, |_, _| {})
+    }
+
+    /// The Deployment's JSON once `status.observedGeneration >= metadata.generation`, polling
+    /// for at most `within`; `on_wait(generation, observed)` is called once if it has to wait.
+    /// Before that, the revision annotation and the ReplicaSets still describe the change before
+    /// the last one: "the previous revision" read then is the one before the last good one.
+    pub fn observed_deployment(
+        &self,
+        deployment: &str,
+        within: Duration,
+        on_wait: impl FnOnce(u64, u64),
+    ) -> Result<Value, DeploymentError> {
+        let describe = self.cmd(["describe", "deployment", deployment]).line();
+        await_observed(
+            deployment,
+            &describe,
+            within,
+            OBSERVE_POLL,
+            || self.read_deployment(deployment),
+            on_wait,
+        )
+    }
+
+    fn read_deployment(&self, deployment: &str) -> Result<Value, ExecError> {
         let out = self
             .cmd(["get", "deployment", deployment, "-o", "json"])
             .timeout(Duration::from_secs(30))
@@ -96,7 +157,6 @@ impl Kubectl {
         })
     }
 
-    /// Every revision of the Deployment, newest first (ReplicaSets it owns, by revision).
     /// (ready, total) pods matching a label selector (`app=x,tier=y`); pods being deleted
     /// are not ready.
     pub fn ready_pods(&self, labels: &str) -> Result<(usize, usize), ExecError> {
@@ -119,63 +179,127 @@ impl Kubectl {
         Ok((ready, pods.len()))
     }
 
+    /// Every revision of the Deployment, newest first. Pass a Deployment from
+    /// `get_deployment`: the controller writes the revision annotations it reads.
     pub fn history(&self, deployment: &Value) -> Result<Vec<Revision>, ExecError> {
-        let uid = deployment.pointer("/metadata/uid").and_then(Value::as_str);
-        let current = revision_of(deployment);
         let out = self
             .cmd(["get", "replicasets", "-o", "json"])
             .timeout(Duration::from_secs(30))
             .run()?;
         let list: Value = serde_json::from_str(&out.stdout).unwrap_or_default();
-        let mut revs: Vec<Revision> = list["items"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .filter(|rs| {
-                rs.pointer("/metadata/ownerReferences")
-                    .and_then(Value::as_array)
-                    .is_some_and(|o| {
-                        o.iter()
-                            .any(|r| r["uid"].as_str().is_some_and(|u| Some(u) == uid))
-                    })
-            })
-            .filter_map(|rs| {
-                let revision = revision_of(rs)?;
-                let ann = &rs["metadata"]["annotations"];
-                let mut template = rs["spec"]["template"].clone();
-                // The controller's hash label differs per ReplicaSet; the template does not.
-                if let Some(l) = template
-                    .pointer_mut("/metadata/labels")
-                    .and_then(Value::as_object_mut)
-                {
-                    l.remove("pod-template-hash");
-                }
-                Some(Revision {
-                    revision,
-                    change_cause: ann["kubernetes.io/change-cause"]
-                        .as_str()
-                        .unwrap_or("")
-                        .to_string(),
-                    images: template["spec"]["containers"]
-                        .as_array()
-                        .map(Vec::as_slice)
-                        .unwrap_or_default()
-                        .iter()
-                        .filter_map(|c| c["image"].as_str().map(str::to_string))
-                        .collect(),
-                    created: rs["metadata"]["creationTimestamp"]
-                        .as_str()
-                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                        .map(|t| t.with_timezone(&Utc)),
-                    current: Some(revision) == current,
-                    template,
-                })
-            })
-            .collect();
-        revs.sort_by_key(|r| std::cmp::Reverse(r.revision));
-        Ok(revs)
+        Ok(revisions(deployment, &list))
     }
+}
+
+/// Polls `read` until the Deployment it returns has been observed by its controller, for at most
+/// `within`.
+fn await_observed(
+    name: &str,
+    describe: &str,
+    within: Duration,
+    every: Duration,
+    mut read: impl FnMut() -> Result<Value, ExecError>,
+    on_wait: impl FnOnce(u64, u64),
+) -> Result<Value, DeploymentError> {
+    let start = Instant::now();
+    let mut on_wait = Some(on_wait);
+    loop {
+        let dep = read()?;
+        let generation = dep
+            .pointer("/metadata/generation")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let observed = dep
+            .pointer("/status/observedGeneration")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        if observed >= generation {
+            return Ok(dep);
+        }
+        let waited = start.elapsed();
+        if waited >= within {
+            return Err(DeploymentError::NotObserved {
+                name: name.to_string(),
+                generation,
+                observed,
+                within,
+                describe: describe.to_string(),
+            });
+        }
+        if let Some(f) = on_wait.take() {
+            f(generation, observed);
+        }
+        std::thread::sleep(every.min(within - waited));
+    }
+}
+
+/// The Deployment's revisions from a ReplicaSet list, newest first. The current one is the
+/// ReplicaSet whose template is the Deployment's (as the controller finds it), else the one the
+/// Deployment's revision annotation names.
+fn revisions(deployment: &Value, replicasets: &Value) -> Vec<Revision> {
+    let uid = deployment.pointer("/metadata/uid").and_then(Value::as_str);
+    let mut revs: Vec<Revision> = replicasets["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|rs| {
+            rs.pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|o| {
+                    o.iter()
+                        .any(|r| r["uid"].as_str().is_some_and(|u| Some(u) == uid))
+                })
+        })
+        .filter_map(|rs| {
+            let revision = revision_of(rs)?;
+            let ann = &rs["metadata"]["annotations"];
+            let template = without_hash(&rs["spec"]["template"]);
+            Some(Revision {
+                revision,
+                change_cause: ann["kubernetes.io/change-cause"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                images: template["spec"]["containers"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|c| c["image"].as_str().map(str::to_string))
+                    .collect(),
+                created: rs["metadata"]["creationTimestamp"]
+                    .as_str()
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .map(|t| t.with_timezone(&Utc)),
+                current: false,
+                template,
+            })
+        })
+        .collect();
+    revs.sort_by_key(|r| std::cmp::Reverse(r.revision));
+    let live = without_hash(&deployment["spec"]["template"]);
+    let current = revs.iter().position(|r| r.template == live).or_else(|| {
+        let n = revision_of(deployment)?;
+        revs.iter().position(|r| r.revision == n)
+    });
+    if let Some(i) = current {
+        revs[i].current = true;
+    }
+    revs
+}
+
+/// A pod template without the controller's `pod-template-hash` label, which differs per
+/// ReplicaSet while the template does not.
+fn without_hash(template: &Value) -> Value {
+    let mut t = template.clone();
+    if let Some(l) = t
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        l.remove("pod-template-hash");
+    }
+    t
 }
 
 /// The `deployment.kubernetes.io/revision` annotation.
@@ -237,4 +361,131 @@ pub fn explain_in(e: &ExecError, what: &str, section: &str) -> (String, Option<S
         );
     }
     (msg, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn dep(generation: u64, observed: Option<u64>) -> Value {
+        let mut d = json!({"metadata": {"name": "ms", "generation": generation}, "status": {}});
+        if let Some(o) = observed {
+            d["status"]["observedGeneration"] = json!(o);
+        }
+        d
+    }
+
+    #[test]
+    fn waits_until_the_controller_has_observed_the_last_change() {
+        let mut reads = vec![dep(3, Some(3)), dep(3, Some(2)), dep(3, None)];
+        let mut waited = None;
+        let d = await_observed(
+            "ms",
+            "kubectl describe deployment ms",
+            Duration::from_secs(5),
+            Duration::from_millis(1),
+            || Ok(reads.pop().unwrap()),
+            |g, o| waited = Some((g, o)),
+        )
+        .unwrap();
+        assert_eq!(d["status"]["observedGeneration"], json!(3));
+        assert!(reads.is_empty());
+        assert_eq!(waited, Some((3, 0)), "told once, with the first numbers");
+    }
+
+    #[test]
+    fn an_observed_deployment_is_returned_at_once() {
+        let mut calls = 0;
+        await_observed(
+            "ms",
+            "kubectl describe deployment ms",
+            Duration::ZERO,
+            Duration::from_secs(60),
+            || {
+                calls += 1;
+                Ok(dep(2, Some(2)))
+            },
+            |_, _| panic!("no wait"),
+        )
+        .unwrap();
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn a_controller_that_never_catches_up_is_one_clear_error() {
+        let t0 = Instant::now();
+        let e = await_observed(
+            "ms",
+            "kubectl describe deployment ms",
+            Duration::from_millis(100),
+            Duration::from_millis(10),
+            || Ok(dep(4, Some(3))),
+            |_, _| {},
+        )
+        .unwrap_err();
+        assert!(t0.elapsed() < Duration::from_secs(2));
+        assert!(matches!(
+            e,
+            DeploymentError::NotObserved {
+                generation: 4,
+                observed: 3,
+                ..
+            }
+        ));
+        assert!(
+            e.to_string().contains(
+                "has not observed the latest change of deployment/ms within 100ms (generation 4, observed 3)"
+            ),
+            "{e}"
+        );
+        assert!(e.hint().unwrap().contains("kubectl describe deployment ms"));
+    }
+
+    fn rs(revision: u64, image: &str, hash: &str) -> Value {
+        json!({
+            "metadata": {
+                "ownerReferences": [{"uid": "u1"}],
+                "annotations": {"deployment.kubernetes.io/revision": revision.to_string()},
+            },
+            "spec": {"template": {
+                "metadata": {"labels": {"app": "ms", "pod-template-hash": hash}},
+                "spec": {"containers": [{"name": "ms", "image": image}]},
+            }},
+        })
+    }
+
+    fn deployment(revision: u64, image: &str) -> Value {
+        json!({
+            "metadata": {
+                "uid": "u1",
+                "annotations": {"deployment.kubernetes.io/revision": revision.to_string()},
+            },
+            "spec": {"template": {
+                "metadata": {"labels": {"app": "ms"}},
+                "spec": {"containers": [{"name": "ms", "image": image}]},
+            }},
+        })
+    }
+
+    #[test]
+    fn the_current_revision_is_the_replicaset_running_the_deployments_template() {
+        let mut other = rs(9, "reg/ms:v9", "z");
+        other["metadata"]["ownerReferences"][0]["uid"] = json!("u2");
+        let list = json!({"items": [rs(1, "reg/ms:v1", "a"), rs(3, "reg/ms:v3", "c"),
+                                    rs(2, "reg/ms:v2", "b"), other]});
+        // The annotation lags behind the template: the template decides.
+        let revs = revisions(&deployment(2, "reg/ms:v3"), &list);
+        let seen: Vec<(u64, bool)> = revs.iter().map(|r| (r.revision, r.current)).collect();
+        assert_eq!(seen, [(3, true), (2, false), (1, false)]);
+        assert_eq!(revs[0].images, ["reg/ms:v3"]);
+        // A template no ReplicaSet runs yet (a paused deployment): the annotation decides.
+        let revs = revisions(&deployment(2, "reg/ms:v4"), &list);
+        let current: Vec<u64> = revs
+            .iter()
+            .filter(|r| r.current)
+            .map(|r| r.revision)
+            .collect();
+        assert_eq!(current, [2]);
+    }
 }

@@ -1,10 +1,13 @@
 //! `rollback infra` against a real kube-apiserver through real kubectl, and helm through the
 //! project's fake helm (tests/env/fake-helm/helm).
 
+use std::io::{BufRead, BufReader, Read};
+use std::process::Stdio;
+
 use serde_json::{Value, json};
 
 use crate::common::kube::cluster;
-use crate::common::{TestEnv, repo_root};
+use crate::common::{TestEnv, assert_no_secret, repo_root};
 
 fn kube_env(ns: &str, extra: &str) -> TestEnv {
     let mut env = TestEnv::new();
@@ -49,6 +52,105 @@ fn undo_after_a_broken_image_restores_the_previous_one() {
         journal.contains("\"type\":\"verified\",\"ok\":true"),
         "{journal}"
     );
+}
+
+/// A rollback started right after a bad deploy, before the deployment controller has observed
+/// it, goes back to the last good revision: planned on the unobserved history, "previous" was
+/// the revision before the last good one (v1 here). The controller is held back for certain by a
+/// ReplicaSet quota, and let go once mlrb says it is waiting.
+#[test]
+fn undo_before_the_controller_has_seen_the_bad_deploy_goes_back_to_the_last_good_revision() {
+    let k = cluster();
+    let ns = k.namespace("race");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2"]);
+    k.hold_replicasets(&ns);
+    k.kubectl(&[
+        "-n",
+        &ns,
+        "set",
+        "image",
+        "deployment/ms",
+        "ms=reg/ms:broken-v3",
+    ]);
+    let (generation, observed) = k.unobserved(&ns, "ms");
+    let env = kube_env(&ns, "");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mlrb"))
+        .env_clear()
+        .envs(&env.vars)
+        .current_dir(env.path())
+        .args(["rollback", "infra", "recsys", "--yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let stdout = std::thread::spawn(move || {
+        let mut s = String::new();
+        out.read_to_string(&mut s).unwrap();
+        s
+    });
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut stderr = String::new();
+    let waiting = format!(
+        "waiting for the deployment controller to observe the latest change of deployment/ms in namespace {ns} (generation {generation}, observed {observed})"
+    );
+    while !stderr.contains(&waiting) && err.read_line(&mut stderr).unwrap() > 0 {}
+    k.release_replicasets(&ns);
+    err.read_to_string(&mut stderr).unwrap();
+    let code = child.wait().unwrap().code();
+    let stdout = stdout.join().unwrap();
+    assert_no_secret("stdout", &stdout, &env.vars);
+    assert_no_secret("stderr", &stderr, &env.vars);
+    assert!(
+        stderr.contains(&waiting),
+        "mlrb planned without waiting for the controller:\n{stderr}\n{stdout}"
+    );
+    assert_eq!(code, Some(0), "{stderr}\n{stdout}");
+    assert!(
+        stdout.contains("revision 3 → 2"),
+        "the plan goes back from the bad revision to the last good one:\n{stdout}"
+    );
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v2");
+}
+
+/// A controller that does not catch up within the timeout: one error line saying so with the
+/// generations, a hint, and nothing changed.
+#[test]
+fn a_controller_that_does_not_catch_up_is_one_clear_failure() {
+    let k = cluster();
+    let ns = k.namespace("behind");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2"]);
+    k.hold_replicasets(&ns);
+    k.kubectl(&[
+        "-n",
+        &ns,
+        "set",
+        "image",
+        "deployment/ms",
+        "ms=reg/ms:broken-v3",
+    ]);
+    let (generation, observed) = k.unobserved(&ns, "ms");
+    let env = kube_env(&ns, "").clone_with_timeout(&ns, "2s");
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    k.release_replicasets(&ns);
+    out.code(1);
+    let line = out.error_line();
+    assert!(
+        line.contains(&format!(
+            "the deployment controller has not observed the latest change of deployment/ms within 2s (generation {generation}, observed {observed})"
+        )),
+        "{line}"
+    );
+    assert!(line.ends_with("; nothing was changed"), "{line}");
+    assert!(
+        out.stderr.contains(&format!(
+            "hint: is kube-controller-manager running? `kubectl --namespace={ns} describe deployment ms`"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env.journal(), "");
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:broken-v3");
 }
 
 #[test]

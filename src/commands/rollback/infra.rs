@@ -328,6 +328,20 @@ fn early(strategy: &str, e: ExecError, target: &str) -> anyhow::Error {
     err.into()
 }
 
+/// `early` for reading a Deployment, which can also find its controller behind.
+fn not_settled(e: kubectl::DeploymentError, target: &str) -> anyhow::Error {
+    match e {
+        kubectl::DeploymentError::Exec(e) => early("kubectl", e, target),
+        e => {
+            let mut err = CliError::new(ExitStatus::Failure, format!("{e}; nothing was changed"));
+            if let Some(h) = e.hint() {
+                err = err.with_hint(h);
+            }
+            err.into()
+        }
+    }
+}
+
 fn where_(ns: &Option<String>, context: &Option<String>) -> String {
     let mut s = String::new();
     if let Some(n) = ns {
@@ -403,9 +417,19 @@ fn plan_kubectl(
         namespace: cfg.namespace.clone(),
     };
     let target = format!("deployment/{name}{}", where_(&cfg.namespace, &cfg.context));
+    // The history is settled only once the controller has observed the last template change;
+    // planning before that would undo to the revision before the last good one.
+    let observe = cfg
+        .timeout
+        .unwrap_or(DEFAULT_TIMEOUT)
+        .min(kubectl::OBSERVE_TIMEOUT);
     let dep = k
-        .get_deployment(&name)
-        .map_err(|e| early("kubectl", e, &target))?;
+        .observed_deployment(&name, observe, |generation, observed| {
+            ctx.printer.status(&format!(
+                "waiting for the deployment controller to observe the latest change of {target} (generation {generation}, observed {observed})"
+            ))
+        })
+        .map_err(|e| not_settled(e, &target))?;
     let revs = k.history(&dep).map_err(|e| early("kubectl", e, &target))?;
     if args.history {
         let rows: Vec<HistoryRow> = revs

@@ -5,6 +5,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
 
 use super::{TestEnv, cache_dir, mlflow::free_port, repo_root};
 
@@ -101,8 +104,9 @@ impl Kube {
         ns
     }
 
-    /// Deployment `name` in `ns` rolled out through `images` in order (one revision each);
-    /// waits for every revision except a `broken` one.
+    /// Deployment `name` in `ns` rolled out through `images` in order (one revision each, with
+    /// change-cause `deploy IMAGE`); after each, waits until the revision's ReplicaSet is there,
+    /// and for every revision except a `broken` one, until it is rolled out.
     pub fn deployment(&self, ns: &str, name: &str, images: &[&str]) {
         for (i, image) in images.iter().enumerate() {
             if i == 0 {
@@ -132,6 +136,7 @@ impl Kube {
                 &format!("deployment/{name}"),
                 &format!("kubernetes.io/change-cause=deploy {image}"),
             ]);
+            self.settled(ns, name, image);
             if !image.contains("broken") {
                 self.kubectl(&[
                     "-n",
@@ -142,6 +147,104 @@ impl Kube {
                     "--timeout=60s",
                 ]);
             }
+        }
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.kubectl(args)).unwrap()
+    }
+
+    /// Waits until the controller has observed the Deployment's last change and the ReplicaSet
+    /// of its revision runs `image` with change-cause `deploy IMAGE`: only then is the rollout
+    /// history the tests read settled (a `broken` revision never becomes ready, so `rollout
+    /// status` cannot be the wait).
+    fn settled(&self, ns: &str, name: &str, image: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let cause = format!("deploy {image}");
+        loop {
+            let d = self.json(&["-n", ns, "get", "deployment", name, "-o", "json"]);
+            if d["status"]["observedGeneration"].as_u64() >= d["metadata"]["generation"].as_u64() {
+                let revision = &d["metadata"]["annotations"]["deployment.kubernetes.io/revision"];
+                let rs = self.json(&["-n", ns, "get", "replicasets", "-o", "json"]);
+                let there = rs["items"].as_array().into_iter().flatten().any(|rs| {
+                    let m = &rs["metadata"];
+                    m["ownerReferences"][0]["uid"] == d["metadata"]["uid"]
+                        && m["annotations"]["deployment.kubernetes.io/revision"] == *revision
+                        && m["annotations"]["kubernetes.io/change-cause"] == json!(cause)
+                        && rs["spec"]["template"]["spec"]["containers"][0]["image"] == json!(image)
+                });
+                if there {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "deployment/{name} in {ns} did not settle on {image} within 60 s: {d}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Holds back the deployment controller in `ns`: a ReplicaSet count quota at what is there
+    /// makes its next ReplicaSet creation fail, so a Deployment's next template change stays
+    /// unobserved (`status.observedGeneration < metadata.generation`) until
+    /// `release_replicasets`. No quota controller runs here, so the status it would write is
+    /// written by hand.
+    pub fn hold_replicasets(&self, ns: &str) {
+        let n = self.json(&["-n", ns, "get", "replicasets", "-o", "json"])["items"]
+            .as_array()
+            .map_or(0, Vec::len)
+            .to_string();
+        self.apply(
+            ns,
+            &format!(
+                "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: hold-replicasets\nspec:\n  hard:\n    count/replicasets.apps: \"{n}\"\n"
+            ),
+        );
+        let status = json!({"status": {
+            "hard": {"count/replicasets.apps": n},
+            "used": {"count/replicasets.apps": n},
+        }});
+        self.kubectl(&[
+            "-n",
+            ns,
+            "patch",
+            "resourcequota",
+            "hold-replicasets",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &status.to_string(),
+        ]);
+    }
+
+    pub fn release_replicasets(&self, ns: &str) {
+        self.kubectl(&["-n", ns, "delete", "resourcequota", "hold-replicasets"]);
+    }
+
+    /// Waits until the controller has tried and failed to create the ReplicaSet for the
+    /// Deployment's last change (see `hold_replicasets`); returns (generation, observed), the
+    /// first greater.
+    pub fn unobserved(&self, ns: &str, name: &str) -> (u64, u64) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let d = self.json(&["-n", ns, "get", "deployment", name, "-o", "json"]);
+            let failed = d["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["reason"] == "ReplicaSetCreateError");
+            if failed {
+                let generation = d["metadata"]["generation"].as_u64().unwrap();
+                let observed = d["status"]["observedGeneration"].as_u64().unwrap_or(0);
+                assert!(generation > observed, "the controller observed it: {d}");
+                return (generation, observed);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the controller did not try to create a ReplicaSet for deployment/{name} in {ns} within 60 s: {d}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 
