@@ -1,3 +1,4 @@
 //! The kinds of rollback, each saying only what differs from the engine's flow.
 
+pub mod fallback;
 pub mod features;
