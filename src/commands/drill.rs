@@ -800,7 +800,7 @@ fn load_on_serving(target: &ModelTarget, version: u64) -> std::result::Result<()
     steps.extend(crate::plan::reload_commands(s, version));
     let http = OnceCell::new();
     for step in &steps {
-        crate::commands::rollback::model::serving_step(&http, s, &target.registered_name, step)
+        crate::rollback::kinds::model::serving_step(&http, s, &target.registered_name, step)
             .map_err(|(_, e)| e)?;
     }
     Ok(())

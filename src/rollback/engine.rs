@@ -38,18 +38,19 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
             )
             .into());
         }
-        (Some(event), false) if !req.dry_run => {
+        (Some(event), false) => {
+            // A fresh plan over it would go one step further back (or undo the undo).
             return Err(CliError::usage(format!(
-                "{} {event} of {} was interrupted or failed before it finished",
-                subject.command, subject.target
+                "rollback {event} of {} ({}) was interrupted or failed before it finished",
+                subject.target, subject.command
             ))
             .with_hint(format!(
-                "`mlrb report {event}` shows what was done; finish it with `mlrb {} {} --resume`",
-                subject.command, req.model
+                "`mlrb status {}` shows what was done; finish it with `mlrb {} {} --resume`",
+                req.model, subject.command, req.model
             ))
             .into());
         }
-        _ => None,
+        (None, false) => None,
     };
     // Taken before the world is read, so two engineers never plan from the same state.
     let _lock = if req.dry_run {
@@ -57,7 +58,7 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
     } else {
         crate::lock::acquire(
             &ctx.settings.state_dir,
-            &format!("{}|{}|{}", subject.command, subject.place, subject.target),
+            &format!("{}|{}", subject.place, subject.target),
             &subject.target,
             &req.who,
         )?
@@ -161,15 +162,23 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
         }
         _ => (status, message),
     };
+    let ending = kind.ending(super::Ending {
+        status,
+        outcome: outcome_of(status),
+        message,
+        hint: plan.failure_hint.clone(),
+        view: serde_json::Map::new(),
+    });
     close_event(
         ctx,
         &mut journal,
-        status,
-        outcome_of(status),
-        message.clone(),
-        plan.failure_hint.clone(),
+        ending.status,
+        ending.outcome,
+        ending.message.clone(),
+        ending.hint.clone(),
         |outcome, m, r| {
-            let mut v = view(&plan, req, Some(&event), outcome, &message, &lines);
+            let mut v = view(&plan, req, Some(&event), outcome, &ending.message, &lines);
+            v.extend(ending.view.clone());
             if let Some(m) = m {
                 v.insert("mttr".into(), serde_json::to_value(m).unwrap_or_default());
             }
@@ -239,7 +248,7 @@ fn start_event(
 ) -> Journal {
     let mut journal = Journal::new(&ctx.settings.state_dir, event);
     journal.append(Entry::Started {
-        command: subject.command.into(),
+        command: kind.command(),
         model: req.model.clone(),
         registered_name: subject.target.clone(),
         registry: subject.place.clone(),
@@ -277,6 +286,9 @@ fn start_event(
     journal.append(Entry::Confirmed { how });
     for n in &plan.notes {
         journal.append(Entry::Note { text: n.clone() });
+    }
+    for entry in kind.journal_records() {
+        journal.append(entry);
     }
     journal
 }
@@ -370,6 +382,7 @@ fn execute(
         }
         crash_point("finished", i + 1);
     }
+    crash_point("started", total);
     let result = crate::commands::rollback::verify_step(
         p,
         journal,
@@ -377,6 +390,9 @@ fn execute(
         plan.verify_line.clone(),
         || (plan.verify)(),
     );
+    if result.is_ok() {
+        crash_point("finished", total);
+    }
     match result {
         Ok(_) => (ExitStatus::Success, plan.done_message.clone()),
         Err(d) => (

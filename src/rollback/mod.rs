@@ -178,6 +178,16 @@ pub enum Planned {
     },
 }
 
+/// How an event ends: its exit status, the journal's outcome, the outcome line, the hint when
+/// it did not succeed, and fields the kind adds to the JSON view.
+pub struct Ending {
+    pub status: crate::error::ExitStatus,
+    pub outcome: &'static str,
+    pub message: String,
+    pub hint: String,
+    pub view: serde_json::Map<String, serde_json::Value>,
+}
+
 /// One kind of rollback: model, fallback switch, infra, features, retrain.
 pub trait Kind {
     /// What it acts on, known from the config before anything is read.
@@ -190,6 +200,12 @@ pub trait Kind {
         req: &Request,
         resuming: Option<&crate::journal::Record>,
     ) -> anyhow::Result<Planned>;
+    /// How the event ends in the kind's own words, given the engine's ending (`rolled_back`,
+    /// `not_verified` or `failed`, the plan's messages): a retrain that started a pipeline is
+    /// "triggered", not "rolled back", and which pipeline is known only once its step ran.
+    fn ending(&self, ending: Ending) -> Ending {
+        ending
+    }
     /// The metrics baseline the breach is detected and recovery judged against (known once
     /// the plan was made).
     fn baseline(&self) -> Option<crate::metrics::Baseline> {
@@ -198,5 +214,17 @@ pub trait Kind {
     /// The plan's own steps for the journal, so `--resume` can rebuild it exactly.
     fn journal_plan(&self) -> Option<(Vec<crate::plan::Step>, crate::registry::LiveMode)> {
         None
+    }
+    /// The command the journal's `Started` record names, when it says more than the subject's:
+    /// `rollback model --fallback --end` beside `rollback model --fallback`. The guard and the
+    /// lock stay the subject's, so an unfinished run of either stops the other.
+    fn command(&self) -> String {
+        self.subject().command.to_string()
+    }
+    /// The kind's own records, journaled with the event's header (after the confirmation, before
+    /// the first step) and never again by `--resume`: what must be on disk before anything
+    /// changes, such as the value a fallback switch replaces, which `--end` restores.
+    fn journal_records(&self) -> Vec<crate::journal::Entry> {
+        Vec::new()
     }
 }

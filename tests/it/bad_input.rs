@@ -202,8 +202,10 @@ fn corrupt_or_foreign_registry_file_is_refused_untouched() {
     assert!(out.one_clear_error(2).contains("no registry is configured"));
 }
 
+/// The journal is what tells an unfinished rollback: one that cannot be read stops the
+/// rollback with one clear line, before anything changes.
 #[test]
-fn unwritable_journal_still_rolls_back_and_says_the_record_is_missing() {
+fn unreadable_journal_stops_the_rollback_and_changes_nothing() {
     let mut env = TestEnv::new();
     let b = FileBackend::new(&env);
     b.configure(&mut env);
@@ -214,15 +216,12 @@ fn unwritable_journal_still_rolls_back_and_says_the_record_is_missing() {
         "MLRB_STATE_DIR",
         blocker.join("state").display().to_string(),
     );
+    let before = b.snapshot(&m);
     let out = env.run(&["rollback", "model", &m, "--yes"]);
-    out.code(0);
-    assert_eq!(b.version(&m, 2).0, Stage::Production);
-    assert!(out.stderr.contains("record is missing"), "{}", out.stderr);
-    assert_eq!(
-        out.stderr.matches("cannot write the journal").count(),
-        1,
-        "warned once"
-    );
+    let line = out.one_clear_error(1);
+    assert!(line.contains("cannot read the journal"), "{line}");
+    assert_eq!(b.snapshot(&m), before, "nothing changed");
+    assert_eq!(b.version(&m, 3).0, Stage::Production);
 }
 
 #[test]

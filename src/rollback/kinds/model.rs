@@ -1,0 +1,801 @@
+//! Model rollback: make a known-good version live in the registry (stage transition or alias
+//! move, the target live before anything is archived), write the audit tags, reload serving,
+//! verify by re-reading the registry. The lease on the registered model is its claim.
+
+use std::cell::{OnceCell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::clock;
+use crate::commands::{Ctx, load_versions};
+use crate::config::ModelTarget;
+use crate::error::{CliError, ExitStatus};
+use crate::journal::{Entry, Record};
+use crate::metrics::{Baseline, ModelMetrics};
+use crate::plan::{self, Step as PlanStep};
+use crate::registry::{self, LiveMode, ModelVersion, Registry, Stage, tags};
+use crate::rollback::{Kind, Plan, Planned, Request, Step, StepFailure, Subject};
+use crate::select::{self, NO_TARGET_ADVICE};
+use crate::serving;
+
+type Result<T> = anyhow::Result<T>;
+
+/// What `rollback model` was asked for.
+pub struct Model {
+    pub target: ModelTarget,
+    pub reg: Arc<dyn Registry>,
+    /// `--to V`, or the fallback version with `--fallback`.
+    pub to: Option<u64>,
+    /// `--fallback` with a registry-version fallback: (version, description).
+    pub fallback: Option<(u64, Option<String>)>,
+    /// The fallback configured for the model, for the no-target hint.
+    pub configured_fallback: Option<crate::config::FallbackConfig>,
+    /// Set while planning: the metrics baseline and the plan's own steps.
+    planned: RefCell<Option<(Option<Baseline>, plan::Plan)>>,
+}
+
+impl Model {
+    pub fn new(target: ModelTarget, reg: Arc<dyn Registry>) -> Model {
+        Model {
+            target,
+            reg,
+            to: None,
+            fallback: None,
+            configured_fallback: None,
+            planned: RefCell::new(None),
+        }
+    }
+}
+
+/// One registry or serving step of a model rollback.
+struct ModelStep {
+    step: PlanStep,
+    reg: Arc<dyn Registry>,
+    name: String,
+    audit: Audit,
+    serving: crate::config::ServingConfig,
+    http: Rc<OnceCell<std::result::Result<crate::http::Http, String>>>,
+    /// The event a resumed rollback finishes: its steps are checked in the registry first.
+    resuming: Option<String>,
+}
+
+impl Step for ModelStep {
+    fn line(&self) -> String {
+        self.step.describe(&self.name)
+    }
+
+    fn done(&self) -> bool {
+        self.resuming
+            .as_deref()
+            .is_some_and(|ev| already_done(self.reg.as_ref(), &self.name, &self.step, ev))
+    }
+
+    fn awaits(&self) -> bool {
+        matches!(
+            self.step,
+            PlanStep::AwaitServing { .. } | PlanStep::Command { awaits: true, .. }
+        )
+    }
+
+    fn run(&self, event: &str) -> std::result::Result<String, StepFailure> {
+        let reg = self.reg.as_ref();
+        let name = self.name.as_str();
+        let audit = Audit {
+            event: event.to_string(),
+            ..self.audit.clone()
+        };
+        let r: std::result::Result<String, String> = match &self.step {
+            PlanStep::Stage { version, to, .. } => reg
+                .transition_stage(name, *version, *to)
+                .map(|_| format!("v{version} is now {to}"))
+                .map_err(|e| e.to_string()),
+            PlanStep::Alias { alias, version, .. } => reg
+                .set_alias(name, alias, *version)
+                .map(|_| format!("@{alias} → v{version}"))
+                .map_err(|e| e.to_string()),
+            PlanStep::Tags { version, role } => reg
+                .set_version_tags(name, *version, &audit.tags(role))
+                .map(|_| format!("audit tags on v{version} (role {role})"))
+                .map_err(|e| e.to_string()),
+            PlanStep::Reload { .. } | PlanStep::AwaitServing { .. } | PlanStep::Command { .. } => {
+                serving_step(&self.http, &self.serving, name, &self.step).map_err(|(_, e)| e)
+            }
+            PlanStep::Verify => Err("verification is the engine's last step".into()),
+        };
+        r.map_err(StepFailure::from)
+    }
+}
+
+impl Kind for Model {
+    fn subject(&self) -> Subject {
+        Subject {
+            command: "rollback model",
+            target: self.target.registered_name.clone(),
+            place: self.reg.location(),
+        }
+    }
+
+    fn baseline(&self) -> Option<Baseline> {
+        self.planned.borrow().as_ref().and_then(|(b, _)| b.clone())
+    }
+
+    fn journal_plan(&self) -> Option<(Vec<PlanStep>, LiveMode)> {
+        self.planned
+            .borrow()
+            .as_ref()
+            .map(|(_, p)| (p.steps.clone(), p.mode.clone()))
+    }
+
+    fn plan(&self, ctx: &Ctx, req: &Request, resuming: Option<&Record>) -> Result<Planned> {
+        match resuming {
+            Some(started) => self.plan_resume(ctx, req, started),
+            None => self.plan_fresh(ctx, req),
+        }
+    }
+}
+
+impl Model {
+    fn plan_fresh(&self, ctx: &Ctx, req: &Request) -> Result<Planned> {
+        let reg = self.reg.as_ref();
+        let name = self.target.registered_name.as_str();
+        let to = self.to;
+        let (target, versions) = load_versions(reg, &self.target)?;
+        if let Some(n) = to
+            && !versions.iter().any(|v| v.version == n)
+        {
+            let known: Vec<String> = versions
+                .iter()
+                .rev()
+                .map(|v| v.version.to_string())
+                .collect();
+            return Err(CliError::usage(format!(
+                "model `{name}` has no version {n} (versions: {})",
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            ))
+            .with_hint(format!("`mlrb status {}` lists them", target.key))
+            .into());
+        }
+        let live: Vec<&ModelVersion> = registry::live_versions(&versions, &target.mode);
+        if let Some(deleted) = crate::commands::alias_names_deleted(&target) {
+            return Err(CliError::usage(deleted)
+                .with_hint(format!(
+                    "point the alias at a good version in the registry (MLflow: set_registered_model_alias); `mlrb status {}` lists the versions",
+                    target.key
+                ))
+                .into());
+        }
+        if target.mode == LiveMode::Stage && live.is_empty() {
+            // Rolling back what is not live would report success while serving is unchanged.
+            return Err(CliError::usage(format!(
+                "nothing of `{name}` is live: no version is in Production and the model has no alias; there is nothing to roll back"
+            ))
+            .with_hint(format!(
+                "if the model is served by an alias, name it with --alias NAME; `mlrb status {}` shows its versions",
+                target.key
+            ))
+            .into());
+        }
+        if let (LiveMode::Alias(a), true) = (&target.mode, live.is_empty()) {
+            // Moving an alias that does not exist would create one nobody serves from.
+            let mut known: Vec<String> = versions
+                .iter()
+                .flat_map(|v| v.aliases.iter().map(|x| format!("@{x}")))
+                .collect();
+            known.sort();
+            return Err(CliError::usage(format!(
+                "model `{name}` has no alias @{a} (its aliases: {})",
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            ))
+            .with_hint(
+                "check --alias or [models.*].alias; without it, live means the Production stage",
+            )
+            .into());
+        }
+        if let Some(done) = already_rolled_back(&live, to) {
+            let mut view = serde_json::Map::new();
+            view.insert("model".into(), name.into());
+            view.insert("from".into(), serde_json::json!([]));
+            view.insert("to".into(), live[0].version.into());
+            view.insert("plan".into(), serde_json::json!([]));
+            return Ok(Planned::Nothing {
+                outcome: "already_live",
+                message: done,
+                view,
+            });
+        }
+        if let (Some(n), [only]) = (to, live.as_slice())
+            && only.version == n
+        {
+            return Err(CliError::usage(format!(
+                "--to {n} is the live version of `{name}` ({}); rolling back to it changes nothing",
+                target.mode
+            ))
+            .with_hint(format!(
+                "`mlrb candidate {}` shows where a rollback would go",
+                target.key
+            ))
+            .into());
+        }
+        let live_ids: Vec<u64> = live.iter().map(|v| v.version).collect();
+        let chosen = match &self.fallback {
+            Some((n, description)) => fallback_choice(
+                &versions,
+                &live_ids,
+                *n,
+                description.as_deref(),
+                &target.key,
+            ),
+            None => select::choose_in(&versions, &target.mode, to),
+        };
+        let choice = match chosen {
+            Ok(c) => c,
+            Err(reasons) => return Err(self.no_target(name, reasons)),
+        };
+        if let Err(why) = preflight(&choice.version) {
+            return Err(CliError::new(
+                ExitStatus::NoTarget,
+                format!(
+                    "pre-flight failed for v{} of `{name}`: {why}; nothing was changed",
+                    choice.version.version
+                ),
+            )
+            .with_hint(format!(
+                "pick another target with --to V (`mlrb candidate {}` shows the choice)",
+                target.key
+            ))
+            .into());
+        }
+        let plan = plan::model_rollback(
+            &target.key,
+            name,
+            &target.mode,
+            &versions,
+            &choice.version,
+            &target.serving,
+        );
+        let mut text = format!(
+            "Rollback plan for {name} ({}, {}): {} → v{}\n  target: {}\n",
+            reg.location(),
+            target.mode,
+            fmt_versions(&plan.from),
+            plan.to,
+            choice.why
+        );
+        if let Some(note) = &target.mode_note {
+            text.push_str(&format!("  live: {note}\n"));
+        }
+        if live.len() > 1 {
+            text.push_str(&format!(
+                "  ! {} versions are live ({}); all but the target will be archived\n",
+                live.len(),
+                fmt_versions(&live_ids)
+            ));
+        }
+        text.push_str(&plan.render());
+        // Metrics never block a rollback: without a baseline it goes on, judged on hard
+        // thresholds only.
+        let baseline = match ModelMetrics::for_model(ctx.settings.models.get(&target.key)) {
+            Ok(Some(mm)) => mm
+                .baseline(reg, Some(&choice.version), live.first().copied())
+                .map_err(|e| {
+                    ctx.printer.warn(&format!(
+                        "no metrics baseline ({e:#}); the rollback goes on, judged on hard thresholds only"
+                    ))
+                })
+                .ok(),
+            _ => None,
+        };
+        // The lease is taken after the confirmation (which may take minutes at a prompt), so
+        // the model as read back must still be as planned.
+        let planned_live = match &target.mode {
+            LiveMode::Stage => registry::latest_by_stage(&versions)
+                .get(&Stage::Production)
+                .copied(),
+            LiveMode::Alias(_) => live.first().map(|v| v.version),
+        };
+        let audit = Audit {
+            event: String::new(),
+            timestamp: clock::fmt(req.started_at),
+            triggered_by: req.who.clone(),
+            reason: crate::commands::rollback::tag_reason(&req.reason),
+        };
+        let question = format!("Roll back {name} to v{}?", plan.to);
+        let out = self.engine_plan(
+            ctx,
+            req,
+            &target,
+            plan.clone(),
+            audit,
+            None,
+            text,
+            question,
+            planned_live,
+        );
+        *self.planned.borrow_mut() = Some((baseline, plan));
+        Ok(out)
+    }
+
+    fn plan_resume(&self, ctx: &Ctx, req: &Request, started: &Record) -> Result<Planned> {
+        let event = started.event.as_str();
+        let records = crate::rollback::engine::read_journal(ctx)?;
+        let mine: Vec<&Record> = records.iter().filter(|r| r.event == event).collect();
+        let head = match &started.entry {
+            Entry::Started {
+                from,
+                to,
+                reason,
+                triggered_by,
+                started_at,
+                ..
+            } => Some((
+                from.clone(),
+                *to,
+                reason.clone(),
+                triggered_by.clone(),
+                *started_at,
+            )),
+            _ => None,
+        };
+        let planned = mine.iter().find_map(|r| match &r.entry {
+            Entry::Plan {
+                detail, live_mode, ..
+            } if !detail.is_empty() => Some((detail.clone(), live_mode.clone())),
+            _ => None,
+        });
+        let (Some((from, to, reason, who, started_at)), Some((steps, mode))) = (head, planned)
+        else {
+            return Err(CliError::usage(format!(
+                "the journal does not hold the plan of {event}; it cannot be resumed"
+            ))
+            .with_hint(format!(
+                "check `mlrb status {}` and roll back with --to V",
+                self.target.key
+            ))
+            .into());
+        };
+        let plan = plan::Plan {
+            model: self.target.key.clone(),
+            registered_name: self.target.registered_name.clone(),
+            mode: mode.unwrap_or_else(|| self.target.mode.clone()),
+            from,
+            to,
+            steps,
+        };
+        let finished: std::collections::BTreeSet<usize> = mine
+            .iter()
+            .filter_map(|r| match r.entry {
+                Entry::StepFinished {
+                    index, ok: true, ..
+                } => Some(index),
+                _ => None,
+            })
+            .collect();
+        let mut text = format!(
+            "Interrupted rollback {event} of {} ({}): {} → v{}\n",
+            plan.registered_name,
+            self.reg.location(),
+            fmt_versions(&plan.from),
+            plan.to
+        );
+        for (i, line) in plan.lines().iter().enumerate() {
+            let mark = if finished.contains(&i) {
+                "done per journal"
+            } else {
+                "to check and run"
+            };
+            text.push_str(&format!("  {:>2}. [{mark}] {line}\n", i + 1));
+        }
+        // A resumed rollback is verified like any other, against the baseline of its target.
+        let baseline = ModelMetrics::for_model(ctx.settings.models.get(&self.target.key))
+            .ok()
+            .flatten()
+            .and_then(|mm| {
+                let v = self.reg.get_version(&plan.registered_name, plan.to).ok();
+                mm.baseline(self.reg.as_ref(), v.as_ref(), None).ok()
+            });
+        let audit = Audit {
+            event: String::new(),
+            timestamp: clock::fmt(started_at),
+            triggered_by: who,
+            reason: crate::commands::rollback::tag_reason(&reason),
+        };
+        let question = format!("Resume rollback {event}?");
+        let out = self.engine_plan(
+            ctx,
+            req,
+            &self.target,
+            plan.clone(),
+            audit,
+            Some(event.to_string()),
+            text,
+            question,
+            None,
+        );
+        *self.planned.borrow_mut() = Some((baseline, plan));
+        Ok(out)
+    }
+
+    /// The engine's plan from the model's: steps over the shared registry, the lease as the
+    /// claim (checking the live version is still `planned_live` unless resuming), the registry
+    /// re-read as the verification.
+    #[allow(clippy::too_many_arguments)]
+    fn engine_plan(
+        &self,
+        _ctx: &Ctx,
+        req: &Request,
+        target: &ModelTarget,
+        plan: plan::Plan,
+        audit: Audit,
+        resuming: Option<String>,
+        text: String,
+        question: String,
+        planned_live: Option<u64>,
+    ) -> Planned {
+        let name = plan.registered_name.clone();
+        let http = Rc::new(OnceCell::new());
+        let steps: Vec<Box<dyn Step>> = plan
+            .steps
+            .iter()
+            .filter(|s| !matches!(s, PlanStep::Verify))
+            .map(|s| {
+                Box::new(ModelStep {
+                    step: s.clone(),
+                    reg: self.reg.clone(),
+                    name: name.clone(),
+                    audit: audit.clone(),
+                    serving: target.serving.clone(),
+                    http: http.clone(),
+                    resuming: resuming.clone(),
+                }) as Box<dyn Step>
+            })
+            .collect();
+        // The claim knows the event; the verification needs it too.
+        let event_cell: Rc<RefCell<String>> =
+            Rc::new(RefCell::new(resuming.clone().unwrap_or_default()));
+        let claim_event = event_cell.clone();
+        let (reg_c, name_c, who, force, mode_c) = (
+            self.reg.clone(),
+            name.clone(),
+            req.who.clone(),
+            req.force_unlock,
+            target.mode.clone(),
+        );
+        let is_resume = resuming.is_some();
+        let claim: crate::rollback::Claim = Box::new(move |event: &str| {
+            *claim_event.borrow_mut() = event.to_string();
+            let mode = mode_c.clone();
+            let lease = crate::lease::acquire(reg_c.clone(), &name_c, &who, event, force, |m| {
+                if is_resume {
+                    return Ok(());
+                }
+                let now_live = match &mode {
+                    LiveMode::Stage => m.latest.get(&Stage::Production).copied(),
+                    LiveMode::Alias(a) => m.aliases.get(a).copied(),
+                };
+                if now_live == planned_live {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the newest live version was {}, now {}",
+                        planned_live
+                            .map(|v| format!("v{v}"))
+                            .unwrap_or("none".into()),
+                        now_live.map(|v| format!("v{v}")).unwrap_or("none".into())
+                    ))
+                }
+            })?;
+            Ok(Box::new(lease) as Box<dyn std::any::Any>)
+        });
+        let (reg_v, name_v, mode_v, to) =
+            (self.reg.clone(), name.clone(), plan.mode.clone(), plan.to);
+        let verify = Box::new(move || {
+            let event = event_cell.borrow().clone();
+            verify(reg_v.as_ref(), &name_v, &mode_v, to, &event)
+        });
+        let writes: Vec<(bool, String)> = plan
+            .steps
+            .iter()
+            .filter(|s| !matches!(s, PlanStep::Verify))
+            .map(|s| (s.is_registry_write(), s.describe(&name)))
+            .collect();
+        let mut view = serde_json::Map::new();
+        view.insert("model".into(), name.clone().into());
+        view.insert("from".into(), serde_json::json!(plan.from));
+        view.insert("to".into(), plan.to.into());
+        Planned::Plan(Box::new(Plan {
+            mode: target.mode.to_string(),
+            from: plan.from.clone(),
+            to: plan.to,
+            to_reason: text
+                .lines()
+                .nth(1)
+                .and_then(|l| l.trim().strip_prefix("target: "))
+                .unwrap_or("")
+                .to_string(),
+            summary: (String::new(), String::new()),
+            text,
+            question,
+            steps,
+            verify_line: PlanStep::Verify.describe(&name),
+            verify,
+            notes: Vec::new(),
+            view,
+            done_message: format!(
+                "rolled back {name}: {} → v{}, verified in the registry",
+                fmt_versions(&plan.from),
+                plan.to
+            ),
+            failure_hint: format!(
+                "`mlrb status {}` shows what was done; `mlrb rollback model {} --resume` finishes it",
+                target.key, target.key
+            ),
+            on_failure: Some(Box::new(move |i| {
+                let done: Vec<&str> = writes[..i].iter().map(|(_, l)| l.as_str()).collect();
+                if writes[..i].iter().any(|(w, _)| *w) {
+                    format!(". Done before it: {}", done.join("; "))
+                } else {
+                    ". Nothing was changed in the registry".into()
+                }
+            })),
+            claim: Some(claim),
+        }))
+    }
+
+    /// No safe target: the fallback when one is configured, else the reference's advice.
+    fn no_target(&self, name: &str, reasons: Vec<String>) -> anyhow::Error {
+        use crate::config::Fallback;
+        let key = &self.target.key;
+        let hint = match self
+            .configured_fallback
+            .as_ref()
+            .map(|f| (f.resolve(), f.description.as_deref()))
+        {
+            Some((Ok(Fallback::Version(n)), _)) if self.fallback.is_none() => format!(
+                "activate the pre-built fallback v{n}: mlrb rollback model {key} --fallback"
+            ),
+            Some((Ok(Fallback::Switch(sw)), d)) => format!(
+                "switch to the pre-built fallback{} ({} in the serving layer): mlrb rollback model {key} --fallback",
+                d.map(|d| format!(", {d}")).unwrap_or_default(),
+                sw.kind.as_str(),
+            ),
+            _ => NO_TARGET_ADVICE.to_string(),
+        };
+        CliError::new(
+            ExitStatus::NoTarget,
+            format!("no rollback target for `{name}`: {}", reasons.join("; ")),
+        )
+        .with_hint(hint)
+        .into()
+    }
+}
+
+/// Whether the registry already shows `step` done by this event (a resumed rollback skips it).
+fn already_done(reg: &dyn Registry, name: &str, step: &PlanStep, event: &str) -> bool {
+    match step {
+        PlanStep::Stage { version, to, .. } => reg
+            .get_version(name, *version)
+            .is_ok_and(|v| v.stage == *to),
+        PlanStep::Alias { alias, version, .. } => reg
+            .get_model(name)
+            .is_ok_and(|m| m.aliases.get(alias) == Some(version)),
+        PlanStep::Tags { version, role } => reg.get_version(name, *version).is_ok_and(|v| {
+            v.tag(tags::EVENT_ID) == Some(event) && v.tag(tags::ROLE) == Some(role.as_str())
+        }),
+        // Serving requests are repeated (asking twice is harmless); verification always runs.
+        _ => false,
+    }
+}
+
+/// The configured fallback as the target. It was built and tested for exactly this moment and
+/// may have been rolled back from before (it is not the model meant to shine), so only liveness
+/// and READY are checked.
+fn fallback_choice(
+    versions: &[ModelVersion],
+    live: &[u64],
+    n: u64,
+    description: Option<&str>,
+    key: &str,
+) -> std::result::Result<select::Choice, Vec<String>> {
+    let v = versions
+        .iter()
+        .find(|v| v.version == n)
+        .ok_or_else(|| vec![format!("the fallback v{n} is not in the registry")])?;
+    if live.contains(&n) {
+        return Err(vec![format!("the fallback v{n} is already live")]);
+    }
+    if v.status != "READY" {
+        return Err(vec![format!(
+            "the fallback v{n} is {} in the registry",
+            v.status
+        )]);
+    }
+    Ok(select::Choice {
+        version: v.clone(),
+        rule: select::Rule::Explicit,
+        why: format!(
+            "v{n} is the pre-built fallback{} ([models.{key}.fallback])",
+            description.map(|d| format!(", {d}")).unwrap_or_default()
+        ),
+        skipped: Vec::new(),
+    })
+}
+
+/// Before any change: the target must be READY in the registry and its artifact must exist
+/// where mlrb can check (a local path or `file://`); remote sources are left to the server.
+fn preflight(v: &ModelVersion) -> std::result::Result<(), String> {
+    if !v.status.eq_ignore_ascii_case("READY") {
+        return Err(format!("its registry status is {}, not READY", v.status));
+    }
+    let local = v
+        .source
+        .strip_prefix("file://")
+        .or_else(|| v.source.strip_prefix("file:"))
+        .or_else(|| (v.source.starts_with('/')).then_some(v.source.as_str()));
+    if let Some(path) = local
+        && !std::path::Path::new(path).exists()
+    {
+        return Err(format!("its artifact source {} does not exist", v.source));
+    }
+    Ok(())
+}
+
+/// The audit tags' shared values.
+#[derive(Clone)]
+struct Audit {
+    event: String,
+    timestamp: String,
+    triggered_by: String,
+    reason: String,
+}
+
+impl Audit {
+    fn tags(&self, role: &str) -> Vec<(String, String)> {
+        vec![
+            (tags::EVENT_ID.into(), self.event.clone()),
+            (tags::TIMESTAMP.into(), self.timestamp.clone()),
+            (tags::TRIGGERED_BY.into(), self.triggered_by.clone()),
+            (tags::REASON.into(), self.reason.clone()),
+            (tags::ROLE.into(), role.to_string()),
+        ]
+    }
+}
+
+/// A re-run after a finished rollback changes nothing: the live version is the one an earlier
+/// rollback moved to, and no other target was named.
+fn already_rolled_back(live: &[&ModelVersion], to: Option<u64>) -> Option<String> {
+    let [only] = live else { return None };
+    if only.tag(tags::ROLE) != Some(tags::ROLE_TARGET) || to.is_some_and(|n| n != only.version) {
+        return None;
+    }
+    Some(format!(
+        "already rolled back: v{} is live since rollback {} at {}; nothing changed{}",
+        only.version,
+        only.tag(tags::EVENT_ID).unwrap_or("?"),
+        only.tag(tags::TIMESTAMP).unwrap_or("?"),
+        if to.is_none() {
+            " (to go further back, name the version: --to V)"
+        } else {
+            ""
+        }
+    ))
+}
+
+fn fmt_versions(vs: &[u64]) -> String {
+    if vs.is_empty() {
+        return "(none live)".into();
+    }
+    vs.iter()
+        .map(|v| format!("v{v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs one of a plan's serving steps (reload, wait for the version, kubectl/helm command).
+pub(crate) fn serving_step(
+    http: &std::cell::OnceCell<std::result::Result<crate::http::Http, String>>,
+    serving_cfg: &crate::config::ServingConfig,
+    name: &str,
+    step: &PlanStep,
+) -> std::result::Result<String, (ExitStatus, String)> {
+    match step {
+        PlanStep::Reload { url, version } => http
+            .get_or_init(serving::client)
+            .as_ref()
+            .map_err(|e| (ExitStatus::Failure, e.clone()))
+            .and_then(|h| {
+                serving::reload(h, url, name, *version).map_err(|e| (ExitStatus::Failure, e))
+            }),
+        PlanStep::AwaitServing {
+            url,
+            version,
+            timeout,
+        } => http
+            .get_or_init(serving::client)
+            .as_ref()
+            .map_err(|e| (ExitStatus::Failure, e.clone()))
+            .and_then(|h| {
+                let pointer = serving_cfg.version_pointer.as_deref().unwrap_or("/version");
+                serving::await_version(h, url, pointer, *version, *timeout)
+                    .map_err(|e| (ExitStatus::NotVerified, e))
+            }),
+        PlanStep::Command {
+            argv,
+            timeout,
+            awaits,
+        } => crate::exec::Cmd::from_argv(argv, *timeout)
+            .run()
+            .map(|o| {
+                let t = crate::exec::runner::tail(&o.stdout, 2, 300);
+                if t.is_empty() { argv.join(" ") } else { t }
+            })
+            .map_err(|e| {
+                let (msg, hint) = crate::exec::kubectl::explain(&e, "the serving deployment");
+                let status = if *awaits {
+                    ExitStatus::NotVerified
+                } else {
+                    ExitStatus::Failure
+                };
+                (
+                    status,
+                    match hint {
+                        Some(h) => format!("{msg} (next: {h})"),
+                        None => msg,
+                    },
+                )
+            }),
+        _ => Err((
+            ExitStatus::Failure,
+            format!("not a serving step: {}", step.describe(name)),
+        )),
+    }
+}
+
+/// Re-reads the registry: the target must be the only live version and carry this event's tags.
+fn verify(
+    reg: &dyn Registry,
+    name: &str,
+    mode: &LiveMode,
+    to: u64,
+    event: &str,
+) -> std::result::Result<String, String> {
+    let mut versions = reg
+        .search_versions(name, &registry::VersionQuery::all())
+        .map_err(|e| format!("cannot re-read the registry: {e}"))?;
+    if let LiveMode::Alias(_) = mode {
+        let m = reg
+            .get_model(name)
+            .map_err(|e| format!("cannot re-read the registry: {e}"))?;
+        registry::attach_aliases(&m, &mut versions);
+    }
+    let live: Vec<u64> = registry::live_versions(&versions, mode)
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    if live != [to] {
+        return Err(format!(
+            "registry shows live {} after the rollback, expected v{to}",
+            fmt_versions(&live)
+        ));
+    }
+    let target = versions
+        .iter()
+        .find(|v| v.version == to)
+        .ok_or("target vanished")?;
+    if target.tag(tags::EVENT_ID) != Some(event) {
+        return Err(format!("v{to} does not carry {}={event}", tags::EVENT_ID));
+    }
+    if let LiveMode::Stage = mode
+        && target.stage != Stage::Production
+    {
+        return Err(format!("v{to} is {} not Production", target.stage));
+    }
+    Ok(format!("v{to} is the only live version"))
+}
