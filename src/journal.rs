@@ -187,6 +187,18 @@ pub fn active_switch(records: &[Record], model: &str) -> Option<ActiveSwitch> {
             Entry::StepStarted { index: 0, .. } if switches.contains_key(r.event.as_str()) => {
                 pending.push(&r.event);
             }
+            // A resumed switch whose change was made before the crash skips its step as done:
+            // the event closing as rolled back (verified or not) says the change is in place.
+            Entry::Finished { outcome, .. }
+                if outcome != "failed" && pending.contains(&r.event.as_str()) =>
+            {
+                pending.retain(|e| *e != r.event);
+                if let Some(rec) = switches.get(r.event.as_str()) {
+                    let on = matches!(rec.entry, Entry::FallbackSwitch { on: true, .. });
+                    active = on.then_some(rec.event.as_str());
+                    pending.clear();
+                }
+            }
             Entry::StepFinished { index: 0, ok, .. } => {
                 let Some(rec) = switches.get(r.event.as_str()).copied() else {
                     continue;
@@ -368,7 +380,8 @@ pub fn unfinished<'a>(
 
 /// The events of `command` on `target` (a `Started` record's `registered_name`) that were
 /// interrupted or failed before they finished, oldest first: what a plain re-run must not plan
-/// over, and what `--resume` finishes.
+/// over, and what `--resume` finishes. A variant of the command (more flags after it:
+/// `rollback model --fallback --end` of `rollback model --fallback`) counts as the command.
 pub fn open_events<'a>(
     records: &'a [Record],
     command: &str,
@@ -383,7 +396,7 @@ pub fn open_events<'a>(
                 registered_name: n,
                 registry,
                 ..
-            } if c == command && n == target && registry == place => open.push(&r.event),
+            } if variant_of(c, command) && n == target && registry == place => open.push(&r.event),
             Entry::Finished { outcome, .. } if outcome != "failed" => {
                 open.retain(|e| *e != r.event)
             }
@@ -391,6 +404,13 @@ pub fn open_events<'a>(
         }
     }
     open
+}
+
+/// `recorded` is `command` or the command with more flags after it.
+fn variant_of(recorded: &str, command: &str) -> bool {
+    recorded
+        .strip_prefix(command)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(" --"))
 }
 
 /// The newest model rollback of `model` (the name typed) that is still running or finished less
@@ -540,5 +560,74 @@ mod tests {
         let on = switch("e1", true, None, Some(true));
         let interrupted_end = switch("e2", false, Some("e1"), None);
         assert_eq!(active(&[on, interrupted_end]), Some(("e1".into(), false)));
+    }
+
+    fn finished(event: &str, outcome: &str) -> Vec<Record> {
+        vec![Record {
+            event: event.into(),
+            at: clock::now(),
+            entry: Entry::Finished {
+                outcome: outcome.into(),
+                message: String::new(),
+            },
+        }]
+    }
+
+    /// Killed after its change and before the step's end, then resumed: the resume finds the
+    /// change made and skips the step, so only the event's close says the switch is in place.
+    #[test]
+    fn a_resumed_switch_is_certain_once_its_event_closes_rolled_back() {
+        let interrupted_on = switch("e1", true, None, None);
+        assert_eq!(
+            active(&[interrupted_on.clone(), finished("e1", "rolled_back")]),
+            Some(("e1".into(), true))
+        );
+        assert_eq!(
+            active(&[interrupted_on.clone(), finished("e1", "failed")]),
+            Some(("e1".into(), false))
+        );
+        let on = switch("e1", true, None, Some(true));
+        let interrupted_end = switch("e2", false, Some("e1"), None);
+        assert_eq!(
+            active(&[on, interrupted_end, finished("e2", "not_verified")]),
+            None
+        );
+    }
+
+    #[test]
+    fn an_unfinished_event_blocks_every_variant_of_its_command() {
+        let started = |event: &str, command: &str| Record {
+            event: event.into(),
+            at: clock::now(),
+            entry: Entry::Started {
+                command: command.into(),
+                model: "recsys".into(),
+                registered_name: "deployment/recs-api".into(),
+                registry: "not touched (serving switch)".into(),
+                mode: "kubectl-set-env".into(),
+                from: Vec::new(),
+                to: 0,
+                to_reason: String::new(),
+                reason: String::new(),
+                triggered_by: "alice".into(),
+                detected_at: None,
+                started_at: clock::now(),
+            },
+        };
+        let records = vec![
+            started("e1", "rollback model --fallback --end"),
+            started("e2", "rollback model --fallbackish"),
+        ];
+        let open = |command| {
+            open_events(
+                &records,
+                command,
+                "deployment/recs-api",
+                "not touched (serving switch)",
+            )
+        };
+        assert_eq!(open("rollback model --fallback"), vec!["e1"]);
+        assert_eq!(open("rollback model --fallback --end"), vec!["e1"]);
+        assert_eq!(open("rollback infra"), Vec::<&str>::new());
     }
 }
