@@ -1,7 +1,12 @@
-//! One rollback per model across machines: each rollback writes its own lease tag on the
-//! registered model (`rollback.lease.<event>`: holder, since, expiry), then reads the model back.
-//! Seeing any other live lease, it backs off; so two engineers racing never both proceed (at
-//! worst both back off and re-run). No one's lease is ever overwritten.
+//! One rollback per model across machines. MLflow has no compare-and-swap, so the rule is
+//! Lamport's bakery over registered-model tags (`rollback.lease.<event>`): a rollback first
+//! marks its lease "choosing", reads every live lease, takes a number one above the highest,
+//! writes it, waits until no rival is still choosing, and proceeds only if its (number, event)
+//! sorts first; every other one withdraws its own lease and says who is rolling back. A rival
+//! that read the leases after ours was numbered takes a higher number, and one that read them
+//! while ours was choosing waits to see our number, so two never both proceed; the lease that
+//! sorts first never withdraws, so two never both back off. No one's lease is ever overwritten;
+//! a lease is removed only by its own rollback (released or withdrawn) or when it is taken over.
 
 use std::borrow::Borrow;
 
@@ -13,7 +18,12 @@ use crate::error::{CliError, ExitStatus};
 use crate::registry::{RegisteredModel, Registry, tags};
 
 /// How long a lease protects a rollback whose holder vanished (laptop died mid-rollback).
+/// It is also the longest a lease counts, whatever expiry it claims: a forged lease
+/// "until 9999" stops nothing for more than this after its `since`.
 pub const TTL_MINUTES: i64 = 30;
+
+/// How long a rollback waits for a rival that is still taking its number.
+const CHOOSING_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LeaseTag {
@@ -26,11 +36,18 @@ pub struct LeaseTag {
     pub expires: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub released: Option<DateTime<Utc>>,
+    /// Still taking its number (the bakery's doorway).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub choosing: bool,
+    /// Its place in line; 0 in a lease written before numbers existed, which comes first.
+    #[serde(default)]
+    pub number: u64,
 }
 
 impl LeaseTag {
     fn active(&self, now: DateTime<Utc>) -> bool {
-        self.released.is_none() && self.expires > now
+        let cap = self.since + chrono::Duration::minutes(TTL_MINUTES);
+        self.released.is_none() && self.expires.min(cap) > now
     }
 
     /// Held by a process of this machine that no longer runs: safe to take over.
@@ -58,6 +75,8 @@ pub struct Lease<'r, R: Borrow<dyn Registry + 'r>> {
     name: String,
     key: String,
     tag: LeaseTag,
+    /// Whether our tag was written (and so must be removed).
+    held: bool,
 }
 
 /// Other events' live leases on the model.
@@ -76,8 +95,9 @@ fn others(model: &RegisteredModel, mine: &str, now: DateTime<Utc>) -> Vec<(Strin
         .collect()
 }
 
-/// Takes the lease for `event`, then checks with `fresh` (on the model as read back) that the
-/// registry still is as the plan saw it. `force` takes over other live leases (abandoned ones).
+/// Takes the lease for `event` by the bakery rule (see the module), then checks with `fresh`
+/// (on the model as read back) that the registry still is as the plan saw it. `force` takes
+/// over other live leases (abandoned ones).
 pub fn acquire<'r, R: Borrow<dyn Registry + 'r>>(
     reg: R,
     name: &str,
@@ -87,7 +107,7 @@ pub fn acquire<'r, R: Borrow<dyn Registry + 'r>>(
     fresh: impl FnOnce(&RegisteredModel) -> Result<(), String>,
 ) -> anyhow::Result<Lease<'r, R>> {
     let now = clock::now();
-    let lease = Lease {
+    let mut lease = Lease {
         reg,
         _registry: std::marker::PhantomData,
         name: name.to_string(),
@@ -99,22 +119,49 @@ pub fn acquire<'r, R: Borrow<dyn Registry + 'r>>(
             since: now,
             expires: now + chrono::Duration::minutes(TTL_MINUTES),
             released: None,
+            choosing: true,
+            number: 0,
         },
+        held: false,
     };
+    // The doorway: mark ours as choosing, read the line, take the next number.
+    lease.write()?;
+    lease.held = true;
+    let model = lease.reg.borrow().get_model(name)?;
+    let seen = others(&model, &lease.key, clock::now());
+    lease.tag.number = 1 + seen.iter().map(|(_, t)| t.number).max().unwrap_or(0);
+    lease.tag.choosing = false;
+    lease.write()?;
+    // Wait for rivals still in the doorway, then the lowest (number, event) goes first.
+    let deadline = std::time::Instant::now() + CHOOSING_WAIT;
+    let model = loop {
+        let model = lease.reg.borrow().get_model(name)?;
+        let choosing = others(&model, &lease.key, clock::now())
+            .iter()
+            .any(|(_, t)| t.choosing && !t.abandoned_here());
+        if !choosing || std::time::Instant::now() >= deadline {
+            break model;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let rivals = others(&model, &lease.key, clock::now());
     let reg = lease.reg.borrow();
-    reg.set_model_tag(name, &lease.key, &serde_json::to_string(&lease.tag)?)?;
-    let model = reg.get_model(name)?;
-    let rivals = others(&model, &lease.key, now);
     for (ev, other) in rivals.iter().filter(|(_, t)| t.abandoned_here()) {
         crate::printer::to_stderr(&format!(
             "warning: the lease of event {ev} ({} since {}) belongs to a process of this machine that is gone; taking over",
             other.holder,
             clock::fmt(other.since)
         ));
+        let _ = reg.remove_lease_tag(name, &format!("{}{ev}", tags::LEASE_PREFIX));
     }
-    if let Some((ev, other)) = rivals.iter().find(|(_, t)| !t.abandoned_here()) {
+    let mine = (lease.tag.number, event.to_string());
+    let ahead = rivals
+        .iter()
+        .filter(|(_, t)| !t.abandoned_here())
+        .find(|(ev, t)| t.choosing || (t.number, ev.clone()) < mine);
+    if let Some((ev, other)) = ahead {
         if !force {
-            // Dropping `lease` marks ours released before the error is shown.
+            // Dropping `lease` withdraws ours before the error is shown.
             return Err(CliError::new(
                 ExitStatus::Refused,
                 format!(
@@ -122,7 +169,7 @@ pub fn acquire<'r, R: Borrow<dyn Registry + 'r>>(
                     other.holder,
                     if other.host.is_empty() { "another machine" } else { other.host.as_str() },
                     clock::fmt(other.since),
-                    clock::fmt(other.expires)
+                    clock::fmt(other.expires.min(other.since + chrono::Duration::minutes(TTL_MINUTES)))
                 ),
             )
             .with_hint("wait for it; if that rollback was abandoned, take over with --force-unlock")
@@ -145,19 +192,25 @@ pub fn acquire<'r, R: Borrow<dyn Registry + 'r>>(
     Ok(lease)
 }
 
+impl<'r, R: Borrow<dyn Registry + 'r>> Lease<'r, R> {
+    fn write(&self) -> anyhow::Result<()> {
+        self.reg.borrow().set_model_tag(
+            &self.name,
+            &self.key,
+            &serde_json::to_string(&self.tag)?,
+        )?;
+        Ok(())
+    }
+}
+
 impl<'r, R: Borrow<dyn Registry + 'r>> Drop for Lease<'r, R> {
-    /// A failed release is reported, never fatal: the lease expires anyway.
+    /// Released (or withdrawn): the lease's own tag is removed. A failed removal is reported,
+    /// never fatal: the lease expires anyway.
     fn drop(&mut self) {
-        self.tag.released = Some(clock::now());
-        let r = serde_json::to_string(&self.tag)
-            .map_err(|e| e.to_string())
-            .and_then(|t| {
-                self.reg
-                    .borrow()
-                    .set_model_tag(&self.name, &self.key, &t)
-                    .map_err(|e| e.to_string())
-            });
-        if let Err(e) = r {
+        if !self.held {
+            return;
+        }
+        if let Err(e) = self.reg.borrow().remove_lease_tag(&self.name, &self.key) {
             crate::printer::to_stderr(&format!(
                 "warning: could not release the lease on `{}` ({e}); it expires at {}",
                 self.name,

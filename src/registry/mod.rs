@@ -190,6 +190,12 @@ pub trait Registry: Send + Sync {
         }
         Ok(())
     }
+    /// Takes off a rollback's own lease tag from the model once the rollback is over (released,
+    /// withdrawn, or abandoned and taken over): with the drill's restore, the only removals
+    /// mlrb makes. The audit stays in the version tags and the journal.
+    fn remove_lease_tag(&self, name: &str, key: &str) -> Result<()> {
+        self.remove_drill_marks(name, None, &[key.to_string()], &[])
+    }
     /// Takes off tags (of `version`, or of the model when `None`) and aliases that a drill added.
     /// Removing what is already gone is not an error.
     fn remove_drill_marks(

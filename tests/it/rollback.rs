@@ -423,15 +423,120 @@ fn a_second_rollback_of_the_same_model_is_refused_with_the_holder() {
 
 crate::on_both_registries!(
     lease_of_another_machine_is_respected,
-    stale_plan_is_refused_after_the_prompt
+    stale_plan_is_refused_after_the_prompt,
+    a_forged_lease_stops_nothing_after_its_cap,
+    a_finished_rollback_leaves_no_lease_tag,
+    two_machines_racing_exactly_one_rolls_back,
 );
+
+/// Any registry writer can add a lease claiming to last until 9999: it counts for at most
+/// 30 minutes after its `since`, and then stops nothing.
+fn a_forged_lease_stops_nothing_after_its_cap(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("forged");
+    b.seed(&m, &bad_release(), &[]);
+    let forged = serde_json::json!({
+        "holder": "mallory", "host": "nowhere", "pid": 1,
+        "since": chrono::Utc::now() - chrono::Duration::minutes(31), "expires": "9999-01-01T00:00:00Z"
+    });
+    b.set_model_tag(&m, "rollback.lease.rollback-forged", &forged.to_string());
+    env.run(&["rollback", "model", &m, "--yes"]).code(0);
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
+}
+
+/// A released lease removes its own tag: attempts, refused ones included, leave none behind.
+fn a_finished_rollback_leaves_no_lease_tag(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("no-lease-left");
+    b.seed(&m, &bad_release(), &[]);
+    env.run(&["rollback", "model", &m, "--yes"]).code(0);
+    env.run(&["rollback", "model", &m, "--yes"]).code(0);
+    let snap = b.snapshot(&m);
+    assert!(
+        !snap.contains("rollback.lease."),
+        "a lease tag was left behind:\n{snap}"
+    );
+}
+
+/// Two machines (their own state directories) roll back one model at the same instant, many
+/// times: exactly one rolls back each time; the other backs off naming it, or finds the work
+/// done. Never both, never neither.
+fn two_machines_racing_exactly_one_rolls_back(env: &mut TestEnv, b: &dyn Backend) {
+    let races: usize = std::env::var("MLRB_TEST_RACES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    for race in 0..races {
+        let m = unique("race");
+        b.seed(&m, &bad_release(), &[]);
+        let mut children = Vec::new();
+        for who in ["alice", "bob"] {
+            let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("mlrb"));
+            c.env_clear()
+                .envs(&env.vars)
+                .env("MLRB_STATE_DIR", env.path().join(format!("state-{who}")))
+                .args([
+                    "rollback",
+                    "model",
+                    &m,
+                    "--yes",
+                    "--triggered-by",
+                    who,
+                    "-o",
+                    "json",
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            children.push(c.spawn().unwrap());
+        }
+        let outs: Vec<std::process::Output> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
+        let codes: Vec<i32> = outs.iter().map(|o| o.status.code().unwrap_or(-1)).collect();
+        let rolled: Vec<bool> = outs
+            .iter()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains("\"outcome\": \"rolled_back\""))
+            .collect();
+        let why = || {
+            outs.iter()
+                .map(|o| {
+                    format!(
+                        "{:?}: {}",
+                        o.status.code(),
+                        String::from_utf8_lossy(&o.stderr)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n---\n")
+        };
+        assert_eq!(
+            rolled.iter().filter(|r| **r).count(),
+            1,
+            "race {race}: exactly one rolls back (codes {codes:?}):\n{}",
+            why()
+        );
+        assert!(
+            codes.iter().all(|c| *c == 0 || *c == 3),
+            "race {race}: the other backs off (3) or finds it done (0): {codes:?}\n{}",
+            why()
+        );
+        assert_eq!(b.version(&m, 2).0, Stage::Production, "race {race}");
+        assert_eq!(b.version(&m, 3).0, Stage::Archived, "race {race}");
+        let (_, t2) = b.version(&m, 2);
+        let (_, t3) = b.version(&m, 3);
+        assert_eq!(
+            t2["rollback.event_id"], t3["rollback.event_id"],
+            "race {race}: one event's audit on both versions"
+        );
+    }
+}
 
 fn lease_of_another_machine_is_respected(env: &mut TestEnv, b: &dyn Backend) {
     let m = unique("lease");
     b.seed(&m, &bad_release(), &[]);
+    let now = chrono::Utc::now();
     let other = serde_json::json!({
         "holder": "bob", "host": "laptop-of-bob", "pid": 4242,
-        "since": "2026-11-26T02:10:00Z", "expires": "2999-01-01T00:00:00Z"
+        "since": now - chrono::Duration::minutes(2), "expires": now + chrono::Duration::minutes(28)
     });
     b.set_model_tag(&m, "rollback.lease.rollback-elsewhere", &other.to_string());
     let before = b.snapshot(&m);
@@ -443,10 +548,10 @@ fn lease_of_another_machine_is_respected(env: &mut TestEnv, b: &dyn Backend) {
         "{line}"
     );
     assert_eq!(b.version(&m, 3).0, Stage::Production, "nothing rolled back");
-    assert_ne!(
+    assert_eq!(
         b.snapshot(&m),
         before,
-        "our own lease is recorded as released"
+        "our own lease was withdrawn: its tag is gone, nothing else changed"
     );
     let out = env.run(&["rollback", "model", &m, "--yes", "--force-unlock"]);
     out.code(0);
