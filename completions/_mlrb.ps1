@@ -116,7 +116,7 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the plan and change nothing')
-            [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Finish an interrupted rollback of this model (re-checks the registry before each step)')
+            [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Finish an interrupted rollback of this model (re-checks the registry, or with --fallback the serving switch, before each step)')
             [CompletionResult]::new('--fallback', '--fallback', [CompletionResultType]::ParameterName, 'Make the pre-built fallback of [models.X.fallback] live (when no safe target is left)')
             [CompletionResult]::new('--end', '--end', [CompletionResultType]::ParameterName, 'With --fallback: switch a serving-switch fallback off again, restoring the value the journal recorded when it was switched on')
             [CompletionResult]::new('--force-unlock', '--force-unlock', [CompletionResultType]::ParameterName, 'Take over the model''s lease from a rollback that was abandoned on another machine')

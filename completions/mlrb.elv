@@ -109,7 +109,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
             cand --dry-run 'Print the plan and change nothing'
-            cand --resume 'Finish an interrupted rollback of this model (re-checks the registry before each step)'
+            cand --resume 'Finish an interrupted rollback of this model (re-checks the registry, or with --fallback the serving switch, before each step)'
             cand --fallback 'Make the pre-built fallback of [models.X.fallback] live (when no safe target is left)'
             cand --end 'With --fallback: switch a serving-switch fallback off again, restoring the value the journal recorded when it was switched on'
             cand --force-unlock 'Take over the model''s lease from a rollback that was abandoned on another machine'

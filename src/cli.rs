@@ -282,11 +282,12 @@ pub struct ModelRollbackArgs {
     pub to: Option<String>,
     #[command(flatten)]
     pub common: RollbackOptions,
-    /// Finish an interrupted rollback of this model (re-checks the registry before each step)
+    /// Finish an interrupted rollback of this model (re-checks the registry, or with --fallback
+    /// the serving switch, before each step)
     #[arg(long, conflicts_with_all = ["to", "reason", "detected_at", "triggered_by"])]
     pub resume: bool,
     /// Make the pre-built fallback of [models.X.fallback] live (when no safe target is left)
-    #[arg(long, conflicts_with_all = ["to", "resume"])]
+    #[arg(long, conflicts_with = "to")]
     pub fallback: bool,
     /// With --fallback: switch a serving-switch fallback off again, restoring the value the
     /// journal recorded when it was switched on

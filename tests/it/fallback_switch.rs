@@ -67,6 +67,59 @@ fn env_switch(ns: &str) -> String {
     )
 }
 
+/// Deployment `recs` (app=recs, tier=web) behind Service `recs`, and `recs-fallback` beside it,
+/// both rolled out.
+fn selector_world(ns: &str) {
+    let k = cluster();
+    k.apply(
+        ns,
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: recs}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: recs, tier: web}}
+  template:
+    metadata: {labels: {app: recs, tier: web}}
+    spec: {containers: [{name: recs, image: reg/recs:1.0}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: recs-fallback}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: recs-fallback}}
+  template:
+    metadata: {labels: {app: recs-fallback}}
+    spec: {containers: [{name: popular, image: reg/popular:1.0}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: recs}
+spec:
+  selector: {app: recs, tier: web}
+  ports: [{port: 80}]
+"#,
+    );
+    for d in ["recs", "recs-fallback"] {
+        k.kubectl(&[
+            "-n",
+            ns,
+            "rollout",
+            "status",
+            &format!("deployment/{d}"),
+            "--timeout=60s",
+        ]);
+    }
+}
+
+fn selector_switch(ns: &str) -> String {
+    format!(
+        "description = \"most-popular items, no ML\"\nswitch = \"service-selector\"\nservice = \"recs\"\nnamespace = \"{ns}\"\nselector = {{ app = \"recs-fallback\" }}\n"
+    )
+}
+
 #[test]
 fn env_switch_turns_the_fallback_on_and_end_restores_the_recorded_value() {
     let k = cluster();
@@ -173,21 +226,21 @@ fn env_switch_turns_the_fallback_on_and_end_restores_the_recorded_value() {
     let status = env.run(&["status", "recsys"]);
     assert!(!status.stdout.contains("FALLBACK:"), "{}", status.stdout);
 
-    // Nothing recorded is on any more: --end refuses.
+    // Ended already, and the value it restored is in place: a second --end changes nothing.
     let journal = env.journal();
-    let line = env
-        .run(&[
-            "rollback",
-            "model",
-            "recsys",
-            "--fallback",
-            "--end",
-            "--yes",
-        ])
-        .one_clear_error(2);
+    let again = env.run(&[
+        "rollback",
+        "model",
+        "recsys",
+        "--fallback",
+        "--end",
+        "--yes",
+    ]);
+    again.code(0);
     assert!(
-        line.contains("no fallback switch of `recsys` is on"),
-        "{line}"
+        again.stderr.contains("was ended already by rollback-"),
+        "{}",
+        again.stderr
     );
     assert_eq!(env.journal(), journal);
 }
@@ -225,52 +278,9 @@ fn a_variable_that_was_unset_is_unset_again_by_end() {
 
 #[test]
 fn selector_switch_replaces_the_whole_selector_and_end_restores_it() {
-    let k = cluster();
-    let ns = k.namespace("fbsel");
-    k.apply(
-        &ns,
-        r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: recs}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: recs, tier: web}}
-  template:
-    metadata: {labels: {app: recs, tier: web}}
-    spec: {containers: [{name: recs, image: reg/recs:1.0}]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: recs-fallback}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: recs-fallback}}
-  template:
-    metadata: {labels: {app: recs-fallback}}
-    spec: {containers: [{name: popular, image: reg/popular:1.0}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: recs}
-spec:
-  selector: {app: recs, tier: web}
-  ports: [{port: 80}]
-"#,
-    );
-    for d in ["recs", "recs-fallback"] {
-        k.kubectl(&[
-            "-n",
-            &ns,
-            "rollout",
-            "status",
-            &format!("deployment/{d}"),
-            "--timeout=60s",
-        ]);
-    }
-    let fallback = format!(
-        "description = \"most-popular items, no ML\"\nswitch = \"service-selector\"\nservice = \"recs\"\nnamespace = \"{ns}\"\nselector = {{ app = \"recs-fallback\" }}\n"
-    );
+    let ns = cluster().namespace("fbsel");
+    selector_world(&ns);
+    let fallback = selector_switch(&ns);
 
     // A selector with no ready pods behind it would take the model down: refused, exit 4.
     let (ghost, _) = env_with(&fallback.replace("recs-fallback", "ghost"));
@@ -355,4 +365,279 @@ fn dry_run_prints_the_plan_and_changes_nothing() {
         .code(3);
     assert_eq!(env_value(&ns, "recs-api"), "personalised");
     assert_eq!(env.journal(), "");
+}
+
+/// The journal's records, parsed.
+fn records(env: &TestEnv) -> Vec<Value> {
+    env.journal()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The events the journal started with `command`, oldest first.
+fn events(env: &TestEnv, command: &str) -> Vec<String> {
+    records(env)
+        .iter()
+        .filter(|r| r["type"] == "started" && r["command"] == command)
+        .map(|r| r["event"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The `fallback_switch` records of `event`.
+fn switch_records(env: &TestEnv, event: &str) -> Vec<Value> {
+    records(env)
+        .into_iter()
+        .filter(|r| r["type"] == "fallback_switch" && r["event"] == event)
+        .collect()
+}
+
+fn fallback(env: &TestEnv, extra: &[&str]) -> crate::common::Output {
+    let mut args = vec!["rollback", "model", "recsys", "--fallback"];
+    args.extend_from_slice(extra);
+    env.run(&args)
+}
+
+/// Right after the switch went on, the same command again (a second engineer, a re-run after a
+/// timeout) is a no-op naming the event; likewise `--end` right after an `--end`. Neither ever
+/// switches again, which would record the fallback's own value as the one to restore.
+#[test]
+fn switching_again_right_after_is_a_no_op_that_names_the_event() {
+    let k = cluster();
+    let ns = k.namespace("fbagain");
+    recs_api(&ns);
+    let (env, _b) = env_with(&env_switch(&ns));
+    fallback(&env, &["--yes"]).code(0);
+    let on = events(&env, "rollback model --fallback");
+    assert_eq!(on.len(), 1);
+    let journal = env.journal();
+
+    let again = fallback(&env, &["--yes", "-o", "json"]);
+    again.code(0);
+    let v: Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(v["outcome"], "no_change", "{v}");
+    assert_eq!(v["event_id"], Value::Null, "{v}");
+    let message = v["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("already, switched by {} at ", on[0]))
+            && message.ends_with("nothing changed"),
+        "{message}"
+    );
+    assert_eq!(env.journal(), journal, "no event for a no-op");
+    assert_eq!(env_value(&ns, "recs-api"), "popular");
+
+    fallback(&env, &["--end", "--yes"]).code(0);
+    let off = events(&env, "rollback model --fallback --end");
+    assert_eq!(off.len(), 1);
+    assert_eq!(env_value(&ns, "recs-api"), "personalised");
+    let journal = env.journal();
+    let again = fallback(&env, &["--end", "--yes"]);
+    again.code(0);
+    assert!(
+        again.stderr.contains(&format!(
+            "the fallback of `recsys` was ended already by {} at ",
+            off[0]
+        )) && again.stderr.contains("nothing changed"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(env.journal(), journal);
+    assert_eq!(env_value(&ns, "recs-api"), "personalised");
+
+    // Switched on again, the value recorded as the one to restore is the original one.
+    fallback(&env, &["--yes"]).code(0);
+    let on = events(&env, "rollback model --fallback");
+    let rec = &switch_records(&env, &on[1])[0];
+    assert_eq!(
+        rec["previous"],
+        json!({"env": {"var": "RECS_MODE", "value": "personalised"}})
+    );
+
+    // A model whose switch mlrb never turned on has nothing to end: a usage error.
+    let ns2 = k.namespace("fbnever");
+    recs_api(&ns2);
+    let (fresh, _b) = env_with(&env_switch(&ns2));
+    let line = fallback(&fresh, &["--end", "--yes"]).one_clear_error(2);
+    assert!(
+        line.contains("no fallback switch of `recsys` is on"),
+        "{line}"
+    );
+    assert_eq!(fresh.journal(), "");
+}
+
+/// Killed at a step boundary of the switch: a plain re-run refuses and names the event and
+/// `--resume`; `--resume` finishes that event (a step the world shows done is not run again)
+/// and prints one JSON document; `--end` afterwards restores the value before the switch.
+#[test]
+fn a_crash_while_switching_on_is_refused_then_resumed_and_end_restores_the_original() {
+    let k = cluster();
+    // Two steps (the change, the rollout), then the verification: step 3.
+    for at in [
+        "started:1",
+        "finished:1",
+        "started:2",
+        "finished:2",
+        "started:3",
+        "finished:3",
+    ] {
+        let ns = k.namespace("fbcrash");
+        recs_api(&ns);
+        let (mut env, b) = env_with(&env_switch(&ns));
+        let registry_before = b.snapshot("recsys");
+        env.set("MLRB_TEST_CRASH_AT", at);
+        let out = fallback(&env, &["--yes"]);
+        assert_ne!(out.code, 0, "{at}: the process was killed");
+        env.vars.remove("MLRB_TEST_CRASH_AT");
+        let event = events(&env, "rollback model --fallback")
+            .pop()
+            .unwrap_or_else(|| panic!("{at}: no event started"));
+
+        let line = fallback(&env, &["--yes"]).one_clear_error(2);
+        assert!(
+            line.contains(&event) && line.contains("interrupted"),
+            "{at}: {line}"
+        );
+        let refused = fallback(&env, &["--yes"]);
+        assert!(
+            refused.stderr.contains("--resume"),
+            "{at}: {}",
+            refused.stderr
+        );
+        // `--end --resume` would finish the opposite of what the event was doing.
+        let line = fallback(&env, &["--end", "--resume", "--yes"]).one_clear_error(2);
+        assert!(
+            line.contains(&event) && line.contains("switching the fallback of `recsys` on"),
+            "{at}: {line}"
+        );
+
+        let out = fallback(&env, &["--resume", "--yes", "-o", "json"]);
+        out.code(0);
+        let v: Value = serde_json::from_str(&out.stdout)
+            .unwrap_or_else(|e| panic!("{at}: stdout is not JSON ({e}):\n{}", out.stdout));
+        assert_eq!(v["outcome"], "rolled_back", "{at}: {v}");
+        assert_eq!(v["event_id"], json!(event), "{at}: {v}");
+        assert_eq!(v["fallback"], "on", "{at}: {v}");
+        assert_eq!(env_value(&ns, "recs-api"), "popular", "{at}");
+        let recs = switch_records(&env, &event);
+        assert_eq!(recs.len(), 1, "{at}: one record of the value replaced");
+        assert_eq!(
+            recs[0]["previous"],
+            json!({"env": {"var": "RECS_MODE", "value": "personalised"}}),
+            "{at}"
+        );
+        let set_env =
+            format!("kubectl --namespace={ns} set env deployment/recs-api RECS_MODE=popular");
+        let ran_set_env = records(&env)
+            .iter()
+            .filter(|r| r["type"] == "step_started" && r["step"] == json!(set_env))
+            .count();
+        let want = if at == "started:1" { 2 } else { 1 };
+        assert_eq!(
+            ran_set_env, want,
+            "{at}: the switch ran once (plus its interrupted start)"
+        );
+        let s: Value =
+            serde_json::from_str(&env.run(&["status", "recsys", "-o", "json"]).code(0).stdout)
+                .unwrap();
+        assert_eq!(s["fallback_switch"]["event"], json!(event), "{at}: {s}");
+        assert_eq!(s["fallback_switch"]["certain"], json!(true), "{at}: {s}");
+
+        // Switching on again is a no-op; the end restores the value before the switch.
+        fallback(&env, &["--yes"]).code(0);
+        fallback(&env, &["--end", "--yes"]).code(0);
+        assert_eq!(env_value(&ns, "recs-api"), "personalised", "{at}");
+        assert_eq!(
+            b.snapshot("recsys"),
+            registry_before,
+            "{at}: registry touched"
+        );
+    }
+}
+
+/// The same for `--end` and for the selector switch: resumed, the end restores the recorded
+/// selector, and the switch goes on again from it.
+#[test]
+fn a_crash_while_ending_or_switching_a_selector_is_resumed() {
+    let k = cluster();
+    for at in ["started:1", "finished:1"] {
+        let ns = k.namespace("fbcrashend");
+        recs_api(&ns);
+        let (mut env, _b) = env_with(&env_switch(&ns));
+        fallback(&env, &["--yes"]).code(0);
+        env.set("MLRB_TEST_CRASH_AT", at);
+        assert_ne!(fallback(&env, &["--end", "--yes"]).code, 0, "{at}");
+        env.vars.remove("MLRB_TEST_CRASH_AT");
+        let event = events(&env, "rollback model --fallback --end")
+            .pop()
+            .unwrap();
+        let line = fallback(&env, &["--end", "--yes"]).one_clear_error(2);
+        assert!(line.contains(&event), "{at}: {line}");
+        // A switch on is refused too while the end is unfinished.
+        let line = fallback(&env, &["--yes"]).one_clear_error(2);
+        assert!(line.contains(&event), "{at}: {line}");
+        let out = fallback(&env, &["--end", "--resume", "--yes", "-o", "json"]);
+        out.code(0);
+        let v: Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(v["outcome"], "rolled_back", "{at}: {v}");
+        assert_eq!(v["fallback"], "off", "{at}: {v}");
+        assert_eq!(env_value(&ns, "recs-api"), "personalised", "{at}");
+        let status = env.run(&["status", "recsys"]);
+        assert!(
+            !status.stdout.contains("fallback switch since"),
+            "{at}: {}",
+            status.stdout
+        );
+    }
+
+    let ns = k.namespace("fbcrashsel");
+    selector_world(&ns);
+    // One step (the patch), then the verification.
+    for at in ["started:1", "finished:1", "started:2", "finished:2"] {
+        let (mut env, _b) = env_with(&selector_switch(&ns));
+        env.set("MLRB_TEST_CRASH_AT", at);
+        assert_ne!(fallback(&env, &["--yes"]).code, 0, "{at}");
+        env.vars.remove("MLRB_TEST_CRASH_AT");
+        fallback(&env, &["--yes"]).one_clear_error(2);
+        fallback(&env, &["--resume", "--yes"]).code(0);
+        assert_eq!(
+            selector(&ns, "recs"),
+            json!({"app": "recs-fallback"}),
+            "{at}"
+        );
+        fallback(&env, &["--end", "--yes"]).code(0);
+        assert_eq!(
+            selector(&ns, "recs"),
+            json!({"app": "recs", "tier": "web"}),
+            "{at}"
+        );
+    }
+}
+
+/// `--dry-run -o json` is one JSON document with the plan, on and off, and changes nothing.
+#[test]
+fn dry_run_json_is_one_document() {
+    let k = cluster();
+    let ns = k.namespace("fbdryjson");
+    recs_api(&ns);
+    let (env, _b) = env_with(&env_switch(&ns));
+    let out = fallback(&env, &["--dry-run", "-o", "json"]);
+    out.code(0);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "dry_run", "{v}");
+    assert_eq!(v["fallback"], "on", "{v}");
+    assert_eq!(v["from"], "RECS_MODE=personalised", "{v}");
+    assert_eq!(v["to"], "RECS_MODE=popular", "{v}");
+    assert_eq!(v["plan"].as_array().unwrap().len(), 3, "{v}");
+    assert_eq!(env.journal(), "");
+
+    fallback(&env, &["--yes"]).code(0);
+    let journal = env.journal();
+    let out = fallback(&env, &["--end", "--dry-run", "-o", "json"]);
+    out.code(0);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "dry_run", "{v}");
+    assert_eq!(v["fallback"], "off", "{v}");
+    assert_eq!(v["to"], "RECS_MODE=personalised", "{v}");
+    assert_eq!(env.journal(), journal);
+    assert_eq!(env_value(&ns, "recs-api"), "popular");
 }
