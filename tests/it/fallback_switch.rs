@@ -570,12 +570,35 @@ fn a_crash_while_ending_or_switching_a_selector_is_resumed() {
         let event = events(&env, "rollback model --fallback --end")
             .pop()
             .unwrap();
-        let line = fallback(&env, &["--end", "--yes"]).one_clear_error(2);
+        let refused = fallback(&env, &["--end", "--yes"]);
+        let line = refused.one_clear_error(2);
         assert!(line.contains(&event), "{at}: {line}");
         // A switch on is refused too while the end is unfinished.
         let line = fallback(&env, &["--yes"]).one_clear_error(2);
         assert!(line.contains(&event), "{at}: {line}");
-        let out = fallback(&env, &["--end", "--resume", "--yes", "-o", "json"]);
+        // Finished as asked (`--end --resume`), or with the command the refusal's hint names.
+        let mut resume: Vec<String> = if at == "started:1" {
+            [
+                "rollback",
+                "model",
+                "recsys",
+                "--fallback",
+                "--end",
+                "--resume",
+            ]
+            .map(String::from)
+            .to_vec()
+        } else {
+            let hint = refused
+                .stderr
+                .split("finish it with `mlrb ")
+                .nth(1)
+                .and_then(|h| h.split('`').next())
+                .unwrap_or_else(|| panic!("{at}: no resume command in:\n{}", refused.stderr));
+            hint.split_whitespace().map(String::from).collect()
+        };
+        resume.extend(["--yes", "-o", "json"].map(String::from));
+        let out = env.run(&resume.iter().map(String::as_str).collect::<Vec<_>>());
         out.code(0);
         let v: Value = serde_json::from_str(&out.stdout).unwrap();
         assert_eq!(v["outcome"], "rolled_back", "{at}: {v}");
