@@ -989,7 +989,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__rollback__subcmd__retrain)
-            opts="-y -o -q -v -h -V --dataset-version --config-commit --wait --reason --yes --dry-run --detected-at --triggered-by --output --config --registry --state-dir --quiet --verbose --help --version"
+            opts="-y -o -q -v -h -V --dataset-version --config-commit --wait --resume --reason --yes --dry-run --detected-at --triggered-by --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

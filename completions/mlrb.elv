@@ -184,6 +184,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
             cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
             cand --wait 'Follow the pipeline until it finishes'
+            cand --resume 'Finish an interrupted retrain (a trigger with no recorded answer is looked for in CI, never sent twice)'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
             cand --dry-run 'Print the plan and change nothing'

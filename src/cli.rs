@@ -217,17 +217,21 @@ pub struct RollbackOptions {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["dataset_version", "resume"])))]
 pub struct RetrainRollbackArgs {
     pub model: String,
     /// The known-good training dataset version
     #[arg(long, value_name = "D")]
-    pub dataset_version: String,
+    pub dataset_version: Option<String>,
     /// The training config commit (or ref) to run
     #[arg(long, value_name = "C")]
     pub config_commit: Option<String>,
     /// Follow the pipeline until it finishes
     #[arg(long)]
     pub wait: bool,
+    /// Finish an interrupted retrain (a trigger with no recorded answer is looked for in CI, never sent twice)
+    #[arg(long, conflicts_with_all = ["dataset_version", "config_commit", "reason", "detected_at", "triggered_by"])]
+    pub resume: bool,
     #[command(flatten)]
     pub common: RollbackOptions,
     #[command(flatten)]

@@ -222,6 +222,12 @@ pub fn render(records: &[&Record], notes: &Annotations, revenue: Option<&Revenue
         Some("failed") => "FAILED — manual intervention required",
         Some("triggered") => "Retrain triggered — follow the pipeline, then promote and verify",
         Some("retrained") => "Retrain finished — promote the new version and verify",
+        Some("retrain_failed") => {
+            "Retrain pipeline FAILED — keep serving the fallback; fix it, then trigger again"
+        }
+        Some("trigger_unknown") => {
+            "Retrain trigger UNKNOWN — check CI for this event's pipeline before triggering again"
+        }
         _ => "Interrupted — see `mlrb status`",
     };
     let (sev, sev_why) = severity(&reason);
