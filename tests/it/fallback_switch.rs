@@ -664,3 +664,105 @@ fn dry_run_json_is_one_document() {
     assert_eq!(env.journal(), journal);
     assert_eq!(env_value(&ns, "recs-api"), "popular");
 }
+
+/// A change the cluster refuses (RBAC: the on-call account may read the Deployment but not
+/// patch it) fails with nothing changed and leaves its event open: a plain re-run refuses; once
+/// the account may patch, `--resume` finishes the same event and `--end` restores the original.
+#[test]
+fn a_refused_change_keeps_its_event_open_and_resume_finishes_it_once_allowed() {
+    let k = cluster();
+    let ns = k.namespace("fbrbac");
+    recs_api(&ns);
+    let role = |verbs: &str| {
+        format!(
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: oncall}}\n---\n\
+             apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: oncall}}\n\
+             rules: [{{apiGroups: [apps], resources: [deployments], verbs: [{verbs}]}}]\n---\n\
+             apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: oncall}}\n\
+             subjects: [{{kind: ServiceAccount, name: oncall, namespace: {ns}}}]\n\
+             roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: oncall}}\n"
+        )
+    };
+    k.apply(&ns, &role("get, list, watch"));
+    let (mut env, _b) = env_with(&env_switch(&ns));
+    env.set("KUBECONFIG", oncall_kubeconfig(&env, &ns));
+
+    let out = fallback(&env, &["--yes"]);
+    out.code(1);
+    assert!(out.stderr.contains("forbidden"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`mlrb rollback model recsys --fallback --resume` finishes this event"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(env_value(&ns, "recs-api"), "personalised");
+    let event = events(&env, "rollback model --fallback").pop().unwrap();
+    let status = env.run(&["status", "recsys"]);
+    assert!(!status.stdout.contains("FALLBACK:"), "{}", status.stdout);
+    let line = fallback(&env, &["--yes"]).one_clear_error(2);
+    assert!(line.contains(&event), "{line}");
+    let line = fallback(&env, &["--end", "--yes"]).one_clear_error(2);
+    assert!(line.contains(&event), "{line}");
+
+    k.apply(&ns, &role("get, list, watch, patch, update"));
+    let out = fallback(&env, &["--resume", "--yes", "-o", "json"]);
+    out.code(0);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["event_id"], json!(event), "{v}");
+    assert_eq!(v["outcome"], "rolled_back", "{v}");
+    assert_eq!(env_value(&ns, "recs-api"), "popular");
+    fallback(&env, &["--end", "--yes"]).code(0);
+    assert_eq!(env_value(&ns, "recs-api"), "personalised");
+}
+
+/// A kubeconfig in the env's directory whose current context is the `oncall` service account
+/// of `ns` (its token, the test cluster).
+fn oncall_kubeconfig(env: &TestEnv, ns: &str) -> String {
+    let k = cluster();
+    let mut token = String::new();
+    for _ in 0..100 {
+        let secret = k.kubectl(&[
+            "-n",
+            ns,
+            "get",
+            "serviceaccount",
+            "oncall",
+            "-o",
+            "jsonpath={.secrets[0].name}",
+        ]);
+        if !secret.trim().is_empty() {
+            token = k.kubectl(&[
+                "-n",
+                ns,
+                "get",
+                "secret",
+                secret.trim(),
+                "-o",
+                "go-template={{.data.token | base64decode}}",
+            ]);
+        }
+        if !token.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(!token.trim().is_empty(), "no token for the oncall account");
+    let path = env.path().join("oncall-kubeconfig");
+    std::fs::copy(&k.kubeconfig, &path).unwrap();
+    let cfg = format!("--kubeconfig={}", path.display());
+    let cluster_name = k.kubectl(&[&cfg, "config", "view", "-o", "jsonpath={.clusters[0].name}"]);
+    let token_arg = format!("--token={}", token.trim());
+    k.kubectl(&[&cfg, "config", "set-credentials", "oncall", &token_arg]);
+    let cluster_arg = format!("--cluster={}", cluster_name.trim());
+    k.kubectl(&[
+        &cfg,
+        "config",
+        "set-context",
+        "oncall",
+        &cluster_arg,
+        "--user=oncall",
+    ]);
+    k.kubectl(&[&cfg, "config", "use-context", "oncall"]);
+    path.display().to_string()
+}

@@ -617,16 +617,11 @@ impl FallbackSwitch {
             notes: Vec::new(),
             view,
             done_message: format!("{what}: {label} {} → {}, verified", s.from, s.to),
-            failure_hint: if s.on {
-                format!(
-                    "`mlrb status {model}` shows the switch as recorded; `mlrb rollback model {model} --fallback --end` restores {}",
-                    s.from
-                )
-            } else {
-                format!(
-                    "`mlrb status {model}` shows the switch as recorded; run `mlrb rollback model {model} --fallback --end` again once the cause is fixed"
-                )
-            },
+            // A failed change leaves its event open: a plain re-run (on or `--end`) refuses.
+            failure_hint: format!(
+                "once the cause is fixed, `mlrb rollback model {model} --fallback{} --resume` finishes this event; `mlrb status {model}` shows the switch as recorded",
+                if s.on { "" } else { " --end" }
+            ),
             on_failure: Some(Box::new(failed_how)),
             claim: Some(self.claim(ctx, req, &s)),
         }
