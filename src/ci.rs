@@ -459,12 +459,9 @@ impl Ci {
 
     /// Whether `event`'s trigger, sent at `since` or later, started a pipeline.
     pub fn lookup(&self, r: &Retrain, event: &str, since: DateTime<Utc>) -> Lookup {
-        if let Err(why) = self.can_lookup() {
-            return Lookup::CannotAsk(why);
-        }
-        match self.cfg.kind {
-            RetrainKind::Gitlab => self.gitlab_lookup(r, event, since),
-            RetrainKind::Github => match self.runs_since(r, since) {
+        match (self.cfg.kind, &self.status_token) {
+            (RetrainKind::Gitlab, Some(tok)) => self.gitlab_lookup(r, event, since, tok),
+            (RetrainKind::Github, _) => match self.runs_since(r, since) {
                 Ok(runs) if runs.is_empty() => Lookup::NotFound,
                 Ok(runs) => Lookup::Dispatched(
                     runs.iter()
@@ -478,15 +475,12 @@ impl Ci {
                 ),
                 Err(e) => Lookup::Failed(e),
             },
-            RetrainKind::Webhook => Lookup::NotFound,
+            _ => Lookup::CannotAsk(self.can_lookup().err().unwrap_or_default()),
         }
     }
 
     /// GitLab: the project's triggered pipelines on the ref since then, and their variables.
-    fn gitlab_lookup(&self, r: &Retrain, event: &str, since: DateTime<Utc>) -> Lookup {
-        let Some(tok) = &self.status_token else {
-            return Lookup::NotFound;
-        };
+    fn gitlab_lookup(&self, r: &Retrain, event: &str, since: DateTime<Utc>, tok: &str) -> Lookup {
         let var = self.cfg.status_token_env.as_deref();
         let list = format!("{}/pipelines", self.gitlab_project());
         let after = (since - chrono::Duration::minutes(1))

@@ -13,13 +13,18 @@ const SECRET: &str = "glptt-s3cr3t-trigger";
 const API_SECRET: &str = "glpat-s3cr3t-api";
 
 fn gitlab_env(url: &str) -> TestEnv {
+    gitlab_env_with(url, "")
+}
+
+/// `gitlab_env` with `extra` lines in `[models.recsys.retrain]`.
+fn gitlab_env_with(url: &str, extra: &str) -> TestEnv {
     let mut env = TestEnv::new();
     env.set("RETRAIN_TOKEN", SECRET);
     env.set("GITLAB_API_TOKEN", API_SECRET);
     env.write(
         "mlrb.toml",
         &format!(
-            "[models.recsys.retrain]\nkind = \"gitlab\"\nurl = \"{url}\"\nproject = \"ml/recsys\"\nref = \"main\"\ntoken_env = \"RETRAIN_TOKEN\"\nstatus_token_env = \"GITLAB_API_TOKEN\"\nestimated_duration = \"45m\"\npoll_interval = \"1s\"\n"
+            "[models.recsys.retrain]\nkind = \"gitlab\"\nurl = \"{url}\"\nproject = \"ml/recsys\"\nref = \"main\"\ntoken_env = \"RETRAIN_TOKEN\"\nstatus_token_env = \"GITLAB_API_TOKEN\"\nestimated_duration = \"45m\"\npoll_interval = \"1s\"\n{extra}"
         ),
     );
     env
@@ -746,4 +751,71 @@ fn dry_run_json_is_a_document() {
         "{v}"
     );
     assert!(server.requests().is_empty());
+}
+
+/// `--wait` cut short (the pipeline still running at wait_timeout) leaves the event open: a
+/// plain re-run refuses, and `--resume --wait` follows the same pipeline to its end without
+/// triggering again.
+#[test]
+fn a_wait_cut_short_is_resumed_without_a_second_trigger() {
+    let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let f = finished.clone();
+    let server = TestServer::start(move |req| match (req.method.as_str(), req.path.as_str()) {
+        ("POST", "/api/v4/projects/ml%2Frecsys/trigger/pipeline") => Reply::json(
+            201,
+            json!({"id": 42, "web_url": "https://gitlab.example.com/ml/recsys/-/pipelines/42"}),
+        ),
+        ("GET", "/api/v4/projects/ml%2Frecsys/pipelines/42") => {
+            let status = if f.load(Ordering::SeqCst) {
+                "success"
+            } else {
+                "running"
+            };
+            Reply::json(200, json!({"id": 42, "status": status}))
+        }
+        _ => Reply::text(404, "text/plain", "no route"),
+    });
+    let env = gitlab_env_with(&server.url, "wait_timeout = \"1s\"\n");
+    let mut wait = RETRAIN.to_vec();
+    wait.push("--wait");
+    let out = env.run(&wait);
+    out.code(1);
+    assert!(
+        out.error_line().contains("pipeline still running after 1s"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("--resume --wait` follows it again"),
+        "{}",
+        out.stderr
+    );
+    env.run(&wait).one_clear_error(2);
+    finished.store(true, Ordering::SeqCst);
+    let mut resume = RESUME.to_vec();
+    resume.push("--wait");
+    let out = env.run(&resume);
+    out.code(0);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "retrained", "{v}");
+    assert_eq!(posts(&server), 1);
+}
+
+/// A pipeline `--wait` sees fail ends the event (retrain_failed): the retrain may be triggered
+/// again at once, as a new event.
+#[test]
+fn a_failed_pipeline_closes_the_event_and_may_be_triggered_again() {
+    let server = gitlab(201, &["running", "failed"]);
+    let env = gitlab_env(&server.url);
+    let mut wait = RETRAIN.to_vec();
+    wait.push("--wait");
+    env.run(&wait).code(1);
+    let outcomes: Vec<Value> = records(&env)
+        .into_iter()
+        .filter(|r| r["type"] == "finished")
+        .map(|r| r["outcome"].clone())
+        .collect();
+    assert_eq!(outcomes, [json!("retrain_failed")]);
+    env.run(RETRAIN).code(0);
+    assert_eq!(posts(&server), 2);
 }

@@ -132,62 +132,13 @@ impl Kind for Retrain {
     fn plan(&self, ctx: &Ctx, req: &Request, resuming: Option<&Record>) -> Result<Planned> {
         let ci = &self.ci;
         let records = crate::rollback::engine::read_journal(ctx)?;
-        let want = match resuming {
-            Some(started) => match &started.entry {
-                Entry::Started { to_reason, .. } => decode(to_reason),
-                _ => None,
-            }
-            .ok_or_else(|| {
-                CliError::usage(format!(
-                    "the journal does not say which dataset {} retrained on",
-                    started.event
-                ))
-            })?,
-            None => self
-                .want
-                .clone()
-                .ok_or_else(|| CliError::usage("--dataset-version is required"))?,
-        };
+        let want = self.asked(resuming)?;
         if resuming.is_none()
             && let Some(nothing) = self.already_triggered(&records, &want)
         {
             return Ok(nothing);
         }
-        let (prior, run, sent_at) = match resuming {
-            Some(started) => prior(&records, &started.event, ci),
-            None => (Prior::Unsent, None, None),
-        };
-        {
-            let mut seen = self.seen.borrow_mut();
-            seen.want = Some(want.clone());
-            seen.sent_at = sent_at;
-            seen.pipeline = match &prior {
-                Prior::Answered(pl) if !ci.is_github() => {
-                    Some(pl.clone().unwrap_or_else(|| ci.pipeline("", "")))
-                }
-                _ => run.clone(),
-            };
-        }
-        let mut steps: Vec<Box<dyn Step>> = vec![Box::new(TriggerStep {
-            ci: ci.clone(),
-            want: want.clone(),
-            prior: prior.clone(),
-            seen: self.seen.clone(),
-        })];
-        if ci.is_github() {
-            steps.push(Box::new(FindRunStep {
-                ci: ci.clone(),
-                want: want.clone(),
-                found: run.is_some(),
-                seen: self.seen.clone(),
-            }));
-        }
-        let estimate = humantime::format_duration(ci.estimate()).to_string();
-        let config = want
-            .config_commit
-            .as_deref()
-            .map(|c| format!(", config {c}"))
-            .unwrap_or_default();
+        let steps = self.steps(&records, resuming, &want);
         let verify_line = if self.wait {
             format!(
                 "http      poll the pipeline until it finishes (timeout {})",
@@ -196,27 +147,12 @@ impl Kind for Retrain {
         } else {
             "check     CI accepted the trigger (follow the pipeline with --wait or in CI)".into()
         };
-        let mut text = format!(
-            "Emergency retrain plan for {} ({}): dataset {}{config}, estimated {estimate}\n  this is the slow path: use it when the training data itself is at fault\n",
-            self.model,
-            ci.kind(),
-            want.dataset,
-        );
-        if let Some(started) = resuming {
-            text.push_str(&format!("  resuming {}\n", started.event));
-        }
-        for (i, l) in steps
+        let lines: Vec<String> = steps
             .iter()
             .map(|s| s.line())
             .chain([verify_line.clone()])
-            .enumerate()
-        {
-            text.push_str(&format!("  {:>2}. {l}\n", i + 1));
-        }
-        let mut view = Map::new();
-        view.insert("kind".into(), ci.kind().into());
-        view.insert("dataset_version".into(), want.dataset.clone().into());
-        view.insert("config_commit".into(), want.config_commit.clone().into());
+            .collect();
+        let mut view = self.view(&want);
         view.insert(
             "estimated_duration_minutes".into(),
             (ci.estimate().as_secs() / 60).into(),
@@ -229,7 +165,7 @@ impl Kind for Retrain {
             summary: (
                 "retrain".into(),
                 format!(
-                    "An emergency retrain of model `{}` on dataset {}{} in {} (estimated duration {estimate}), started by {}, due to:",
+                    "An emergency retrain of model `{}` on dataset {}{} in {} (estimated duration {}), started by {}, due to:",
                     self.model,
                     want.dataset,
                     want.config_commit
@@ -237,16 +173,18 @@ impl Kind for Retrain {
                         .map(|c| format!(" with config {c}"))
                         .unwrap_or_default(),
                     ci.kind(),
+                    humantime::format_duration(ci.estimate()),
                     req.who
                 ),
             ),
-            text,
+            text: self.text(&want, resuming, &lines),
             question: format!("Trigger an emergency retrain of {}?", self.model),
             steps,
             verify_line,
             verify: self.verify(ctx.printer.format, ctx.printer.quiet),
             notes: Vec::new(),
             view,
+            // The ending says how it went, in a retrain's words.
             done_message: "retrain triggered".into(),
             failure_hint: "`mlrb status` shows the event".into(),
             on_failure: None,
@@ -279,6 +217,98 @@ impl Kind for Retrain {
 type Closing = (ExitStatus, &'static str, String, String);
 
 impl Retrain {
+    /// The retrain asked for: on the command line, or by the journal of the resumed event.
+    fn asked(&self, resuming: Option<&Record>) -> Result<ci::Retrain> {
+        let Some(started) = resuming else {
+            return Ok(self
+                .want
+                .clone()
+                .ok_or_else(|| CliError::usage("--dataset-version is required"))?);
+        };
+        let asked = match &started.entry {
+            Entry::Started { to_reason, .. } => decode(to_reason),
+            _ => None,
+        };
+        Ok(asked.ok_or_else(|| {
+            CliError::usage(format!(
+                "the journal does not say which dataset {} retrained on",
+                started.event
+            ))
+        })?)
+    }
+
+    /// The trigger and (GitHub) finding its run; a resumed event's are told what the journal
+    /// shows of them.
+    fn steps(
+        &self,
+        records: &[Record],
+        resuming: Option<&Record>,
+        want: &ci::Retrain,
+    ) -> Vec<Box<dyn Step>> {
+        let ci = &self.ci;
+        let (prior, run, sent_at) = match resuming {
+            Some(started) => prior(records, &started.event, ci),
+            None => (Prior::Unsent, None, None),
+        };
+        {
+            let mut seen = self.seen.borrow_mut();
+            seen.want = Some(want.clone());
+            seen.sent_at = sent_at;
+            seen.pipeline = match &prior {
+                Prior::Answered(pl) if !ci.is_github() => {
+                    Some(pl.clone().unwrap_or_else(|| ci.pipeline("", "")))
+                }
+                _ => run.clone(),
+            };
+        }
+        let mut steps: Vec<Box<dyn Step>> = vec![Box::new(TriggerStep {
+            ci: ci.clone(),
+            want: want.clone(),
+            prior,
+            seen: self.seen.clone(),
+        })];
+        if ci.is_github() {
+            steps.push(Box::new(FindRunStep {
+                ci: ci.clone(),
+                want: want.clone(),
+                found: run.is_some(),
+                seen: self.seen.clone(),
+            }));
+        }
+        steps
+    }
+
+    /// The plan as printed before the confirmation.
+    fn text(&self, want: &ci::Retrain, resuming: Option<&Record>, lines: &[String]) -> String {
+        let mut text = format!(
+            "Emergency retrain plan for {} ({}): dataset {}{}, estimated {}\n  this is the slow path: use it when the training data itself is at fault\n",
+            self.model,
+            self.ci.kind(),
+            want.dataset,
+            want.config_commit
+                .as_deref()
+                .map(|c| format!(", config {c}"))
+                .unwrap_or_default(),
+            humantime::format_duration(self.ci.estimate())
+        );
+        if let Some(started) = resuming {
+            text.push_str(&format!("  resuming {}\n", started.event));
+        }
+        for (i, l) in lines.iter().enumerate() {
+            text.push_str(&format!("  {:>2}. {l}\n", i + 1));
+        }
+        text
+    }
+
+    /// The JSON view's fields every outcome of a retrain has.
+    fn view(&self, want: &ci::Retrain) -> Map<String, Value> {
+        let mut view = Map::new();
+        view.insert("kind".into(), self.ci.kind().into());
+        view.insert("dataset_version".into(), want.dataset.clone().into());
+        view.insert("config_commit".into(), want.config_commit.clone().into());
+        view
+    }
+
     /// The verification: with `--wait`, the pipeline followed to its end; else what CI answered.
     fn verify(
         &self,
@@ -516,10 +546,7 @@ impl Retrain {
         if asked_for.as_ref() != Some(want) || clock::now() - *at >= window {
             return None;
         }
-        let mut view = Map::new();
-        view.insert("kind".into(), self.ci.kind().into());
-        view.insert("dataset_version".into(), want.dataset.clone().into());
-        view.insert("config_commit".into(), want.config_commit.clone().into());
+        let mut view = self.view(want);
         view.insert("triggered_by_event".into(), (*event).into());
         view.insert("triggered_at".into(), clock::fmt(*at).into());
         Some(Planned::Nothing {
@@ -704,13 +731,17 @@ fn prior(
                 detail,
                 ..
             } => prior = Prior::Answered(pipeline_in(ci, detail)),
-            // CI refused it, after any earlier attempt was found to have started nothing.
+            // CI refused it, after any earlier attempt was found to have started nothing: the
+            // next attempt is the first that may have.
             Entry::StepFinished {
                 index: 0,
                 ok: false,
                 detail,
                 ..
-            } if detail.ends_with(REFUSED) => prior = Prior::Unsent,
+            } if detail.ends_with(REFUSED) => {
+                prior = Prior::Unsent;
+                first_sent = None;
+            }
             Entry::StepFinished {
                 index: 1,
                 ok: true,
