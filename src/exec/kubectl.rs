@@ -62,6 +62,14 @@ pub struct Revision {
     pub images: Vec<String>,
     pub created: Option<DateTime<Utc>>,
     pub current: bool,
+    /// The ReplicaSet's name: it stays when a rollback makes its template live again, while its
+    /// revision number changes.
+    pub replicaset: String,
+    /// Its `pod-template-hash` label.
+    pub hash: String,
+    /// The revision numbers it had before (the controller's `revision-history`): its template
+    /// was made live again, by a rollback or a deploy of an earlier version.
+    pub earlier: Vec<u64>,
     /// The pod template, to tell whether two revisions are the same.
     #[serde(skip)]
     pub template: Value,
@@ -147,14 +155,43 @@ impl Kubectl {
     }
 
     fn read_deployment(&self, deployment: &str) -> Result<Value, ExecError> {
-        let out = self
-            .cmd(["get", "deployment", deployment, "-o", "json"])
-            .timeout(Duration::from_secs(30))
-            .run()?;
+        self.get_json("deployment", deployment)
+    }
+
+    /// `kubectl get RESOURCE NAME -o json`, parsed.
+    pub fn get_json(&self, resource: &str, name: &str) -> Result<Value, ExecError> {
+        let cmd = self
+            .cmd(["get", resource, name, "-o", "json"])
+            .timeout(Duration::from_secs(30));
+        let out = cmd.run()?;
         serde_json::from_str(&out.stdout).map_err(|e| ExecError::Spawn {
-            cmdline: format!("kubectl get deployment {deployment} -o json"),
+            cmdline: cmd.line(),
             detail: format!("not JSON: {e}"),
         })
+    }
+
+    /// `kubectl annotate RESOURCE NAME --overwrite [--resource-version=RV] K=V… K-…`: with a
+    /// resource version it is a compare-and-swap, failing with a conflict (`is_conflict`) when
+    /// the object was written since it was read.
+    pub fn annotate(
+        &self,
+        resource: &str,
+        name: &str,
+        resource_version: Option<&str>,
+        set: &[(&str, String)],
+        remove: &[&str],
+    ) -> Cmd {
+        let mut args = vec![
+            "annotate".to_string(),
+            format!("{resource}/{name}"),
+            "--overwrite".into(),
+        ];
+        if let Some(rv) = resource_version {
+            args.push(format!("--resource-version={rv}"));
+        }
+        args.extend(set.iter().map(|(k, v)| format!("{k}={v}")));
+        args.extend(remove.iter().map(|k| format!("{k}-")));
+        self.cmd(args).timeout(Duration::from_secs(30))
     }
 
     /// (ready, total) pods matching a label selector (`app=x,tier=y`); pods being deleted
@@ -273,6 +310,18 @@ fn revisions(deployment: &Value, replicasets: &Value) -> Vec<Revision> {
                     .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                     .map(|t| t.with_timezone(&Utc)),
                 current: false,
+                replicaset: rs["metadata"]["name"].as_str().unwrap_or("").to_string(),
+                hash: rs
+                    .pointer("/metadata/labels/pod-template-hash")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                earlier: ann["deployment.kubernetes.io/revision-history"]
+                    .as_str()
+                    .unwrap_or("")
+                    .split(',')
+                    .filter_map(|n| n.trim().parse().ok())
+                    .collect(),
                 template,
             })
         })
@@ -300,6 +349,23 @@ fn without_hash(template: &Value) -> Value {
         l.remove("pod-template-hash");
     }
     t
+}
+
+/// A write refused because the object changed since it was read (HTTP 409).
+pub fn is_conflict(e: &ExecError) -> bool {
+    let err = e.stderr();
+    err.contains("the object has been modified") || err.contains("(Conflict)")
+}
+
+/// The object's `metadata.resourceVersion`.
+pub fn resource_version(obj: &Value) -> Option<&str> {
+    obj.pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+}
+
+/// The Deployment's (or ReplicaSet's) pod template as revisions compare it.
+pub fn template_of(obj: &Value) -> Value {
+    without_hash(&obj["spec"]["template"])
 }
 
 /// The `deployment.kubernetes.io/revision` annotation.
@@ -487,5 +553,29 @@ mod tests {
             .map(|r| r.revision)
             .collect();
         assert_eq!(current, [2]);
+    }
+
+    #[test]
+    fn a_replicaset_made_live_again_names_its_earlier_revisions() {
+        let mut again = rs(6, "reg/ms:v2", "b");
+        again["metadata"]["name"] = json!("ms-b");
+        again["metadata"]["labels"] = json!({"pod-template-hash": "b"});
+        again["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] =
+            json!("2,4");
+        let list = json!({"items": [rs(5, "reg/ms:v5", "e"), again]});
+        let revs = revisions(&deployment(6, "reg/ms:v2"), &list);
+        assert_eq!(
+            (
+                revs[0].revision,
+                revs[0].current,
+                revs[0].earlier.as_slice()
+            ),
+            (6, true, [2, 4].as_slice())
+        );
+        assert_eq!(
+            (revs[0].replicaset.as_str(), revs[0].hash.as_str()),
+            ("ms-b", "b")
+        );
+        assert!(revs[1].earlier.is_empty());
     }
 }
