@@ -650,3 +650,358 @@ fn argo_rollout_is_aborted_through_its_status() {
     again.code(0);
     assert!(again.stderr.contains("already aborted"), "{}", again.stderr);
 }
+
+// ---- guarantees of the engine: idempotence, one rollback at a time, crash safety ----
+
+/// The reported bug: a second `rollback infra` right after a completed one undid the undo and put
+/// the broken image back. It is now a no-op naming the first rollback; a new deploy after it makes
+/// a rollback possible again.
+#[test]
+fn a_second_rollback_is_a_no_op_that_names_the_first() {
+    let k = cluster();
+    let ns = k.namespace("again");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2", "reg/ms:broken-v3"]);
+    let env = kube_env(&ns, "");
+    env.run(&["rollback", "infra", "recsys", "--yes"]).code(0);
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v2");
+    let again = env.run(&["rollback", "infra", "recsys", "--yes", "-o", "json"]);
+    again.code(0);
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v2", "the undo was not undone");
+    let v: Value = serde_json::from_str(&again.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{}", again.stdout));
+    assert_eq!(v["outcome"], json!("already_rolled_back"), "{v}");
+    let message = v["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("already rolled back by rollback-")
+            && message.ends_with("(revision 4); nothing changed"),
+        "{message}"
+    );
+    assert_eq!(
+        env.journal()
+            .lines()
+            .filter(|l| l.contains("\"type\":\"started\""))
+            .count(),
+        1,
+        "one rollback in the journal"
+    );
+    // Another machine (its own empty journal) sees the same on the object.
+    let mut other = kube_env(&ns, "");
+    other.set("USER", "second-oncall");
+    let out = other.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(0);
+    assert!(
+        out.stderr.contains("already rolled back by rollback-"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v2");
+
+    // A new deploy after it: a rollback is possible again, and goes back to the rolled-back-to
+    // image.
+    k.deploy(&ns, "ms", &["reg/ms:broken-v4"]);
+    env.run(&["rollback", "infra", "recsys", "--yes"]).code(0);
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v2");
+    // --to-revision still goes where it is told.
+    env.run(&["rollback", "infra", "recsys", "--to-revision", "1", "--yes"])
+        .code(0);
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v1");
+}
+
+/// A rollback done by hand (or by another tool), or one whose record on the object is gone, is
+/// not undone either: the object, else the journal, else the controller's revision history says
+/// the live template was made live again.
+#[test]
+fn a_rollback_made_by_hand_or_without_its_record_is_not_undone() {
+    let k = cluster();
+    let ns = k.namespace("byhand");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2", "reg/ms:broken-v3"]);
+    k.kubectl(&["-n", &ns, "rollout", "undo", "deployment/ms"]);
+    k.kubectl(&[
+        "-n",
+        &ns,
+        "rollout",
+        "status",
+        "deployment/ms",
+        "--timeout=60s",
+    ]);
+    let env = kube_env(&ns, "");
+    let out = env.run(&["rollback", "infra", "recsys", "--yes", "-o", "json"]);
+    out.code(0);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], json!("already_rolled_back"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("made the template of revision 2 (reg/ms:v2) live again"),
+        "{v}"
+    );
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v2");
+
+    // mlrb's own rollback, its annotations removed: this machine's journal still names it.
+    let ns = k.namespace("norecord");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2", "reg/ms:broken-v3"]);
+    let env = kube_env(&ns, "");
+    env.run(&["rollback", "infra", "recsys", "--yes"]).code(0);
+    k.kubectl(&[
+        "-n",
+        &ns,
+        "annotate",
+        "deployment/ms",
+        "mlrb.dev/rolled-back-by-",
+        "mlrb.dev/rolled-back-revision-",
+    ]);
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(0);
+    assert!(
+        out.stderr.contains("already rolled back by rollback-")
+            && out.stderr.contains("(revision 4); nothing changed"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v2");
+}
+
+/// Reads `r` until `needle` shows up (a prompt has no newline); returns what was read.
+fn read_until(r: &mut impl Read, needle: &str) -> String {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains(needle) {
+        let n = r.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "ended before {needle:?}:\n{}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+/// Two on-call engineers on two machines (two journals) roll back the same Deployment at the
+/// same moment: both plan from the broken revision and both say yes at once. Exactly one gets
+/// through; the other is refused (exit 3) by the lease on the Deployment (naming the holder and
+/// its event) or, when it comes after the undo, because the Deployment is no longer as planned;
+/// the Deployment is undone once.
+#[test]
+fn two_machines_at_once_exactly_one_rolls_back() {
+    use std::io::Write;
+    let k = cluster();
+    let ns = k.namespace("twomachines");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2", "reg/ms:broken-v3"]);
+    let a = kube_env(&ns, "");
+    let mut b = kube_env(&ns, "");
+    b.set("USER", "second-oncall");
+    let mut children: Vec<_> = [&a, &b]
+        .iter()
+        .map(|env| {
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("mlrb"))
+                .env_clear()
+                .envs(&env.vars)
+                .env("MLRB_INTERACTIVE", "1")
+                .current_dir(env.path())
+                .args(["rollback", "infra", "recsys", "--reason", "race"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    // Both have planned and wait at the confirmation.
+    let mut asked = Vec::new();
+    for c in &mut children {
+        let mut err = c.stderr.take().unwrap();
+        asked.push(read_until(&mut err, "[y/N] "));
+        c.stderr = Some(err);
+    }
+    for c in &mut children {
+        c.stdin.take().unwrap().write_all(b"y\n").unwrap();
+    }
+    let outs: Vec<_> = children
+        .into_iter()
+        .zip(asked)
+        .map(|(c, asked)| {
+            let o = c.wait_with_output().unwrap();
+            (
+                o.status.code(),
+                format!("{asked}{}", String::from_utf8_lossy(&o.stderr)),
+            )
+        })
+        .collect();
+    let mut codes: Vec<_> = outs.iter().map(|(c, _)| *c).collect();
+    codes.sort();
+    assert_eq!(codes, [Some(0), Some(3)], "{outs:#?}");
+    let (_, refused) = outs.iter().find(|(c, _)| *c == Some(3)).unwrap();
+    // The error follows the prompt on its line.
+    let line = refused
+        .lines()
+        .find_map(|l| l.split_once("error: ").map(|(_, e)| e))
+        .unwrap_or_else(|| panic!("{refused}"));
+    assert!(
+        line.contains("is being rolled back by") && line.contains("(event rollback-")
+            || line.contains("changed since the plan was made"),
+        "{line}"
+    );
+    assert!(line.ends_with("nothing was changed"), "{line}");
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v2");
+    let dep: Value =
+        serde_json::from_str(&k.kubectl(&["-n", &ns, "get", "deployment", "ms", "-o", "json"]))
+            .unwrap();
+    let ann = &dep["metadata"]["annotations"];
+    assert_eq!(
+        ann["deployment.kubernetes.io/revision"],
+        json!("4"),
+        "undone once: {ann}"
+    );
+    assert!(ann.get("mlrb.dev/lease").is_none(), "released: {ann}");
+    let journals: Vec<String> = [&a, &b].iter().map(|e| e.journal()).collect();
+    assert_eq!(
+        journals
+            .iter()
+            .filter(|j| j.contains("\"type\":\"started\""))
+            .count(),
+        1,
+        "the refused one left no trace: {journals:#?}"
+    );
+}
+
+/// Killed at every step boundary: a plain re-run refuses to plan over it (exit 2, naming the
+/// event and --resume); `--resume --yes -o json` finishes it, checking each step against the
+/// cluster, prints one JSON document, and the Deployment is undone exactly once.
+#[test]
+fn a_crash_at_any_step_is_refused_then_resumed_without_undoing_twice() {
+    let k = cluster();
+    for at in [
+        "started:1",
+        "finished:1",
+        "started:2",
+        "finished:2",
+        "started:3",
+        "finished:3",
+    ] {
+        let ns = k.namespace(&format!("crash{}", at.replace(':', "")));
+        k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2", "reg/ms:broken-v3"]);
+        let mut env = kube_env(&ns, "");
+        env.set("MLRB_TEST_CRASH_AT", at);
+        let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+        assert_ne!(out.code, 0, "{at}: the process was killed");
+        env.vars.remove("MLRB_TEST_CRASH_AT");
+        let line = env
+            .run(&["rollback", "infra", "recsys", "--yes"])
+            .one_clear_error(2);
+        assert!(
+            line.contains("was interrupted") && line.contains("rollback-"),
+            "{at}: {line}"
+        );
+        let plain = env.run(&["rollback", "infra", "recsys", "--yes"]);
+        assert!(
+            plain
+                .stderr
+                .contains("finish it with `mlrb rollback infra recsys --resume`"),
+            "{at}: {}",
+            plain.stderr
+        );
+        let out = env.run(&[
+            "rollback", "infra", "recsys", "--resume", "--yes", "-o", "json",
+        ]);
+        out.code(0);
+        let v: Value = serde_json::from_str(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{at}: stdout is not one JSON document ({e}):\n{}",
+                out.stdout
+            )
+        });
+        assert_eq!(v["outcome"], json!("rolled_back"), "{at}: {v}");
+        assert_eq!(k.image(&ns, "ms"), "reg/ms:v2", "{at}");
+        let dep: Value =
+            serde_json::from_str(&k.kubectl(&["-n", &ns, "get", "deployment", "ms", "-o", "json"]))
+                .unwrap();
+        let ann = &dep["metadata"]["annotations"];
+        assert_eq!(
+            ann["deployment.kubernetes.io/revision"],
+            json!("4"),
+            "{at}: undone once: {ann}"
+        );
+        assert_eq!(ann["mlrb.dev/rolled-back-by"], v["event_id"], "{at}: {ann}");
+        assert_eq!(ann["mlrb.dev/rolled-back-revision"], json!("4"), "{at}");
+        assert!(ann.get("mlrb.dev/lease").is_none(), "{at}: released: {ann}");
+        // Finished: a plain re-run is the no-op naming it.
+        let again = env.run(&["rollback", "infra", "recsys", "--yes"]);
+        again.code(0);
+        assert!(
+            again.stderr.contains(&format!(
+                "already rolled back by {}",
+                v["event_id"].as_str().unwrap()
+            )),
+            "{at}: {}",
+            again.stderr
+        );
+    }
+}
+
+/// `--dry-run -o json` is one JSON document with the plan, and changes nothing.
+#[test]
+fn dry_run_json_is_one_document() {
+    let k = cluster();
+    let ns = k.namespace("dryjson");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2"]);
+    let env = kube_env(&ns, "");
+    let out = env.run(&["rollback", "infra", "recsys", "--dry-run", "-o", "json"]);
+    out.code(0);
+    let v: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{}", out.stdout));
+    assert_eq!(v["outcome"], json!("dry_run"), "{v}");
+    assert_eq!(v["event_id"], Value::Null);
+    assert_eq!(
+        (v["from_revision"].clone(), v["to_revision"].clone()),
+        (json!(2), json!(1))
+    );
+    assert_eq!(v["plan"].as_array().unwrap().len(), 4, "{v}");
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v2");
+    assert_eq!(env.journal(), "");
+}
+
+#[test]
+fn blue_green_second_run_does_not_switch_back() {
+    let k = cluster();
+    let ns = k.namespace("bgagain");
+    blue_green(&ns, "reg/ms:v1");
+    let env = bg_env(&ns);
+    env.run(&["rollback", "infra", "recsys", "--yes"]).code(0);
+    assert_eq!(selector_color(&ns), "blue");
+    let again = env.run(&["rollback", "infra", "recsys", "--yes", "-o", "json"]);
+    again.code(0);
+    let v: Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(v["outcome"], json!("already_rolled_back"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("already rolled back by rollback-"),
+        "{v}"
+    );
+    assert_eq!(selector_color(&ns), "blue", "not switched back to green");
+}
+
+#[test]
+fn helm_second_run_does_not_roll_back_the_rollback() {
+    let env = helm_env("model-server", three_releases());
+    env.run(&["rollback", "infra", "recsys", "--yes"]).code(0);
+    let again = env.run(&["rollback", "infra", "recsys", "--yes", "-o", "json"]);
+    again.code(0);
+    let v: Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(v["outcome"], json!("already_rolled_back"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("already rolled back by rollback-"),
+        "{v}"
+    );
+    let rollbacks = helm_argv(&env)
+        .iter()
+        .filter(|a| a[0] == "rollback")
+        .count();
+    assert_eq!(rollbacks, 1);
+}

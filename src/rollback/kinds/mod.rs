@@ -2,5 +2,6 @@
 
 pub mod fallback;
 pub mod features;
+pub mod infra;
 pub mod model;
 pub mod retrain;

@@ -108,8 +108,17 @@ impl Kube {
     /// change-cause `deploy IMAGE`); after each, waits until the revision's ReplicaSet is there,
     /// and for every revision except a `broken` one, until it is rolled out.
     pub fn deployment(&self, ns: &str, name: &str, images: &[&str]) {
+        self.rollout(ns, name, images, true);
+    }
+
+    /// More revisions of an existing Deployment, as `deployment` makes them.
+    pub fn deploy(&self, ns: &str, name: &str, images: &[&str]) {
+        self.rollout(ns, name, images, false);
+    }
+
+    fn rollout(&self, ns: &str, name: &str, images: &[&str], create: bool) {
         for (i, image) in images.iter().enumerate() {
-            if i == 0 {
+            if i == 0 && create {
                 self.kubectl(&[
                     "-n",
                     ns,
