@@ -42,6 +42,48 @@ pub struct LeaseTag {
     /// Its place in line; 0 in a lease written before numbers existed, which comes first.
     #[serde(default)]
     pub number: u64,
+    /// Which machine and PID namespace the holder runs in (`/etc/machine-id` and the pid
+    /// namespace), and its process start time: together they prove a holder dead; a hostname
+    /// and a missing `/proc/PID` do not (containers share hostnames, not PID namespaces).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub machine: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub start: u64,
+    /// The rollback's intent, for every machine: what it goes from and to, and its steps, so
+    /// `status` anywhere shows an unfinished rollback and `--resume` anywhere finishes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intent: Option<serde_json::Value>,
+    /// Kept after its rollback ended without finishing (a failed step): not a lease any more,
+    /// the record that the rollback must be resumed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unfinished: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// This process's machine and PID namespace.
+fn machine() -> String {
+    let id = std::fs::read_to_string("/etc/machine-id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let ns = std::fs::read_link("/proc/self/ns/pid")
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    if id.is_empty() || ns.is_empty() {
+        String::new()
+    } else {
+        format!("{id}/{ns}")
+    }
+}
+
+/// A process's start time (clock ticks since boot), `/proc/PID/stat` field 22.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; fields after it follow its closing paren.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(19)?.parse().ok()
 }
 
 impl LeaseTag {
@@ -50,17 +92,17 @@ impl LeaseTag {
         self.released.is_none() && self.expires.min(cap) > now
     }
 
-    /// Held by a process of this machine that no longer runs: safe to take over.
-    fn abandoned_here(&self) -> bool {
-        !self.host.is_empty()
-            && self.host == hostname()
+    /// Held by a process that provably no longer runs: same machine and PID namespace, and
+    /// no process with that pid and start time. Safe to take over.
+    pub fn abandoned_here(&self) -> bool {
+        !self.machine.is_empty()
+            && self.machine == machine()
             && self.pid != 0
-            && cfg!(target_os = "linux")
-            && !std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
+            && start_time(self.pid) != Some(self.start)
     }
 }
 
-fn hostname() -> String {
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default()
@@ -77,6 +119,8 @@ pub struct Lease<'r, R: Borrow<dyn Registry + 'r>> {
     tag: LeaseTag,
     /// Whether our tag was written (and so must be removed).
     held: bool,
+    /// Keep the tag as the record of an unfinished rollback instead of removing it.
+    keep: bool,
 }
 
 /// Other events' live leases on the model.
@@ -106,6 +150,19 @@ pub fn acquire<'r, R: Borrow<dyn Registry + 'r>>(
     force: bool,
     fresh: impl FnOnce(&RegisteredModel) -> Result<(), String>,
 ) -> anyhow::Result<Lease<'r, R>> {
+    acquire_with_intent(reg, name, holder, event, force, None, fresh)
+}
+
+/// `acquire`, with the rollback's intent written into the lease for every machine to see.
+pub fn acquire_with_intent<'r, R: Borrow<dyn Registry + 'r>>(
+    reg: R,
+    name: &str,
+    holder: &str,
+    event: &str,
+    force: bool,
+    intent: Option<serde_json::Value>,
+    fresh: impl FnOnce(&RegisteredModel) -> Result<(), String>,
+) -> anyhow::Result<Lease<'r, R>> {
     let now = clock::now();
     let mut lease = Lease {
         reg,
@@ -121,8 +178,13 @@ pub fn acquire<'r, R: Borrow<dyn Registry + 'r>>(
             released: None,
             choosing: true,
             number: 0,
+            machine: machine(),
+            start: start_time(std::process::id()).unwrap_or(0),
+            intent,
+            unfinished: false,
         },
         held: false,
+        keep: false,
     };
     // The doorway: mark ours as choosing, read the line, take the next number.
     lease.write()?;
@@ -193,6 +255,12 @@ pub fn acquire<'r, R: Borrow<dyn Registry + 'r>>(
 }
 
 impl<'r, R: Borrow<dyn Registry + 'r>> Lease<'r, R> {
+    /// The rollback ended without finishing: on release the tag stays, marked unfinished, so
+    /// every machine sees there is a rollback to resume.
+    pub fn keep_as_unfinished(&mut self) {
+        self.keep = true;
+    }
+
     fn write(&self) -> anyhow::Result<()> {
         self.reg.borrow().set_model_tag(
             &self.name,
@@ -210,7 +278,17 @@ impl<'r, R: Borrow<dyn Registry + 'r>> Drop for Lease<'r, R> {
         if !self.held {
             return;
         }
-        if let Err(e) = self.reg.borrow().remove_lease_tag(&self.name, &self.key) {
+        let r = if self.keep {
+            self.tag.released = Some(clock::now());
+            self.tag.unfinished = true;
+            self.write().map_err(|e| e.to_string())
+        } else {
+            self.reg
+                .borrow()
+                .remove_lease_tag(&self.name, &self.key)
+                .map_err(|e| e.to_string())
+        };
+        if let Err(e) = r {
             crate::printer::to_stderr(&format!(
                 "warning: could not release the lease on `{}` ({e}); it expires at {}",
                 self.name,
@@ -218,4 +296,48 @@ impl<'r, R: Borrow<dyn Registry + 'r>> Drop for Lease<'r, R> {
             ));
         }
     }
+}
+
+/// A rollback of the model that is unfinished where every machine sees it: its holder is
+/// provably gone (or its lease expired), or it ended without finishing.
+#[derive(Debug, Clone)]
+pub struct Unfinished {
+    pub event: String,
+    pub tag: LeaseTag,
+    /// Why it is unfinished, for `status` and the refusal.
+    pub why: String,
+}
+
+/// The model's unfinished rollbacks, from its lease tags.
+pub fn unfinished(model: &RegisteredModel) -> Vec<Unfinished> {
+    let now = clock::now();
+    model
+        .tags
+        .iter()
+        .filter(|(k, _)| k.starts_with(tags::LEASE_PREFIX))
+        .filter_map(|(k, v)| {
+            let tag = serde_json::from_str::<LeaseTag>(v).ok()?;
+            tag.intent.as_ref()?;
+            let why = if tag.unfinished {
+                "it ended before finishing (a step failed)".to_string()
+            } else if tag.abandoned_here() {
+                "its process is gone".to_string()
+            } else if !tag.active(now) {
+                format!(
+                    "its lease expired at {} with no release",
+                    clock::fmt(
+                        tag.expires
+                            .min(tag.since + chrono::Duration::minutes(TTL_MINUTES))
+                    )
+                )
+            } else {
+                return None;
+            };
+            Some(Unfinished {
+                event: k[tags::LEASE_PREFIX.len()..].to_string(),
+                tag,
+                why,
+            })
+        })
+        .collect()
 }

@@ -197,6 +197,29 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
                 },
             );
         }
+        // Unfinished rollbacks every machine sees: a holder gone, a lease expired, a failed
+        // step; whichever machine started them.
+        if let Ok(model) = reg.get_model(&target.registered_name) {
+            for u in crate::lease::unfinished(&model) {
+                if st.anomalies.iter().any(|a| a.message.contains(&u.event)) {
+                    continue;
+                }
+                st.anomalies.insert(
+                    0,
+                    Anomaly {
+                        kind: "interrupted_rollback",
+                        message: format!(
+                            "rollback {} by {} on {} (since {}) did not finish: {}; finish it from any machine with `mlrb rollback model {key} --resume`",
+                            u.event,
+                            u.tag.holder,
+                            if u.tag.host.is_empty() { "another machine" } else { u.tag.host.as_str() },
+                            crate::clock::fmt(u.tag.since),
+                            u.why
+                        ),
+                    },
+                );
+            }
+        }
         for (id, since) in crate::commands::drill::in_progress(&ctx.settings.state_dir, key) {
             st.anomalies.insert(
                 0,

@@ -19,9 +19,25 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
     let p = &ctx.printer;
     let subject = kind.subject();
     // An unreadable journal must stop a rollback: it is what tells an unfinished one.
-    let records = read_journal(ctx)?;
-    let open =
-        crate::journal::open_events(&records, subject.command, &subject.target, &subject.place);
+    let mut records = read_journal(ctx)?;
+    let mut open: Vec<String> =
+        crate::journal::open_events(&records, subject.command, &subject.target, &subject.place)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+    // Another machine's unfinished rollback, found in the registry: this journal takes over
+    // its record, and the same event is finished here.
+    if req.resume
+        && open.is_empty()
+        && let Some((event, entries)) = kind.unfinished_elsewhere(req)?
+    {
+        let mut journal = Journal::new(&ctx.settings.state_dir, &event);
+        for e in entries {
+            journal.append(e);
+        }
+        records = read_journal(ctx)?;
+        open.push(event);
+    }
     let resuming: Option<&Record> = match (open.last(), req.resume) {
         (Some(event), true) => records
             .iter()
@@ -139,6 +155,7 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
             };
             let event = new_event_id("rollback");
             let held = claim(&event)?;
+            crash_point("claimed", 0);
             let journal = start_event(
                 ctx,
                 &event,

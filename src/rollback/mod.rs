@@ -227,4 +227,13 @@ pub trait Kind {
     fn journal_records(&self) -> Vec<crate::journal::Entry> {
         Vec::new()
     }
+    /// An unfinished rollback of the subject recorded where every machine looks (the
+    /// registry), for `--resume` on a machine whose journal does not hold it: its `Started`
+    /// and `Plan` entries (with the event id), which the engine journals here before resuming.
+    fn unfinished_elsewhere(
+        &self,
+        _req: &Request,
+    ) -> anyhow::Result<Option<(String, Vec<crate::journal::Entry>)>> {
+        Ok(None)
+    }
 }

@@ -32,6 +32,23 @@ pub struct Model {
     pub configured_fallback: Option<crate::config::FallbackConfig>,
     /// Set while planning: the metrics baseline and the plan's own steps.
     planned: RefCell<Option<(Option<Baseline>, plan::Plan)>>,
+    /// Set when the event ends with a failed step: its registry record stays, as unfinished.
+    failed: Rc<std::cell::Cell<bool>>,
+}
+
+/// The lease, held until the event closes; kept as the record of an unfinished rollback when
+/// the event failed.
+struct Inflight {
+    lease: crate::lease::Lease<'static, Arc<dyn Registry>>,
+    failed: Rc<std::cell::Cell<bool>>,
+}
+
+impl Drop for Inflight {
+    fn drop(&mut self) {
+        if self.failed.get() {
+            self.lease.keep_as_unfinished();
+        }
+    }
 }
 
 impl Model {
@@ -43,6 +60,7 @@ impl Model {
             fallback: None,
             configured_fallback: None,
             planned: RefCell::new(None),
+            failed: Rc::new(std::cell::Cell::new(false)),
         }
     }
 }
@@ -126,6 +144,75 @@ impl Kind for Model {
             .map(|(_, p)| (p.steps.clone(), p.mode.clone()))
     }
 
+    fn ending(&self, ending: crate::rollback::Ending) -> crate::rollback::Ending {
+        self.failed.set(ending.status == ExitStatus::Failure);
+        ending
+    }
+
+    fn unfinished_elsewhere(&self, req: &Request) -> Result<Option<(String, Vec<Entry>)>> {
+        let name = &self.target.registered_name;
+        let model = self.reg.get_model(name)?;
+        let mut found = crate::lease::unfinished(&model);
+        if found.is_empty() && req.force_unlock {
+            // --force-unlock takes over the unfinished rollback itself, not just its lock.
+            found = live_intents(&model);
+        }
+        found.sort_by_key(|u| u.tag.since);
+        let Some(u) = found.into_iter().next() else {
+            return Ok(None);
+        };
+        let Some(intent) = u.tag.intent.clone() else {
+            return Ok(None);
+        };
+        let Ok(intent) = serde_json::from_value::<Intent>(intent) else {
+            return Err(CliError::usage(format!(
+                "the registry's record of rollback {} of `{name}` cannot be read; it cannot be resumed here",
+                u.event
+            ))
+            .with_hint("resume it on the machine that started it, or check `mlrb status`")
+            .into());
+        };
+        let lines: Vec<String> = intent.steps.iter().map(|s| s.describe(name)).collect();
+        Ok(Some((
+            u.event.clone(),
+            vec![
+                Entry::Started {
+                    command: "rollback model".into(),
+                    model: self.target.key.clone(),
+                    registered_name: name.clone(),
+                    registry: self.reg.location(),
+                    mode: intent.mode.to_string(),
+                    from: intent.from.clone(),
+                    to: intent.to,
+                    to_reason: intent.to_reason.clone(),
+                    reason: intent.reason.clone(),
+                    triggered_by: u.tag.holder.clone(),
+                    detected_at: None,
+                    started_at: u.tag.since,
+                },
+                Entry::Plan {
+                    steps: lines,
+                    detail: intent.steps.clone(),
+                    live_mode: Some(intent.mode.clone()),
+                },
+                Entry::Note {
+                    text: format!(
+                        "rollback {} was started by {} on {} and left unfinished ({}); resumed on {} from its record in the registry",
+                        u.event,
+                        u.tag.holder,
+                        if u.tag.host.is_empty() {
+                            "another machine"
+                        } else {
+                            u.tag.host.as_str()
+                        },
+                        u.why,
+                        crate::lease::hostname()
+                    ),
+                },
+            ],
+        )))
+    }
+
     fn plan(&self, ctx: &Ctx, req: &Request, resuming: Option<&Record>) -> Result<Planned> {
         match resuming {
             Some(started) => self.plan_resume(ctx, req, started),
@@ -140,6 +227,23 @@ impl Model {
         let name = self.target.registered_name.as_str();
         let to = self.to;
         let (target, versions) = load_versions(reg, &self.target)?;
+        // An unfinished rollback recorded in the registry (another machine's, or one that
+        // failed) is finished, never planned over.
+        let model = reg.get_model(name)?;
+        if let Some(u) = crate::lease::unfinished(&model).first() {
+            return Err(CliError::usage(format!(
+                "rollback {} of `{name}` by {} on {} is unfinished: {}",
+                u.event,
+                u.tag.holder,
+                if u.tag.host.is_empty() { "another machine" } else { u.tag.host.as_str() },
+                u.why
+            ))
+            .with_hint(format!(
+                "finish it from any machine: mlrb rollback model {} --resume (`mlrb status {}` shows it)",
+                target.key, target.key
+            ))
+            .into());
+        }
         if let Some(n) = to
             && !versions.iter().any(|v| v.version == n)
         {
@@ -369,6 +473,32 @@ impl Model {
             to,
             steps,
         };
+        // The plan's premises: nothing but what it goes from and to may be live now. A version
+        // made live since (a new deploy) means the plan is stale: finishing it would leave two
+        // live versions.
+        let (now_target, versions) = load_versions(self.reg.as_ref(), &self.target)?;
+        let mut now_live: Vec<u64> = registry::live_versions(&versions, &plan.mode)
+            .iter()
+            .map(|v| v.version)
+            .collect();
+        let _ = now_target;
+        now_live.retain(|v| *v != plan.to && !plan.from.contains(v));
+        if !now_live.is_empty() {
+            return Err(CliError::new(
+                ExitStatus::Refused,
+                format!(
+                    "the registry changed since rollback {event} was planned: {} is live now, which the plan ({} → v{}) did not make; nothing was changed",
+                    fmt_versions(&now_live),
+                    fmt_versions(&plan.from),
+                    plan.to
+                ),
+            )
+            .with_hint(format!(
+                "`mlrb status {}` shows the state; if the new version is wanted, the interrupted rollback is obsolete — roll back afresh only after checking",
+                self.target.key
+            ))
+            .into());
+        }
         let finished: std::collections::BTreeSet<usize> = mine
             .iter()
             .filter_map(|r| match r.entry {
@@ -469,30 +599,58 @@ impl Model {
             target.mode.clone(),
         );
         let is_resume = resuming.is_some();
+        let intent = serde_json::to_value(Intent {
+            from: plan.from.clone(),
+            to: plan.to,
+            mode: plan.mode.clone(),
+            steps: plan.steps.clone(),
+            reason: audit.reason.clone(),
+            to_reason: text
+                .lines()
+                .nth(1)
+                .and_then(|l| l.trim().strip_prefix("target: "))
+                .unwrap_or("")
+                .to_string(),
+        })
+        .ok()
+        // MLflow keeps 5 000 characters of a tag; a longer plan stays in the journal only.
+        .filter(|v| v.to_string().len() < 4000);
+        let failed = self.failed.clone();
         let claim: crate::rollback::Claim = Box::new(move |event: &str| {
             *claim_event.borrow_mut() = event.to_string();
             let mode = mode_c.clone();
-            let lease = crate::lease::acquire(reg_c.clone(), &name_c, &who, event, force, |m| {
-                if is_resume {
-                    return Ok(());
-                }
-                let now_live = match &mode {
-                    LiveMode::Stage => m.latest.get(&Stage::Production).copied(),
-                    LiveMode::Alias(a) => m.aliases.get(a).copied(),
-                };
-                if now_live == planned_live {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "the newest live version was {}, now {}",
-                        planned_live
-                            .map(|v| format!("v{v}"))
-                            .unwrap_or("none".into()),
-                        now_live.map(|v| format!("v{v}")).unwrap_or("none".into())
-                    ))
-                }
-            })?;
-            Ok(Box::new(lease) as Box<dyn std::any::Any>)
+            let lease = crate::lease::acquire_with_intent(
+                reg_c.clone(),
+                &name_c,
+                &who,
+                event,
+                force,
+                intent.clone(),
+                |m| {
+                    if is_resume {
+                        return Ok(());
+                    }
+                    let now_live = match &mode {
+                        LiveMode::Stage => m.latest.get(&Stage::Production).copied(),
+                        LiveMode::Alias(a) => m.aliases.get(a).copied(),
+                    };
+                    if now_live == planned_live {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "the newest live version was {}, now {}",
+                            planned_live
+                                .map(|v| format!("v{v}"))
+                                .unwrap_or("none".into()),
+                            now_live.map(|v| format!("v{v}")).unwrap_or("none".into())
+                        ))
+                    }
+                },
+            )?;
+            Ok(Box::new(Inflight {
+                lease,
+                failed: failed.clone(),
+            }) as Box<dyn std::any::Any>)
         });
         let (reg_v, name_v, mode_v, to) =
             (self.reg.clone(), name.clone(), plan.mode.clone(), plan.to);
@@ -645,6 +803,36 @@ fn preflight(v: &ModelVersion) -> std::result::Result<(), String> {
         return Err(format!("its artifact source {} does not exist", v.source));
     }
     Ok(())
+}
+
+/// What a rollback is about to do, in its lease, for every machine.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Intent {
+    from: Vec<u64>,
+    to: u64,
+    mode: LiveMode,
+    steps: Vec<PlanStep>,
+    reason: String,
+    #[serde(default)]
+    to_reason: String,
+}
+
+/// Live leases that carry an intent (rollbacks under way, or whose holder cannot be proven
+/// gone): what `--force-unlock` takes over.
+fn live_intents(model: &registry::RegisteredModel) -> Vec<crate::lease::Unfinished> {
+    model
+        .tags
+        .iter()
+        .filter(|(k, _)| k.starts_with(tags::LEASE_PREFIX))
+        .filter_map(|(k, v)| {
+            let tag: crate::lease::LeaseTag = serde_json::from_str(v).ok()?;
+            (tag.intent.is_some() && tag.released.is_none()).then(|| crate::lease::Unfinished {
+                event: k[tags::LEASE_PREFIX.len()..].to_string(),
+                tag,
+                why: "taken over with --force-unlock".into(),
+            })
+        })
+        .collect()
 }
 
 /// The audit tags' shared values.

@@ -235,6 +235,12 @@ fn tags_of(v: &Value) -> BTreeMap<String, String> {
 }
 
 impl Backend for MlflowBackend {
+    fn transition(&self, name: &str, version: u64, stage: Stage) {
+        self.rest.post(
+            "model-versions/transition-stage",
+            json!({"name": name, "version": version.to_string(), "stage": stage.as_str(), "archive_existing_versions": false}),
+        );
+    }
     fn set_model_tag(&self, name: &str, key: &str, value: &str) {
         self.rest.post(
             "registered-models/set-tag",

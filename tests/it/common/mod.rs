@@ -253,6 +253,8 @@ pub trait Backend {
     /// Deletes a version behind mlrb's back (what a "clean-up" script does): a fixture only.
     fn delete_version(&self, name: &str, version: u64);
     fn set_model_tag(&self, name: &str, key: &str, value: &str);
+    /// Moves a version to a stage behind mlrb's back (a deploy): a fixture only.
+    fn transition(&self, name: &str, version: u64, stage: Stage);
 }
 
 /// The embedded registry in a file of the test's own.
@@ -272,6 +274,10 @@ impl FileBackend {
 }
 
 impl Backend for FileBackend {
+    fn transition(&self, name: &str, version: u64, stage: Stage) {
+        use mlrb::registry::Registry;
+        self.reg().transition_stage(name, version, stage).unwrap();
+    }
     fn set_model_tag(&self, name: &str, key: &str, value: &str) {
         use mlrb::registry::Registry;
         self.reg().set_model_tag(name, key, value).unwrap();

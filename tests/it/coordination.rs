@@ -1,0 +1,160 @@
+//! Two engineers, two machines, one model: an unfinished rollback is visible in the registry,
+//! any machine finishes that rollback (same event, same target), a stale plan is refused, and
+//! no machine's audit is lost. "Machines" are processes with their own state directories.
+
+use mlrb::registry::Stage;
+use serde_json::Value;
+
+use crate::common::{Backend, TestEnv, bad_release, unique, v};
+
+crate::on_both_registries!(
+    killed_on_a_then_finished_on_b,
+    killed_before_the_journal_is_finished_on_b,
+    a_stale_plan_is_not_resumed,
+);
+
+/// Runs mlrb as machine `who` (its own state directory).
+fn on(env: &TestEnv, who: &str, args: &[&str], crash: Option<&str>) -> std::process::Output {
+    let mut c = env.mlrb();
+    c.env("MLRB_STATE_DIR", env.path().join(format!("state-{who}")))
+        .args(args);
+    if let Some(at) = crash {
+        c.env("MLRB_TEST_CRASH_AT", at);
+    }
+    c.output().unwrap()
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "code {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Killed on A at every step boundary; B refuses a fresh plan, finishes A's rollback (the
+/// same event), and A's own --resume afterwards changes nothing and erases nothing.
+fn killed_on_a_then_finished_on_b(env: &mut TestEnv, b: &dyn Backend) {
+    for point in ["finished:1", "started:3", "finished:3", "started:4"] {
+        let m = unique("a-then-b");
+        b.seed(&m, &bad_release(), &[]);
+        let a = on(env, "a", &["rollback", "model", &m, "--yes"], Some(point));
+        assert!(
+            a.status.code().is_none(),
+            "{point}: A was killed\n{}",
+            text(&a)
+        );
+        // B's status shows the unfinished rollback from the registry.
+        let s = on(env, "b", &["status", &m, "-o", "json"], None);
+        let st: Value = serde_json::from_slice(&s.stdout).unwrap();
+        assert!(
+            st["anomalies"].to_string().contains("interrupted_rollback"),
+            "{point}: {st}"
+        );
+        // A fresh plan on B is refused: it would go one version further back.
+        let fresh = on(env, "b", &["rollback", "model", &m, "--yes"], None);
+        assert_eq!(fresh.status.code(), Some(2), "{point}: {}", text(&fresh));
+        assert!(
+            String::from_utf8_lossy(&fresh.stderr).contains("--resume"),
+            "{point}: {}",
+            text(&fresh)
+        );
+        let done = on(
+            env,
+            "b",
+            &["rollback", "model", &m, "--resume", "--yes"],
+            None,
+        );
+        assert_eq!(done.status.code(), Some(0), "{point}: {}", text(&done));
+        assert_eq!(b.version(&m, 2).0, Stage::Production, "{point}");
+        assert_eq!(b.version(&m, 3).0, Stage::Archived, "{point}");
+        assert_eq!(
+            b.version(&m, 1).0,
+            Stage::Archived,
+            "{point}: not one further back"
+        );
+        let (_, t2) = b.version(&m, 2);
+        let (_, t3) = b.version(&m, 3);
+        assert_eq!(t2["rollback.event_id"], t3["rollback.event_id"], "{point}");
+        // A comes back and resumes its own journal's event: nothing left to do.
+        let again = on(
+            env,
+            "a",
+            &["rollback", "model", &m, "--resume", "--yes"],
+            None,
+        );
+        assert_eq!(again.status.code(), Some(0), "{point}: {}", text(&again));
+        assert_eq!(b.version(&m, 2).1, t2, "{point}: B's audit is intact");
+        assert_eq!(b.version(&m, 1).0, Stage::Archived, "{point}");
+        assert!(
+            !b.snapshot(&m).contains("rollback.lease."),
+            "{point}: no lease left"
+        );
+    }
+}
+
+/// Killed after the lease was written and before the journal's first record: every machine
+/// sees it, and B finishes it from the registry's record alone.
+fn killed_before_the_journal_is_finished_on_b(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("before-journal");
+    b.seed(&m, &bad_release(), &[]);
+    let a = on(
+        env,
+        "a",
+        &["rollback", "model", &m, "--yes"],
+        Some("claimed:0"),
+    );
+    assert!(a.status.code().is_none(), "{}", text(&a));
+    assert_eq!(b.version(&m, 3).0, Stage::Production, "nothing changed yet");
+    let s = on(env, "b", &["status", &m], None);
+    assert!(
+        String::from_utf8_lossy(&s.stdout).contains("did not finish"),
+        "{}",
+        text(&s)
+    );
+    let done = on(
+        env,
+        "b",
+        &["rollback", "model", &m, "--resume", "--yes", "-o", "json"],
+        None,
+    );
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done));
+    let out: Value = serde_json::from_slice(&done.stdout).unwrap();
+    assert_eq!(out["outcome"], "rolled_back", "{out}");
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
+    assert_eq!(b.version(&m, 3).0, Stage::Archived);
+}
+
+/// A crash, then a new deploy: resuming the old plan would leave two live versions.
+fn a_stale_plan_is_not_resumed(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("stale-resume");
+    let mut versions = bad_release();
+    versions.push(v(Stage::Staging));
+    b.seed(&m, &versions, &[]);
+    let a = on(
+        env,
+        "a",
+        &["rollback", "model", &m, "--yes"],
+        Some("finished:1"),
+    );
+    assert!(a.status.code().is_none(), "{}", text(&a));
+    b.transition(&m, 4, Stage::Production);
+    let again = on(
+        env,
+        "a",
+        &["rollback", "model", &m, "--resume", "--yes"],
+        None,
+    );
+    assert_eq!(again.status.code(), Some(3), "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("v4"),
+        "{}",
+        text(&again)
+    );
+    // Nothing changed: the crash left v2 and v3 live, the deploy v4.
+    for n in [2, 3, 4] {
+        assert_eq!(b.version(&m, n).0, Stage::Production, "v{n}");
+    }
+    assert!(!b.version(&m, 3).1.contains_key("rollback.role"));
+}
