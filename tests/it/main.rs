@@ -27,6 +27,7 @@ mod serving;
 mod serving_reload;
 mod tls;
 mod traps;
+mod traps_more;
 mod watch;
 
 /// Runs each scenario twice: on the embedded registry and on the real MLflow server.

@@ -75,7 +75,10 @@ fn stage_mode_rollback(env: &mut TestEnv, b: &dyn Backend) {
     assert_eq!(target["rollback.event_id"], from["rollback.event_id"]);
     assert!(target["rollback.event_id"].starts_with("rollback-"));
     assert_eq!(target["rollback.reason"], "prediction diversity collapsed");
-    assert_eq!(target["rollback.triggered_by"], "oncall");
+    assert_eq!(
+        target["rollback.triggered_by"],
+        format!("oncall@{}", mlrb::lease::hostname())
+    );
     assert!(!target["rollback.timestamp"].is_empty());
     // The plan, the report and the MTTR phases are on stdout.
     assert!(out.stdout.contains("transition-stage"), "{}", out.stdout);

@@ -97,19 +97,65 @@ pub fn tag_reason(reason: &str) -> String {
         .collect()
 }
 
+/// Who started the rollback, for the audit tag, the lease holder and the report: `--triggered-by`
+/// as given; else the first of `$USER`, `$LOGNAME`, the uid's account name and
+/// `git config user.email` (root shells, containers and CI often set neither variable), with the
+/// host added, since "root" alone names nobody.
 pub fn triggered_by(flag: Option<&str>) -> Result<String, CliError> {
-    let who = flag
-        .map(str::to_string)
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| std::env::var("LOGNAME").ok())
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| "unknown".into());
-    if who.chars().any(char::is_control) || who.chars().count() > 200 {
-        return Err(CliError::usage(
-            "--triggered-by must be one line of at most 200 characters (a name, e-mail or system)",
-        ));
+    if let Some(who) = flag.filter(|s| !s.trim().is_empty()) {
+        if who.chars().any(char::is_control) || who.chars().count() > 200 {
+            return Err(CliError::usage(
+                "--triggered-by must be one line of at most 200 characters (a name, e-mail or system)",
+            ));
+        }
+        return Ok(who.to_string());
     }
-    Ok(who)
+    let usable = |s: String| {
+        let s = s.trim().to_string();
+        (!s.is_empty() && !s.chars().any(char::is_control)).then_some(s)
+    };
+    let name = std::env::var("USER")
+        .ok()
+        .and_then(usable)
+        .or_else(|| std::env::var("LOGNAME").ok().and_then(usable))
+        .or_else(|| account_name().and_then(usable))
+        .or_else(|| git_email().and_then(usable));
+    let host = crate::lease::hostname();
+    let who = match name {
+        // An e-mail already says where it belongs; the host goes beside it.
+        Some(n) if n.contains('@') && !host.is_empty() => format!("{n} on {host}"),
+        Some(n) if !host.is_empty() => format!("{n}@{host}"),
+        Some(n) => n,
+        None if !host.is_empty() => format!("unknown@{host}"),
+        None => "unknown".into(),
+    };
+    Ok(who.chars().take(200).collect())
+}
+
+/// The account name of the process's uid from the password database (NSS included).
+fn account_name() -> Option<String> {
+    let uid = unsafe { libc::getuid() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: `pwd` and `buf` outlive the call; `found` is null or points at `pwd`.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if rc != 0 || found.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: a successful getpwuid_r leaves a NUL-terminated name inside `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    name.to_str().ok().map(str::to_string)
+}
+
+/// `git config user.email`, when git is installed and one is set.
+fn git_email() -> Option<String> {
+    crate::exec::Cmd::new("git", crate::exec::git::INSTALL)
+        .args(["config", "user.email"])
+        .timeout(std::time::Duration::from_secs(5))
+        .run()
+        .ok()
+        .map(|o| o.stdout.trim().to_string())
 }
 
 /// `--detected-at`, which must not lie in the future.
