@@ -1320,7 +1320,7 @@ impl Settings {
         } else {
             let _ = REGISTRY_SOURCE.set(registry_source);
         }
-        Ok(Settings {
+        let settings = Settings {
             config_path,
             registry,
             registry_credentials,
@@ -1329,7 +1329,9 @@ impl Settings {
             state_dir,
             notify: file.notify,
             sources,
-        })
+        };
+        crate::secrets::register(&settings);
+        Ok(settings)
     }
 
     /// The model named on the command line, with `--alias` applied.

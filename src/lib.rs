@@ -19,6 +19,7 @@ pub mod printer;
 pub mod registry;
 pub mod report;
 pub mod rollback;
+pub mod secrets;
 pub mod select;
 pub mod serving;
 

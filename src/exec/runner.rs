@@ -168,6 +168,10 @@ impl Cmd {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // kubectl, helm, dvc and git (their plugins and hooks) need none of mlrb's credentials.
+        for k in crate::secrets::credential_vars() {
+            c.env_remove(k);
+        }
         for (k, v) in &self.envs {
             c.env(k, v);
         }

@@ -370,3 +370,93 @@ fn slack_webhook_redirected_to_another_server_gets_nothing() {
         "{failed}"
     );
 }
+
+/// A tool on PATH that writes its environment to `$DUMP_ENV_TO`, then runs the fake helm.
+fn env_dumping_helm(env: &mut TestEnv) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = env.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helm = bin.join("helm");
+    std::fs::write(
+        &helm,
+        format!(
+            "#!/bin/sh\nenv >> \"$DUMP_ENV_TO\"\nexec {} \"$@\"\n",
+            crate::common::repo_root()
+                .join("tests/env/fake-helm/helm")
+                .display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), env.vars["PATH"]);
+    env.set("PATH", path);
+    let dump = env.path().join("helm-env.txt");
+    env.set("DUMP_ENV_TO", dump.display().to_string());
+    dump
+}
+
+#[test]
+fn subprocesses_get_no_credential_variables() {
+    let slack = TestServer::start(|_| Reply::text(200, "text/plain", "ok"));
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("childenv");
+    b.seed(&m, &bad_release(), &[]);
+    let dump = env_dumping_helm(&mut env);
+    let state = env.path().join("helm.json");
+    std::fs::write(
+        &state,
+        r#"{"ml-serving/model-server": [{"revision": 1, "updated": "x", "status": "deployed", "chart": "model-server-0.1.0", "app_version": "1", "description": "Install complete"}]}"#,
+    )
+    .unwrap();
+    env.set("FAKE_HELM_STATE", state.display().to_string());
+    // Every kind of credential variable the config can name, each holding a canary.
+    env.set("MLFLOW_TRACKING_USERNAME", CANARY);
+    env.set("PROM_AUTH", format!("Bearer {CANARY}"));
+    env.set("RETRAIN_TOKEN", CANARY);
+    env.set("GITLAB_API_TOKEN", CANARY);
+    env.set(
+        "SLACK_URL",
+        format!("{}/services/T0/B0/{CANARY}", slack.url),
+    );
+    env.set("HOOK_URL", format!("{}/hook/{CANARY}", slack.url));
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[notify]\nslack_webhook_env = \"SLACK_URL\"\nwebhook_env = \"HOOK_URL\"\n\
+             [models.{m}.serving]\nkind = \"helm-set\"\nrelease = \"model-server\"\nchart = \"charts/model-server\"\nset_key = \"model.version\"\nnamespace = \"ml-serving\"\ntimeout = \"60s\"\n\
+             [models.{m}.retrain]\nkind = \"gitlab\"\nurl = \"{}\"\nproject = \"ml/recsys\"\ntoken_env = \"RETRAIN_TOKEN\"\nstatus_token_env = \"GITLAB_API_TOKEN\"\n\
+             [models.{m}.metrics]\nprometheus_url = \"{}\"\nauth_header_env = \"PROM_AUTH\"\nerror_rate = \"rate(x[5m])\"\n",
+            slack.url, slack.url
+        ),
+    );
+    let out = env.run(&["rollback", "model", &m, "--yes", "--no-verify"]);
+    let seen = std::fs::read_to_string(&dump).unwrap_or_default();
+    // Read, then removed: the test's own files are checked for the canary when it ends.
+    let _ = std::fs::remove_file(&dump);
+    assert!(
+        seen.contains("DUMP_ENV_TO="),
+        "helm did not run:\n{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    for var in [
+        "MLFLOW_TRACKING_TOKEN",
+        "MLFLOW_TRACKING_PASSWORD",
+        "MLFLOW_TRACKING_USERNAME",
+        "PROM_AUTH",
+        "RETRAIN_TOKEN",
+        "GITLAB_API_TOKEN",
+        "SLACK_URL",
+        "HOOK_URL",
+    ] {
+        assert!(
+            !seen.lines().any(|l| l.starts_with(&format!("{var}="))),
+            "helm got {var}"
+        );
+    }
+    assert!(!seen.contains(CANARY), "helm's environment held the canary");
+    // What is no credential still reaches the tool.
+    assert!(seen.contains("FAKE_HELM_STATE="), "{seen}");
+}
