@@ -19,6 +19,9 @@ pub mod tags {
     pub const TRIGGERED_BY: &str = "rollback.triggered_by";
     pub const REASON: &str = "rollback.reason";
     pub const ROLE: &str = "rollback.role";
+    /// Every rollback event that touched the version, oldest first (JSON): the five tags
+    /// above describe the latest; this keeps the others' record.
+    pub const HISTORY: &str = "rollback.history";
     pub const HEALTHY_BASELINE: &str = "rollback.healthy_baseline";
     pub const ROLE_TARGET: &str = "rollback_target";
     pub const ROLE_ROLLED_BACK_FROM: &str = "rolled_back_from";

@@ -11,7 +11,51 @@ crate::on_both_registries!(
     killed_on_a_then_finished_on_b,
     killed_before_the_journal_is_finished_on_b,
     a_stale_plan_is_not_resumed,
+    every_events_audit_stays_on_the_version,
 );
+
+/// A version rolled back to twice (two events) keeps both events' records: the reference's
+/// tags describe the latest, `rollback.history` every one.
+fn every_events_audit_stays_on_the_version(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("history");
+    let mut versions = bad_release();
+    versions.push(v(Stage::None));
+    b.seed(&m, &versions, &[]);
+    env.run(&["rollback", "model", &m, "--yes", "--triggered-by", "alice"])
+        .code(0);
+    let first = b.version(&m, 2).1["rollback.event_id"].clone();
+    // A new release goes live and misbehaves too: back to v2 again, by someone else.
+    b.transition(&m, 4, Stage::Production);
+    b.transition(&m, 2, Stage::Archived);
+    env.run(&[
+        "rollback",
+        "model",
+        &m,
+        "--to",
+        "2",
+        "--yes",
+        "--triggered-by",
+        "bob",
+    ])
+    .code(0);
+    let (_, t2) = b.version(&m, 2);
+    assert_ne!(
+        t2["rollback.event_id"], first,
+        "the tags describe the latest event"
+    );
+    let history: Vec<Value> = serde_json::from_str(&t2["rollback.history"]).unwrap();
+    let events: Vec<&str> = history
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [first.as_str(), t2["rollback.event_id"].as_str()],
+        "{history:?}"
+    );
+    assert_eq!(history[0]["triggered_by"], "alice");
+    assert_eq!(history[1]["triggered_by"], "bob");
+}
 
 /// Runs mlrb as machine `who` (its own state directory).
 fn on(env: &TestEnv, who: &str, args: &[&str], crash: Option<&str>) -> std::process::Output {

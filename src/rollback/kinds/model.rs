@@ -75,6 +75,8 @@ struct ModelStep {
     http: Rc<OnceCell<std::result::Result<crate::http::Http, String>>>,
     /// The event a resumed rollback finishes: its steps are checked in the registry first.
     resuming: Option<String>,
+    /// The version's tags as planned from (for its audit history); read again when absent.
+    prior_tags: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl Step for ModelStep {
@@ -111,10 +113,20 @@ impl Step for ModelStep {
                 .set_alias(name, alias, *version)
                 .map(|_| format!("@{alias} → v{version}"))
                 .map_err(|e| e.to_string()),
-            PlanStep::Tags { version, role } => reg
-                .set_version_tags(name, *version, &audit.tags(role))
-                .map(|_| format!("audit tags on v{version} (role {role})"))
-                .map_err(|e| e.to_string()),
+            PlanStep::Tags { version, role } => {
+                let prior = match &self.prior_tags {
+                    Some(t) => Ok(t.clone()),
+                    None => reg.get_version(name, *version).map(|v| v.tags),
+                };
+                prior
+                    .and_then(|prior| {
+                        let mut tags = audit.tags(role);
+                        tags.push((tags::HISTORY.into(), history(&prior, &audit, role)));
+                        reg.set_version_tags(name, *version, &tags)
+                    })
+                    .map(|_| format!("audit tags on v{version} (role {role})"))
+                    .map_err(|e| e.to_string())
+            }
             PlanStep::Reload { .. } | PlanStep::AwaitServing { .. } | PlanStep::Command { .. } => {
                 serving_step(&self.http, &self.serving, name, &self.step).map_err(|(_, e)| e)
             }
@@ -422,6 +434,10 @@ impl Model {
             text,
             question,
             planned_live,
+            versions
+                .iter()
+                .map(|v| (v.version, v.tags.clone()))
+                .collect(),
         );
         *self.planned.borrow_mut() = Some((baseline, plan));
         Ok(out)
@@ -548,6 +564,7 @@ impl Model {
             text,
             question,
             None,
+            Default::default(),
         );
         *self.planned.borrow_mut() = Some((baseline, plan));
         Ok(out)
@@ -568,6 +585,7 @@ impl Model {
         text: String,
         question: String,
         planned_live: Option<u64>,
+        prior: std::collections::BTreeMap<u64, std::collections::BTreeMap<String, String>>,
     ) -> Planned {
         let name = plan.registered_name.clone();
         let http = Rc::new(OnceCell::new());
@@ -584,6 +602,10 @@ impl Model {
                     serving: target.serving.clone(),
                     http: http.clone(),
                     resuming: resuming.clone(),
+                    prior_tags: match s {
+                        PlanStep::Tags { version, .. } => prior.get(version).cloned(),
+                        _ => None,
+                    },
                 }) as Box<dyn Step>
             })
             .collect();
@@ -856,24 +878,54 @@ impl Audit {
     }
 }
 
-/// A re-run after a finished rollback changes nothing: the live version is the one an earlier
-/// rollback moved to, and no other target was named.
-fn already_rolled_back(live: &[&ModelVersion], to: Option<u64>) -> Option<String> {
-    let [only] = live else { return None };
-    if only.tag(tags::ROLE) != Some(tags::ROLE_TARGET) || to.is_some_and(|n| n != only.version) {
-        return None;
+/// The version's `rollback.history` with this event appended. The five reference tags are
+/// overwritten by each event; the history keeps every event's record, the one the tags
+/// describe before this event included even when it predates the history. It is kept under
+/// MLflow's 5 000 characters of a tag value by dropping the oldest entries (and saying how many).
+fn history(
+    prior: &std::collections::BTreeMap<String, String>,
+    audit: &Audit,
+    role: &str,
+) -> String {
+    use serde_json::{Value, json};
+    let mut entries: Vec<Value> = prior
+        .get(tags::HISTORY)
+        .and_then(|h| serde_json::from_str::<Vec<Value>>(h).ok())
+        .unwrap_or_default();
+    if let Some(ev) = prior.get(tags::EVENT_ID)
+        && ev != &audit.event
+        && !entries.iter().any(|e| e["event"] == ev.as_str())
+    {
+        entries.push(json!({
+            "event": ev,
+            "role": prior.get(tags::ROLE),
+            "timestamp": prior.get(tags::TIMESTAMP),
+            "triggered_by": prior.get(tags::TRIGGERED_BY),
+        }));
     }
-    Some(format!(
-        "already rolled back: v{} is live since rollback {} at {}; nothing changed{}",
-        only.version,
-        only.tag(tags::EVENT_ID).unwrap_or("?"),
-        only.tag(tags::TIMESTAMP).unwrap_or("?"),
-        if to.is_none() {
-            " (to go further back, name the version: --to V)"
-        } else {
-            ""
+    if !entries
+        .iter()
+        .any(|e| e["event"] == audit.event.as_str() && e["role"] == role)
+    {
+        entries.push(json!({
+            "event": audit.event,
+            "role": role,
+            "timestamp": audit.timestamp,
+            "triggered_by": audit.triggered_by,
+        }));
+    }
+    let mut dropped = 0;
+    loop {
+        let text = serde_json::to_string(&entries).unwrap_or_default();
+        if text.len() <= 4500 || entries.len() <= 1 {
+            return text;
         }
-    ))
+        entries.remove(0);
+        dropped += 1;
+        if let Some(first) = entries.first_mut() {
+            first["earlier_events_dropped"] = json!(dropped);
+        }
+    }
 }
 
 fn fmt_versions(vs: &[u64]) -> String {
