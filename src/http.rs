@@ -154,25 +154,25 @@ impl Http {
                     .and_then(|v| v.split_whitespace().next())
                     .map(|scheme| format!(" (authorization: {scheme} [redacted])"))
                     .unwrap_or_default();
-                eprintln!(
+                crate::printer::to_stderr(&format!(
                     "http: → {} {}{auth} (attempt {attempt})",
                     request.method(),
                     redact_url(request.url())
-                );
+                ));
             }
             let result = self.client.execute(request);
             if verbose {
                 match &result {
-                    Ok(r) => eprintln!(
+                    Ok(r) => crate::printer::to_stderr(&format!(
                         "http: ← {} in {} ms",
                         r.status().as_u16(),
                         started.elapsed().as_millis()
-                    ),
-                    Err(e) => eprintln!(
+                    )),
+                    Err(e) => crate::printer::to_stderr(&format!(
                         "http: ← {} after {} ms",
                         error_detail(e),
                         started.elapsed().as_millis()
-                    ),
+                    )),
                 }
             }
             let retry_after = match &result {

@@ -1,5 +1,6 @@
 //! Where output goes: data to stdout, status, progress, prompts and errors to stderr.
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -16,17 +17,37 @@ pub enum Format {
 /// Set once a write to stdout failed (a closed pipe): later data is dropped, the command goes on.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
+/// Text fit for a terminal: every control character but line feed and tab is shown escaped
+/// (`\u{1b}`), so registry tags, server replies or tool output cannot clear the screen, move the
+/// cursor, set the window title or hide a link. mlrb's own output holds no control characters
+/// (colour and progress go through indicatif), so this applies to everything written.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// One line on stderr. A closed or broken stderr is ignored: what mlrb is doing (a rollback
 /// half-way through) matters more than telling about it, and the journal keeps the record.
 pub fn to_stderr(line: &str) {
     let mut e = std::io::stderr().lock();
-    let _ = writeln!(e, "{line}");
+    let _ = writeln!(e, "{}", escape_controls(line));
 }
 
 /// Text on stderr with no line end (a prompt); errors ignored as in `to_stderr`.
 pub fn to_stderr_partial(text: &str) {
     let mut e = std::io::stderr().lock();
-    let _ = write!(e, "{text}");
+    let _ = write!(e, "{}", escape_controls(text));
     let _ = e.flush();
 }
 
@@ -74,6 +95,7 @@ impl Printer {
         if STDOUT_CLOSED.load(Ordering::Relaxed) {
             return;
         }
+        let text = escape_controls(text);
         let mut o = std::io::stdout().lock();
         let r = o.write_all(text.as_bytes()).and_then(|_| {
             if text.ends_with('\n') {
@@ -116,12 +138,26 @@ impl Printer {
             ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        pb.set_message(text.to_string());
+        pb.set_message(escape_controls(text).into_owned());
         pb.enable_steady_tick(std::time::Duration::from_millis(100));
         Some(pb)
     }
 
     pub fn stderr_is_terminal(&self) -> bool {
         self.stderr_term
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_controls;
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(
+            escape_controls("v4\x1b[2J\x1b]0;title\x07 ok\r\u{9b}31m"),
+            "v4\\u{1b}[2J\\u{1b}]0;title\\u{7} ok\\u{d}\\u{9b}31m"
+        );
+        assert_eq!(escape_controls("a\tb\nc é"), "a\tb\nc é");
     }
 }

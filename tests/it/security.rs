@@ -460,3 +460,84 @@ fn subprocesses_get_no_credential_variables() {
     // What is no credential still reaches the tool.
     assert!(seen.contains("FAKE_HELM_STATE="), "{seen}");
 }
+
+/// What a registry writer puts in a version's source to spoof the on-call engineer's terminal:
+/// clear the screen, a green all-clear, a window title and a hidden link.
+const SPOOF: &str = "s3://m/v3\x1b[2J\x1b[H\x1b[32mALL CLEAR: v4 healthy\x1b[0m\x1b]0;prod ok\x07\x1b]8;;https://evil.example\x1b\\runbook\x1b]8;;\x1b\\\u{9b}2J";
+
+#[test]
+fn registry_text_cannot_drive_the_terminal() {
+    use crate::common::mlflow::MlflowBackend;
+
+    let b = MlflowBackend::new();
+    let mut env = TestEnv::new();
+    b.configure(&mut env);
+    let m = unique("escapes");
+    b.seed(
+        &m,
+        &[
+            crate::common::v(mlrb::registry::Stage::Archived),
+            crate::common::v(mlrb::registry::Stage::Archived)
+                .healthy()
+                .source(SPOOF),
+            crate::common::v(mlrb::registry::Stage::Production).source(SPOOF),
+        ],
+        &[],
+    );
+    for args in [
+        vec!["status", m.as_str()],
+        vec!["status", m.as_str(), "-v"],
+        vec!["candidate", m.as_str()],
+        vec!["rollback", "model", m.as_str(), "--dry-run"],
+    ] {
+        let out = env.run(&args);
+        for (name, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            assert!(
+                !text.contains(['\x1b', '\x07', '\u{9b}']),
+                "{args:?}: a control character reached {name}:\n{text:?}"
+            );
+        }
+        assert!(
+            args[0] != "status" || out.stdout.contains("\\u{1b}[2J"),
+            "{args:?}: the source is shown, escaped:\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn a_tools_error_text_cannot_drive_the_terminal() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("toolescapes");
+    b.seed(&m, &bad_release(), &[]);
+    let bin = env.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helm = bin.join("helm");
+    std::fs::write(
+        &helm,
+        "#!/bin/sh\nprintf 'Error: \\033[2J\\033[32mALL CLEAR: v4 healthy\\033]0;prod ok\\007\\n' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), env.vars["PATH"]);
+    env.set("PATH", path);
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.{m}.serving]\nkind = \"helm-set\"\nrelease = \"model-server\"\nchart = \"charts/model-server\"\nset_key = \"model.version\"\nnamespace = \"ml-serving\"\n"
+        ),
+    );
+    let out = env.run(&["rollback", "model", &m, "--yes"]);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("ALL CLEAR"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains(['\x1b', '\x07']),
+        "a control character reached stderr:\n{:?}",
+        out.stderr
+    );
+}
