@@ -12,7 +12,48 @@ crate::on_both_registries!(
     killed_before_the_journal_is_finished_on_b,
     a_stale_plan_is_not_resumed,
     every_events_audit_stays_on_the_version,
+    a_holder_is_taken_over_only_when_provably_gone,
 );
+
+/// A lease whose holder runs in another PID namespace (a container with the same hostname) is
+/// alive for all this machine can tell: respected. One whose holder ran in this machine and
+/// namespace, with no such process now, is taken over. The identity is injected in the tag.
+fn a_holder_is_taken_over_only_when_provably_gone(env: &mut TestEnv, b: &dyn Backend) {
+    let id = std::fs::read_to_string("/etc/machine-id").unwrap_or_default();
+    let ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    assert!(!id.trim().is_empty(), "this test needs /etc/machine-id");
+    let here = format!("{}/{}", id.trim(), ns.display());
+    let now = chrono::Utc::now();
+    let lease = |machine: &str| {
+        serde_json::json!({
+            "holder": "carol", "host": "same-hostname", "pid": 999_999, "start": 1,
+            "machine": machine, "number": 1,
+            "since": now - chrono::Duration::minutes(1), "expires": now + chrono::Duration::minutes(29)
+        })
+        .to_string()
+    };
+    let m = unique("other-ns");
+    b.seed(&m, &bad_release(), &[]);
+    b.set_model_tag(
+        &m,
+        "rollback.lease.rollback-container",
+        &lease(&format!("{}/pid:[1]", id.trim())),
+    );
+    let out = env.run(&["rollback", "model", &m, "--yes"]);
+    assert!(out.one_clear_error(3).contains("carol"), "{}", out.stderr);
+    assert_eq!(b.version(&m, 3).0, Stage::Production);
+    let m = unique("gone-here");
+    b.seed(&m, &bad_release(), &[]);
+    b.set_model_tag(&m, "rollback.lease.rollback-gone", &lease(&here));
+    let out = env.run(&["rollback", "model", &m, "--yes"]);
+    out.code(0);
+    assert!(out.stderr.contains("taking over"), "{}", out.stderr);
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
+    assert!(
+        !b.snapshot(&m).contains("rollback-gone"),
+        "the dead lease's tag is removed"
+    );
+}
 
 /// A version rolled back to twice (two events) keeps both events' records: the reference's
 /// tags describe the latest, `rollback.history` every one.
