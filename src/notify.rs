@@ -77,7 +77,7 @@ impl Notifier {
             hook["drill"] = json!(id);
         }
         let targets = [
-            ("slack", &self.slack, json!({ "text": text })),
+            ("slack", &self.slack, json!({ "text": slack_escape(&text) })),
             ("webhook", &self.webhook, hook),
         ];
         for (name, url, body) in targets {
@@ -98,6 +98,16 @@ impl Notifier {
         }
         failed
     }
+}
+
+/// Text for Slack's `text` field: `&`, `<` and `>` are Slack's control characters (`<!channel>`
+/// pings everyone, `<https://evil|the runbook>` hides a link), and a message quotes registry,
+/// server and lease text, so all three are escaped as Slack documents. mlrb's own messages use
+/// no Slack markup.
+pub fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The reference controller's messages.
@@ -137,5 +147,16 @@ pub mod messages {
         format!(
             "NOT RECOVERED AFTER ROLLBACK: {model} on v{to} - {reason}. MANUAL INVESTIGATION REQUIRED"
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn slack_markup_is_shown_not_obeyed() {
+        assert_eq!(
+            super::slack_escape("<!channel> see <https://evil|the runbook> & v3 -> v2"),
+            "&lt;!channel&gt; see &lt;https://evil|the runbook&gt; &amp; v3 -&gt; v2"
+        );
     }
 }

@@ -541,3 +541,91 @@ fn a_tools_error_text_cannot_drive_the_terminal() {
         out.stderr
     );
 }
+
+#[test]
+fn server_text_cannot_ping_the_channel_or_hide_a_link_in_slack() {
+    use std::time::{Duration, Instant};
+
+    const MARKUP: &str = "<!channel> see <https://evil.example/x|the official runbook> & <@U0>";
+    let slack = TestServer::start(|_| Reply::text(200, "text/plain", "ok"));
+    let hook = TestServer::start(|_| Reply::text(200, "text/plain", "ok"));
+    // A Prometheus whose every answer is an error carrying Slack markup: the controller goes blind
+    // at once and quotes the error on Slack.
+    let prom = TestServer::start(|_| {
+        Reply::json(
+            400,
+            json!({"status": "error", "errorType": "bad_data", "error": MARKUP}),
+        )
+    });
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("slackmarkup");
+    b.seed(&m, &bad_release(), &[]);
+    let toml = model_config(
+        &prom.url,
+        &m,
+        &["error_rate"],
+        &format!(
+            "[models.\"{m}\".controller]\ncheck_interval = \"1s\"\nblind_after = 1\n\
+             [notify]\nslack_webhook_env = \"SLACK_URL\"\nwebhook_env = \"HOOK_URL\"\n"
+        ),
+    );
+    let cfg = env.write("mlrb.toml", &toml);
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    env.set("SLACK_URL", format!("{}/services/T0/B0/x", slack.url));
+    env.set("HOOK_URL", format!("{}/hook", hook.url));
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mlrb"))
+        .env_clear()
+        .envs(&env.vars)
+        .current_dir(env.path())
+        .args(["watch", &m])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while (slack.requests().is_empty() || hook.requests().is_empty())
+        && t0.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let texts: Vec<String> = slack
+        .requests()
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<Value>(&r.body).unwrap()["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let blind = texts
+        .iter()
+        .find(|t| t.starts_with("CONTROLLER BLIND"))
+        .unwrap_or_else(|| panic!("no blind message on Slack: {texts:?}"));
+    assert!(
+        !blind.contains('<') && !blind.contains('>'),
+        "Slack markup reached Slack: {blind}"
+    );
+    assert!(
+        blind.contains(
+            "&lt;!channel&gt; see &lt;https://evil.example/x|the official runbook&gt; &amp; &lt;@U0&gt;"
+        ),
+        "{blind}"
+    );
+    // The generic webhook gets the text as it is, inside JSON.
+    let messages: Vec<Value> = hook
+        .requests()
+        .iter()
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|v| v["message"].as_str().is_some_and(|t| t.contains(MARKUP))),
+        "{messages:?}"
+    );
+}

@@ -113,11 +113,14 @@ fn texts(s: &TestServer) -> Vec<String> {
         .iter()
         .map(|r| {
             let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            // As Slack shows it: mlrb escapes Slack's `& < >`.
             v["text"]
                 .as_str()
                 .or(v["message"].as_str())
                 .unwrap_or("")
-                .to_string()
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
         })
         .collect()
 }
