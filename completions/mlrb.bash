@@ -935,7 +935,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__rollback__subcmd__model)
-            opts="-y -o -q -v -h -V --to --reason --yes --dry-run --detected-at --triggered-by --resume --fallback --end --force-unlock --alias --no-verify --output --config --registry --state-dir --quiet --verbose --help --version"
+            opts="-y -o -q -v -h -V --to --force --reason --yes --dry-run --detected-at --triggered-by --resume --fallback --end --force-unlock --alias --no-verify --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -287,6 +287,9 @@ pub struct ModelRollbackArgs {
     /// Target version (default: the candidate; see `mlrb candidate`)
     #[arg(long, value_name = "V")]
     pub to: Option<String>,
+    /// With --to: go back to a version rolled back from before (the plan names that rollback)
+    #[arg(long, requires = "to")]
+    pub force: bool,
     #[command(flatten)]
     pub common: RollbackOptions,
     /// Finish an interrupted rollback of this model (re-checks the registry, or with --fallback
@@ -332,6 +335,7 @@ impl ModelRollbackArgs {
             },
             model: model.into(),
             to: None,
+            force: false,
             resume: false,
             force_unlock: false,
             fallback: false,

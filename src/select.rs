@@ -13,6 +13,10 @@ pub struct Choice {
     pub why: String,
     /// Versions passed over on the way, each with the reason.
     pub skipped: Vec<String>,
+    /// With `--force`: the earlier rollback that rolled back from this version, which the plan
+    /// and the confirmation name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -23,6 +27,37 @@ pub enum Rule {
     NewestArchived,
     /// Alias mode: the newest version older than the live one.
     NewestOlder,
+    /// Nothing to do: the live version is where an earlier rollback went.
+    AlreadyLive,
+}
+
+/// The earlier rollback that rolled back from `v`, as a plan names it.
+pub fn rolled_back_by(v: &ModelVersion) -> String {
+    format!(
+        "rollback {} at {}",
+        v.tag(tags::EVENT_ID).unwrap_or("?"),
+        v.tag(tags::TIMESTAMP).unwrap_or("?")
+    )
+}
+
+/// "Already rolled back": the one live version is the target of an earlier rollback, and `to`
+/// names it or nothing. Rollback and `candidate` both stop here.
+pub fn already_rolled_back(live: &[&ModelVersion], to: Option<u64>) -> Option<String> {
+    let [only] = live else { return None };
+    if only.tag(tags::ROLE) != Some(tags::ROLE_TARGET) || to.is_some_and(|n| n != only.version) {
+        return None;
+    }
+    Some(format!(
+        "already rolled back: v{} is live since rollback {} at {}; nothing changed{}",
+        only.version,
+        only.tag(tags::EVENT_ID).unwrap_or("?"),
+        only.tag(tags::TIMESTAMP).unwrap_or("?"),
+        if to.is_none() {
+            " (to go further back, name the version: --to V)"
+        } else {
+            ""
+        }
+    ))
 }
 
 /// Why `v` may not be a rollback target, if it may not.
@@ -47,23 +82,42 @@ pub fn unfit(v: &ModelVersion, live: &[u64]) -> Option<String> {
 }
 
 /// The pure choice among versions the caller fetched (each list newest first).
-/// `Err` carries the reasons every version was passed over.
+/// `Err` carries the reasons every version was passed over. `force` lets an explicit target
+/// be one rolled back from before (never a live or unready one).
 pub fn choose(
     mode: &LiveMode,
     live: &[u64],
     explicit: Option<ModelVersion>,
+    force: bool,
     baselines: &[ModelVersion],
     archived: &[ModelVersion],
 ) -> Result<Choice, Vec<String>> {
     let mut skipped = Vec::new();
     if let Some(v) = explicit {
-        return match unfit(&v, live) {
+        let forced = force && v.was_rolled_back_from();
+        let mut unforced = v.clone();
+        if forced {
+            unforced.tags.remove(tags::ROLE);
+        }
+        return match unfit(&unforced, live) {
             Some(why) => Err(vec![format!("--to {}: {why}", v.version)]),
+            None if forced => Ok(Choice {
+                why: format!(
+                    "v{} was named with --to --force, although {} rolled back from it",
+                    v.version,
+                    rolled_back_by(&v)
+                ),
+                overrides: Some(rolled_back_by(&v)),
+                version: v,
+                rule: Rule::Explicit,
+                skipped,
+            }),
             None => Ok(Choice {
                 why: format!("v{} was named with --to", v.version),
                 version: v,
                 rule: Rule::Explicit,
                 skipped,
+                overrides: None,
             }),
         };
     }
@@ -80,6 +134,7 @@ pub fn choose(
                     version: v.clone(),
                     rule: Rule::HealthyBaseline,
                     skipped,
+                    overrides: None,
                 });
             }
         }
@@ -105,6 +160,7 @@ pub fn choose(
                     version: v.clone(),
                     rule: Rule::NewestArchived,
                     skipped,
+                    overrides: None,
                 });
             }
         }
@@ -134,6 +190,7 @@ fn newest_older(
                     version: v.clone(),
                     rule: Rule::NewestOlder,
                     skipped,
+                    overrides: None,
                 });
             }
         }
@@ -150,6 +207,16 @@ pub fn choose_in(
     mode: &LiveMode,
     to: Option<u64>,
 ) -> Result<Choice, Vec<String>> {
+    choose_in_forced(versions, mode, to, false)
+}
+
+/// `choose_in`, where `force` lets `to` name a version rolled back from before.
+pub fn choose_in_forced(
+    versions: &[ModelVersion],
+    mode: &LiveMode,
+    to: Option<u64>,
+    force: bool,
+) -> Result<Choice, Vec<String>> {
     let live: Vec<u64> = registry::live_versions(versions, mode)
         .iter()
         .map(|v| v.version)
@@ -160,7 +227,7 @@ pub fn choose_in(
         .filter(|v| v.is_healthy_baseline())
         .cloned()
         .collect();
-    choose(mode, &live, explicit, &baselines, versions)
+    choose(mode, &live, explicit, force, &baselines, versions)
 }
 
 /// How many tagged baselines one search asks for: enough to step over live or
@@ -170,23 +237,42 @@ const ARCHIVED_PAGE: usize = 200;
 
 /// The choice with as few registry calls as possible: one server-side tag search, and a
 /// listing only when no tagged baseline is usable. `candidate` uses it on models that may hold
-/// thousands of versions; the result is the one `choose_in` gives on a full snapshot.
+/// thousands of versions; the result is the one a rollback gives on a full snapshot
+/// (`already_rolled_back`, then `choose_in`), "already rolled back" included.
 pub fn find(
     reg: &dyn Registry,
     name: &str,
     mode: &LiveMode,
     to: Option<u64>,
 ) -> registry::Result<Result<Choice, Vec<String>>> {
+    // The newest live version is one read; only when an earlier rollback made it live does
+    // the answer need every live version, so only then is the model listed in full.
+    let model = reg.get_model(name)?;
+    let newest_live = match mode {
+        LiveMode::Alias(a) => model.aliases.get(a).copied(),
+        LiveMode::Stage => model.latest.get(&Stage::Production).copied(),
+    };
+    if let Some(n) = newest_live
+        && reg
+            .get_version(name, n)
+            .is_ok_and(|v| v.tag(tags::ROLE) == Some(tags::ROLE_TARGET))
+    {
+        let versions = registry::all_versions(reg, name)?;
+        let live = registry::live_versions(&versions, mode);
+        if let Some(done) = already_rolled_back(&live, to) {
+            return Ok(Ok(Choice {
+                version: live[0].clone(),
+                rule: Rule::AlreadyLive,
+                why: done,
+                skipped: Vec::new(),
+                overrides: None,
+            }));
+        }
+    }
     // Alias mode: the live version is one lookup. Stage mode: every version carries its stage,
     // so whether it is live is in the search result itself.
     let alias_live: Vec<u64> = match mode {
-        LiveMode::Alias(a) => reg
-            .get_model(name)?
-            .aliases
-            .get(a)
-            .copied()
-            .into_iter()
-            .collect(),
+        LiveMode::Alias(a) => model.aliases.get(a).copied().into_iter().collect(),
         LiveMode::Stage => Vec::new(),
     };
     let live_of = |vs: &[ModelVersion]| -> Vec<u64> {
@@ -206,6 +292,7 @@ pub fn find(
             mode,
             &live_of(std::slice::from_ref(&v)),
             Some(v),
+            false,
             &[],
             &[],
         ));
@@ -214,7 +301,7 @@ pub fn find(
         name,
         &VersionQuery::tagged(tags::HEALTHY_BASELINE, "true", BASELINE_PAGE),
     )?;
-    if let Ok(c) = choose(mode, &live_of(&baselines), None, &baselines, &[]) {
+    if let Ok(c) = choose(mode, &live_of(&baselines), None, false, &baselines, &[]) {
         return Ok(Ok(c));
     }
     let mut pool = reg.search_versions(
@@ -224,9 +311,6 @@ pub fn find(
             limit: Some(ARCHIVED_PAGE),
         },
     )?;
-    if pool.is_empty() {
-        reg.get_model(name)?;
-    }
     let baselines_cut = baselines.len() >= BASELINE_PAGE;
     if baselines_cut || pool.len() >= ARCHIVED_PAGE {
         pool = registry::all_versions(reg, name)?;
@@ -241,14 +325,15 @@ pub fn find(
     };
     let mut live = live_of(&pool);
     live.extend(live_of(&baselines));
-    Ok(choose(mode, &live, None, &baselines, &pool))
+    Ok(choose(mode, &live, None, false, &baselines, &pool))
 }
 
 /// The reference document's advice when there is no safe rollback target.
 pub const NO_TARGET_ADVICE: &str = "no safe rollback target. Options, fastest first: \
 serve the pre-built fallback (heuristic, rule-based or static response) while an emergency retrain runs \
 (`mlrb rollback retrain`); temporarily switch the ML feature off (e.g. most-popular instead of personalised); \
-or roll back to a much older version with `--to V`, accepting lower quality. \
+or roll back to a much older version with `--to V`, accepting lower quality \
+(`--to V --force` for one rolled back from before). \
 Prevent this next time: tag a target before every deploy with `mlrb candidate MODEL --designate V`.";
 
 #[cfg(test)]

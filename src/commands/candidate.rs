@@ -94,6 +94,14 @@ fn designate_target(
         .with_hint("designate a version known to be healthy, before the new one goes live")
         .into());
     }
+    // The rollback's own pre-flight, now rather than at 2 AM.
+    if let Err(why) = crate::rollback::kinds::model::preflight(&v) {
+        return Err(CliError::usage(format!(
+            "cannot designate v{version} of `{name}` as the rollback target: pre-flight failed: {why}"
+        ))
+        .with_hint("designate a version whose artifact is in place (`mlrb status` lists the versions)")
+        .into());
+    }
     let live: Vec<u64> = match &target.mode {
         LiveMode::Stage => (v.stage == Stage::Production)
             .then_some(v.version)

@@ -315,7 +315,12 @@ impl Registry for FileRegistry {
             let mut out: Vec<ModelVersion> = m
                 .versions
                 .iter()
-                .filter(|v| query.tags.iter().all(|(k, val)| v.tag(k) == Some(val)))
+                .filter(|v| {
+                    query
+                        .tags
+                        .iter()
+                        .all(|(k, val)| v.tag(k).is_some_and(|t| t.eq_ignore_ascii_case(val)))
+                })
                 .map(|v| with_aliases(m, v))
                 .collect();
             out.sort_by_key(|v| std::cmp::Reverse(v.version));

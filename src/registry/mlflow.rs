@@ -512,7 +512,9 @@ impl Registry for MlflowRegistry {
         }
         let mut filter = format!("name={}", quote(name)?);
         for (k, v) in &query.tags {
-            filter.push_str(&format!(" AND tags.`{k}` = {}", quote(v)?));
+            // ILIKE ignores case; a value holding its wildcards is matched exactly instead.
+            let op = if v.contains(['%', '_']) { "=" } else { "ILIKE" };
+            filter.push_str(&format!(" AND tags.`{k}` {op} {}", quote(v)?));
         }
         let page = query.limit.unwrap_or(10_000).clamp(1, 10_000);
         let mut out = Vec::new();

@@ -97,8 +97,10 @@ impl ModelVersion {
     pub fn tag(&self, key: &str) -> Option<&str> {
         self.tags.get(key).map(String::as_str)
     }
+    /// `true` in any case: people type `True` (Python's spelling) by hand.
     pub fn is_healthy_baseline(&self) -> bool {
-        self.tag(tags::HEALTHY_BASELINE) == Some("true")
+        self.tag(tags::HEALTHY_BASELINE)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     }
     pub fn was_rolled_back_from(&self) -> bool {
         self.tag(tags::ROLE) == Some(tags::ROLE_ROLLED_BACK_FROM)
@@ -128,7 +130,8 @@ pub fn latest_by_stage(versions: &[ModelVersion]) -> BTreeMap<Stage, u64> {
     m
 }
 
-/// A server-side filter for version searches: all of the tag equalities must hold.
+/// A server-side filter for version searches: all of the tag equalities must hold, ignoring
+/// ASCII case (a baseline tagged `True` by hand is still a baseline).
 #[derive(Debug, Clone, Default)]
 pub struct VersionQuery {
     pub tags: Vec<(String, String)>,

@@ -57,6 +57,7 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
     let reg: Arc<dyn crate::registry::Registry> = Arc::from(ctx.registry()?);
     let mut kind = Model::new(target, reg);
     kind.to = to;
+    kind.force = args.force;
     kind.fallback = fallback;
     kind.configured_fallback = configured;
     engine::run(ctx, &kind, &req)

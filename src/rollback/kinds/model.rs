@@ -26,6 +26,8 @@ pub struct Model {
     pub reg: Arc<dyn Registry>,
     /// `--to V`, or the fallback version with `--fallback`.
     pub to: Option<u64>,
+    /// `--force`: `--to V` may name a version rolled back from before.
+    pub force: bool,
     /// `--fallback` with a registry-version fallback: (version, description).
     pub fallback: Option<(u64, Option<String>)>,
     /// The fallback configured for the model, for the no-target hint.
@@ -57,6 +59,7 @@ impl Model {
             target,
             reg,
             to: None,
+            force: false,
             fallback: None,
             configured_fallback: None,
             planned: RefCell::new(None),
@@ -315,7 +318,7 @@ impl Model {
             )
             .into());
         }
-        if let Some(done) = already_rolled_back(&live, to) {
+        if let Some(done) = select::already_rolled_back(&live, to) {
             let mut view = serde_json::Map::new();
             view.insert("model".into(), name.into());
             view.insert("from".into(), serde_json::json!([]));
@@ -349,11 +352,11 @@ impl Model {
                 description.as_deref(),
                 &target.key,
             ),
-            None => select::choose_in(&versions, &target.mode, to),
+            None => select::choose_in_forced(&versions, &target.mode, to, self.force),
         };
         let choice = match chosen {
             Ok(c) => c,
-            Err(reasons) => return Err(self.no_target(name, reasons)),
+            Err(reasons) => return Err(self.no_target(name, reasons, &versions)),
         };
         if let Err(why) = preflight(&choice.version) {
             return Err(CliError::new(
@@ -387,6 +390,12 @@ impl Model {
         );
         if let Some(note) = &target.mode_note {
             text.push_str(&format!("  live: {note}\n"));
+        }
+        if let Some(by) = &choice.overrides {
+            text.push_str(&format!(
+                "  ! v{} was rolled back from by {by}; --force goes back to it anyway\n",
+                choice.version.version
+            ));
         }
         if live.len() > 1 {
             text.push_str(&format!(
@@ -423,7 +432,13 @@ impl Model {
             triggered_by: req.who.clone(),
             reason: crate::commands::rollback::tag_reason(&req.reason),
         };
-        let question = format!("Roll back {name} to v{}?", plan.to);
+        let question = match &choice.overrides {
+            Some(by) => format!(
+                "Roll back {name} to v{}, which {by} rolled back from?",
+                plan.to
+            ),
+            None => format!("Roll back {name} to v{}?", plan.to),
+        };
         let out = self.engine_plan(
             ctx,
             req,
@@ -730,9 +745,36 @@ impl Model {
     }
 
     /// No safe target: the fallback when one is configured, else the reference's advice.
-    fn no_target(&self, name: &str, reasons: Vec<String>) -> anyhow::Error {
+    fn no_target(
+        &self,
+        name: &str,
+        reasons: Vec<String>,
+        versions: &[ModelVersion],
+    ) -> anyhow::Error {
         use crate::config::Fallback;
         let key = &self.target.key;
+        // `--to V` refused: the hint is about V, never "--to V" again.
+        let named = self
+            .to
+            .filter(|_| self.fallback.is_none())
+            .and_then(|n| versions.iter().find(|v| v.version == n));
+        if let Some(v) = named {
+            let hint = if v.was_rolled_back_from() && !self.force {
+                format!(
+                    "if v{n} is good after all, go back to it anyway: mlrb rollback model {key} --to {n} --force (the plan names {by}); `mlrb candidate {key}` shows the automatic choice",
+                    n = v.version,
+                    by = select::rolled_back_by(v)
+                )
+            } else {
+                format!("`mlrb candidate {key}` shows the version a rollback would go to instead")
+            };
+            return CliError::new(
+                ExitStatus::NoTarget,
+                format!("no rollback target for `{name}`: {}", reasons.join("; ")),
+            )
+            .with_hint(hint)
+            .into();
+        }
         let hint = match self
             .configured_fallback
             .as_ref()
@@ -805,12 +847,13 @@ fn fallback_choice(
             description.map(|d| format!(", {d}")).unwrap_or_default()
         ),
         skipped: Vec::new(),
+        overrides: None,
     })
 }
 
 /// Before any change: the target must be READY in the registry and its artifact must exist
 /// where mlrb can check (a local path or `file://`); remote sources are left to the server.
-fn preflight(v: &ModelVersion) -> std::result::Result<(), String> {
+pub(crate) fn preflight(v: &ModelVersion) -> std::result::Result<(), String> {
     if !v.status.eq_ignore_ascii_case("READY") {
         return Err(format!("its registry status is {}, not READY", v.status));
     }
