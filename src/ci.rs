@@ -756,7 +756,7 @@ fn github(r: reqwest::blocking::RequestBuilder, auth: &str) -> reqwest::blocking
 }
 
 fn sleep(d: Duration) {
-    if std::env::var_os("MLRB_TEST_NO_SLEEP").is_some() {
+    if crate::testhooks::no_sleep() {
         std::thread::sleep(Duration::from_millis(20));
     } else {
         std::thread::sleep(d);

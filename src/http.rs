@@ -286,7 +286,7 @@ fn retry_after(r: &Response) -> Option<Duration> {
 }
 
 fn backoff(attempt: u32, after: Option<Duration>) {
-    if std::env::var_os("MLRB_TEST_NO_SLEEP").is_some() {
+    if crate::testhooks::no_sleep() {
         return;
     }
     let base = Duration::from_millis(200 * 2u64.pow(attempt - 1)).min(Duration::from_secs(2));

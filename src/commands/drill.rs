@@ -209,7 +209,7 @@ fn sandbox(
         pending: None,
     };
     let tamper = || {
-        if std::env::var_os("MLRB_TEST_DRILL_TAMPER").is_some() {
+        if crate::testhooks::drill_tamper() {
             // A test-only fault: someone changes the registry between the restore and the check.
             let _ =
                 FileRegistry::new(&reg_path).set_version_tag(model, 1, "drill.tampered", "true");

@@ -13,6 +13,7 @@ use crate::commands::rollback::{Confirmation, close_event, confirm, outcome_of};
 use crate::error::{CliError, ExitStatus};
 use crate::journal::{Entry, Journal, Record, new_event_id};
 use crate::metrics::{Baseline, ModelMetrics};
+use crate::testhooks::crash_point;
 
 /// Runs `kind` for `req` from the guard to the report; returns the exit status.
 pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStatus> {
@@ -419,13 +420,6 @@ fn execute(
     }
 }
 
-/// A fault-injection point for crash tests and drills: `MLRB_TEST_CRASH_AT=started:N` or
-/// `finished:N` kills the process there, as a power cut or `kill -9` would.
-pub fn crash_point(kind: &str, step: usize) {
-    if std::env::var("MLRB_TEST_CRASH_AT").is_ok_and(|v| v == format!("{kind}:{step}")) {
-        std::process::abort();
-    }
-}
 
 /// The model's metrics, when configured. A setup problem (its auth variable unset) never stops
 /// a rollback: it goes on without metric detection or verification, and says so.
