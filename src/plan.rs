@@ -211,6 +211,77 @@ pub fn model_rollback(
     }
 }
 
+/// Programs a plan's serving command may run.
+const SERVING_TOOLS: &[&str] = &["kubectl", "helm"];
+
+/// Checks the serving steps of a plan read back from the journal against those the current
+/// config makes for the same target. The journal is a file: what it says to run (a command, a
+/// URL to POST) is run on `--resume` only if mlrb would run exactly that anyway.
+pub fn check_resumed_serving(
+    steps: &[Step],
+    serving: &ServingConfig,
+    version: u64,
+) -> Result<(), String> {
+    let line = |argv: &[String]| crate::exec::Cmd::from_argv(argv, Duration::ZERO).line();
+    let mut recorded = Vec::new();
+    for s in steps {
+        match s {
+            Step::Command { argv, .. } => {
+                if !argv
+                    .first()
+                    .is_some_and(|p| SERVING_TOOLS.contains(&p.as_str()))
+                {
+                    return Err(format!(
+                        "the journal asks to run `{}`; a serving step runs only kubectl or helm",
+                        line(argv)
+                    ));
+                }
+                recorded.push(argv.clone());
+            }
+            Step::Reload { url, .. } if serving.reload_url.as_deref() != Some(url.as_str()) => {
+                return Err(format!(
+                    "the journal asks to POST {}, which is not the configured reload_url",
+                    crate::config::redact_str(url)
+                ));
+            }
+            Step::AwaitServing { url, .. }
+                if serving.health_url.as_deref() != Some(url.as_str()) =>
+            {
+                return Err(format!(
+                    "the journal asks to poll {}, which is not the configured health_url",
+                    crate::config::redact_str(url)
+                ));
+            }
+            _ => {}
+        }
+    }
+    let expected: Vec<Vec<String>> = reload_commands(serving, version)
+        .into_iter()
+        .filter_map(|s| match s {
+            Step::Command { argv, .. } => Some(argv),
+            _ => None,
+        })
+        .collect();
+    if recorded != expected {
+        let show = |cmds: &[Vec<String>]| {
+            if cmds.is_empty() {
+                "none".to_string()
+            } else {
+                cmds.iter()
+                    .map(|a| format!("`{}`", line(a)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        return Err(format!(
+            "the journal's serving commands ({}) are not what the current config makes ({})",
+            show(&recorded),
+            show(&expected)
+        ));
+    }
+    Ok(())
+}
+
 /// The kubectl/helm commands of the `kubectl-restart`, `kubectl-set-env` and `helm-set` reloads.
 pub fn reload_commands(serving: &ServingConfig, version: u64) -> Vec<Step> {
     use crate::exec::helm::Helm;

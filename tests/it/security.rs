@@ -629,3 +629,115 @@ fn server_text_cannot_ping_the_channel_or_hide_a_link_in_slack() {
         "{messages:?}"
     );
 }
+
+/// A model rollback whose helm-set reload failed: an unfinished event in the journal for
+/// `--resume` to finish; helm works again afterwards and logs its argv to helm-argv.txt.
+fn failed_helm_reload() -> (TestEnv, String) {
+    use std::os::unix::fs::PermissionsExt;
+
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("forged");
+    b.seed(&m, &bad_release(), &[]);
+    let bin = env.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fail = env.path().join("helm-fails");
+    let helm = bin.join("helm");
+    std::fs::write(
+        &helm,
+        format!(
+            "#!/bin/sh\nif [ -e '{}' ]; then echo 'Error: cluster unreachable' >&2; exit 1; fi\necho \"$@\" >> '{}'\n",
+            fail.display(),
+            env.path().join("helm-argv.txt").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), env.vars["PATH"]);
+    env.set("PATH", path);
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.{m}.serving]\nkind = \"helm-set\"\nrelease = \"model-server\"\nchart = \"charts/model-server\"\nset_key = \"model.version\"\nnamespace = \"ml-serving\"\ntimeout = \"60s\"\n"
+        ),
+    );
+    std::fs::write(&fail, "").unwrap();
+    let out = env.run(&["rollback", "model", &m, "--yes"]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    std::fs::remove_file(&fail).unwrap();
+    (env, m)
+}
+
+/// Rewrites every serving command recorded in the journal with `f`.
+fn forge_commands(env: &TestEnv, f: impl Fn(&mut Vec<Value>)) {
+    let path = env.state_dir().join("journal.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut rec: Value = serde_json::from_str(line).unwrap();
+        let mut walk = vec![&mut rec];
+        while let Some(v) = walk.pop() {
+            match v {
+                Value::Object(o) => {
+                    if o.get("kind") == Some(&json!("command"))
+                        && let Some(Value::Array(argv)) = o.get_mut("argv")
+                    {
+                        f(argv);
+                    }
+                    walk.extend(o.values_mut());
+                }
+                Value::Array(a) => walk.extend(a.iter_mut()),
+                _ => {}
+            }
+        }
+        out.push_str(&serde_json::to_string(&rec).unwrap());
+        out.push('\n');
+    }
+    std::fs::write(&path, out).unwrap();
+}
+
+#[test]
+fn a_forged_journal_entry_cannot_run_a_command_on_resume() {
+    let (env, m) = failed_helm_reload();
+    let pwned = env.path().join("pwned");
+    let cmd = format!("touch {}", pwned.display());
+    forge_commands(&env, |argv| {
+        *argv = vec![json!("sh"), json!("-c"), json!(cmd.clone())];
+    });
+    let out = env.run(&["rollback", "model", &m, "--resume", "--yes"]);
+    assert!(!pwned.exists(), "the journal's command ran");
+    let line = out.one_clear_error(2);
+    assert!(
+        line.contains("the journal asks to run `sh -c 'touch ")
+            && line.contains("nothing was changed"),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_journaled_command_the_config_no_longer_makes_is_not_resumed() {
+    let (env, m) = failed_helm_reload();
+    // A known tool, but options the config never gave it.
+    forge_commands(&env, |argv| {
+        argv.push(json!("--post-renderer=/tmp/evil"));
+    });
+    let out = env.run(&["rollback", "model", &m, "--resume", "--yes"]);
+    let line = out.one_clear_error(2);
+    assert!(
+        line.contains("are not what the current config makes") && line.contains("--post-renderer"),
+        "{line}"
+    );
+    assert!(!env.path().join("helm-argv.txt").exists(), "helm ran");
+    // The journal as mlrb wrote it resumes.
+    forge_commands(&env, |argv| {
+        argv.pop();
+    });
+    env.run(&["rollback", "model", &m, "--resume", "--yes"])
+        .code(0);
+    let ran = std::fs::read_to_string(env.path().join("helm-argv.txt")).unwrap();
+    assert!(
+        ran.starts_with("upgrade model-server charts/model-server"),
+        "{ran}"
+    );
+}

@@ -504,6 +504,7 @@ impl Model {
             to,
             steps,
         };
+        check_journaled_serving(&self.target, &plan, event)?;
         // The plan's premises: nothing but what it goes from and to may be live now. A version
         // made live since (a new deploy) means the plan is stale: finishing it would leave two
         // live versions.
@@ -979,6 +980,19 @@ fn fmt_versions(vs: &[u64]) -> String {
         .map(|v| format!("v{v}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A resumed plan runs only the serving steps the current config makes: the journal is a file,
+/// and a forged entry must not choose a command (`sh -c …`) or a URL.
+fn check_journaled_serving(target: &ModelTarget, plan: &plan::Plan, event: &str) -> Result<()> {
+    plan::check_resumed_serving(&plan.steps, &target.serving, plan.to).map_err(|e| {
+        CliError::usage(format!("cannot resume {event}: {e}; nothing was changed"))
+            .with_hint(format!(
+                "if the config changed on purpose, check `mlrb status {}` and roll back afresh with --to V; if not, the journal in the state directory was tampered with",
+                target.key
+            ))
+            .into()
+    })
 }
 
 /// Runs one of a plan's serving steps (reload, wait for the version, kubectl/helm command).
