@@ -312,7 +312,7 @@ impl Journal {
         line.push(b'\n');
         if self.file.is_none() {
             if let Some(dir) = self.path.parent() {
-                fs::create_dir_all(dir)?;
+                crate::statedir::ensure(dir)?;
             }
             self.file = Some(
                 OpenOptions::new()
@@ -330,6 +330,7 @@ impl Journal {
 
 /// Every record in the journal, in order, with the number of unreadable lines skipped.
 pub fn read_all(state_dir: &Path) -> std::io::Result<(Vec<Record>, usize)> {
+    crate::statedir::check(state_dir)?;
     let path = Journal::path_in(state_dir);
     let f = match fs::File::open(&path) {
         Ok(f) => f,

@@ -22,6 +22,7 @@ pub mod rollback;
 pub mod secrets;
 pub mod select;
 pub mod serving;
+pub mod statedir;
 pub mod testhooks;
 
 use std::process::ExitCode;

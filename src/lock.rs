@@ -44,10 +44,8 @@ pub fn acquire(
     holder: &str,
 ) -> Result<Option<ModelLock>, CliError> {
     let path = lock_path(state_dir, key);
-    let opened = path
-        .parent()
-        .map(fs::create_dir_all)
-        .unwrap_or(Ok(()))
+    let opened = crate::statedir::ensure(state_dir)
+        .and_then(|_| path.parent().map(crate::statedir::ensure).unwrap_or(Ok(())))
         .and_then(|_| {
             OpenOptions::new()
                 .read(true)

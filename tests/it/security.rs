@@ -741,3 +741,40 @@ fn a_journaled_command_the_config_no_longer_makes_is_not_resumed() {
         "{ran}"
     );
 }
+
+fn mode_of(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+#[test]
+fn the_state_directory_is_private_and_a_shared_one_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("statedir");
+    b.seed(&m, &bad_release(), &[]);
+    env.run(&["rollback", "model", &m, "--yes"]).code(0);
+    assert_eq!(mode_of(&env.state_dir()), 0o700);
+    assert_eq!(mode_of(&env.state_dir().join("locks")), 0o700);
+
+    // A state directory anyone can write: anyone could forge what --resume runs.
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    b.seed(&m, &bad_release(), &[]);
+    std::fs::create_dir(env.state_dir()).unwrap();
+    std::fs::set_permissions(env.state_dir(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let before = b.snapshot(&m);
+    let out = env.run(&["rollback", "model", &m, "--yes"]);
+    let line = out.one_clear_error(1);
+    assert!(
+        line.contains("can be changed by other users (mode 777)")
+            && line.contains("nothing was changed"),
+        "{line}"
+    );
+    assert_eq!(b.snapshot(&m), before, "the registry changed");
+    assert!(!env.state_dir().join("journal.jsonl").exists());
+}
