@@ -86,6 +86,12 @@ pub enum Entry {
         began_at: DateTime<Utc>,
         reason: String,
     },
+    /// A check the rollback did not make, and why (`metrics`: "none configured", "--no-verify"),
+    /// so the report says what was not verified instead of implying it was.
+    NotChecked {
+        what: String,
+        why: String,
+    },
     /// Metrics after the rollback: back within tolerance of baseline (`ok`) or not by the timeout.
     /// When present, the MTTR verification phase ends here rather than at the registry check.
     MetricsVerified {

@@ -58,19 +58,128 @@ pub fn escape_md(s: &str) -> String {
     out
 }
 
-/// The reference document's severity heuristic, on the reason: revenue or safety → P1,
-/// error rate or latency → P2, else P3.
-pub fn severity(reason: &str) -> (u8, &'static str) {
-    let r = reason.to_lowercase();
-    if r.contains("revenue") || r.contains("safety") {
-        (1, "the reason mentions revenue or safety")
-    } else if r.contains("error_rate") || r.contains("error rate") || r.contains("latency") {
-        (2, "the reason mentions error rate or latency")
-    } else {
-        (
+/// The reference document's severity heuristic — revenue or safety → P1, error rate or latency
+/// → P2, else P3 — on the reason given and on every breach the event's own timeline records
+/// (so a report never calls P3 what its timeline shows breaching the error rate).
+pub fn severity(reason: &str, breaches: &[&str]) -> (u8, String) {
+    fn level(text: &str) -> Option<(u8, &'static str)> {
+        let t = text.to_lowercase();
+        if t.contains("revenue") || t.contains("safety") {
+            Some((1, "revenue or safety"))
+        } else if t.contains("error_rate") || t.contains("error rate") || t.contains("latency") {
+            Some((2, "error rate or latency"))
+        } else {
+            None
+        }
+    }
+    let found = std::iter::once(("the reason", reason))
+        .chain(breaches.iter().map(|b| ("the breach in the timeline", *b)))
+        .filter_map(|(source, text)| level(text).map(|(p, what)| (p, source, what)))
+        .min_by_key(|(p, _, _)| *p);
+    match found {
+        Some((p, source, what)) => (p, format!("{source} mentions {what}")),
+        None => (
             3,
-            "no revenue, safety, error-rate or latency impact named in the reason",
-        )
+            if breaches.is_empty() {
+                "no revenue, safety, error-rate or latency impact named in the reason".into()
+            } else {
+                "no revenue, safety, error-rate or latency impact named in the reason or the breach"
+                    .into()
+            },
+        ),
+    }
+}
+
+/// What a rollback's verification established and what it did not, one phrase each, in the
+/// order the report states them: the rollback's own re-read, the serving reload, the metrics.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Checks(pub Vec<String>);
+
+impl Checks {
+    pub fn summary(&self) -> String {
+        self.0.join("; ")
+    }
+}
+
+/// The checks of one event, from its records alone (a report re-rendered later says the same).
+pub fn checks(records: &[&Record]) -> Checks {
+    let kind = records.iter().find_map(|r| match &r.entry {
+        Entry::Target { kind, .. } => Some(kind.as_str()),
+        _ => None,
+    });
+    let (lines, detail) = records
+        .iter()
+        .rev()
+        .find_map(|r| match &r.entry {
+            Entry::Plan { steps, detail, .. } => Some((steps.len(), detail.as_slice())),
+            _ => None,
+        })
+        .unwrap_or((0, &[]));
+    // The newest end of each step (a resumed event may have run one twice).
+    let finished = |index: usize| {
+        records.iter().rev().find_map(|r| match &r.entry {
+            Entry::StepFinished { index: i, ok, .. } if *i == index => Some(*ok),
+            _ => None,
+        })
+    };
+    let mut out = Vec::new();
+    let what = match kind {
+        None => "registry",
+        Some("infra") => "rollout",
+        Some("features") => "restored files",
+        Some("fallback") => "serving switch",
+        Some(other) => other,
+    };
+    out.push(match lines.checked_sub(1).and_then(finished) {
+        Some(true) => format!("{what} verified"),
+        Some(false) => format!("{what} NOT verified"),
+        None => format!("{what} not checked: not reached"),
+    });
+    if kind.is_none() && !detail.is_empty() {
+        out.push(serving_check(detail, &finished));
+    }
+    let metrics = records.iter().rev().find_map(|r| match &r.entry {
+        Entry::MetricsVerified { ok: true, .. } => Some("metrics back to baseline".to_string()),
+        Entry::MetricsVerified { ok: false, .. } => Some("metrics did NOT recover".to_string()),
+        Entry::NotChecked { what, why } if what == "metrics" => {
+            Some(format!("metrics not checked: {why}"))
+        }
+        _ => None,
+    });
+    out.push(metrics.unwrap_or_else(|| "metrics not checked".into()));
+    Checks(out)
+}
+
+/// What the model rollback's serving steps established: a reload whose served version was read
+/// back, a reload whose rollout finished, or none configured.
+fn serving_check(detail: &[crate::plan::Step], finished: &dyn Fn(usize) -> Option<bool>) -> String {
+    use crate::plan::Step;
+    let serving: Vec<(usize, &Step)> = detail
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            matches!(
+                s,
+                Step::Reload { .. } | Step::AwaitServing { .. } | Step::Command { .. }
+            )
+        })
+        .collect();
+    if serving.is_empty() {
+        return "serving not checked: no reload configured".into();
+    }
+    let ends: Vec<Option<bool>> = serving.iter().map(|(i, _)| finished(*i)).collect();
+    if ends.contains(&Some(false)) {
+        return "serving reload FAILED".into();
+    }
+    if ends.contains(&None) {
+        return "serving not checked: not reached".into();
+    }
+    match serving.iter().find_map(|(_, s)| match s {
+        Step::AwaitServing { version, .. } => Some(*version),
+        _ => None,
+    }) {
+        Some(v) => format!("serving reloaded and v{v} confirmed served"),
+        None => "serving reloaded (rollout finished; the served version was not read back)".into(),
     }
 }
 
@@ -214,23 +323,34 @@ pub fn render(records: &[&Record], notes: &Annotations, revenue: Option<&Revenue
             _ => {}
         }
     }
-    let status = match outcome.as_ref().map(|(o, _)| o.as_str()) {
-        Some("rolled_back") => "Resolved (rolled back and verified)",
-        Some("not_verified") => "Rolled back, NOT verified — keep watching",
-        Some("already_live") => "No change needed (already on the target)",
-        Some("declined") => "Declined — nothing was changed",
-        Some("failed") => "FAILED — manual intervention required",
-        Some("triggered") => "Retrain triggered — follow the pipeline, then promote and verify",
-        Some("retrained") => "Retrain finished — promote the new version and verify",
+    let checked = checks(records).summary();
+    let status: String = match outcome.as_ref().map(|(o, _)| o.as_str()) {
+        Some("rolled_back") => format!("Resolved ({checked})"),
+        Some("not_verified") => format!("Rolled back, NOT verified ({checked}) — keep watching"),
+        Some("already_live") => "No change needed (already on the target)".into(),
+        Some("declined") => "Declined — nothing was changed".into(),
+        Some("failed") => "FAILED — manual intervention required".into(),
+        Some("triggered") => {
+            "Retrain triggered — follow the pipeline, then promote and verify".into()
+        }
+        Some("retrained") => "Retrain finished — promote the new version and verify".into(),
         Some("retrain_failed") => {
-            "Retrain pipeline FAILED — keep serving the fallback; fix it, then trigger again"
+            "Retrain pipeline FAILED — keep serving the fallback; fix it, then trigger again".into()
         }
         Some("trigger_unknown") => {
             "Retrain trigger UNKNOWN — check CI for this event's pipeline before triggering again"
+                .into()
         }
-        _ => "Interrupted — see `mlrb status`",
+        _ => "Interrupted — see `mlrb status`".into(),
     };
-    let (sev, sev_why) = severity(&reason);
+    let breaches: Vec<&str> = records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Detected { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    let (sev, sev_why) = severity(&reason, &breaches);
     let mttr = mttr::from_records(records);
     let verified_at = mttr.phases.last().and_then(|p| p.end);
     let degradation = match (detected, verified_at) {
@@ -326,8 +446,25 @@ mod tests {
 
     #[test]
     fn severity_follows_the_reference() {
-        assert_eq!(severity("Revenue loss").0, 1);
-        assert_eq!(severity("p99 latency 3s").0, 2);
-        assert_eq!(severity("diversity collapse").0, 3);
+        assert_eq!(severity("Revenue loss", &[]).0, 1);
+        assert_eq!(severity("p99 latency 3s", &[]).0, 2);
+        assert_eq!(severity("diversity collapse", &[]).0, 3);
+    }
+
+    #[test]
+    fn severity_agrees_with_the_breach_in_the_timeline() {
+        let (p, why) = severity("drill", &["Error rate 8.0% exceeds threshold 5.0%"]);
+        assert_eq!(
+            (p, why.as_str()),
+            (
+                2,
+                "the breach in the timeline mentions error rate or latency"
+            )
+        );
+        assert_eq!(
+            severity("latency", &["Revenue loss $4200/min exceeds threshold"]).0,
+            1
+        );
+        assert_eq!(severity("", &["diversity 0.04 below minimum 0.5"]).0, 3);
     }
 }

@@ -178,7 +178,15 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
         Some(mm) if status == ExitStatus::Success && !req.no_verify => {
             verify_metrics(ctx, mm, baseline.as_ref(), &mut journal, message)
         }
-        _ => (status, message),
+        _ => {
+            if matches!(status, ExitStatus::Success | ExitStatus::NotVerified) {
+                journal.append(Entry::NotChecked {
+                    what: "metrics".into(),
+                    why: metrics_unchecked(ctx, &req.model, mm.is_some(), req.no_verify, status),
+                });
+            }
+            (status, message)
+        }
     };
     let ending = kind.ending(super::Ending {
         status,
@@ -433,6 +441,28 @@ pub fn metrics_for(ctx: &Ctx, model: &str) -> Option<ModelMetrics> {
     })
 }
 
+/// Why a rollback that got this far did not verify its metrics, in the report's words.
+fn metrics_unchecked(
+    ctx: &Ctx,
+    model: &str,
+    usable: bool,
+    no_verify: bool,
+    status: ExitStatus,
+) -> String {
+    let configured = ctx
+        .settings
+        .models
+        .get(model)
+        .is_some_and(|m| m.metrics.is_some());
+    match (configured, usable) {
+        (false, _) => "none configured".into(),
+        (true, false) => "their configuration could not be used".into(),
+        (true, true) if no_verify => "--no-verify given".into(),
+        (true, true) if status != ExitStatus::Success => "not reached".into(),
+        (true, true) => "not run".into(),
+    }
+}
+
 /// When the breach began, from Prometheus history (no `--detected-at` given).
 pub fn detect(
     ctx: &Ctx,
@@ -513,10 +543,8 @@ pub fn verify_metrics(
                             ok: true,
                             detail: format!("every metric within {tol} of baseline: {line}"),
                         });
-                        return (
-                            ExitStatus::Success,
-                            format!("{message}; metrics back within {tol} of baseline"),
-                        );
+                        // The event's close says "metrics back to baseline" with the rest.
+                        return (ExitStatus::Success, message);
                     }
                     Err(why) => {
                         p.status(&format!("  … {line} — {why}"));

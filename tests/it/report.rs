@@ -1,6 +1,6 @@
 //! The incident report: rendered at the end of a rollback and again by `mlrb report`, filled.
 
-use crate::common::{Backend, FileBackend, TestEnv, bad_release};
+use crate::common::{Backend, FileBackend, TestEnv, bad_release, unique};
 
 #[test]
 fn report_is_rendered_again_filled_and_kept() {
@@ -79,4 +79,183 @@ fn report_bad_input() {
         .run(&["report", "--action", "only-what"])
         .one_clear_error(2);
     assert!(line.contains("what|owner|due"), "{line}");
+}
+
+/// The `**Status:**` line of a rendered report.
+fn status_line(report: &str) -> &str {
+    report
+        .lines()
+        .find(|l| l.starts_with("**Status:**"))
+        .unwrap_or_else(|| panic!("no status line in\n{report}"))
+}
+
+/// The timeline's last row, without its time.
+fn last_timeline_row(report: &str) -> &str {
+    let timeline = &report[report.find("## Timeline").expect("a timeline")..];
+    let end = timeline.find("\n## ").unwrap_or(timeline.len());
+    let row = timeline[..end]
+        .lines()
+        .rfind(|l| l.starts_with("- **"))
+        .expect("a timeline row");
+    row.split_once(" - ").map(|(_, r)| r).unwrap_or(row)
+}
+
+/// With no serving reload and no metrics, the report and the last line say that only the
+/// registry was verified, and name the checks that were not made and why.
+#[test]
+fn report_states_only_what_was_checked() {
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    b.seed("recsys", &bad_release(), &[]);
+    let out = env.run(&[
+        "rollback", "model", "recsys", "--yes", "--reason", "bad recs",
+    ]);
+    out.code(0);
+    let checked = "registry verified; serving not checked: no reload configured; metrics not checked: none configured";
+    assert_eq!(
+        status_line(&out.stdout),
+        format!("**Status:** Resolved ({checked})")
+    );
+    assert_eq!(
+        last_timeline_row(&out.stdout),
+        format!("Finished: rolled back recsys: v3 → v2 — {checked}")
+    );
+    let last = out.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(&format!(
+            "rolled back recsys: v3 → v2 — {checked} (event rollback-"
+        )),
+        "{}",
+        out.stderr
+    );
+    let again = env.run(&["report", "--last"]).code(0).stdout.clone();
+    assert_eq!(
+        status_line(&again),
+        format!("**Status:** Resolved ({checked})")
+    );
+    // -o json names the same checks.
+    b.transition("recsys", 3, mlrb::registry::Stage::Production);
+    b.transition("recsys", 2, mlrb::registry::Stage::Archived);
+    let out = env.run(&[
+        "rollback", "model", "recsys", "--yes", "--to", "1", "-o", "json",
+    ]);
+    out.code(0);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        v["checks"],
+        serde_json::json!([
+            "registry verified",
+            "serving not checked: no reload configured",
+            "metrics not checked: none configured"
+        ])
+    );
+}
+
+/// A reload whose served version was read back and metrics back to baseline are named as such;
+/// metrics skipped with --no-verify are named as not checked.
+#[test]
+fn report_names_the_reload_and_metrics_it_confirmed() {
+    use crate::common::http_server::{Reply, TestServer};
+    use crate::common::prometheus::{model_config, prom};
+    use std::sync::{Arc, Mutex};
+    let served = Arc::new(Mutex::new("3".to_string()));
+    let s = served.clone();
+    let server = TestServer::start(move |req| match (req.method.as_str(), req.path.as_str()) {
+        ("POST", "/reload") => {
+            let body: serde_json::Value = serde_json::from_str(&req.body).unwrap_or_default();
+            *s.lock().unwrap() = body["version"].as_str().unwrap_or("").to_string();
+            Reply::json(202, serde_json::json!({"accepted": true}))
+        }
+        ("GET", "/health") => Reply::json(
+            200,
+            serde_json::json!({"model": {"version": *s.lock().unwrap()}}),
+        ),
+        _ => Reply::text(404, "text/plain", "not found"),
+    });
+    let p = prom();
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("checked");
+    b.seed(&m, &bad_release(), &[]);
+    let url = &server.url;
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "{}[models.\"{m}\".serving]\nkind = \"http\"\nreload_url = \"{url}/reload\"\nhealth_url = \"{url}/health\"\nversion_pointer = \"/model/version\"\ntimeout = \"10s\"\n",
+            model_config(
+                &p.url,
+                &m,
+                &["error_rate"],
+                &format!(
+                    "detection_lookback = \"2m\"\n[models.\"{m}\".baseline]\nerror_rate = 0.01\n[models.\"{m}\".verify]\ntimeout = \"20s\"\ninterval = \"1s\"\n"
+                ),
+            )
+        ),
+    );
+    p.put(&m, "error_rate", 0.01);
+    let out = env.run(&["rollback", "model", &m, "--yes", "--detected-at", "5m"]);
+    out.code(0);
+    assert_eq!(
+        status_line(&out.stdout),
+        "**Status:** Resolved (registry verified; serving reloaded and v2 confirmed served; metrics back to baseline)"
+    );
+    assert_eq!(*served.lock().unwrap(), "2");
+    b.transition(&m, 3, mlrb::registry::Stage::Production);
+    b.transition(&m, 2, mlrb::registry::Stage::Archived);
+    let out = env.run(&["rollback", "model", &m, "--yes", "--to", "1", "--no-verify"]);
+    out.code(0);
+    assert_eq!(
+        status_line(&out.stdout),
+        "**Status:** Resolved (registry verified; serving reloaded and v1 confirmed served; metrics not checked: --no-verify given)"
+    );
+}
+
+/// Severity agrees with the breach its own timeline records: an error-rate breach found in
+/// Prometheus history is P2 whatever the reason says.
+#[test]
+fn severity_agrees_with_the_breach_in_the_timeline() {
+    use crate::common::prometheus::{model_config, prom};
+    let p = prom();
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("severity");
+    b.seed(&m, &bad_release(), &[]);
+    env.write(
+        "mlrb.toml",
+        &model_config(
+            &p.url,
+            &m,
+            &["error_rate"],
+            &format!("detection_lookback = \"2m\"\n[models.\"{m}\".baseline]\nerror_rate = 0.01\n"),
+        ),
+    );
+    p.put(&m, "error_rate", 0.01);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    p.put(&m, "error_rate", 0.08);
+    let out = env.run(&[
+        "rollback",
+        "model",
+        &m,
+        "--yes",
+        "--no-verify",
+        "--reason",
+        "drill",
+    ]);
+    out.code(0);
+    assert!(
+        out.stdout
+            .contains("Breach began (from Prometheus history): Error rate 8.0% exceeds"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(
+            "**Severity:** P2 (the breach in the timeline mentions error rate or latency; adjust if needed)"
+        ),
+        "{}",
+        out.stdout
+    );
 }

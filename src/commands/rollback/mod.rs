@@ -196,6 +196,17 @@ pub fn close_event(
     use crate::journal::{Entry, Record};
     let p = &ctx.printer;
     let event = journal.event().to_string();
+    // What was verified and what was not closes the message: the last line on the terminal
+    // and the timeline's last row say no more than the journal shows was checked.
+    let checks = matches!(status, ExitStatus::Success | ExitStatus::NotVerified).then(|| {
+        let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
+        let mine: Vec<&Record> = records.iter().filter(|r| r.event == event).collect();
+        crate::report::checks(&mine)
+    });
+    let message = match &checks {
+        Some(c) => format!("{message} — {}", c.summary()),
+        None => message,
+    };
     journal.append(Entry::Finished {
         outcome: outcome.into(),
         message: message.clone(),
@@ -230,6 +241,9 @@ pub fn close_event(
                 "revenue_impact".into(),
                 serde_json::to_value(r).unwrap_or_default(),
             );
+        }
+        if let (Some(obj), Some(c)) = (view.as_object_mut(), &checks) {
+            obj.insert("checks".into(), c.0.clone().into());
         }
         p.out_json(&view);
     } else {

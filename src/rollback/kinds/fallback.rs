@@ -616,7 +616,7 @@ impl FallbackSwitch {
             verify: Box::new(move || verify(&vplace, &vto)),
             notes: Vec::new(),
             view,
-            done_message: format!("{what}: {label} {} → {}, verified", s.from, s.to),
+            done_message: format!("{what}: {label} {} → {}", s.from, s.to),
             // A failed change leaves its event open: a plain re-run (on or `--end`) refuses.
             failure_hint: format!(
                 "once the cause is fixed, `mlrb rollback model {model} --fallback{} --resume` finishes this event; `mlrb status {model}` shows the switch as recorded",

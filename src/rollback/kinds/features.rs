@@ -466,7 +466,7 @@ impl Kind for Features {
             notes: Vec::new(),
             view,
             done_message: format!(
-                "restored {shown} to {}{}, verified",
+                "restored {shown} to {}{}",
                 short(&target),
                 if self.no_commit {
                     " (staged, not committed)"

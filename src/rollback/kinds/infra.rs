@@ -295,7 +295,7 @@ impl Infra {
             notes,
             view,
             done_message: format!(
-                "rolled back {}: {} {} → {}, verified",
+                "rolled back {}: {} {} → {}",
                 d.target, d.unit, d.from_label, d.to_label
             ),
             failure_hint: format!(

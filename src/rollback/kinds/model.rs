@@ -725,7 +725,7 @@ impl Model {
             notes: Vec::new(),
             view,
             done_message: format!(
-                "rolled back {name}: {} → v{}, verified in the registry",
+                "rolled back {name}: {} → v{}",
                 fmt_versions(&plan.from),
                 plan.to
             ),
