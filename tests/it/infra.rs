@@ -1005,3 +1005,46 @@ fn helm_second_run_does_not_roll_back_the_rollback() {
         .count();
     assert_eq!(rollbacks, 1);
 }
+
+/// The deployment controller copies a Deployment's annotations to its ReplicaSet, and `kubectl
+/// rollout undo` copies the target ReplicaSet's back: a lease from an earlier rollback comes back
+/// with the undo. Such a copy, even a live-looking one from another machine, holds for the
+/// revision it was written at only, and does not stop the next rollback.
+#[test]
+fn a_lease_copied_back_by_an_undo_does_not_stop_the_rollback() {
+    let k = cluster();
+    let ns = k.namespace("stalelease");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2", "reg/ms:broken-v3"]);
+    let env = kube_env(&ns, "");
+    env.run(&["rollback", "infra", "recsys", "--yes"]).code(0);
+    // Revision 4 runs v2: its ReplicaSet, as the controller left it with a lease copied in.
+    let rs: Value =
+        serde_json::from_str(&k.kubectl(&["-n", &ns, "get", "replicasets", "-o", "json"])).unwrap();
+    let v2 = rs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["spec"]["template"]["spec"]["containers"][0]["image"] == json!("reg/ms:v2"))
+        .unwrap()["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let now = chrono::Utc::now();
+    let lease = json!({
+        "event": "rollback-20000101T000000Z-0000", "holder": "alice", "host": "other-machine",
+        "pid": 1, "since": now.to_rfc3339(), "expires": (now + chrono::Duration::minutes(20)).to_rfc3339(),
+        "revision": 4,
+    });
+    k.kubectl(&[
+        "-n",
+        &ns,
+        "annotate",
+        "--overwrite",
+        &format!("replicaset/{v2}"),
+        &format!("mlrb.dev/lease={lease}"),
+    ]);
+    k.deploy(&ns, "ms", &["reg/ms:broken-v4"]);
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(0);
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v2");
+}

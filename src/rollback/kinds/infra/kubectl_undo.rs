@@ -143,8 +143,7 @@ impl Step for RecordUndo {
         let r = self.obj.cas(|dep| {
             if let Some(l) = lease::foreign(dep, event) {
                 return Err(format!(
-                    "another rollback claimed {} after the undo: {}",
-                    self.obj.shown,
+                    "another rollback claimed the object after the undo: {}",
                     lease::held_by(&self.obj.shown, &l)
                 ));
             }

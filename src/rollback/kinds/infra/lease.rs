@@ -198,10 +198,10 @@ impl Object {
     }
 }
 
-/// The refusal when another rollback holds the object.
+/// Says that another rollback holds the object.
 pub fn held_by(shown: &str, l: &Lease) -> String {
     format!(
-        "{shown} is being rolled back by {} on {} since {} (event {}, lease until {}); nothing was changed",
+        "{shown} is being rolled back by {} on {} since {} (event {}, lease until {})",
         l.holder,
         if l.host.is_empty() {
             "another machine"
@@ -227,7 +227,7 @@ pub fn claim(
     let mut changed = None;
     let r = obj.cas(|o| {
         if let Some(l) = foreign(o, event) {
-            return Err(held_by(&obj.shown, &l));
+            return Err(format!("{}; nothing was changed", held_by(&obj.shown, &l)));
         }
         if let Err(why) = still(o) {
             changed = Some(why.clone());
@@ -323,5 +323,53 @@ impl Drop for Held {
                 }
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn deployment(revision: u64, lease: &Lease) -> Value {
+        json!({"metadata": {"annotations": {
+            "deployment.kubernetes.io/revision": revision.to_string(),
+            KEY: lease.json(),
+        }}})
+    }
+
+    #[test]
+    fn a_lease_on_a_deployment_holds_only_at_its_revision() {
+        let l = Lease {
+            host: "elsewhere".into(),
+            ..Lease::new("rollback-a", "alice", Some(3))
+        };
+        assert_eq!(foreign(&deployment(3, &l), "rollback-b"), Some(l.clone()));
+        assert_eq!(foreign(&deployment(3, &l), "rollback-a"), None, "its own");
+        // Copied back by an undo (the controller copies annotations to the ReplicaSet).
+        assert_eq!(foreign(&deployment(5, &l), "rollback-b"), None);
+        let anywhere = Lease {
+            revision: None,
+            ..l
+        };
+        assert!(foreign(&deployment(5, &anywhere), "rollback-b").is_some());
+    }
+
+    #[test]
+    fn a_lease_counts_for_at_most_the_ttl_whatever_it_claims() {
+        let mut l = Lease {
+            host: "elsewhere".into(),
+            ..Lease::new("rollback-a", "alice", None)
+        };
+        l.expires = l.since + chrono::Duration::days(365);
+        assert!(foreign(&deployment(1, &l), "rollback-b").is_some());
+        l.since -= chrono::Duration::minutes(crate::lease::TTL_MINUTES + 1);
+        assert_eq!(foreign(&deployment(1, &l), "rollback-b"), None);
+    }
+
+    #[test]
+    fn an_unreadable_lease_is_none() {
+        let o = json!({"metadata": {"annotations": {KEY: "not json"}}});
+        assert_eq!(Lease::on(&o), None);
     }
 }
