@@ -1008,10 +1008,240 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
         }
     }
     for (key, m) in &cfg.models {
+        validate_argv_values(key, m)?;
         validate_metrics(key, m)?;
     }
     if cfg.registry.kind == Some(RegistryKind::File) && cfg.registry.path.is_none() {
         return Err("[registry] kind = \"file\" needs `path = \"registry.json\"`".into());
+    }
+    Ok(())
+}
+
+/// A DNS-1123 subdomain (Deployment, Service, Rollout, VirtualService names): lowercase letters,
+/// digits, `-` and `.`, starting and ending with a letter or digit, at most `max` characters.
+fn dns_subdomain(v: &str, max: usize) -> bool {
+    !v.is_empty() && v.len() <= max && v.split('.').all(|l| dns_label(l, 63))
+}
+
+/// A DNS-1123 label (namespaces, subset names): as a subdomain, without dots.
+fn dns_label(v: &str, max: usize) -> bool {
+    !v.is_empty()
+        && v.len() <= max
+        && v.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && v.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Free text placed in an argv (a context, a chart): never an option, never a control character.
+fn argv_text(v: &str) -> bool {
+    !v.trim().is_empty() && !v.starts_with('-') && !v.chars().any(char::is_control)
+}
+
+/// A Kubernetes label value (a blue-green colour).
+fn label_value(v: &str) -> bool {
+    v.len() <= 63
+        && v.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// A Kubernetes label key: `[prefix/]name`, the prefix a DNS subdomain.
+fn label_key(v: &str) -> bool {
+    match v.rsplit_once('/') {
+        Some((prefix, name)) => dns_subdomain(prefix, 253) && label_value(name),
+        None => label_value(v),
+    }
+}
+
+/// An environment variable name as `kubectl set env` takes it (`VAR=value`).
+fn env_var_name(v: &str) -> bool {
+    v.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Every config value mlrb places in a kubectl, helm or dvc argv. A value such as
+/// `deployment = "--kubeconfig=evil.yaml"` or `release = "--post-renderer=…"` would become an
+/// option of the tool, so each is checked for what it names (a Kubernetes name is a DNS
+/// subdomain or label) and none may start with `-`.
+fn validate_argv_values(key: &str, m: &ModelConfig) -> Result<(), String> {
+    type Check = fn(&str) -> bool;
+    let subdomain: Check = |v| dns_subdomain(v, 253);
+    let label: Check = |v| dns_label(v, 63);
+    let release: Check = |v| dns_subdomain(v, 53);
+    let text: Check = argv_text;
+    let env_var: Check = env_var_name;
+    let set_key: Check = |v| argv_text(v) && !v.contains([',', '=', ' ']);
+    let label_value: Check = label_value;
+    let label_key: Check = label_key;
+    const SUBDOMAIN: &str = "a Kubernetes name (lowercase letters, digits, `-` and `.`, starting and ending with a letter or digit)";
+    const LABEL: &str = "a Kubernetes namespace or label name (lowercase letters, digits and `-`, starting and ending with a letter or digit, at most 63)";
+    const RELEASE: &str =
+        "a helm release name (lowercase letters, digits, `-` and `.`, at most 53)";
+    const TEXT: &str = "allowed here: it would become an option of the tool (it starts with `-`) or holds a control character";
+    const ENV_VAR: &str =
+        "an environment variable name (letters, digits and `_`, starting with a letter or `_`)";
+    const SET_KEY: &str =
+        "a helm value key (such as model.version; no `,`, `=` or spaces, not starting with `-`)";
+    const LABEL_KEY: &str = "a Kubernetes label key";
+    const LABEL_VALUE: &str = "a Kubernetes label value";
+    let sv = &m.serving;
+    let inf = &m.infra;
+    let mut checks: Vec<(&str, &str, Option<&str>, Check, &str)> = vec![
+        (
+            "serving",
+            "deployment",
+            sv.deployment.as_deref(),
+            subdomain,
+            SUBDOMAIN,
+        ),
+        (
+            "serving",
+            "namespace",
+            sv.namespace.as_deref(),
+            label,
+            LABEL,
+        ),
+        ("serving", "context", sv.context.as_deref(), text, TEXT),
+        (
+            "serving",
+            "env_var",
+            sv.env_var.as_deref(),
+            env_var,
+            ENV_VAR,
+        ),
+        (
+            "serving",
+            "release",
+            sv.release.as_deref(),
+            release,
+            RELEASE,
+        ),
+        ("serving", "chart", sv.chart.as_deref(), text, TEXT),
+        (
+            "serving",
+            "set_key",
+            sv.set_key.as_deref(),
+            set_key,
+            SET_KEY,
+        ),
+        (
+            "infra",
+            "deployment",
+            inf.deployment.as_deref(),
+            subdomain,
+            SUBDOMAIN,
+        ),
+        ("infra", "release", inf.release.as_deref(), release, RELEASE),
+        ("infra", "namespace", inf.namespace.as_deref(), label, LABEL),
+        ("infra", "context", inf.context.as_deref(), text, TEXT),
+        (
+            "infra",
+            "service",
+            inf.service.as_deref(),
+            subdomain,
+            SUBDOMAIN,
+        ),
+        (
+            "infra",
+            "selector_key",
+            inf.selector_key.as_deref(),
+            label_key,
+            LABEL_KEY,
+        ),
+        (
+            "infra",
+            "virtual_service",
+            inf.virtual_service.as_deref(),
+            subdomain,
+            SUBDOMAIN,
+        ),
+        (
+            "infra",
+            "stable_subset",
+            inf.stable_subset.as_deref(),
+            label,
+            LABEL,
+        ),
+        (
+            "infra",
+            "canary_subset",
+            inf.canary_subset.as_deref(),
+            label,
+            LABEL,
+        ),
+        ("infra", "route", inf.route.as_deref(), text, TEXT),
+        (
+            "infra",
+            "rollout",
+            inf.rollout.as_deref(),
+            subdomain,
+            SUBDOMAIN,
+        ),
+    ];
+    for c in inf.colors.iter().flatten() {
+        checks.push(("infra", "colors", Some(c), label_value, LABEL_VALUE));
+    }
+    if let Some(f) = &m.fallback {
+        checks.extend([
+            (
+                "fallback",
+                "deployment",
+                f.deployment.as_deref(),
+                subdomain,
+                SUBDOMAIN,
+            ),
+            (
+                "fallback",
+                "service",
+                f.service.as_deref(),
+                subdomain,
+                SUBDOMAIN,
+            ),
+            (
+                "fallback",
+                "namespace",
+                f.namespace.as_deref(),
+                label,
+                LABEL,
+            ),
+            ("fallback", "context", f.context.as_deref(), text, TEXT),
+            (
+                "fallback",
+                "env_var",
+                f.env_var.as_deref(),
+                env_var,
+                ENV_VAR,
+            ),
+            (
+                "fallback",
+                "container",
+                f.container.as_deref(),
+                label,
+                LABEL,
+            ),
+        ]);
+    }
+    let path_text = |p: &Path| p.to_str().map(argv_text).unwrap_or(false);
+    if let Some(f) = &m.features {
+        checks.push(("features", "remote", f.remote.as_deref(), text, TEXT));
+        if !path_text(&f.path) {
+            return Err(format!(
+                "[models.{key}.features] path `{}` is not {TEXT}",
+                f.path.display().to_string().escape_debug()
+            ));
+        }
+    }
+    for (section, field, value, ok, what) in checks {
+        if let Some(v) = value
+            && !ok(v)
+        {
+            return Err(format!(
+                "[models.{key}.{section}] {field} `{}` is not {what}",
+                v.escape_debug()
+            ));
+        }
     }
     Ok(())
 }

@@ -778,3 +778,59 @@ fn the_state_directory_is_private_and_a_shared_one_is_refused() {
     assert_eq!(b.snapshot(&m), before, "the registry changed");
     assert!(!env.state_dir().join("journal.jsonl").exists());
 }
+
+#[test]
+fn config_values_cannot_become_options_of_kubectl_or_helm() {
+    let cases = [
+        (
+            "[models.recsys.serving]\nkind = \"kubectl-restart\"\ndeployment = \"--kubeconfig=evil.yaml\"\n",
+            "[models.recsys.serving] deployment `--kubeconfig=evil.yaml` is not a Kubernetes name",
+        ),
+        (
+            "[models.recsys.infra]\nstrategy = \"kubectl\"\ndeployment = \"--kubeconfig=evil.yaml\"\n",
+            "[models.recsys.infra] deployment `--kubeconfig=evil.yaml` is not a Kubernetes name",
+        ),
+        (
+            "[models.recsys.infra]\nstrategy = \"helm\"\nrelease = \"--post-renderer=/tmp/x\"\n",
+            "[models.recsys.infra] release `--post-renderer=/tmp/x` is not a helm release name",
+        ),
+        (
+            "[models.recsys.serving]\nkind = \"helm-set\"\nrelease = \"ms\"\nchart = \"--post-renderer=/tmp/x\"\nset_key = \"model.version\"\n",
+            "[models.recsys.serving] chart `--post-renderer=/tmp/x` is not allowed here",
+        ),
+        (
+            "[models.recsys.serving]\nkind = \"helm-set\"\nrelease = \"ms\"\nchart = \"c\"\nset_key = \"image.repository=evil,model.version\"\n",
+            "[models.recsys.serving] set_key `image.repository=evil,model.version` is not a helm value key",
+        ),
+        (
+            "[models.recsys.serving]\nkind = \"kubectl-set-env\"\ndeployment = \"ms\"\nenv_var = \"--kubeconfig\"\n",
+            "[models.recsys.serving] env_var `--kubeconfig` is not an environment variable name",
+        ),
+        (
+            "[models.recsys.fallback]\nswitch = \"kubectl-set-env\"\ndeployment = \"ms\"\nenv_var = \"--kubeconfig\"\nvalue = \"x\"\n",
+            "[models.recsys.fallback] env_var `--kubeconfig` is not an environment variable name",
+        ),
+        (
+            "[models.recsys.infra]\nstrategy = \"kubectl\"\ndeployment = \"ms\"\nnamespace = \"-n\"\n",
+            "[models.recsys.infra] namespace `-n` is not a Kubernetes namespace",
+        ),
+        (
+            "[models.recsys.infra]\nstrategy = \"kubectl\"\ndeployment = \"ms\"\ncontext = \"--token=x\"\n",
+            "[models.recsys.infra] context `--token=x` is not allowed here",
+        ),
+    ];
+    for (toml, want) in cases {
+        let mut env = TestEnv::new();
+        let b = FileBackend::new(&env);
+        b.configure(&mut env);
+        b.seed("recsys", &bad_release(), &[]);
+        // kubectl and helm are never started: a PATH without them fails any attempt loudly.
+        env.set("PATH", "/nonexistent");
+        env.write("mlrb.toml", toml);
+        let line = env
+            .run(&["rollback", "model", "recsys", "--yes"])
+            .one_clear_error(2);
+        assert!(line.contains(want), "{toml}\n{line}");
+        assert_eq!(b.version("recsys", 3).0, mlrb::registry::Stage::Production);
+    }
+}
