@@ -197,6 +197,22 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
                 },
             );
         }
+        // The other kinds' unfinished rollbacks of this model (infra, features, retrain, the
+        // fallback switch), from this machine's journal.
+        for (event, command) in unfinished_other_kinds(&records, key) {
+            let (done, total, next) = crate::journal::progress(&records, &event);
+            st.anomalies.insert(
+                0,
+                Anomaly {
+                    kind: "interrupted_rollback",
+                    message: format!(
+                        "{command} {event} did not finish (interrupted, failed, or still running): {done} of {total} steps done{}; finish it with `mlrb {} --resume`",
+                        next.map(|n| format!(", next: {}", n.split_whitespace().collect::<Vec<_>>().join(" "))).unwrap_or_default(),
+                        resume_command(&command, key)
+                    ),
+                },
+            );
+        }
         // Unfinished rollbacks every machine sees: a holder gone, a lease expired, a failed
         // step; whichever machine started them.
         if let Ok(model) = reg.get_model(&target.registered_name) {
@@ -319,6 +335,38 @@ pub fn model_status(
         changes: None,
         fallback_switch: None,
     })
+}
+
+/// Events of `model` other than model rollbacks that started and did not finish well:
+/// (event, command).
+fn unfinished_other_kinds(
+    records: &[crate::journal::Record],
+    model: &str,
+) -> Vec<(String, String)> {
+    use crate::journal::Entry;
+    let mut open: Vec<(String, String)> = Vec::new();
+    for r in records {
+        match &r.entry {
+            Entry::Started {
+                command, model: m, ..
+            } if m == model && command != "rollback model" => {
+                open.push((r.event.clone(), command.clone()))
+            }
+            Entry::Finished { outcome, .. } if outcome != "failed" => {
+                open.retain(|(e, _)| *e != r.event)
+            }
+            _ => {}
+        }
+    }
+    open
+}
+
+/// The command that finishes an interrupted `command` of `key`.
+fn resume_command(command: &str, key: &str) -> String {
+    match command.strip_prefix("rollback model --fallback") {
+        Some(_) => format!("rollback model {key} --fallback"),
+        None => format!("{command} {key}"),
+    }
 }
 
 /// Metrics now, the baseline and the decision; a failure is kept in `error` (with its exit

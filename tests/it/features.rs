@@ -461,3 +461,34 @@ fn dry_run_json_is_a_document() {
     assert!(v["plan"].as_array().unwrap().len() >= 3, "{v}");
     assert_eq!(sh(&r.dir, "git", &["rev-parse", "HEAD"], &[]), r.bad);
 }
+
+/// `status` names an interrupted feature rollback of the model, with the command that
+/// finishes it, like an interrupted model rollback.
+#[test]
+fn status_names_an_interrupted_feature_rollback() {
+    let r = repo(true);
+    let mut env = r.env;
+    let reg = crate::common::FileBackend::new(&env);
+    reg.configure(&mut env);
+    use crate::common::Backend;
+    reg.seed("recsys", &crate::common::bad_release(), &[]);
+    env.set("MLRB_TEST_CRASH_AT", "finished:1");
+    let out = env.run(&["rollback", "features", "recsys", "--to", &r.good, "--yes"]);
+    assert_ne!(out.code, 0, "killed");
+    env.vars.remove("MLRB_TEST_CRASH_AT");
+    let s: serde_json::Value =
+        serde_json::from_str(&env.run(&["status", "recsys", "-o", "json"]).code(0).stdout).unwrap();
+    let msg = s["anomalies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "interrupted_rollback")
+        .unwrap_or_else(|| panic!("{s}"))["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("rollback features") && msg.contains("mlrb rollback features recsys --resume"),
+        "{msg}"
+    );
+}
