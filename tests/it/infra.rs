@@ -1048,3 +1048,50 @@ fn a_lease_copied_back_by_an_undo_does_not_stop_the_rollback() {
     out.code(0);
     assert_eq!(k.image(&ns, "ms"), "reg/ms:v2");
 }
+
+/// Blue-green killed after the switch: `--resume` finishes it towards the colour it planned (it
+/// does not plan again from the live colour and switch back), and only to a colour the config
+/// names, whatever the journal says.
+#[test]
+fn blue_green_crash_after_the_switch_is_resumed_to_the_planned_colour() {
+    let k = cluster();
+    let ns = k.namespace("bgcrash");
+    blue_green(&ns, "reg/ms:v1");
+    let mut env = bg_env(&ns);
+    env.set("MLRB_TEST_CRASH_AT", "finished:1");
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    assert_ne!(out.code, 0, "the process was killed");
+    env.vars.remove("MLRB_TEST_CRASH_AT");
+    assert_eq!(selector_color(&ns), "blue");
+    env.run(&["rollback", "infra", "recsys", "--yes"])
+        .one_clear_error(2);
+
+    // A journal that names a colour the config does not is not followed.
+    let path = env.state_dir().join("journal.jsonl");
+    let journal = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, journal.replace("`color=blue`", "`color=evil`")).unwrap();
+    let line = env
+        .run(&["rollback", "infra", "recsys", "--resume", "--yes"])
+        .one_clear_error(2);
+    assert!(
+        line.contains("does not name one of the configured colours"),
+        "{line}"
+    );
+    assert_eq!(selector_color(&ns), "blue");
+    std::fs::write(&path, &journal).unwrap();
+
+    let out = env.run(&[
+        "rollback", "infra", "recsys", "--resume", "--yes", "-o", "json",
+    ]);
+    out.code(0);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], json!("rolled_back"), "{v}");
+    assert_eq!(selector_color(&ns), "blue", "not switched back to green");
+    let again = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    again.code(0);
+    assert!(
+        again.stderr.contains("already rolled back by rollback-"),
+        "{}",
+        again.stderr
+    );
+}

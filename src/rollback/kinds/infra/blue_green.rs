@@ -131,10 +131,22 @@ impl Infra {
                 )));
             }
         }
-        // A resumed rollback goes to the colour it planned, whatever is live now.
-        let resumed_to = started.and_then(|s| s.word_after(&format!("`{key}=")));
-        let standby = match resumed_to {
-            Some(c) => c,
+        // A resumed rollback goes to the colour it planned, whatever is live now, and only to
+        // one the config names (the journal is not trusted to say which).
+        let standby = match started {
+            Some(s) => match s.word_after(&format!("`{key}=")) {
+                Some(c) if colors.contains(&c) => c,
+                _ => {
+                    return Err(CliError::usage(format!(
+                        "the interrupted rollback {} does not name one of the configured colours ({}) as its target ({}); nothing was changed",
+                        s.event,
+                        colors.join(", "),
+                        s.to_reason
+                    ))
+                    .with_hint(format!("`mlrb report {}` shows what it did", s.event))
+                    .into());
+                }
+            },
             None => colors
                 .iter()
                 .find(|c| **c != live)
