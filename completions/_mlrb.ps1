@@ -105,7 +105,7 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
         'mlrb;rollback;model' {
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'Target version (default: the candidate; see `mlrb candidate`)')
             [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)')
-            [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)')
+            [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC` for UTC), or RFC 3339 with an offset; the plan echoes it in UTC')
             [CompletionResult]::new('--triggered-by', '--triggered-by', [CompletionResultType]::ParameterName, 'Who or what started the rollback (default: $USER)')
             [CompletionResult]::new('--alias', '--alias', [CompletionResultType]::ParameterName, 'Live version = the version this alias points at (instead of the Production stage)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
@@ -135,7 +135,7 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
         'mlrb;rollback;infra' {
             [CompletionResult]::new('--to-revision', '--to-revision', [CompletionResultType]::ParameterName, 'Revision to go back to (default: the one before the current); see --history')
             [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)')
-            [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)')
+            [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC` for UTC), or RFC 3339 with an offset; the plan echoes it in UTC')
             [CompletionResult]::new('--triggered-by', '--triggered-by', [CompletionResultType]::ParameterName, 'Who or what started the rollback (default: $USER)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
@@ -159,9 +159,9 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
         }
         'mlrb;rollback;features' {
             [CompletionResult]::new('--to', '--to', [CompletionResultType]::ParameterName, 'The known-good commit (any revision git understands)')
-            [CompletionResult]::new('--before', '--before', [CompletionResultType]::ParameterName, 'The newest commit touching the pipeline before TIME (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `2h` ago)')
+            [CompletionResult]::new('--before', '--before', [CompletionResultType]::ParameterName, 'The newest commit touching the pipeline before TIME (RFC 3339, `YYYY-MM-DD HH:MM` local time, `2h` ago)')
             [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)')
-            [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)')
+            [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC` for UTC), or RFC 3339 with an offset; the plan echoes it in UTC')
             [CompletionResult]::new('--triggered-by', '--triggered-by', [CompletionResultType]::ParameterName, 'Who or what started the rollback (default: $USER)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
@@ -188,7 +188,7 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('--dataset-version', '--dataset-version', [CompletionResultType]::ParameterName, 'The known-good training dataset version')
             [CompletionResult]::new('--config-commit', '--config-commit', [CompletionResultType]::ParameterName, 'The training config commit (or ref) to run')
             [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)')
-            [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)')
+            [CompletionResult]::new('--detected-at', '--detected-at', [CompletionResultType]::ParameterName, 'When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC` for UTC), or RFC 3339 with an offset; the plan echoes it in UTC')
             [CompletionResult]::new('--triggered-by', '--triggered-by', [CompletionResultType]::ParameterName, 'Who or what started the rollback (default: $USER)')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')

@@ -98,7 +98,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
         &'mlrb;rollback;model'= {
             cand --to 'Target version (default: the candidate; see `mlrb candidate`)'
             cand --reason 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)'
-            cand --detected-at 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)'
+            cand --detected-at 'When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC` for UTC), or RFC 3339 with an offset; the plan echoes it in UTC'
             cand --triggered-by 'Who or what started the rollback (default: $USER)'
             cand --alias 'Live version = the version this alias points at (instead of the Production stage)'
             cand -o 'Output format: a table for people, JSON for scripts'
@@ -127,7 +127,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
         &'mlrb;rollback;infra'= {
             cand --to-revision 'Revision to go back to (default: the one before the current); see --history'
             cand --reason 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)'
-            cand --detected-at 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)'
+            cand --detected-at 'When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC` for UTC), or RFC 3339 with an offset; the plan echoes it in UTC'
             cand --triggered-by 'Who or what started the rollback (default: $USER)'
             cand -o 'Output format: a table for people, JSON for scripts'
             cand --output 'Output format: a table for people, JSON for scripts'
@@ -150,9 +150,9 @@ set edit:completion:arg-completer[mlrb] = {|@words|
         }
         &'mlrb;rollback;features'= {
             cand --to 'The known-good commit (any revision git understands)'
-            cand --before 'The newest commit touching the pipeline before TIME (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `2h` ago)'
+            cand --before 'The newest commit touching the pipeline before TIME (RFC 3339, `YYYY-MM-DD HH:MM` local time, `2h` ago)'
             cand --reason 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)'
-            cand --detected-at 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)'
+            cand --detected-at 'When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC` for UTC), or RFC 3339 with an offset; the plan echoes it in UTC'
             cand --triggered-by 'Who or what started the rollback (default: $USER)'
             cand -o 'Output format: a table for people, JSON for scripts'
             cand --output 'Output format: a table for people, JSON for scripts'
@@ -178,7 +178,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand --dataset-version 'The known-good training dataset version'
             cand --config-commit 'The training config commit (or ref) to run'
             cand --reason 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)'
-            cand --detected-at 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)'
+            cand --detected-at 'When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC` for UTC), or RFC 3339 with an offset; the plan echoes it in UTC'
             cand --triggered-by 'Who or what started the rollback (default: $USER)'
             cand -o 'Output format: a table for people, JSON for scripts'
             cand --output 'Output format: a table for people, JSON for scripts'

@@ -80,7 +80,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l to -d 'Target version (default: the candidate; see `mlrb candidate`)' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l reason -d 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)' -r
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l detected-at -d 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l detected-at -d 'When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC` for UTC), or RFC 3339 with an offset; the plan echoes it in UTC' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l triggered-by -d 'Who or what started the rollback (default: $USER)' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l alias -d 'Live version = the version this alias points at (instead of the Production stage)' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
@@ -102,7 +102,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l to-revision -d 'Revision to go back to (default: the one before the current); see --history' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l reason -d 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)' -r
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l detected-at -d 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l detected-at -d 'When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC` for UTC), or RFC 3339 with an offset; the plan echoes it in UTC' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l triggered-by -d 'Who or what started the rollback (default: $USER)' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
 json\t''"
@@ -118,9 +118,9 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l to -d 'The known-good commit (any revision git understands)' -r
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l before -d 'The newest commit touching the pipeline before TIME (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `2h` ago)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l before -d 'The newest commit touching the pipeline before TIME (RFC 3339, `YYYY-MM-DD HH:MM` local time, `2h` ago)' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l reason -d 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)' -r
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l detected-at -d 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l detected-at -d 'When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC` for UTC), or RFC 3339 with an offset; the plan echoes it in UTC' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l triggered-by -d 'Who or what started the rollback (default: $USER)' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
 json\t''"
@@ -139,7 +139,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l dataset-version -d 'The known-good training dataset version' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l config-commit -d 'The training config commit (or ref) to run' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l reason -d 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)' -r
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l detected-at -d 'When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l detected-at -d 'When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC` for UTC), or RFC 3339 with an offset; the plan echoes it in UTC' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l triggered-by -d 'Who or what started the rollback (default: $USER)' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
 json\t''"

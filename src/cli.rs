@@ -208,7 +208,8 @@ pub struct RollbackOptions {
     /// Print the plan and change nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// When the breach began (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `HH:MM` UTC, or `15m` ago)
+    /// When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC`
+    /// for UTC), or RFC 3339 with an offset; the plan echoes it in UTC
     #[arg(long, value_name = "TIME")]
     pub detected_at: Option<String>,
     /// Who or what started the rollback (default: $USER)
@@ -245,7 +246,7 @@ pub struct FeaturesRollbackArgs {
     /// The known-good commit (any revision git understands)
     #[arg(long, value_name = "COMMIT")]
     pub to: Option<String>,
-    /// The newest commit touching the pipeline before TIME (RFC 3339, `YYYY-MM-DD HH:MM` UTC, `2h` ago)
+    /// The newest commit touching the pipeline before TIME (RFC 3339, `YYYY-MM-DD HH:MM` local time, `2h` ago)
     #[arg(long, value_name = "TIME")]
     pub before: Option<String>,
     /// Leave the restored files staged instead of committing them

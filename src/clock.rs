@@ -42,45 +42,104 @@ pub fn fmt(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Parses a user-given time: RFC 3339, `YYYY-MM-DD HH:MM[:SS]` (UTC), `HH:MM` today (UTC),
-/// or a duration ago (`15m`, `2h`, `15m ago`).
+/// Parses a user-given time: RFC 3339 (any offset), `YYYY-MM-DD HH:MM[:SS]` or `HH:MM[:SS]`
+/// in local time (`… UTC` or `…Z` for UTC), or a duration ago (`15m`, `2h`, `15m ago`).
 pub fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_time_explained(s).map(|(t, _)| t)
+}
+
+/// `parse_time`, with how the text was read when that was a choice (local time and its zone,
+/// a time of day taken as yesterday's, a duration ago), for the plan to echo.
+pub fn parse_time_explained(s: &str) -> Result<(DateTime<Utc>, Option<String>), String> {
     let t = s.trim();
     if let Ok(d) = DateTime::parse_from_rfc3339(t) {
-        return Ok(d.with_timezone(&Utc));
+        return Ok((d.with_timezone(&Utc), None));
     }
+    let (bare, utc) = match t
+        .strip_suffix("UTC")
+        .or_else(|| t.strip_suffix('Z'))
+        .or_else(|| t.strip_suffix('z'))
+    {
+        Some(b) => (b.trim_end(), true),
+        None => (t, false),
+    };
     for f in [
         "%Y-%m-%d %H:%M:%S",
         "%Y-%m-%d %H:%M",
         "%Y-%m-%dT%H:%M:%S",
         "%Y-%m-%dT%H:%M",
     ] {
-        if let Ok(n) = chrono::NaiveDateTime::parse_from_str(t, f) {
-            return Ok(n.and_utc());
+        if let Ok(n) = chrono::NaiveDateTime::parse_from_str(bare, f) {
+            return if utc {
+                Ok((n.and_utc(), None))
+            } else {
+                local(n, s)
+                    .map(|(at, zone)| (at, Some(format!("`{s}` read as local time, {zone}"))))
+            };
         }
     }
     for f in ["%H:%M:%S", "%H:%M"] {
-        if let Ok(clock) = chrono::NaiveTime::parse_from_str(t, f) {
-            let today = now().date_naive().and_time(clock).and_utc();
+        if let Ok(clock) = chrono::NaiveTime::parse_from_str(bare, f) {
             // "22:04" typed at 02:17 means yesterday evening.
-            return Ok(if today > now() {
-                today - chrono::Duration::days(1)
+            let (today, zone) = if utc {
+                (now().date_naive(), "UTC".to_string())
             } else {
-                today
-            });
+                (
+                    now().with_timezone(&chrono::Local).date_naive(),
+                    String::new(),
+                )
+            };
+            let at = |day: chrono::NaiveDate| -> Result<(DateTime<Utc>, String), String> {
+                if utc {
+                    Ok((day.and_time(clock).and_utc(), zone.clone()))
+                } else {
+                    local(day.and_time(clock), s)
+                }
+            };
+            let (mut when, mut zone) = at(today)?;
+            let mut day = "today";
+            if when > now() {
+                (when, zone) = at(today - chrono::Duration::days(1))?;
+                day = "yesterday";
+            }
+            let how = if utc {
+                "UTC".to_string()
+            } else {
+                format!("local time, {zone}")
+            };
+            return Ok((when, Some(format!("`{s}` read as {day}, {how}"))));
         }
     }
     let ago = t.strip_suffix("ago").unwrap_or(t).trim();
     if let Ok(d) = humantime::parse_duration(ago) {
-        let d =
-            chrono::Duration::from_std(d).map_err(|_| format!("duration `{s}` is too large"))?;
-        return now()
-            .checked_sub_signed(d)
-            .ok_or_else(|| format!("duration `{s}` is too large"));
+        let too_large = || format!("duration `{s}` is too large");
+        let d = chrono::Duration::from_std(d).map_err(|_| too_large())?;
+        let at = now().checked_sub_signed(d).ok_or_else(too_large)?;
+        return Ok((at, Some(format!("`{s}` read as {} ago", human(d)))));
     }
     Err(format!(
-        "cannot read `{s}` as a time; use RFC 3339 (2026-11-26T22:04:00Z), `YYYY-MM-DD HH:MM` (UTC), `HH:MM` (UTC) or a duration ago (`15m`)"
+        "cannot read `{s}` as a time; use RFC 3339 (2026-11-26T22:04:00Z or …+01:00), `YYYY-MM-DD HH:MM` or `HH:MM` (local time; add UTC for UTC) or a duration ago (`15m`)"
     ))
+}
+
+/// A wall-clock time in the local zone ($TZ, else the system's), and the zone as shown.
+fn local(n: chrono::NaiveDateTime, s: &str) -> Result<(DateTime<Utc>, String), String> {
+    use chrono::{LocalResult, TimeZone};
+    let t = match chrono::Local.from_local_datetime(&n) {
+        LocalResult::Single(t) => t,
+        // The hour a clock goes back happens twice: the first is taken, and said.
+        LocalResult::Ambiguous(first, _) => first,
+        LocalResult::None => {
+            return Err(format!(
+                "`{s}` does not exist in local time (the clock skipped it); give it in UTC or with an offset"
+            ));
+        }
+    };
+    let zone = match std::env::var("TZ").ok().filter(|z| !z.is_empty()) {
+        Some(z) => format!("{} (UTC{})", z.trim_start_matches(':'), t.offset()),
+        None => format!("UTC{}", t.offset()),
+    };
+    Ok((t.with_timezone(&Utc), zone))
 }
 
 /// Human duration with one decimal under a minute ("3.2s", "4m 05s").
@@ -92,10 +151,11 @@ pub fn human(d: chrono::Duration) -> String {
     if ms < 1000 {
         return format!("{ms} ms");
     }
-    if ms < 60_000 {
+    // Rounded, not cut: 599 999.6 ms is ten minutes, and `{:.1}` rounds below a minute too.
+    if ms < 59_950 {
         return format!("{:.1}s", ms as f64 / 1000.0);
     }
-    let s = ms / 1000;
+    let s = (ms + 500) / 1000;
     if s < 3600 {
         format!("{}m {:02}s", s / 60, s % 60)
     } else {
@@ -123,5 +183,7 @@ mod tests {
         assert_eq!(human(chrono::Duration::milliseconds(3200)), "3.2s");
         assert_eq!(human(chrono::Duration::milliseconds(41)), "41 ms");
         assert_eq!(human(chrono::Duration::seconds(245)), "4m 05s");
+        assert_eq!(human(chrono::Duration::milliseconds(599_999)), "10m 00s");
+        assert_eq!(human(chrono::Duration::milliseconds(59_960)), "1m 00s");
     }
 }

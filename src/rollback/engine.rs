@@ -100,19 +100,27 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
     };
     if !p.json() {
         p.out(&plan.text);
+        // The absolute time the MTTR's detection phase starts from, whatever form was typed.
+        if let Some(t) = req.detected_at {
+            p.out(&format!(
+                "  breach began: {}{}\n",
+                crate::clock::fmt(t),
+                req.detected_note
+                    .as_ref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            ));
+        }
     }
     let lines = plan_lines(&plan);
     if req.dry_run {
         p.status("dry run: nothing was changed");
         if p.json() {
-            p.out_json(&view(
-                &plan,
-                req,
-                None,
-                "dry_run",
-                "nothing was changed",
-                &lines,
-            ));
+            let mut v = view(&plan, req, None, "dry_run", "nothing was changed", &lines);
+            if let Some(t) = req.detected_at {
+                v.insert("detected_at".into(), crate::clock::fmt(t).into());
+            }
+            p.out_json(&v);
         }
         return Ok(ExitStatus::Success);
     }

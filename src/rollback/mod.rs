@@ -19,6 +19,8 @@ pub struct Request {
     pub who: String,
     /// When the breach began, if known; else the engine searches Prometheus history.
     pub detected_at: Option<DateTime<Utc>>,
+    /// How `--detected-at` was read, when that was a choice (local time, a duration ago).
+    pub detected_note: Option<String>,
     pub started_at: DateTime<Utc>,
     pub yes: bool,
     pub dry_run: bool,
@@ -37,11 +39,13 @@ impl Request {
         resume: bool,
     ) -> Result<Request, CliError> {
         use crate::commands::rollback::{clean_reason, detected_at, triggered_by};
+        let detected = detected_at(common.detected_at.as_deref())?;
         Ok(Request {
             model: model.to_string(),
             reason: clean_reason(common.reason.as_deref()),
             who: triggered_by(common.triggered_by.as_deref())?,
-            detected_at: detected_at(common.detected_at.as_deref())?,
+            detected_at: detected.as_ref().map(|d| d.0),
+            detected_note: detected.and_then(|d| d.1),
             started_at: crate::clock::now(),
             yes: common.yes,
             dry_run: common.dry_run,

@@ -262,3 +262,123 @@ fn designate_refuses_a_version_whose_artifact_is_gone() {
     );
     assert!(!b.version(&m, 1).1.contains_key("rollback.healthy_baseline"));
 }
+
+/// The plan's echo of the breach start: "breach began: <UTC> (how it was read)".
+fn breach_line(stdout: &str) -> String {
+    stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("breach began:"))
+        .unwrap_or_else(|| panic!("the plan does not echo the breach start:\n{stdout}"))
+        .trim()
+        .to_string()
+}
+
+/// `--detected-at 22:04` is local time and the plan says so, with the absolute UTC time;
+/// offsets and durations ago are echoed too; the future and `99999999m` are refused.
+#[test]
+fn detected_at_is_local_time_echoed_in_utc() {
+    let (mut env, b) = mlflow_env();
+    let m = unique("detected-local");
+    b.seed(&m, &bad_release(), &[]);
+    env.set("MLRB_NOW", "2026-11-29T12:00:00Z");
+    env.set("TZ", "Europe/Berlin");
+    let dry = |at: &str| {
+        let out = env.run(&["rollback", "model", &m, "--dry-run", "--detected-at", at]);
+        out.code(0);
+        breach_line(&out.stdout)
+    };
+    // 12:30 in Berlin (UTC+1 in November) is 11:30 UTC, earlier today.
+    let line = dry("12:30");
+    assert!(line.contains("2026-11-29T11:30:00.000Z"), "{line}");
+    assert!(
+        line.contains("local time") && line.contains("Europe/Berlin") && line.contains("+01:00"),
+        "{line}"
+    );
+    // 13:30 in Berlin is after 12:00 UTC: yesterday's, and said.
+    let line = dry("13:30");
+    assert!(line.contains("2026-11-28T12:30:00.000Z"), "{line}");
+    assert!(line.contains("yesterday"), "{line}");
+    // UTC when asked for; RFC 3339 with an offset; a duration ago.
+    assert!(dry("11:10 UTC").contains("2026-11-29T11:10:00.000Z"));
+    assert!(dry("2026-11-29T13:30:00+02:00").contains("2026-11-29T11:30:00.000Z"));
+    let line = dry("15m");
+    assert!(line.contains("2026-11-29T11:45:00"), "{line}");
+    assert!(line.contains("ago"), "{line}");
+    // -o json carries it too.
+    let j: Value = serde_json::from_str(
+        &env.run(&[
+            "rollback",
+            "model",
+            &m,
+            "--dry-run",
+            "-o",
+            "json",
+            "--detected-at",
+            "12:30",
+        ])
+        .code(0)
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(j["detected_at"], "2026-11-29T11:30:00.000Z", "{j}");
+    // Refused: the future, and the absurd.
+    let line = env
+        .run(&[
+            "rollback",
+            "model",
+            &m,
+            "--yes",
+            "--detected-at",
+            "2026-11-29T14:00:00+01:00",
+        ])
+        .one_clear_error(2);
+    assert!(line.contains("in the future"), "{line}");
+    let line = env
+        .run(&[
+            "rollback",
+            "model",
+            &m,
+            "--yes",
+            "--detected-at",
+            "99999999m",
+        ])
+        .one_clear_error(2);
+    assert!(line.contains("days ago"), "{line}");
+    assert_eq!(env.journal(), "", "nothing was started");
+}
+
+/// A detection phase of 9 min 59.6 s is ten minutes as shown: `10m 00s`, never `9m 59s`.
+#[test]
+fn ten_minutes_prints_as_ten_minutes() {
+    let (env, b) = mlflow_env();
+    let m = unique("ten-minutes");
+    b.seed(&m, &bad_release(), &[]);
+    env.run(&["rollback", "model", &m, "--yes", "--detected-at", "10m"])
+        .code(0);
+    // The journal as a slower clock would have written it: started 599.6 s after the breach.
+    let path = env.state_dir().join("journal.jsonl");
+    let text: Vec<String> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut r: Value = serde_json::from_str(l).unwrap();
+            if r["type"] == "started" {
+                let started: chrono::DateTime<chrono::Utc> =
+                    r["started_at"].as_str().unwrap().parse().unwrap();
+                let detected = started - chrono::Duration::milliseconds(599_600);
+                r["detected_at"] = Value::String(detected.to_rfc3339());
+            }
+            r.to_string()
+        })
+        .collect();
+    std::fs::write(&path, text.join("\n") + "\n").unwrap();
+    let out = env.run(&["report", "--last"]);
+    out.code(0);
+    let row = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("| detection |"))
+        .unwrap_or_else(|| panic!("{}", out.stdout))
+        .to_string();
+    assert!(row.contains("10m 00s"), "{row}");
+}

@@ -158,17 +158,37 @@ fn git_email() -> Option<String> {
         .map(|o| o.stdout.trim().to_string())
 }
 
-/// `--detected-at`, which must not lie in the future.
-pub fn detected_at(flag: Option<&str>) -> Result<Option<DateTime<Utc>>, CliError> {
+/// A breach start as given: the time, and how the text was read when that was a choice.
+pub type Detected = (DateTime<Utc>, Option<String>);
+
+/// How far back a breach may have begun: older is a typo (`99999999m`), not an incident.
+const DETECTED_AT_MAX_AGE_DAYS: i64 = 90;
+
+/// `--detected-at`, which must not lie in the future nor absurdly far back; with how it was
+/// read when that was a choice (local time, yesterday, a duration ago) for the plan's echo.
+pub fn detected_at(flag: Option<&str>) -> Result<Option<Detected>, CliError> {
     let Some(s) = flag else { return Ok(None) };
-    let t = clock::parse_time(s).map_err(|m| CliError::usage(format!("--detected-at: {m}")))?;
-    if t > clock::now() + chrono::Duration::seconds(5) {
+    let (t, note) = clock::parse_time_explained(s)
+        .map_err(|m| CliError::usage(format!("--detected-at: {m}")))?;
+    let now = clock::now();
+    let said = |note: &Option<String>| note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
+    if t > now + chrono::Duration::seconds(5) {
         return Err(CliError::usage(format!(
-            "--detected-at {} is in the future; give the time the breach began (UTC)",
-            clock::fmt(t)
-        )));
+            "--detected-at {} is in the future{}; give the time the breach began",
+            clock::fmt(t),
+            said(&note)
+        ))
+        .with_hint("a time of day is local time (add UTC for UTC); `15m` means 15 minutes ago"));
     }
-    Ok(Some(t))
+    if t < now - chrono::Duration::days(DETECTED_AT_MAX_AGE_DAYS) {
+        return Err(CliError::usage(format!(
+            "--detected-at {} is more than {DETECTED_AT_MAX_AGE_DAYS} days ago{}; give the time the breach began",
+            clock::fmt(t),
+            said(&note)
+        ))
+        .with_hint("e.g. `15m` (ago), `22:04` (local time) or 2026-11-26T22:04:00Z"));
+    }
+    Ok(Some((t, note)))
 }
 
 /// The journal's outcome for a rollback that ended with `status`.

@@ -391,6 +391,20 @@ impl Model {
         if let Some(note) = &target.mode_note {
             text.push_str(&format!("  live: {note}\n"));
         }
+        // A breach cannot begin before the model had a version; the time was likely mistyped
+        // (a fixture or a freshly registered model may be younger than a guessed `15m`, so
+        // this is said, not refused).
+        if let (Some(t), Some(first)) = (
+            req.detected_at,
+            versions.iter().filter_map(|v| v.created_at).min(),
+        ) && t < first
+        {
+            text.push_str(&format!(
+                "  ! --detected-at {} is before the model's first version was registered ({}); the detection phase will count from it as given\n",
+                clock::fmt(t),
+                clock::fmt(first)
+            ));
+        }
         if let Some(by) = &choice.overrides {
             text.push_str(&format!(
                 "  ! v{} was rolled back from by {by}; --force goes back to it anyway\n",
