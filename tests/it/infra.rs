@@ -1095,3 +1095,33 @@ fn blue_green_crash_after_the_switch_is_resumed_to_the_planned_colour() {
         again.stderr
     );
 }
+
+/// `--resume` follows the journal only as far as the cluster agrees: an interrupted undo whose
+/// record names another revision number than its ReplicaSet has is refused, nothing changed.
+#[test]
+fn a_resume_whose_journal_disagrees_with_the_cluster_is_refused() {
+    let k = cluster();
+    let ns = k.namespace("forged");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2", "reg/ms:broken-v3"]);
+    let mut env = kube_env(&ns, "");
+    env.set("MLRB_TEST_CRASH_AT", "started:1");
+    assert_ne!(env.run(&["rollback", "infra", "recsys", "--yes"]).code, 0);
+    env.vars.remove("MLRB_TEST_CRASH_AT");
+    let path = env.state_dir().join("journal.jsonl");
+    let journal = std::fs::read_to_string(&path).unwrap();
+    assert!(journal.contains("\"to\":2,"), "{journal}");
+    std::fs::write(&path, journal.replace("\"to\":2,", "\"to\":1,")).unwrap();
+    let line = env
+        .run(&["rollback", "infra", "recsys", "--resume", "--yes"])
+        .one_clear_error(2);
+    assert!(
+        line.contains("is now revision 2 of deployment/ms")
+            && line.ends_with("nothing was changed"),
+        "{line}"
+    );
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:broken-v3");
+    std::fs::write(&path, &journal).unwrap();
+    env.run(&["rollback", "infra", "recsys", "--resume", "--yes"])
+        .code(0);
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v2");
+}

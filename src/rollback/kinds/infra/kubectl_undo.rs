@@ -301,24 +301,38 @@ impl Infra {
             // once the undo is made.
             (Some(s), _) => {
                 let rs = s.word_after("replicaset ");
-                revs.iter()
+                let refuse = |why: String| {
+                    CliError::new(
+                        ExitStatus::Usage,
+                        format!(
+                            "the target of {} ({}) {why}; nothing was changed",
+                            s.event, s.to_reason
+                        ),
+                    )
+                    .with_hint(format!(
+                        "`mlrb report {}` shows what was done; `mlrb rollback infra {} --history` lists the revisions",
+                        s.event, self.model
+                    ))
+                };
+                let to = revs
+                    .iter()
                     .find(|r| match &rs {
                         Some(rs) => r.replicaset == *rs,
                         None => r.revision == s.to,
                     })
                     .ok_or_else(|| {
-                        CliError::new(
-                            ExitStatus::Failure,
-                            format!(
-                                "the target of {} ({}) is no longer among the revisions of {target}; nothing was changed",
-                                s.event, s.to_reason
-                            ),
-                        )
-                        .with_hint(format!(
-                            "`mlrb report {}` shows what was done; `mlrb rollback infra {} --history` lists the revisions",
-                            s.event, self.model
-                        ))
-                    })?
+                        refuse(format!("is no longer among the revisions of {target}"))
+                    })?;
+                // Until the undo, the ReplicaSet keeps the number the undo names; after it, it
+                // is the live one. Anything else: the journal and the cluster disagree.
+                if to.revision != s.to && !to.current {
+                    return Err(refuse(format!(
+                        "is now revision {} of {target}, neither revision {} nor the live one",
+                        to.revision, s.to
+                    ))
+                    .into());
+                }
+                to
             }
             (None, Some(n)) => revs
                 .iter()
