@@ -215,6 +215,10 @@ pub struct RollbackOptions {
     /// Who or what started the rollback (default: $USER)
     #[arg(long, value_name = "WHO")]
     pub triggered_by: Option<String>,
+    /// Close the interrupted rollback EVENT of this target as abandoned (recorded in the journal;
+    /// nothing else changes), then plan afresh: for a rollback made obsolete since
+    #[arg(long, value_name = "EVENT")]
+    pub abandon: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -315,37 +319,6 @@ pub struct ModelRollbackArgs {
     pub no_verify: bool,
     #[command(flatten)]
     pub output: OutputArgs,
-}
-
-impl ModelRollbackArgs {
-    /// A model rollback mlrb starts by itself (the controller, a drill, the demo): to the
-    /// candidate, without asking, everything else as on the command line's defaults.
-    pub fn unattended(
-        model: &str,
-        reason: String,
-        triggered_by: &str,
-        detected_at: Option<String>,
-    ) -> ModelRollbackArgs {
-        ModelRollbackArgs {
-            common: RollbackOptions {
-                reason: Some(reason),
-                yes: true,
-                dry_run: false,
-                detected_at,
-                triggered_by: Some(triggered_by.into()),
-            },
-            model: model.into(),
-            to: None,
-            force: false,
-            resume: false,
-            force_unlock: false,
-            fallback: false,
-            end: false,
-            alias: None,
-            no_verify: false,
-            output: OutputArgs::default(),
-        }
-    }
 }
 
 #[derive(Debug, Args)]

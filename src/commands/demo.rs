@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cli::{DemoArgs, ModelRollbackArgs, OutputArgs, StatusArgs};
+use crate::cli::{DemoArgs, OutputArgs, StatusArgs};
 use crate::clock;
 use crate::commands::{Ctx, Result};
 use crate::config::{RegistryTarget, Settings};
@@ -82,14 +82,15 @@ pub fn run(printer: Printer, args: &DemoArgs) -> Result<ExitStatus> {
         },
     )?;
     ctx.printer.out("$ mlrb rollback model recsys --yes --detected-at 13m --reason \"prediction diversity collapsed 0.73 -> 0.04\"\n");
-    let status = super::rollback::model::run(
+    let status = super::rollback::model::unattended(
         &ctx,
-        &ModelRollbackArgs::unattended(
+        &crate::rollback::Request::unattended(
             m,
             "prediction diversity collapsed 0.73 -> 0.04".into(),
             "demo",
-            Some("13m".into()),
+            Some(crate::clock::now() - chrono::Duration::minutes(13)),
         ),
+        None,
     )?;
     if args.dir.is_some() {
         ctx.printer.status(&format!(

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::cli::{DrillArgs, DrillMode, ModelRollbackArgs};
+use crate::cli::{DrillArgs, DrillMode};
 use crate::clock;
 use crate::commands::{Ctx, Result};
 use crate::config::{
@@ -1062,14 +1062,15 @@ fn manual(
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    super::rollback::model::run(
+    super::rollback::model::unattended(
         ctx,
-        &ModelRollbackArgs::unattended(
+        &crate::rollback::Request::unattended(
             model,
             "drill: prediction diversity collapse".into(),
             "mlrb-drill",
             None,
         ),
+        None,
     )
 }
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use crate::cli::{LogFormat, ModelRollbackArgs, WatchArgs};
+use crate::cli::{LogFormat, WatchArgs};
 use crate::clock;
 use crate::commands::{Ctx, Result, load_versions};
 use crate::config::{ControllerConfig, ModelTarget};
@@ -527,19 +527,17 @@ fn trigger(
         "rollback_in_progress",
         &messages::rollback_in_progress(&key, &from, to, reason, values),
     );
-    let args = ModelRollbackArgs {
-        alias: match &w.target.mode {
-            registry::LiveMode::Alias(a) => Some(a.clone()),
-            registry::LiveMode::Stage => None,
-        },
-        ..ModelRollbackArgs::unattended(
-            &key,
-            format!("mlrb watch: {reason}"),
-            "mlrb-watch",
-            Some(clock::fmt(began)),
-        )
+    let req = crate::rollback::Request::unattended(
+        &key,
+        format!("mlrb watch: {reason}"),
+        "mlrb-watch",
+        Some(began),
+    );
+    let alias = match &w.target.mode {
+        registry::LiveMode::Alias(a) => Some(a.as_str()),
+        registry::LiveMode::Stage => None,
     };
-    match super::rollback::model::run(ctx, &args) {
+    match super::rollback::model::unattended(ctx, &req, alias) {
         Ok(ExitStatus::Success) => {
             notify(
                 n,

@@ -39,6 +39,54 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
         records = read_journal(ctx)?;
         open.push(event);
     }
+    // An unfinished rollback made obsolete (a new deploy since, say) is closed as abandoned,
+    // on the record, before a fresh plan; nothing else is changed.
+    if let Some(ev) = &req.abandon {
+        if req.dry_run {
+            return Err(CliError::usage(
+                "--abandon closes a rollback on the record, which a dry run does not do",
+            )
+            .with_hint("look first with `mlrb status`, then abandon without --dry-run")
+            .into());
+        }
+        if req.resume {
+            return Err(CliError::usage("--abandon and --resume exclude each other")
+                .with_hint("abandon the interrupted rollback, or finish it, not both")
+                .into());
+        }
+        let local = open.iter().any(|e| e == ev);
+        if !kind.abandon(ev)? && !local {
+            return Err(CliError::usage(format!(
+                "{ev} is not an unfinished rollback of {} (unfinished here: {})",
+                subject.target,
+                if open.is_empty() {
+                    "none".to_string()
+                } else {
+                    open.join(", ")
+                }
+            ))
+            .with_hint(format!(
+                "`mlrb status {}` shows unfinished rollbacks",
+                req.model
+            ))
+            .into());
+        }
+        let mut journal = Journal::new(&ctx.settings.state_dir, ev);
+        journal.append(Entry::Finished {
+            outcome: "abandoned".into(),
+            message: format!(
+                "abandoned by {} before a new plan{}",
+                req.who,
+                if req.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", req.reason)
+                }
+            ),
+        });
+        p.status(&format!("{ev} is closed as abandoned; planning afresh"));
+        open.retain(|e| e != ev);
+    }
     let resuming: Option<&Record> = match (open.last(), req.resume) {
         (Some(event), true) => records
             .iter()
@@ -435,7 +483,6 @@ fn execute(
         ),
     }
 }
-
 
 /// The model's metrics, when configured. A setup problem (its auth variable unset) never stops
 /// a rollback: it goes on without metric detection or verification, and says so.

@@ -28,9 +28,35 @@ pub struct Request {
     pub resume: bool,
     /// Skip the verification on metrics (the registry and serving checks still run).
     pub no_verify: bool,
+    /// An interrupted rollback to close as abandoned before planning afresh.
+    pub abandon: Option<String>,
 }
 
 impl Request {
+    /// A rollback mlrb starts by itself (the controller, a drill, the demo): confirmed, to the
+    /// kind's own choice of target, with the breach time as a time.
+    pub fn unattended(
+        model: &str,
+        reason: String,
+        who: &str,
+        detected_at: Option<DateTime<Utc>>,
+    ) -> Request {
+        Request {
+            model: model.to_string(),
+            reason: crate::commands::rollback::clean_reason(Some(&reason)),
+            who: who.to_string(),
+            detected_at,
+            detected_note: None,
+            started_at: crate::clock::now(),
+            yes: true,
+            dry_run: false,
+            force_unlock: false,
+            resume: false,
+            no_verify: false,
+            abandon: None,
+        }
+    }
+
     /// A request from the flags every `rollback` shares.
     pub fn from_args(
         model: &str,
@@ -52,6 +78,7 @@ impl Request {
             force_unlock,
             resume,
             no_verify: false,
+            abandon: common.abandon.clone(),
         })
     }
 }
@@ -234,6 +261,11 @@ pub trait Kind {
     /// An unfinished rollback of the subject recorded where every machine looks (the
     /// registry), for `--resume` on a machine whose journal does not hold it: its `Started`
     /// and `Plan` entries (with the event id), which the engine journals here before resuming.
+    /// Drops the kind's own record of the unfinished `event` (a lease kept as its record) when
+    /// it is abandoned; says whether there was one.
+    fn abandon(&self, _event: &str) -> anyhow::Result<bool> {
+        Ok(false)
+    }
     fn unfinished_elsewhere(
         &self,
         _req: &Request,

@@ -242,4 +242,44 @@ fn a_stale_plan_is_not_resumed(env: &mut TestEnv, b: &dyn Backend) {
         assert_eq!(b.version(&m, n).0, Stage::Production, "v{n}");
     }
     assert!(!b.version(&m, 3).1.contains_key("rollback.role"));
+    // The way out: abandon the obsolete rollback on the record, then plan afresh.
+    let journal = std::fs::read_to_string(env.path().join("state-a/journal.jsonl")).unwrap();
+    let event = journal
+        .lines()
+        .find(|l| l.contains("\"type\":\"started\""))
+        .and_then(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|v| v["event"].as_str().unwrap().to_string())
+        .unwrap();
+    let plain = on(
+        env,
+        "a",
+        &["rollback", "model", &m, "--to", "1", "--yes"],
+        None,
+    );
+    assert_eq!(plain.status.code(), Some(2), "{}", text(&plain));
+    let fresh = on(
+        env,
+        "a",
+        &[
+            "rollback",
+            "model",
+            &m,
+            "--abandon",
+            &event,
+            "--to",
+            "1",
+            "--yes",
+        ],
+        None,
+    );
+    assert_eq!(fresh.status.code(), Some(0), "{}", text(&fresh));
+    assert_eq!(b.version(&m, 1).0, Stage::Production);
+    for n in [2, 3, 4] {
+        assert_eq!(b.version(&m, n).0, Stage::Archived, "v{n}");
+    }
+    let journal = std::fs::read_to_string(env.path().join("state-a/journal.jsonl")).unwrap();
+    assert!(
+        journal.contains("\"outcome\":\"abandoned\""),
+        "the abandonment is on the record"
+    );
 }

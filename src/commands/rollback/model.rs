@@ -62,3 +62,17 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
     kind.configured_fallback = configured;
     engine::run(ctx, &kind, &req)
 }
+
+/// A model rollback mlrb starts by itself (`watch`, `drill`, `demo`): the model as configured
+/// (with `alias` when the controller watches by alias), to the candidate, through the engine.
+pub fn unattended(ctx: &Ctx, req: &Request, alias: Option<&str>) -> Result<ExitStatus> {
+    let target = ctx.settings.model(&req.model, alias)?;
+    let reg: Arc<dyn crate::registry::Registry> = Arc::from(ctx.registry()?);
+    let mut kind = Model::new(target, reg);
+    kind.configured_fallback = ctx
+        .settings
+        .models
+        .get(&req.model)
+        .and_then(|m| m.fallback.clone());
+    engine::run(ctx, &kind, req)
+}

@@ -164,6 +164,17 @@ impl Kind for Model {
         ending
     }
 
+    fn abandon(&self, event: &str) -> Result<bool> {
+        let key = format!("{}{event}", tags::LEASE_PREFIX);
+        let model = self.reg.get_model(&self.target.registered_name)?;
+        if !model.tags.contains_key(&key) {
+            return Ok(false);
+        }
+        self.reg
+            .remove_lease_tag(&self.target.registered_name, &key)?;
+        Ok(true)
+    }
+
     fn unfinished_elsewhere(&self, req: &Request) -> Result<Option<(String, Vec<Entry>)>> {
         let name = &self.target.registered_name;
         let model = self.reg.get_model(name)?;
