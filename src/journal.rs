@@ -92,6 +92,26 @@ pub enum Entry {
         what: String,
         why: String,
     },
+    /// What the incident report states about the world outside the journal (the change timeline
+    /// before the rollback, each version's stage), read once at the event's close: the report
+    /// is rendered from here ever after, so it reads the same tomorrow.
+    ReportFacts {
+        /// The start of the change window (24 hours before the rollback started).
+        since: DateTime<Utc>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        breach_start: Option<DateTime<Utc>>,
+        /// Newest first.
+        #[serde(default)]
+        changes: Vec<ChangeFact>,
+        #[serde(default)]
+        hint: String,
+        /// The versions the event concerned, as they stood before and after it.
+        #[serde(default)]
+        versions: Vec<VersionFact>,
+        /// Sources that could not be read at the close, and why.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unavailable: Vec<String>,
+    },
     /// Metrics after the rollback: back within tolerance of baseline (`ok`) or not by the timeout.
     /// When present, the MTTR verification phase ends here rather than at the registry check.
     MetricsVerified {
@@ -258,6 +278,24 @@ pub fn active_switch(records: &[Record], model: &str) -> Option<ActiveSwitch> {
         value: value.clone(),
         certain,
     })
+}
+
+/// One row of a frozen change timeline.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChangeFact {
+    pub at: DateTime<Utc>,
+    pub component: String,
+    pub what: String,
+    pub source: String,
+}
+
+/// A version's place in the registry (stage and aliases, e.g. `Production` or `None @champion`)
+/// before the event's changes and after them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct VersionFact {
+    pub version: u64,
+    pub before: String,
+    pub after: String,
 }
 
 /// A corrective action: what, who, by when.

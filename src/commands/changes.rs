@@ -15,7 +15,7 @@ use crate::config::{InfraStrategy, ModelConfig, ModelTarget};
 use crate::error::{CliError, ExitStatus};
 use crate::exec::helm::Helm;
 use crate::exec::kubectl::Kubectl;
-use crate::journal::Entry;
+use crate::journal::{ChangeFact, Entry, Record, VersionFact};
 use crate::metrics::ModelMetrics;
 use crate::registry::{self, Registry, tags};
 
@@ -138,7 +138,8 @@ fn model_changes(
             out.push(Change {
                 at: c,
                 component: "model",
-                what: format!("v{} registered ({}){}", v.version, v.stage, source_of(v)),
+                // Not its stage: the stage now is not the stage it was registered in.
+                what: format!("v{} registered{}", v.version, source_of(v)),
                 source: "registry",
             });
         }
@@ -194,6 +195,7 @@ fn model_changes(
         }
     }
     let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
+    audit_changes(versions.iter(), &live, &records, since, out);
     for r in &records {
         if let Entry::Started {
             command,
@@ -246,6 +248,104 @@ fn model_changes(
         }
     }
     Ok(())
+}
+
+/// What the versions' audit tags show that this machine's journal cannot: rollbacks made by
+/// other machines (one row per event, from `rollback.history` and the five reference tags), and
+/// a version rolled back from that was made live again by hand afterwards.
+fn audit_changes<'a>(
+    versions: impl IntoIterator<Item = &'a registry::ModelVersion>,
+    live: &[u64],
+    records: &[crate::journal::Record],
+    since: DateTime<Utc>,
+    out: &mut Vec<Change>,
+) {
+    use std::collections::BTreeMap;
+    let known: std::collections::BTreeSet<&str> = records
+        .iter()
+        .filter(|r| matches!(r.entry, Entry::Started { .. }))
+        .map(|r| r.event.as_str())
+        .collect();
+    let role_text = |role: &str| match role {
+        tags::ROLE_TARGET => "made live",
+        tags::ROLE_ROLLED_BACK_FROM => "rolled back from",
+        _ => "touched",
+    };
+    let parse = |t: &str| {
+        DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    // event → (when, who, what it did to each version)
+    let mut elsewhere: BTreeMap<String, (DateTime<Utc>, String, Vec<String>)> = BTreeMap::new();
+    for v in versions {
+        let mut entries: Vec<serde_json::Value> = v
+            .tag(tags::HISTORY)
+            .and_then(|h| serde_json::from_str(h).ok())
+            .unwrap_or_default();
+        if let Some(ev) = v.tag(tags::EVENT_ID)
+            && !entries.iter().any(|e| e["event"] == ev)
+        {
+            entries.push(serde_json::json!({
+                "event": ev,
+                "role": v.tag(tags::ROLE),
+                "timestamp": v.tag(tags::TIMESTAMP),
+                "triggered_by": v.tag(tags::TRIGGERED_BY),
+            }));
+        }
+        for e in &entries {
+            let (Some(event), Some(at)) =
+                (e["event"].as_str(), e["timestamp"].as_str().and_then(parse))
+            else {
+                continue;
+            };
+            if known.contains(event) || at < since {
+                continue;
+            }
+            let row = elsewhere.entry(event.to_string()).or_insert_with(|| {
+                (
+                    at,
+                    e["triggered_by"].as_str().unwrap_or("someone").to_string(),
+                    Vec::new(),
+                )
+            });
+            row.2.push(format!(
+                "v{} {}",
+                v.version,
+                role_text(e["role"].as_str().unwrap_or(""))
+            ));
+        }
+        // Rolled back from, live again, and updated after that rollback: a hand put it back.
+        if v.tag(tags::ROLE) == Some(tags::ROLE_ROLLED_BACK_FROM)
+            && live.contains(&v.version)
+            && let (Some(rolled), Some(u)) = (v.tag(tags::TIMESTAMP).and_then(parse), v.updated_at)
+            && u > rolled
+            && u >= since
+        {
+            out.push(Change {
+                at: u,
+                component: "model",
+                what: format!(
+                    "v{} made live again ({}) after rollback {} rolled back from it",
+                    v.version,
+                    v.stage,
+                    v.tag(tags::EVENT_ID).unwrap_or("?")
+                ),
+                source: "registry",
+            });
+        }
+    }
+    for (event, (at, who, what)) in elsewhere {
+        out.push(Change {
+            at,
+            component: "model",
+            what: format!(
+                "rollback {event} by {who}, recorded in the registry's audit tags (not in this journal): {}",
+                what.join(", ")
+            ),
+            source: "audit tags",
+        });
+    }
 }
 
 fn source_of(v: &registry::ModelVersion) -> String {
@@ -446,8 +546,12 @@ fn hint(changes: &[Change], breach: Option<DateTime<Utc>>) -> String {
             }
         };
     };
-    // mlrb's own rollbacks respond to a breach; they do not cause one.
-    match changes.iter().find(|c| c.at <= b && c.source != "journal") {
+    // mlrb's own rollbacks (this machine's or another's) respond to a breach; they do not
+    // cause one.
+    match changes
+        .iter()
+        .find(|c| c.at <= b && c.source != "journal" && c.source != "audit tags")
+    {
         Some(c) => format!(
             "closest change before the breach at {} UTC: {} — {} ({} before). Evidence, not proof: check it first.",
             b.format("%H:%M:%S"),
@@ -533,11 +637,12 @@ pub fn render_section(t: &Timeline, max: usize) -> String {
     s
 }
 
-/// The "What Changed" section of the incident report of one event: the 24 hours before the
-/// rollback started, beside the breach start its journal recorded. `None` when the model or the
-/// registry cannot be read (the report is complete without it).
-pub fn report_section(ctx: &Ctx, records: &[&crate::journal::Record]) -> Option<String> {
-    let (model, mode, detected, started) = records.iter().find_map(|r| match &r.entry {
+/// The event's model, live mode, breach start and rollback start.
+type StartedAs = (String, String, Option<DateTime<Utc>>, DateTime<Utc>);
+
+/// The event's model, live mode, breach start and rollback start, from its `Started` record.
+fn started_of(records: &[&Record]) -> Option<StartedAs> {
+    records.iter().find_map(|r| match &r.entry {
         Entry::Started {
             model,
             mode,
@@ -546,29 +651,317 @@ pub fn report_section(ctx: &Ctx, records: &[&crate::journal::Record]) -> Option<
             ..
         } => Some((model.clone(), mode.clone(), *detected_at, *started_at)),
         _ => None,
-    })?;
-    let alias = mode.strip_prefix("alias @");
-    let target = ctx.settings.model(&model, alias).ok()?;
-    let reg = ctx.registry().ok()?;
-    let since = started - chrono::Duration::hours(24);
-    let t = timeline(ctx, reg.as_ref(), &target, since, detected, false, false).ok()?;
+    })
+}
+
+/// The frozen facts of an event, when its close recorded them.
+fn facts_of<'a>(records: &[&'a Record]) -> Option<&'a Entry> {
+    records
+        .iter()
+        .rev()
+        .map(|r| &r.entry)
+        .find(|e| matches!(e, Entry::ReportFacts { .. }))
+}
+
+/// How long before the rollback the report's change window starts.
+const REPORT_WINDOW_HOURS: i64 = 24;
+
+/// Read at an event's close: what its report states about the world outside the journal — the
+/// change timeline of the 24 hours before the rollback (with the breach start it recorded) and
+/// the versions it concerned, as they stood before and after it. A source that cannot be read
+/// is named in the record. `None` when the event names no model of the config or registry.
+pub fn report_facts(ctx: &Ctx, records: &[&Record]) -> Option<Entry> {
+    let (model, mode, detected, started) = started_of(records)?;
+    let target = ctx
+        .settings
+        .model(&model, mode.strip_prefix("alias @"))
+        .ok()?;
+    let since = started - chrono::Duration::hours(REPORT_WINDOW_HOURS);
+    let mut unavailable = Vec::new();
+    let mut changes = Vec::new();
+    let mut hint = String::new();
+    let mut versions = Vec::new();
+    match ctx.registry() {
+        Err(e) => unavailable.push(format!("registry: {e:#}")),
+        Ok(reg) => {
+            match timeline(ctx, reg.as_ref(), &target, since, detected, false, false) {
+                Ok(t) => {
+                    changes = t
+                        .changes
+                        .into_iter()
+                        .map(|c| ChangeFact {
+                            at: c.at,
+                            component: c.component.to_string(),
+                            what: c.what,
+                            source: c.source.to_string(),
+                        })
+                        .collect();
+                    hint = t.hint;
+                    unavailable.extend(t.unavailable);
+                }
+                Err(e) => unavailable.push(format!("registry: {e:#}")),
+            }
+            if let Ok((_, vs)) = load_versions(reg.as_ref(), &target) {
+                versions = version_facts(records, &vs);
+            }
+        }
+    }
+    Some(Entry::ReportFacts {
+        since,
+        breach_start: detected,
+        changes,
+        hint,
+        versions,
+        unavailable,
+    })
+}
+
+/// Stage and aliases in one label: `Production`, `None @champion`.
+fn place(stage: &registry::Stage, aliases: &[String]) -> String {
+    let mut s = stage.to_string();
+    for a in aliases {
+        s.push_str(&format!(" @{a}"));
+    }
+    s
+}
+
+/// The versions an event concerned (those its plan moved or tagged, and every version live
+/// before or after it), newest first, each before and after the event: "before" undoes the
+/// event's own stage and alias steps on what the registry shows at its close.
+fn version_facts(records: &[&Record], versions: &[registry::ModelVersion]) -> Vec<VersionFact> {
+    use crate::plan::Step;
+    use registry::Stage;
+    let detail: &[Step] = records
+        .iter()
+        .rev()
+        .find_map(|r| match &r.entry {
+            Entry::Plan { detail, .. } => Some(detail.as_slice()),
+            _ => None,
+        })
+        .unwrap_or(&[]);
+    let mut out = Vec::new();
+    for v in versions.iter().rev() {
+        let mut stage = v.stage;
+        let mut aliases = v.aliases.clone();
+        let mut touched = false;
+        for step in detail {
+            match step {
+                Step::Stage { version, from, .. } if *version == v.version => {
+                    stage = *from;
+                    touched = true;
+                }
+                Step::Alias {
+                    alias,
+                    version,
+                    previous,
+                } => {
+                    if *version == v.version {
+                        aliases.retain(|a| a != alias);
+                        touched = true;
+                    }
+                    if *previous == Some(v.version) && !aliases.contains(alias) {
+                        aliases.push(alias.clone());
+                        aliases.sort();
+                        touched = true;
+                    }
+                }
+                Step::Tags { version, .. } if *version == v.version => touched = true,
+                _ => {}
+            }
+        }
+        let live = |s: Stage, a: &[String]| s == Stage::Production || !a.is_empty();
+        if touched || live(stage, &aliases) || live(v.stage, &v.aliases) {
+            out.push(VersionFact {
+                version: v.version,
+                before: place(&stage, &aliases),
+                after: place(&v.stage, &v.aliases),
+            });
+        }
+    }
+    out
+}
+
+/// A markdown table of change rows.
+fn change_table(rows: &[&ChangeFact]) -> String {
+    let esc = crate::report::escape_md;
+    let mut s = String::from("| Time (UTC) | Component | Change |\n|---|---|---|\n");
+    for c in rows {
+        s.push_str(&format!(
+            "| {} | {} | {} |\n",
+            c.at.format("%Y-%m-%d %H:%M:%S"),
+            esc(&c.component),
+            esc(&c.what)
+        ));
+    }
+    s
+}
+
+/// The "What Changed" section of the incident report of one event, from the facts its close
+/// froze into the journal. An event closed before mlrb froze them is read from the registry
+/// now, and says so. `None` when there is nothing to state.
+pub fn report_section(ctx: &Ctx, records: &[&Record]) -> Option<String> {
+    let Some(Entry::ReportFacts {
+        changes,
+        hint,
+        versions,
+        unavailable,
+        ..
+    }) = facts_of(records)
+    else {
+        return live_section(ctx, records);
+    };
     let esc = crate::report::escape_md;
     let mut s = String::from("## What Changed\n\n");
-    if t.changes.is_empty() {
-        s.push_str("No change recorded in the registry, the journal or the feature pipeline in the 24 hours before the rollback.\n");
+    s.push_str(&format!(
+        "As recorded when the event closed: the {REPORT_WINDOW_HOURS} hours before the rollback.\n\n"
+    ));
+    if changes.is_empty() {
+        s.push_str("No change recorded in the registry, the journal or the feature pipeline in that window.\n");
     } else {
-        s.push_str("| Time (UTC) | Component | Change |\n|---|---|---|\n");
-        for c in t.changes.iter().take(20) {
+        let rows: Vec<&ChangeFact> = changes.iter().take(20).collect();
+        s.push_str(&change_table(&rows));
+        if changes.len() > rows.len() {
             s.push_str(&format!(
-                "| {} | {} | {} |\n",
-                c.at.format("%Y-%m-%d %H:%M:%S"),
-                c.component,
-                esc(&c.what).replace('|', "\\|")
+                "\n… and {} older changes.\n",
+                changes.len() - rows.len()
             ));
         }
     }
+    if !hint.is_empty() {
+        s.push_str(&format!("\n**Hint:** {}\n", esc(hint)));
+    }
+    if !versions.is_empty() {
+        s.push_str("\n| Version | Before the rollback | After it |\n|---|---|---|\n");
+        for v in versions {
+            s.push_str(&format!(
+                "| v{} | {} | {} |\n",
+                v.version,
+                esc(&v.before),
+                esc(&v.after)
+            ));
+        }
+    }
+    for u in unavailable {
+        s.push_str(&format!("\nNot read when the event closed: {}\n", esc(u)));
+    }
+    Some(s)
+}
+
+/// The "What Changed" section read from the registry now, for an event whose journal has no
+/// frozen facts.
+fn live_section(ctx: &Ctx, records: &[&Record]) -> Option<String> {
+    let (model, mode, detected, started) = started_of(records)?;
+    let target = ctx
+        .settings
+        .model(&model, mode.strip_prefix("alias @"))
+        .ok()?;
+    let reg = ctx.registry().ok()?;
+    let since = started - chrono::Duration::hours(REPORT_WINDOW_HOURS);
+    let t = timeline(ctx, reg.as_ref(), &target, since, detected, false, false).ok()?;
+    let esc = crate::report::escape_md;
+    let mut s = String::from("## What Changed\n\n");
+    s.push_str(
+        "Read from the registry now (this event closed before mlrb recorded what it saw).\n\n",
+    );
+    if t.changes.is_empty() {
+        s.push_str("No change recorded in the registry, the journal or the feature pipeline in the 24 hours before the rollback.\n");
+    } else {
+        let facts: Vec<ChangeFact> = t.changes.iter().take(20).map(fact).collect();
+        let rows: Vec<&ChangeFact> = facts.iter().collect();
+        s.push_str(&change_table(&rows));
+    }
     s.push_str(&format!("\n**Hint:** {}\n", esc(&t.hint)));
     Some(s)
+}
+
+fn fact(c: &Change) -> ChangeFact {
+    ChangeFact {
+        at: c.at,
+        component: c.component.to_string(),
+        what: c.what.clone(),
+        source: c.source.to_string(),
+    }
+}
+
+/// The report's "Since Then" section: what the registry and the journal show now that the
+/// event's frozen facts do not — changes not in its record, versions whose place moved since.
+/// `None` when nothing is new (or the event has no frozen facts).
+pub fn since_section(ctx: &Ctx, records: &[&Record]) -> Option<String> {
+    let Some(Entry::ReportFacts {
+        since,
+        changes,
+        versions,
+        ..
+    }) = facts_of(records)
+    else {
+        return None;
+    };
+    let (model, mode, _, _) = started_of(records)?;
+    let target = ctx
+        .settings
+        .model(&model, mode.strip_prefix("alias @"))
+        .ok()?;
+    let esc = crate::report::escape_md;
+    let head = format!(
+        "## Since Then\n\nRead now ({} UTC), not part of the record above.\n\n",
+        clock::now().format("%Y-%m-%d %H:%M:%S")
+    );
+    let reg = match ctx.registry() {
+        Ok(r) => r,
+        Err(e) => return Some(format!("{head}Not read: {}\n", esc(&format!("{e:#}")))),
+    };
+    let t = match timeline(ctx, reg.as_ref(), &target, *since, None, false, false) {
+        Ok(t) => t,
+        Err(e) => return Some(format!("{head}Not read: {}\n", esc(&format!("{e:#}")))),
+    };
+    let new: Vec<ChangeFact> = t
+        .changes
+        .iter()
+        .map(fact)
+        .filter(|c| !changes.contains(c))
+        .collect();
+    let now: Vec<registry::ModelVersion> = load_versions(reg.as_ref(), &target)
+        .map(|(_, vs)| vs)
+        .unwrap_or_default();
+    let mut moved = Vec::new();
+    for v in versions {
+        let place_now = now
+            .iter()
+            .find(|n| n.version == v.version)
+            .map(|n| place(&n.stage, &n.aliases))
+            .unwrap_or_else(|| "deleted".into());
+        if place_now != v.after {
+            moved.push(format!(
+                "- v{}: {} after the rollback, {} now\n",
+                v.version,
+                esc(&v.after),
+                esc(&place_now)
+            ));
+        }
+    }
+    if new.is_empty() && moved.is_empty() {
+        return None;
+    }
+    let mut s = head;
+    if !new.is_empty() {
+        let rows: Vec<&ChangeFact> = new.iter().take(20).collect();
+        s.push_str(&change_table(&rows));
+        if !moved.is_empty() {
+            s.push('\n');
+        }
+    }
+    for m in moved {
+        s.push_str(&m);
+    }
+    Some(s)
+}
+
+/// `report` with `section` placed last, before its closing rule (or at the end).
+pub fn append_section(report: &str, section: &str) -> String {
+    match report.rfind("\n---\n") {
+        Some(i) => format!("{}\n{section}{}", &report[..i], &report[i..]),
+        None => format!("{report}\n{section}"),
+    }
 }
 
 /// `report` with `section` placed before its Root Cause section (or at the end).

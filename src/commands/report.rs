@@ -98,6 +98,10 @@ pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<ExitStatus> {
     if let Some(section) = crate::commands::drill::report_section(dir, &event) {
         text = crate::commands::changes::insert_section(&text, section.trim_start());
     }
+    // Last: everything above it is the record, the same on every render.
+    if let Some(section) = crate::commands::changes::since_section(ctx, &refs) {
+        text = crate::commands::changes::append_section(&text, &section);
+    }
     match &args.output {
         Some(path) => {
             std::fs::write(path, &text).map_err(|e| {

@@ -259,3 +259,67 @@ fn severity_agrees_with_the_breach_in_the_timeline() {
         out.stdout
     );
 }
+
+/// Rendered again after the registry moved on (the bad release promoted again, the rollback
+/// target archived, a new version), the report reads the same up to its "Since Then" section,
+/// which says what changed after the event; each version's place is the one it had.
+#[test]
+fn report_reads_the_same_tomorrow_on_mlflow() {
+    use crate::common::mlflow::MlflowBackend;
+    use mlrb::registry::Stage;
+    let mut env = TestEnv::new();
+    let b = MlflowBackend::new();
+    b.configure(&mut env);
+    let m = unique("tomorrow");
+    b.seed(&m, &bad_release(), &[]);
+    env.run(&["rollback", "model", &m, "--yes", "--reason", "bad recs"])
+        .code(0);
+    let today = env.run(&["report", "--last"]).code(0).stdout.clone();
+    assert!(!today.contains("## Since Then"), "{today}");
+    assert!(today.contains("| v3 | Production | Archived |"), "{today}");
+    assert!(today.contains("| v2 | Archived | Production |"), "{today}");
+    assert!(
+        today.contains(&format!(
+            "| model | v3 registered from s3://models/{m}/v3 |"
+        )),
+        "{today}"
+    );
+
+    // Another machine (its own journal) rolls back to v1; then a hand promotes the bad release
+    // again and a new version is registered.
+    let mut other = TestEnv::new();
+    b.configure(&mut other);
+    other.set("USER", "bob");
+    other
+        .run(&["rollback", "model", &m, "--yes", "--to", "1"])
+        .code(0);
+    b.transition(&m, 3, Stage::Production);
+    b.rest.post(
+        "model-versions/create",
+        serde_json::json!({"name": m, "source": format!("s3://models/{m}/v4")}),
+    );
+    let tomorrow = env.run(&["report", "--last"]).code(0).stdout.clone();
+    let cut = tomorrow
+        .find("## Since Then")
+        .unwrap_or_else(|| panic!("no Since Then section:\n{tomorrow}"));
+    assert_eq!(&tomorrow[..cut], &today[..cut], "the record changed");
+    let since = &tomorrow[cut..];
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", "[DATETIME]");
+    settings.add_filter(&regex_escape(&m), "[MODEL]");
+    settings.add_filter(r"rollback-\d{8}T\d{6}Z-[0-9a-f]{4}", "[EVENT]");
+    settings.add_filter(r"bob@[A-Za-z0-9.-]+", "bob@[HOST]");
+    settings.bind(|| insta::assert_snapshot!("since_then", since));
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_string()
+            } else {
+                format!("\\{c}")
+            }
+        })
+        .collect()
+}

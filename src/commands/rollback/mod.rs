@@ -216,17 +216,26 @@ pub fn close_event(
     use crate::journal::{Entry, Record};
     let p = &ctx.printer;
     let event = journal.event().to_string();
-    // What was verified and what was not closes the message: the last line on the terminal
-    // and the timeline's last row say no more than the journal shows was checked.
-    let checks = matches!(status, ExitStatus::Success | ExitStatus::NotVerified).then(|| {
+    // Read once at the close: what was verified and what was not closes the message (the last
+    // line on the terminal and the timeline's last row say no more than the journal shows was
+    // checked), and what the report states about the registry is frozen into the journal and
+    // rendered from it ever after, so the report reads the same tomorrow.
+    let (checks, facts) = {
         let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
         let mine: Vec<&Record> = records.iter().filter(|r| r.event == event).collect();
-        crate::report::checks(&mine)
-    });
+        (
+            matches!(status, ExitStatus::Success | ExitStatus::NotVerified)
+                .then(|| crate::report::checks(&mine)),
+            crate::commands::changes::report_facts(ctx, &mine),
+        )
+    };
     let message = match &checks {
         Some(c) => format!("{message} — {}", c.summary()),
         None => message,
     };
+    if let Some(facts) = facts {
+        journal.append(facts);
+    }
     journal.append(Entry::Finished {
         outcome: outcome.into(),
         message: message.clone(),
