@@ -58,6 +58,45 @@ pub fn escape_md(s: &str) -> String {
     out
 }
 
+/// The timeline row of a run that stopped without finishing: where it stopped, from the last
+/// step it recorded (index, line, whether its end was recorded).
+fn interrupted(at: Option<(usize, &str, bool)>, plan_len: usize) -> String {
+    match at {
+        Some((i, step, false)) => format!(
+            "Interrupted during step {}/{plan_len} ({}): the process stopped before its end was recorded",
+            i + 1,
+            escape_md(step.trim())
+        ),
+        Some((i, _, true)) => format!(
+            "Interrupted after step {}/{plan_len}: the process stopped before the next one began",
+            i + 1
+        ),
+        None => "Interrupted before a step of this run began: the process stopped".into(),
+    }
+}
+
+/// `s` as a CommonMark code span that renders exactly as written: inside a code span no escape
+/// applies, so the fence is one backtick longer than the longest run of backticks in `s`, and a
+/// space pads each side when `s` starts or ends with a backtick (or with spaces on both ends,
+/// which CommonMark would strip). Line breaks become spaces, as everywhere in the report.
+pub fn code_span(s: &str) -> String {
+    let s: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let (mut longest, mut run) = (0, 0);
+    for c in s.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = s.starts_with('`')
+        || s.ends_with('`')
+        || (s.starts_with(' ') && s.ends_with(' ') && s.trim() != "");
+    let sp = if pad { " " } else { "" };
+    format!("{fence}{sp}{s}{sp}{fence}")
+}
+
 /// The reference document's severity heuristic — revenue or safety → P1, error rate or latency
 /// → P2, else P3 — on the reason given and on every breach the event's own timeline records
 /// (so a report never calls P3 what its timeline shows breaching the error rate).
@@ -202,7 +241,38 @@ pub fn render(records: &[&Record], notes: &Annotations, revenue: Option<&Revenue
     let mut outcome: Option<(String, String)> = None;
     let mut plan_len = 0;
     let mut detected = None;
+    // An interrupted run shows where it stopped: a run is each stretch from the start or a
+    // resume to a Finished record; one that ends without it was interrupted.
+    let mut run_finished = false;
+    let mut at_step: Option<(usize, &str, bool)> = None;
+    let mut last_at = first.at;
     for r in records {
+        match &r.entry {
+            Entry::Annotation { .. } | Entry::ReportFacts { .. } => {}
+            Entry::Resumed { how } => {
+                if !run_finished {
+                    timeline.push((last_at, interrupted(at_step, plan_len)));
+                }
+                run_finished = false;
+                at_step = None;
+                timeline.push((r.at, format!("Rollback resumed ({})", escape_md(how))));
+            }
+            Entry::StepStarted { index, step } => at_step = Some((*index, step.as_str(), false)),
+            Entry::StepFinished { index, .. } => {
+                let line = at_step
+                    .filter(|(i, _, _)| i == index)
+                    .map_or("", |(_, l, _)| l);
+                at_step = Some((*index, line, true));
+            }
+            Entry::Finished { .. } => run_finished = true,
+            _ => {}
+        }
+        if !matches!(
+            r.entry,
+            Entry::Annotation { .. } | Entry::ReportFacts { .. }
+        ) {
+            last_at = r.at;
+        }
         match &r.entry {
             Entry::Started {
                 command,
@@ -231,9 +301,9 @@ pub fn render(records: &[&Record], notes: &Annotations, revenue: Option<&Revenue
                         .join(", ")
                 };
                 summary = format!(
-                    "Model `{}` (registered as `{}`, {}, live by {}) was rolled back from {} to v{} due to:\n\n> {}\n\nTriggered by {}. Target: {}.",
-                    escape_md(m),
-                    escape_md(registered_name),
+                    "Model {} (registered as {}, {}, live by {}) was rolled back from {} to v{} due to:\n\n> {}\n\nTriggered by {}. Target: {}.",
+                    code_span(m),
+                    code_span(registered_name),
                     escape_md(registry),
                     escape_md(mode),
                     from_s,
@@ -256,7 +326,11 @@ pub fn render(records: &[&Record], notes: &Annotations, revenue: Option<&Revenue
                 }
                 timeline.push((
                     *started_at,
-                    format!("`mlrb {command}` started by {}", escape_md(triggered_by)),
+                    format!(
+                        "{} started by {}",
+                        code_span(&format!("mlrb {command}")),
+                        escape_md(triggered_by)
+                    ),
                 ));
             }
             Entry::Target { summary: text, .. } => {
@@ -322,6 +396,9 @@ pub fn render(records: &[&Record], notes: &Annotations, revenue: Option<&Revenue
             }
             _ => {}
         }
+    }
+    if !run_finished {
+        timeline.push((last_at, interrupted(at_step, plan_len)));
     }
     let checked = checks(records).summary();
     let status: String = match outcome.as_ref().map(|(o, _)| o.as_str()) {
@@ -442,6 +519,15 @@ mod tests {
     fn escapes_markdown_and_html() {
         assert_eq!(escape_md("# hi *x* <b> - y"), "\\# hi \\*x\\* &lt;b\\> - y");
         assert_eq!(escape_md("a\nb"), "a b");
+    }
+
+    #[test]
+    fn code_spans_hold_any_name_as_written() {
+        assert_eq!(code_span("recsys"), "`recsys`");
+        assert_eq!(code_span("a`b"), "``a`b``");
+        assert_eq!(code_span("`x``"), "``` `x`` ```");
+        assert_eq!(code_span("a&b\\c#d_e"), "`a&b\\c#d_e`");
+        assert_eq!(code_span(" x "), "`  x  `");
     }
 
     #[test]

@@ -323,3 +323,89 @@ fn regex_escape(s: &str) -> String {
         })
         .collect()
 }
+
+/// The rows of the report's timeline, without their times.
+fn timeline_rows(report: &str) -> Vec<String> {
+    let timeline = &report[report.find("## Timeline").expect("a timeline")..];
+    let end = timeline.find("\n## ").unwrap_or(timeline.len());
+    timeline[..end]
+        .lines()
+        .filter(|l| l.starts_with("- **"))
+        .map(|l| l.split_once(" - ").map_or(l, |(_, r)| r).to_string())
+        .collect()
+}
+
+/// Killed during a step and resumed, the event's timeline shows where it stopped and the
+/// resume, in order, before its end; killed between steps, it says after which step.
+#[test]
+fn an_interrupted_and_resumed_rollback_shows_both_in_its_timeline() {
+    for (point, stopped) in [
+        (
+            "started:2",
+            "Interrupted during step 2/5 (registry  transition-stage  recsys v3: Production → Archived): the process stopped before its end was recorded",
+        ),
+        (
+            "finished:1",
+            "Interrupted after step 1/5: the process stopped before the next one began",
+        ),
+    ] {
+        let mut env = TestEnv::new();
+        let b = FileBackend::new(&env);
+        b.configure(&mut env);
+        b.seed("recsys", &bad_release(), &[]);
+        let out = env
+            .mlrb()
+            .args(["rollback", "model", "recsys", "--yes"])
+            .env("MLRB_TEST_CRASH_AT", point)
+            .output()
+            .unwrap();
+        assert!(out.status.code().is_none(), "{point}: killed");
+        let now = env.run(&["report", "--last"]).code(0).stdout.clone();
+        assert_eq!(
+            timeline_rows(&now).last().unwrap(),
+            stopped,
+            "{point}:\n{now}"
+        );
+        env.run(&["rollback", "model", "recsys", "--resume", "--yes"])
+            .code(0);
+        let rows = timeline_rows(&env.run(&["report", "--last"]).code(0).stdout);
+        let at = |want: &str| {
+            rows.iter()
+                .position(|r| r.starts_with(want))
+                .unwrap_or_else(|| panic!("{point}: no row {want:?} in {rows:#?}"))
+        };
+        let (stop, resume, end) = (
+            at(stopped),
+            at("Rollback resumed (--resume --yes)"),
+            at("Finished: rolled back recsys: v3 → v2"),
+        );
+        assert!(stop < resume && resume < end, "{point}: {rows:#?}");
+        assert_eq!(end, rows.len() - 1, "{point}: {rows:#?}");
+    }
+}
+
+crate::on_both_registries!(names_render_as_written_in_code_spans);
+
+/// A model whose name holds backticks, an ampersand, a backslash and `#` is named exactly so in
+/// the report's code spans, as a CommonMark parser reads them.
+fn names_render_as_written_in_code_spans(env: &mut TestEnv, b: &dyn Backend) {
+    let name = format!("rec`s&x\\y#1-{}", unique("n"));
+    b.seed(&name, &bad_release(), &[]);
+    let out = env.run(&["rollback", "model", &name, "--yes"]);
+    out.code(0);
+    let report = env.run(&["report", "--last"]).code(0).stdout.clone();
+    let code: Vec<String> = pulldown_cmark::Parser::new(&report)
+        .filter_map(|e| match e {
+            pulldown_cmark::Event::Code(c) => Some(c.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        code.iter().filter(|c| **c == name).count() >= 2,
+        "model and registered name as written: {code:#?}\n{report}"
+    );
+    assert!(
+        code.contains(&"mlrb rollback model".to_string()),
+        "{code:#?}"
+    );
+}
