@@ -96,6 +96,34 @@ pub fn from_records(records: &[&Record]) -> Mttr {
 }
 
 impl Mttr {
+    /// The measured phases as a Mermaid gantt chart (GitHub and GitLab render it), in UTC; a
+    /// phase not measured is a comment saying why, never a bar of made-up length. `None` when
+    /// no phase was measured.
+    pub fn gantt(&self) -> Option<String> {
+        if self.phases.iter().all(|p| p.millis.is_none()) {
+            return None;
+        }
+        let t = |x: DateTime<Utc>| x.format("%Y-%m-%d %H:%M:%S%.3f").to_string();
+        let mut s = String::from(
+            "```mermaid\ngantt\n    title MTTR phases (UTC)\n    dateFormat YYYY-MM-DD HH:mm:ss.SSS\n    axisFormat %H:%M:%S\n    section Rollback\n",
+        );
+        for p in &self.phases {
+            match (p.start, p.end, p.millis) {
+                (Some(start), Some(end), Some(ms)) => s.push_str(&format!(
+                    "    {} ({}) :done, {}, {}, {}\n",
+                    p.name,
+                    clock::human(Duration::milliseconds(ms)),
+                    p.name,
+                    t(start),
+                    t(end)
+                )),
+                _ => s.push_str(&format!("    %% {}: {}\n", p.name, p.note)),
+            }
+        }
+        s.push_str("```\n");
+        Some(s)
+    }
+
     /// A markdown table; the same text is printed on the terminal.
     pub fn markdown(&self) -> String {
         let mut s = String::from("| Phase | Start | End | Duration |\n|---|---|---|---|\n");

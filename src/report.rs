@@ -459,6 +459,10 @@ pub fn render(records: &[&Record], notes: &Annotations, revenue: Option<&Revenue
     }
     s.push_str("\n## MTTR\n\n");
     s.push_str(&mttr.markdown());
+    if let Some(chart) = mttr.gantt() {
+        s.push('\n');
+        s.push_str(&chart);
+    }
     s.push_str("\n## Impact\n\n");
     s.push_str(&format!("- **Duration of degradation:** {degradation}\n"));
     s.push_str(&format!("- **Users affected:** {FILL}\n"));

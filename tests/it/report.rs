@@ -409,3 +409,46 @@ fn names_render_as_written_in_code_spans(env: &mut TestEnv, b: &dyn Backend) {
         "{code:#?}"
     );
 }
+
+/// The report draws the four MTTR phases as a Mermaid gantt chart; a phase not measured is a
+/// comment saying why, not a bar.
+#[test]
+fn report_has_a_gantt_of_the_mttr_phases() {
+    let mut env = TestEnv::new();
+    env.set("MLRB_NOW", "2026-11-26T02:17:00Z");
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    b.seed("recsys", &bad_release(), &[]);
+    let out = env.run(&[
+        "rollback",
+        "model",
+        "recsys",
+        "--yes",
+        "--detected-at",
+        "2026-11-26T02:05:00Z",
+    ]);
+    out.code(0);
+    let chart = |report: &str| {
+        let start = report.find("```mermaid\n").expect("a mermaid block");
+        let len = report[start + 3..].find("```").expect("its end") + 6;
+        report[start..start + len].to_string()
+    };
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"02:1\d:\d{2}\.\d{3}", "[TIME]");
+    settings.add_filter(r"\d+ ms|\d+\.\ds", "[DUR]");
+    settings.add_filter(r"\b\d+m \d{2}s\b", "[MIN:SEC]");
+    settings.bind(|| insta::assert_snapshot!("mttr_gantt", chart(&out.stdout)));
+    // Not measured: no --detected-at and no metrics.
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    b.seed("recsys", &bad_release(), &[]);
+    let out = env.run(&["rollback", "model", "recsys", "--yes"]);
+    out.code(0);
+    let c = chart(&out.stdout);
+    assert!(
+        c.contains("    %% detection: not measured: pass --detected-at")
+            && !c.contains("    detection ("),
+        "{c}"
+    );
+}
