@@ -35,6 +35,8 @@ impl Switch {
 
 impl Step for Switch {
     fn line(&self) -> String {
+        // What is known only when it runs is in capitals; the patch also carries the
+        // resourceVersion read just before.
         self.obj
             .k
             .cmd([
@@ -43,7 +45,7 @@ impl Step for Switch {
                 self.obj.name.clone(),
                 "--type=merge".into(),
                 "-p".into(),
-                self.patch("<event>", "<now>").to_string(),
+                self.patch("EVENT", "NOW").to_string(),
             ])
             .line()
     }
