@@ -76,10 +76,24 @@ pub fn timeline(
     detect: bool,
     infra: bool,
 ) -> Result<Timeline> {
+    timeline_of(ctx, reg, (target, None), since, breach, detect, infra)
+}
+
+/// `timeline`, with the versions when the command has read them already (and `target` as that
+/// read settled it): a command lists a model's versions once.
+pub fn timeline_of(
+    ctx: &Ctx,
+    reg: &dyn Registry,
+    (target, versions): (&ModelTarget, Option<&[registry::ModelVersion]>),
+    since: DateTime<Utc>,
+    breach: Option<DateTime<Utc>>,
+    detect: bool,
+    infra: bool,
+) -> Result<Timeline> {
     let cfg = ctx.settings.models.get(&target.key);
     let mut changes = Vec::new();
     let mut unavailable = Vec::new();
-    model_changes(ctx, reg, target, since, &mut changes)?;
+    model_changes(ctx, reg, (target, versions), since, &mut changes)?;
     if let Some(cfg) = cfg {
         if infra && let Err(e) = infra_changes(cfg, since, &mut changes) {
             unavailable.push(format!("serving infra: {e}"));
@@ -116,24 +130,31 @@ pub fn timeline(
 fn model_changes(
     ctx: &Ctx,
     reg: &dyn Registry,
-    target: &ModelTarget,
+    (target, known): (&ModelTarget, Option<&[registry::ModelVersion]>),
     since: DateTime<Utc>,
     out: &mut Vec<Change>,
 ) -> Result<()> {
-    let (_, versions) = load_versions(reg, target)?;
+    let listed;
+    let versions = match known {
+        Some(v) => v,
+        None => {
+            listed = load_versions(reg, target)?.1;
+            listed.as_slice()
+        }
+    };
     let keys = ctx
         .settings
         .models
         .get(&target.key)
         .map(|m| m.training_data.keys.clone())
         .unwrap_or_else(|| crate::config::TrainingDataConfig::default().keys);
-    let live: Vec<u64> = registry::live_versions(&versions, &target.mode)
+    let live: Vec<u64> = registry::live_versions(versions, &target.mode)
         .iter()
         .map(|v| v.version)
         .collect();
     // Training runs are read for the newest versions only: evidence, not an audit of history.
     let mut run_reads = 0;
-    for v in &versions {
+    for v in versions {
         if let Some(c) = v.created_at.filter(|c| *c >= since) {
             out.push(Change {
                 at: c,
@@ -670,21 +691,35 @@ const REPORT_WINDOW_HOURS: i64 = 24;
 /// change timeline of the 24 hours before the rollback (with the breach start it recorded) and
 /// the versions it concerned, as they stood before and after it. A source that cannot be read
 /// is named in the record. `None` when the event names no model of the config or registry.
-pub fn report_facts(ctx: &Ctx, records: &[&Record]) -> Option<Entry> {
+///
+/// With `known` (what the rollback's plan read: every version as it stood when the rollback
+/// started, which is what the timeline of the hours before it is about), the close lists no
+/// version again: it reads only the versions the event concerned, as they stand now.
+pub fn report_facts(ctx: &Ctx, records: &[&Record], known: Option<&Known>) -> Option<Entry> {
     let (model, mode, detected, started) = started_of(records)?;
-    let target = ctx
-        .settings
-        .model(&model, mode.strip_prefix("alias @"))
-        .ok()?;
+    let known = known.filter(|k| k.target.key == model);
+    let target = match known {
+        Some(k) => k.target.clone(),
+        None => ctx
+            .settings
+            .model(&model, mode.strip_prefix("alias @"))
+            .ok()?,
+    };
     let since = started - chrono::Duration::hours(REPORT_WINDOW_HOURS);
     let mut unavailable = Vec::new();
     let mut changes = Vec::new();
     let mut hint = String::new();
     let mut versions = Vec::new();
-    match ctx.registry() {
+    let mut fresh = None;
+    let reg: std::result::Result<&dyn Registry, CliError> = match known {
+        Some(k) => Ok(k.reg.as_ref()),
+        None => ctx.registry().map(|r| &**fresh.insert(r)),
+    };
+    match reg {
         Err(e) => unavailable.push(format!("registry: {e:#}")),
         Ok(reg) => {
-            match timeline(ctx, reg.as_ref(), &target, since, detected, false, false) {
+            let read = known.map(|k| k.versions.as_slice());
+            match timeline_of(ctx, reg, (&target, read), since, detected, false, false) {
                 Ok(t) => {
                     changes = t
                         .changes
@@ -701,7 +736,14 @@ pub fn report_facts(ctx: &Ctx, records: &[&Record]) -> Option<Entry> {
                 }
                 Err(e) => unavailable.push(format!("registry: {e:#}")),
             }
-            if let Ok((_, vs)) = load_versions(reg.as_ref(), &target) {
+            let now = match known {
+                Some(Known {
+                    after: Some(vs), ..
+                }) => Ok(vs.clone()),
+                Some(_) => concerned_now(reg, &target, records),
+                None => load_versions(reg, &target).map(|(_, vs)| vs),
+            };
+            if let Ok(vs) = now {
                 versions = version_facts(records, &vs);
             }
         }
@@ -714,6 +756,40 @@ pub fn report_facts(ctx: &Ctx, records: &[&Record]) -> Option<Entry> {
         versions,
         unavailable,
     })
+}
+
+/// What a rollback's plan read of its model: the registry it read from, the model as that read
+/// settled it (stage or alias), and every version as it stood when the rollback started.
+pub struct Known {
+    pub reg: std::sync::Arc<dyn Registry>,
+    pub target: ModelTarget,
+    pub versions: Vec<registry::ModelVersion>,
+    /// Every version from the oldest the rollback went from or to upward, as its verification
+    /// read them after the change (stage mode).
+    pub after: Option<Vec<registry::ModelVersion>>,
+}
+
+/// The versions an event concerned as they stand now, read narrowly: every version from the
+/// oldest it went from or to upward (with the aliases, in alias mode). An older version was not
+/// live when the plan read them all, and the event did not touch it.
+fn concerned_now(
+    reg: &dyn Registry,
+    target: &ModelTarget,
+    records: &[&Record],
+) -> Result<Vec<registry::ModelVersion>> {
+    let oldest = records.iter().find_map(|r| match &r.entry {
+        Entry::Started { from, to, .. } => Some(from.iter().copied().fold(*to, u64::min)),
+        _ => None,
+    });
+    let Some(oldest) = oldest else {
+        return Ok(load_versions(reg, target)?.1);
+    };
+    let name = &target.registered_name;
+    let mut vs = reg.versions_from(name, oldest)?;
+    if let registry::LiveMode::Alias(_) = target.mode {
+        registry::attach_aliases(&reg.get_model(name)?, &mut vs);
+    }
+    Ok(vs)
 }
 
 /// Stage and aliases in one label: `Production`, `None @champion`.

@@ -153,7 +153,9 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     for key in &keys {
         let target = ctx.settings.model(key, args.alias.as_deref())?;
         let mm = ModelMetrics::for_model(ctx.settings.models.get(key))?;
-        let mut st = model_status(reg.as_ref(), &target, mm.as_ref())?;
+        // The versions are listed once, for the status and its change timeline.
+        let (target, versions) = load_versions(reg.as_ref(), &target)?;
+        let mut st = model_status(reg.as_ref(), &target, &versions, mm.as_ref())?;
         if args.model.is_some() {
             // The breach start is searched only when the metrics say something is wrong now.
             let breached = st
@@ -161,10 +163,10 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
                 .as_ref()
                 .is_some_and(|m| m.decision.is_some_and(|d| d != Decision::Monitor));
             let since = crate::clock::now() - chrono::Duration::hours(24);
-            st.changes = crate::commands::changes::timeline(
+            st.changes = crate::commands::changes::timeline_of(
                 ctx,
                 reg.as_ref(),
-                &target,
+                (&target, Some(&versions)),
                 since,
                 None,
                 breached,
@@ -270,21 +272,21 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
+/// The status of `target` (as `load_versions` settled it) from its `versions`.
 pub fn model_status(
     reg: &dyn Registry,
     target: &ModelTarget,
+    versions: &[ModelVersion],
     mm: Option<&ModelMetrics>,
 ) -> Result<ModelStatus> {
-    let (target, versions) = load_versions(reg, target)?;
-    let target = &target;
-    let live = registry::live_versions(&versions, &target.mode);
+    let live = registry::live_versions(versions, &target.mode);
     let live_ids: Vec<u64> = live.iter().map(|v| v.version).collect();
     let designated = versions
         .iter()
         .filter(|v| v.is_healthy_baseline())
         .find(|v| select::unfit(v, &live_ids).is_none())
         .map(|v| v.version);
-    let choice = select::choose_in(&versions, &target.mode, None);
+    let choice = select::choose_in(versions, &target.mode, None);
     let metrics = mm.map(|mm| {
         let target_v = choice.as_ref().ok().map(|c| &c.version);
         metrics_view(reg, mm, target_v, live.first().copied())
@@ -314,7 +316,7 @@ pub fn model_status(
         mode_note: target.mode_note.clone(),
         versions: versions.len(),
         anomalies: {
-            let mut a = anomalies(&versions, &target.mode, designated);
+            let mut a = anomalies(versions, &target.mode, designated);
             if let Some(message) = crate::commands::alias_names_deleted(target) {
                 a.retain(|x| x.kind != "no_live_version");
                 a.insert(

@@ -153,6 +153,51 @@ impl MlflowRegistry {
         }
     }
 
+    /// `model-versions/search` with `filter`, newest first, page after page (10 000 a page, the
+    /// server's default: one request up to 10 000 versions; servers accept up to 200 000, but a
+    /// bigger page saves no server time, which goes into building each version's answer).
+    fn search_pages(
+        &self,
+        name: &str,
+        filter: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<ModelVersion>> {
+        #[derive(Deserialize)]
+        struct Resp {
+            #[serde(default)]
+            model_versions: Vec<ApiModelVersion>,
+            #[serde(default)]
+            next_page_token: Option<String>,
+        }
+        let page = limit.unwrap_or(10_000).clamp(1, 10_000);
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut q = vec![
+                ("filter", filter.to_string()),
+                ("max_results", page.to_string()),
+                ("order_by", "version_number DESC".to_string()),
+            ];
+            if let Some(t) = &token {
+                q.push(("page_token", t.clone()));
+            }
+            let r: Resp = self.get("model-versions/search", &q, &format!("model `{name}`"))?;
+            for v in r.model_versions {
+                out.push(v.into_version(&self.base)?);
+            }
+            if limit.is_some_and(|l| out.len() >= l) {
+                out.truncate(limit.unwrap_or(usize::MAX));
+                break;
+            }
+            match r.next_page_token.filter(|t| !t.is_empty()) {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+        out.sort_by_key(|v| std::cmp::Reverse(v.version));
+        Ok(out)
+    }
+
     fn transport(&self, e: reqwest::Error) -> RegistryError {
         if e.is_timeout() {
             return RegistryError::Timeout {
@@ -329,6 +374,44 @@ impl ApiModelVersion {
     }
 }
 
+/// A registered model as `registered-models/get` and `registered-models/search` answer it.
+#[derive(Deserialize)]
+struct Model {
+    name: String,
+    #[serde(default)]
+    aliases: Vec<AliasEntry>,
+    #[serde(default)]
+    tags: Vec<KeyValue>,
+    #[serde(default)]
+    latest_versions: Vec<Latest>,
+}
+
+#[derive(Deserialize)]
+struct Latest {
+    version: String,
+    #[serde(default)]
+    current_stage: String,
+}
+
+impl Model {
+    fn into_model(self) -> RegisteredModel {
+        RegisteredModel {
+            name: self.name,
+            aliases: self
+                .aliases
+                .into_iter()
+                .filter_map(|a| a.version.parse().ok().map(|v| (a.alias, v)))
+                .collect::<BTreeMap<_, _>>(),
+            tags: self.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+            latest: self
+                .latest_versions
+                .into_iter()
+                .filter_map(|l| Some((Stage::parse(&l.current_stage)?, l.version.parse().ok()?)))
+                .collect(),
+        }
+    }
+}
+
 /// A string literal for MLflow's filter syntax.
 fn quote(s: &str) -> Result<String> {
     if !s.contains('\'') {
@@ -349,47 +432,39 @@ impl Registry for MlflowRegistry {
         format!("MLflow at {}", self.base)
     }
 
+    /// Read through `registered-models/search` on the exact name: the server answers it with
+    /// the same model (tags, aliases, the newest version of each stage) but finds the newest
+    /// versions with one SQL query, where `registered-models/get` loads every version of the
+    /// model (0.2–0.8 s at 10 000 versions, against 0.1 s; the lease reads the model twice).
+    /// A name the search does not find exactly (or cannot express) is read with `get`, which
+    /// also gives the unknown model its usual error.
     fn get_model(&self, name: &str) -> Result<RegisteredModel> {
+        #[derive(Deserialize)]
+        struct Found {
+            #[serde(default)]
+            registered_models: Vec<Model>,
+        }
+        if let Ok(filter) = quote(name).map(|q| format!("name = {q}")) {
+            let r: Found = self.get(
+                "registered-models/search",
+                &[("filter", filter), ("max_results", "10".into())],
+                &format!("model `{name}`"),
+            )?;
+            // A case-insensitive collation (MySQL) may also find `NAME` for `name`.
+            if let Some(m) = r.registered_models.into_iter().find(|m| m.name == name) {
+                return Ok(m.into_model());
+            }
+        }
         #[derive(Deserialize)]
         struct Resp {
             registered_model: Model,
-        }
-        #[derive(Deserialize)]
-        struct Model {
-            name: String,
-            #[serde(default)]
-            aliases: Vec<AliasEntry>,
-            #[serde(default)]
-            tags: Vec<KeyValue>,
-            #[serde(default)]
-            latest_versions: Vec<Latest>,
-        }
-        #[derive(Deserialize)]
-        struct Latest {
-            version: String,
-            #[serde(default)]
-            current_stage: String,
         }
         let r: Resp = self.get(
             "registered-models/get",
             &[("name", name.to_string())],
             &format!("model `{name}`"),
         )?;
-        let m = r.registered_model;
-        Ok(RegisteredModel {
-            name: m.name,
-            aliases: m
-                .aliases
-                .into_iter()
-                .filter_map(|a| a.version.parse().ok().map(|v| (a.alias, v)))
-                .collect::<BTreeMap<_, _>>(),
-            tags: m.tags.into_iter().map(|t| (t.key, t.value)).collect(),
-            latest: m
-                .latest_versions
-                .into_iter()
-                .filter_map(|l| Some((Stage::parse(&l.current_stage)?, l.version.parse().ok()?)))
-                .collect(),
-        })
+        Ok(r.registered_model.into_model())
     }
 
     fn list_models(&self) -> Result<Vec<String>> {
@@ -503,46 +578,18 @@ impl Registry for MlflowRegistry {
     }
 
     fn search_versions(&self, name: &str, query: &VersionQuery) -> Result<Vec<ModelVersion>> {
-        #[derive(Deserialize)]
-        struct Resp {
-            #[serde(default)]
-            model_versions: Vec<ApiModelVersion>,
-            #[serde(default)]
-            next_page_token: Option<String>,
-        }
         let mut filter = format!("name={}", quote(name)?);
         for (k, v) in &query.tags {
             // ILIKE ignores case; a value holding its wildcards is matched exactly instead.
             let op = if v.contains(['%', '_']) { "=" } else { "ILIKE" };
             filter.push_str(&format!(" AND tags.`{k}` {op} {}", quote(v)?));
         }
-        let page = query.limit.unwrap_or(10_000).clamp(1, 10_000);
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let mut q = vec![
-                ("filter", filter.clone()),
-                ("max_results", page.to_string()),
-                ("order_by", "version_number DESC".to_string()),
-            ];
-            if let Some(t) = &token {
-                q.push(("page_token", t.clone()));
-            }
-            let r: Resp = self.get("model-versions/search", &q, &format!("model `{name}`"))?;
-            for v in r.model_versions {
-                out.push(v.into_version(&self.base)?);
-            }
-            if query.limit.is_some_and(|l| out.len() >= l) {
-                out.truncate(query.limit.unwrap_or(usize::MAX));
-                break;
-            }
-            match r.next_page_token.filter(|t| !t.is_empty()) {
-                Some(t) => token = Some(t),
-                None => break,
-            }
-        }
-        out.sort_by_key(|v| std::cmp::Reverse(v.version));
-        Ok(out)
+        self.search_pages(name, &filter, query.limit)
+    }
+
+    fn versions_from(&self, name: &str, from: u64) -> Result<Vec<ModelVersion>> {
+        let filter = format!("name={} AND version_number >= {from}", quote(name)?);
+        self.search_pages(name, &filter, None)
     }
 
     fn transition_stage(&self, name: &str, version: u64, stage: Stage) -> Result<()> {

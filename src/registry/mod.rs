@@ -183,6 +183,13 @@ pub trait Registry: Send + Sync {
     fn get_version(&self, name: &str, version: u64) -> Result<ModelVersion>;
     /// Versions of a model matching the query, newest first. An unknown model yields an empty list.
     fn search_versions(&self, name: &str, query: &VersionQuery) -> Result<Vec<ModelVersion>>;
+    /// Versions `from` and newer, newest first: what a check after a change needs, without
+    /// listing a long history again.
+    fn versions_from(&self, name: &str, from: u64) -> Result<Vec<ModelVersion>> {
+        let mut all = self.search_versions(name, &VersionQuery::all())?;
+        all.retain(|v| v.version >= from);
+        Ok(all)
+    }
     fn transition_stage(&self, name: &str, version: u64, stage: Stage) -> Result<()>;
     fn set_alias(&self, name: &str, alias: &str, version: u64) -> Result<()>;
     fn set_version_tag(&self, name: &str, version: u64, key: &str, value: &str) -> Result<()>;

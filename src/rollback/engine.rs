@@ -258,6 +258,7 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
         ending.outcome,
         ending.message.clone(),
         ending.hint.clone(),
+        kind.take_known().as_ref(),
         |outcome, m, r| {
             let mut v = view(&plan, req, Some(&event), outcome, &ending.message, &lines);
             v.extend(ending.view.clone());

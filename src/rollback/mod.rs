@@ -258,6 +258,11 @@ pub trait Kind {
     fn journal_records(&self) -> Vec<crate::journal::Entry> {
         Vec::new()
     }
+    /// What planning read of the model (its registry, the model as settled, every version),
+    /// handed once to the event's close, which then lists no version again.
+    fn take_known(&self) -> Option<crate::commands::changes::Known> {
+        None
+    }
     /// An unfinished rollback of the subject recorded where every machine looks (the
     /// registry), for `--resume` on a machine whose journal does not hold it: its `Started`
     /// and `Plan` entries (with the event id), which the engine journals here before resuming.

@@ -204,6 +204,7 @@ pub fn outcome_of(status: ExitStatus) -> &'static str {
 /// MTTR phases rendered from the journal (or, with `-o json`, the view `json` builds from the
 /// outcome, phases and report), then the exit: success, a warning for "not verified", or the
 /// error with `hint`.
+#[allow(clippy::too_many_arguments)]
 pub fn close_event(
     ctx: &crate::commands::Ctx,
     journal: &mut crate::journal::Journal,
@@ -211,6 +212,7 @@ pub fn close_event(
     outcome: &str,
     message: String,
     hint: String,
+    known: Option<&crate::commands::changes::Known>,
     json: impl FnOnce(&str, Option<crate::mttr::Mttr>, Option<String>) -> serde_json::Value,
 ) -> anyhow::Result<ExitStatus> {
     use crate::journal::{Entry, Record};
@@ -226,7 +228,7 @@ pub fn close_event(
         (
             matches!(status, ExitStatus::Success | ExitStatus::NotVerified)
                 .then(|| crate::report::checks(&mine)),
-            crate::commands::changes::report_facts(ctx, &mine),
+            crate::commands::changes::report_facts(ctx, &mine, known),
         )
     };
     let message = match &checks {

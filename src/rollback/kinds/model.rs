@@ -34,6 +34,10 @@ pub struct Model {
     pub configured_fallback: Option<crate::config::FallbackConfig>,
     /// Set while planning: the metrics baseline and the plan's own steps.
     planned: RefCell<Option<(Option<Baseline>, plan::Plan)>>,
+    /// Set by a fresh plan: every version it read, which the event's close reuses.
+    known: RefCell<Option<crate::commands::changes::Known>>,
+    /// What the verification read (stage mode), which the close reuses too.
+    verified: Rc<RefCell<Option<Vec<ModelVersion>>>>,
     /// Set when the event ends with a failed step: its registry record stays, as unfinished.
     failed: Rc<std::cell::Cell<bool>>,
 }
@@ -63,6 +67,8 @@ impl Model {
             fallback: None,
             configured_fallback: None,
             planned: RefCell::new(None),
+            known: RefCell::new(None),
+            verified: Rc::default(),
             failed: Rc::new(std::cell::Cell::new(false)),
         }
     }
@@ -150,6 +156,12 @@ impl Kind for Model {
 
     fn baseline(&self) -> Option<Baseline> {
         self.planned.borrow().as_ref().and_then(|(b, _)| b.clone())
+    }
+
+    fn take_known(&self) -> Option<crate::commands::changes::Known> {
+        let mut known = self.known.borrow_mut().take()?;
+        known.after = self.verified.borrow_mut().take();
+        Some(known)
     }
 
     fn journal_plan(&self) -> Option<(Vec<PlanStep>, LiveMode)> {
@@ -480,6 +492,12 @@ impl Model {
                 .collect(),
         );
         *self.planned.borrow_mut() = Some((baseline, plan));
+        *self.known.borrow_mut() = Some(crate::commands::changes::Known {
+            reg: self.reg.clone(),
+            target,
+            versions,
+            after: None,
+        });
         Ok(out)
     }
 
@@ -715,11 +733,17 @@ impl Model {
                 failed: failed.clone(),
             }) as Box<dyn std::any::Any>)
         });
-        let (reg_v, name_v, mode_v, to) =
-            (self.reg.clone(), name.clone(), plan.mode.clone(), plan.to);
+        let (reg_v, name_v, mode_v, from_v, to, seen) = (
+            self.reg.clone(),
+            name.clone(),
+            plan.mode.clone(),
+            plan.from.clone(),
+            plan.to,
+            self.verified.clone(),
+        );
         let verify = Box::new(move || {
             let event = event_cell.borrow().clone();
-            verify(reg_v.as_ref(), &name_v, &mode_v, to, &event)
+            verify(reg_v.as_ref(), &name_v, &mode_v, &from_v, to, &event, &seen)
         });
         let writes: Vec<(bool, String)> = plan
             .steps
@@ -1080,37 +1104,62 @@ pub(crate) fn serving_step(
     }
 }
 
-/// Re-reads the registry: the target must be the only live version and carry this event's tags.
+/// Re-reads what the rollback changed, not the model's whole history: the target must be the
+/// only live version and carry this event's tags.
+///
+/// Stage mode reads every version from the oldest the rollback touched (the target or a version
+/// it took out of Production) upward, stages and tags in one request: 51 versions for a rollback
+/// from v10000 to v9950, where the model has 10 000. That proves the versions it changed are
+/// where the plan put them and that nothing newer went live meanwhile. The older versions are
+/// not read again, and need not be: the plan read every version and `from` holds every one
+/// that was in Production then, so an older one is live now only if something other than mlrb
+/// (whose rivals the lease keeps out) put it there during the rollback's seconds; and even then
+/// it is not what serves, since `models:/NAME/Production` resolves to the newest version in the
+/// stage (the registered model's `latest_versions`), which this read shows is the target.
+/// `latest_versions` alone would not do: it shows neither the target's tags nor a version the
+/// rollback archived that is older than the target (a roll forward with `--to`).
+/// Alias mode reads the alias (one version by definition) and the target. What stage mode read
+/// goes to `seen`: the event's close states those versions' places without reading them again.
 fn verify(
     reg: &dyn Registry,
     name: &str,
     mode: &LiveMode,
+    from: &[u64],
     to: u64,
     event: &str,
+    seen: &RefCell<Option<Vec<ModelVersion>>>,
 ) -> std::result::Result<String, String> {
-    let mut versions = reg
-        .search_versions(name, &registry::VersionQuery::all())
-        .map_err(|e| format!("cannot re-read the registry: {e}"))?;
-    if let LiveMode::Alias(_) = mode {
-        let m = reg
-            .get_model(name)
-            .map_err(|e| format!("cannot re-read the registry: {e}"))?;
-        registry::attach_aliases(&m, &mut versions);
-    }
-    let live: Vec<u64> = registry::live_versions(&versions, mode)
-        .iter()
-        .map(|v| v.version)
-        .collect();
+    let reread = |e: registry::RegistryError| format!("cannot re-read the registry: {e}");
+    let (live, target) = match mode {
+        LiveMode::Stage => {
+            let oldest = from.iter().copied().fold(to, u64::min);
+            let versions = reg.versions_from(name, oldest).map_err(reread)?;
+            let live: Vec<u64> = registry::live_versions(&versions, mode)
+                .iter()
+                .map(|v| v.version)
+                .collect();
+            let target = versions.iter().find(|v| v.version == to).cloned();
+            *seen.borrow_mut() = Some(versions);
+            (live, target)
+        }
+        LiveMode::Alias(a) => {
+            let m = reg.get_model(name).map_err(reread)?;
+            let live: Vec<u64> = m.aliases.get(a).copied().into_iter().collect();
+            let target = match reg.get_version(name, to) {
+                Ok(v) => Some(v),
+                Err(registry::RegistryError::NotFound { .. }) => None,
+                Err(e) => return Err(reread(e)),
+            };
+            (live, target)
+        }
+    };
     if live != [to] {
         return Err(format!(
             "registry shows live {} after the rollback, expected v{to}",
             fmt_versions(&live)
         ));
     }
-    let target = versions
-        .iter()
-        .find(|v| v.version == to)
-        .ok_or("target vanished")?;
+    let target = target.ok_or("target vanished")?;
     if target.tag(tags::EVENT_ID) != Some(event) {
         return Err(format!("v{to} does not carry {}={event}", tags::EVENT_ID));
     }
