@@ -382,3 +382,121 @@ fn ten_minutes_prints_as_ten_minutes() {
         .to_string();
     assert!(row.contains("10m 00s"), "{row}");
 }
+
+/// Runs mlrb on a new pseudo-terminal (its controlling terminal, as in a shell) with `TERM`
+/// set to `term`; once the prompt shows, types `keys`. Returns the exit code (-1 for a
+/// signal) and everything the terminal showed.
+fn at_the_prompt(env: &TestEnv, args: &[&str], term: &str, keys: &[u8]) -> (i32, String) {
+    use std::io::{Read, Write};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty fills two descriptors, owned below.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty");
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    let mut master = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(master) });
+    let mut cmd = process(env);
+    cmd.args(args)
+        .env("TERM", term)
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave.try_clone().unwrap());
+    // SAFETY: setsid and ioctl are async-signal-safe; the terminal becomes the controlling one,
+    // so Ctrl-C is the SIGINT a shell user sends.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    // The terminal closes (and the reader below ends) only when no copy of its slave side is
+    // left here: the command holds three.
+    drop(cmd);
+    drop(slave);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let reader = {
+        let seen = seen.clone();
+        let mut m = master.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // EIO once the last slave descriptor is closed.
+            while let Ok(n) = m.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let t0 = std::time::Instant::now();
+    while !String::from_utf8_lossy(&seen.lock().unwrap()).contains("[y/N]") {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(60),
+            "no prompt: {}",
+            String::from_utf8_lossy(&seen.lock().unwrap())
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Let the prompt reach its read.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    master.write_all(keys).unwrap();
+    let status = child.wait().unwrap();
+    drop(master);
+    reader.join().unwrap();
+    let text = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    (status.code().unwrap_or(-1), text)
+}
+
+/// Ctrl-C at the confirmation: the cursor is shown again, mlrb says nothing was changed and
+/// exits 130; nothing was changed.
+#[test]
+fn ctrl_c_at_the_prompt_says_nothing_was_changed() {
+    let (env, b) = mlflow_env();
+    let m = unique("ctrl-c");
+    b.seed(&m, &bad_release(), &[]);
+    let before = b.snapshot(&m);
+    for term in ["xterm-256color", "dumb"] {
+        let (code, text) = at_the_prompt(&env, &["rollback", "model", &m], term, b"\x03");
+        assert_eq!(code, 130, "TERM={term}:\n{text}");
+        assert!(
+            text.contains("interrupted: nothing was changed"),
+            "TERM={term}:\n{text}"
+        );
+        if let Some(hid) = text.rfind("\x1b[?25l") {
+            assert!(
+                text[hid..].contains("\x1b[?25h"),
+                "TERM={term}: the cursor stays hidden:\n{text:?}"
+            );
+        }
+    }
+    assert_eq!(b.snapshot(&m), before);
+    assert_eq!(env.journal(), "", "no event was started");
+}
+
+/// `TERM=dumb` gets a plain prompt: no cursor or colour escapes, and the answer still works.
+#[test]
+fn a_dumb_terminal_gets_no_escapes() {
+    let (env, b) = mlflow_env();
+    let m = unique("dumb-term");
+    b.seed(&m, &bad_release(), &[]);
+    let (code, text) = at_the_prompt(&env, &["rollback", "model", &m], "dumb", b"n\n");
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        !text.contains('\x1b'),
+        "escapes on a dumb terminal: {text:?}"
+    );
+    let (code, text) = at_the_prompt(&env, &["rollback", "model", &m], "dumb", b"y\n");
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(b.version(&m, 2).0, mlrb::registry::Stage::Production);
+}

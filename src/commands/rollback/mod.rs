@@ -55,7 +55,11 @@ fn ask(printer: &Printer, yes: bool, question: &str) -> Result<Confirmation, Cli
         )
         .with_hint("re-run with --yes (after reading the plan above, or with --dry-run first)"));
     }
-    let answer = if term {
+    // A dumb terminal (or none named) gets the plain prompt: dialoguer hides the cursor with
+    // escapes such a terminal prints as garbage.
+    let fancy = term && std::env::var("TERM").is_ok_and(|t| !t.is_empty() && t != "dumb");
+    let _interrupt = PromptInterrupt::arm(fancy);
+    let answer = if fancy {
         dialoguer::Confirm::new()
             .with_prompt(question)
             .default(false)
@@ -75,6 +79,54 @@ fn ask(printer: &Printer, yes: bool, question: &str) -> Result<Confirmation, Cli
     } else {
         Confirmation::Declined
     })
+}
+
+/// Ctrl-C while the prompt waits: nothing has changed yet, so mlrb says so and exits 130 at
+/// once, showing the cursor again if the prompt hid it (dialoguer's read turns Ctrl-C into a
+/// SIGINT too). The previous disposition is restored when the prompt is answered, so a Ctrl-C
+/// during the steps behaves as before.
+struct PromptInterrupt {
+    previous: libc::sigaction,
+}
+
+static PROMPT_HID_CURSOR: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn interrupted_at_prompt(_: libc::c_int) {
+    const SHOW: &[u8] = b"\x1b[?25h";
+    const SAID: &[u8] = b"\ninterrupted: nothing was changed\n";
+    // SAFETY: write(2) and _exit(2) are async-signal-safe; the buffers are static.
+    unsafe {
+        if PROMPT_HID_CURSOR.load(std::sync::atomic::Ordering::Relaxed) {
+            libc::write(2, SHOW.as_ptr().cast(), SHOW.len());
+        }
+        libc::write(2, SAID.as_ptr().cast(), SAID.len());
+        libc::_exit(130);
+    }
+}
+
+impl PromptInterrupt {
+    fn arm(cursor_may_hide: bool) -> Option<PromptInterrupt> {
+        PROMPT_HID_CURSOR.store(cursor_may_hide, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: plain sigaction calls on zero-initialised structs; the handler is
+        // async-signal-safe (see above).
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = interrupted_at_prompt as extern "C" fn(libc::c_int) as usize;
+            libc::sigemptyset(&mut action.sa_mask);
+            let mut previous: libc::sigaction = std::mem::zeroed();
+            (libc::sigaction(libc::SIGINT, &action, &mut previous) == 0)
+                .then_some(PromptInterrupt { previous })
+        }
+    }
+}
+
+impl Drop for PromptInterrupt {
+    fn drop(&mut self) {
+        // SAFETY: restores the disposition saved by `arm`.
+        unsafe {
+            libc::sigaction(libc::SIGINT, &self.previous, std::ptr::null_mut());
+        }
+    }
 }
 
 /// The reason as recorded: control characters become spaces; the journal keeps up to 4 000
