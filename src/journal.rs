@@ -1,6 +1,6 @@
 //! The journal: an append-only JSON-lines record of every event, in the state directory.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -358,12 +358,7 @@ impl Journal {
             if let Some(dir) = self.path.parent() {
                 crate::statedir::ensure(dir)?;
             }
-            self.file = Some(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)?,
-            );
+            self.file = Some(crate::files::open_private(&self.path, true)?);
         }
         let f = self.file.as_mut().expect("opened above");
         // One write per line: appends from two processes never interleave within a line.

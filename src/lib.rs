@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod exec;
+pub mod files;
 pub mod http;
 pub mod journal;
 pub mod lease;

@@ -1,7 +1,7 @@
 //! One rollback per model at a time on this machine: an exclusive lock file per model in the
 //! state dir, naming its holder so a second engineer learns who is rolling back since when.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
@@ -46,14 +46,7 @@ pub fn acquire(
     let path = lock_path(state_dir, key);
     let opened = crate::statedir::ensure(state_dir)
         .and_then(|_| path.parent().map(crate::statedir::ensure).unwrap_or(Ok(())))
-        .and_then(|_| {
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-        });
+        .and_then(|_| crate::files::open_private(&path, false));
     let mut file = match opened {
         Ok(f) => f,
         Err(e) => {

@@ -6,7 +6,8 @@ use crate::error::{CliError, ExitStatus};
 use crate::printer::Printer;
 
 pub fn run(printer: &Printer, args: &InitArgs) -> anyhow::Result<ExitStatus> {
-    if args.path.exists() && !args.force {
+    // A dangling symlink counts as there: writing through it would create its target.
+    if args.path.symlink_metadata().is_ok() && !args.force {
         return Err(CliError::usage(format!(
             "{} already exists; mlrb will not overwrite it",
             args.path.display()
@@ -14,7 +15,7 @@ pub fn run(printer: &Printer, args: &InitArgs) -> anyhow::Result<ExitStatus> {
         .with_hint("pass --force to replace it, or --path to write elsewhere")
         .into());
     }
-    std::fs::write(&args.path, STARTER).map_err(|e| {
+    crate::files::write_replacing(&args.path, STARTER.as_bytes()).map_err(|e| {
         CliError::new(
             ExitStatus::Failure,
             format!("cannot write {}: {e}", args.path.display()),

@@ -104,7 +104,7 @@ pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<ExitStatus> {
     }
     match &args.output {
         Some(path) => {
-            std::fs::write(path, &text).map_err(|e| {
+            crate::files::write_replacing(path, text.as_bytes()).map_err(|e| {
                 CliError::new(
                     ExitStatus::Failure,
                     format!("cannot write {}: {e}", path.display()),

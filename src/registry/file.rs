@@ -129,7 +129,14 @@ impl FileRegistry {
             .map_err(|e| self.err(format!("cannot create a temp file beside it: {e}")))?;
         let mut body = serde_json::to_vec_pretty(doc).map_err(|e| self.err(e.to_string()))?;
         body.push(b'\n');
+        // A shared registry stays shared: the new file keeps the old one's mode (a temp file is
+        // created 0600).
+        let keep = fs::metadata(&self.path).map(|m| m.permissions());
         tmp.write_all(&body)
+            .and_then(|_| match keep {
+                Ok(p) => tmp.as_file().set_permissions(p),
+                Err(_) => Ok(()),
+            })
             .and_then(|_| tmp.as_file().sync_all())
             .map_err(|e| self.err(format!("cannot write: {e}")))?;
         tmp.persist(&self.path)

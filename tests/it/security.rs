@@ -834,3 +834,85 @@ fn config_values_cannot_become_options_of_kubectl_or_helm() {
         assert_eq!(b.version("recsys", 3).0, mlrb::registry::Stage::Production);
     }
 }
+
+/// A file someone wants mlrb to overwrite through a symlink.
+fn victim(env: &TestEnv) -> std::path::PathBuf {
+    env.write("victim.txt", "precious\n")
+}
+
+#[test]
+fn state_files_are_private_and_never_written_through_a_symlink() {
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("symlinks");
+    b.seed(&m, &bad_release(), &[]);
+    // A shared registry file stays shared.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&b.path, std::fs::Permissions::from_mode(0o664)).unwrap();
+    }
+    env.run(&["rollback", "model", &m, "--yes"]).code(0);
+    assert_eq!(mode_of(&b.path), 0o664, "the registry's mode changed");
+    let journal = env.state_dir().join("journal.jsonl");
+    assert_eq!(mode_of(&journal), 0o600);
+    let locks: Vec<std::path::PathBuf> = std::fs::read_dir(env.state_dir().join("locks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    assert_eq!(mode_of(&locks[0]), 0o600);
+
+    // The lock file and the journal replaced by links to another file.
+    let target = victim(&env);
+    std::fs::remove_file(&locks[0]).unwrap();
+    std::os::unix::fs::symlink(&target, &locks[0]).unwrap();
+    std::fs::remove_file(&journal).unwrap();
+    std::os::unix::fs::symlink(&target, &journal).unwrap();
+    b.transition(&m, 3, mlrb::registry::Stage::Production);
+    b.transition(&m, 2, mlrb::registry::Stage::Archived);
+    let out = env.run(&["rollback", "model", &m, "--to", "2", "--yes", "--force"]);
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "precious\n",
+        "written through a symlink:\n{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("is a symlink"), "{}", out.stderr);
+}
+
+#[test]
+fn outputs_replace_a_planted_symlink_instead_of_writing_through_it() {
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("outputs");
+    b.seed(&m, &bad_release(), &[]);
+    env.run(&["rollback", "model", &m, "--yes"]).code(0);
+    let target = victim(&env);
+    let out = env.path().join("report.md");
+    std::os::unix::fs::symlink(&target, &out).unwrap();
+    env.run(&["report", "--last", "-o", "report.md"]).code(0);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+    assert!(!out.symlink_metadata().unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .contains("# Incident Report")
+    );
+    assert_eq!(mode_of(&out), 0o600);
+
+    // init: a dangling link is "already there"; --force replaces the link, not its target.
+    let dangling = env.path().join("created-through-link.toml");
+    let cfg = env.path().join("planted.toml");
+    std::os::unix::fs::symlink(&dangling, &cfg).unwrap();
+    let line = env
+        .run(&["init", "--path", "planted.toml"])
+        .one_clear_error(2);
+    assert!(line.contains("already exists"), "{line}");
+    env.run(&["init", "--path", "planted.toml", "--force"])
+        .code(0);
+    assert!(!dangling.exists(), "init wrote through the link");
+    assert!(!cfg.symlink_metadata().unwrap().file_type().is_symlink());
+    assert_eq!(mode_of(&cfg), 0o600);
+}
