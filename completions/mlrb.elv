@@ -294,12 +294,12 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand --version 'Print version'
         }
         &'mlrb;watch'= {
-            cand --log-format 'Log lines on stderr: human, or one JSON object per line'
+            cand --log-format 'Log lines on stderr: human, or one JSON object per line (the rollbacks it starts included)'
             cand --alias 'Live version = the version this alias points at (instead of the Production stage)'
             cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
             cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
             cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
-            cand --once 'Check once and exit: 0 MONITOR, 10 INVESTIGATE, 11 ROLLBACK NOW, 1 metrics unreadable'
+            cand --once 'Check once and exit: 0 MONITOR, 10 INVESTIGATE, 11 ROLLBACK NOW, 1 metrics unreadable or all without data (blind)'
             cand -q 'Print only data and errors: no status lines, no progress'
             cand --quiet 'Print only data and errors: no status lines, no progress'
             cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted)'

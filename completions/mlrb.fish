@@ -210,13 +210,13 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s q -l quiet -d 'Print 
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s V -l version -d 'Print version'
-complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l log-format -d 'Log lines on stderr: human, or one JSON object per line' -r -f -a "human\t''
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l log-format -d 'Log lines on stderr: human, or one JSON object per line (the rollbacks it starts included)' -r -f -a "human\t''
 json\t''"
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l alias -d 'Live version = the version this alias points at (instead of the Production stage)' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
-complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l once -d 'Check once and exit: 0 MONITOR, 10 INVESTIGATE, 11 ROLLBACK NOW, 1 metrics unreadable'
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l once -d 'Check once and exit: 0 MONITOR, 10 INVESTIGATE, 11 ROLLBACK NOW, 1 metrics unreadable or all without data (blind)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s h -l help -d 'Print help'

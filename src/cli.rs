@@ -140,10 +140,11 @@ pub struct WatchArgs {
     /// Models to watch (as in mlrb.toml, each with [models.X.metrics])
     #[arg(required = true)]
     pub models: Vec<String>,
-    /// Check once and exit: 0 MONITOR, 10 INVESTIGATE, 11 ROLLBACK NOW, 1 metrics unreadable
+    /// Check once and exit: 0 MONITOR, 10 INVESTIGATE, 11 ROLLBACK NOW, 1 metrics unreadable or
+    /// all without data (blind)
     #[arg(long)]
     pub once: bool,
-    /// Log lines on stderr: human, or one JSON object per line
+    /// Log lines on stderr: human, or one JSON object per line (the rollbacks it starts included)
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
     /// Live version = the version this alias points at (instead of the Production stage)

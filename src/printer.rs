@@ -37,11 +37,42 @@ pub fn escape_controls(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Set by `watch --log-format json`: every stderr line is then one JSON object, the lines of
+/// the rollbacks it starts (status, steps, warnings, errors) included.
+static JSON_LINES: AtomicBool = AtomicBool::new(false);
+
+/// Makes every later stderr line a JSON object (`watch --log-format json`).
+pub fn set_json_lines() {
+    JSON_LINES.store(true, Ordering::Relaxed);
+}
+
 /// One line on stderr. A closed or broken stderr is ignored: what mlrb is doing (a rollback
 /// half-way through) matters more than telling about it, and the journal keeps the record.
 pub fn to_stderr(line: &str) {
+    if JSON_LINES.load(Ordering::Relaxed) {
+        let (level, message) = if let Some(m) = line.strip_prefix("error: ") {
+            ("error", m)
+        } else if let Some(m) = line.strip_prefix("warning: ") {
+            ("warn", m)
+        } else {
+            ("info", line)
+        };
+        let v = serde_json::json!({
+            "ts": crate::clock::fmt(crate::clock::now()),
+            "level": level,
+            "event": "output",
+            "message": message.trim_end(),
+        });
+        return json_to_stderr(&v);
+    }
     let mut e = std::io::stderr().lock();
     let _ = writeln!(e, "{}", escape_controls(line));
+}
+
+/// A JSON object as one stderr line, as it is (a log line already made).
+pub fn json_to_stderr(v: &serde_json::Value) {
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "{v}");
 }
 
 /// Text on stderr with no line end (a prompt); errors ignored as in `to_stderr`.
@@ -130,7 +161,7 @@ impl Printer {
 
     /// A spinner for one step, only on a terminal and not under --quiet or -o json.
     pub fn step(&self, text: &str) -> Option<ProgressBar> {
-        if !self.stderr_term || self.quiet || self.json() {
+        if !self.stderr_term || self.quiet || self.json() || JSON_LINES.load(Ordering::Relaxed) {
             return None;
         }
         let pb = ProgressBar::new_spinner();

@@ -44,7 +44,7 @@ impl Log {
             if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
                 o.extend(e);
             }
-            crate::printer::to_stderr(&format!("{v}"));
+            crate::printer::json_to_stderr(&v);
         } else {
             crate::printer::to_stderr(&format!(
                 "{ts} {:<5} {model}: {message}",
@@ -84,6 +84,9 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
     let log = Log {
         json: args.log_format == LogFormat::Json,
     };
+    if log.json {
+        crate::printer::set_json_lines();
+    }
     let notifier = Notifier::from_config(&ctx.settings.notify)?;
     let mut models = Vec::new();
     for key in &args.models {
@@ -97,6 +100,30 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
             ensure_baseline(reg.as_ref(), w, &log);
             let base = w.baseline.clone().unwrap_or_else(empty_baseline);
             match w.mm.read(None) {
+                // Every metric without data is no evidence of health: the check is blind.
+                Ok(snap)
+                    if !snap.values.is_empty() && snap.values.values().all(Option::is_none) =>
+                {
+                    let names: Vec<String> = snap
+                        .values
+                        .keys()
+                        .map(|k| match snap.notes.get(k) {
+                            Some(why) => format!("{k} ({why})"),
+                            None => k.clone(),
+                        })
+                        .collect();
+                    log.with(
+                        "error",
+                        &w.target.key,
+                        "blind",
+                        &format!(
+                            "BLIND: no metric has data, so health cannot be judged: {}",
+                            names.join(", ")
+                        ),
+                        json!({"unknown": snap.values.keys().collect::<Vec<_>>()}),
+                    );
+                    worst = worse(worst, ExitStatus::Failure);
+                }
                 Ok(snap) => {
                     let e = w.mm.decide(&snap.values, &base);
                     log.with(

@@ -500,3 +500,96 @@ fn a_dumb_terminal_gets_no_escapes() {
     assert_eq!(code, 0, "{text}");
     assert_eq!(b.version(&m, 2).0, mlrb::registry::Stage::Production);
 }
+
+/// `watch --log-format json` with a rollback: every stderr line, the rollback's own included,
+/// is one JSON object.
+#[test]
+fn watch_json_logs_cover_the_rollback_it_starts() {
+    use crate::common::prometheus::{model_config, prom};
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let p = prom();
+    let (mut env, b) = mlflow_env();
+    let m = unique("watch-json");
+    b.seed(&m, &bad_release(), &[]);
+    let toml = model_config(
+        &p.url,
+        &m,
+        &["error_rate"],
+        &format!(
+            "[models.\"{m}\".baseline]\nerror_rate = 0.01\n\
+             [models.\"{m}\".controller]\ncheck_interval = \"1s\"\nconsecutive_failures_required = 1\npost_rollback_watch = \"1h\"\n\
+             [models.\"{m}\".verify]\ntimeout = \"1s\"\ninterval = \"1s\"\n"
+        ),
+    );
+    let cfg = env.write("mlrb.toml", &toml);
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    p.put(&m, "error_rate", 0.08);
+    let mut child = process(&env)
+        .args(["watch", &m, "--log-format", "json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    let t0 = std::time::Instant::now();
+    for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = line.contains("\"event\":\"post_rollback_watch\"");
+        lines.push(line);
+        if done || t0.elapsed() > std::time::Duration::from_secs(90) {
+            break;
+        }
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    assert!(
+        lines.iter().any(|l| l.contains("post_rollback_watch")),
+        "no rollback:\n{}",
+        lines.join("\n")
+    );
+    assert_eq!(b.version(&m, 2).0, mlrb::registry::Stage::Production);
+    for l in &lines {
+        let v: Value = serde_json::from_str(l)
+            .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}\n{}", lines.join("\n")));
+        assert!(v["ts"].is_string() && v["level"].is_string(), "{l}");
+    }
+    // The rollback's own step lines came through, as JSON.
+    assert!(
+        lines.iter().any(|l| l.contains("✓ [1/")),
+        "{}",
+        lines.join("\n")
+    );
+}
+
+/// `watch --once` with no metric holding data is blind, not healthy: exit 1 naming them.
+#[test]
+fn watch_once_with_every_metric_unknown_is_blind() {
+    use crate::common::prometheus::{model_config, prom};
+    let p = prom();
+    let (mut env, b) = mlflow_env();
+    let m = unique("watch-blind");
+    b.seed(&m, &bad_release(), &[]);
+    // No gauge is ever set for this model: both queries return no series.
+    let toml = model_config(
+        &p.url,
+        &m,
+        &["error_rate", "prediction_diversity"],
+        &format!("[models.\"{m}\".baseline]\nerror_rate = 0.01\nprediction_diversity = 0.7\n"),
+    );
+    let cfg = env.write("mlrb.toml", &toml);
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    let out = env.run(&["watch", &m, "--once"]);
+    out.code(1);
+    assert!(
+        out.stderr.contains("error_rate") && out.stderr.contains("prediction_diversity"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("BLIND"), "{}", out.stderr);
+    // With data for one of them it is judged again.
+    p.put(&m, "error_rate", 0.01);
+    env.run(&["watch", &m, "--once"]).code(0);
+}
