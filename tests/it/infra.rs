@@ -1125,3 +1125,63 @@ fn a_resume_whose_journal_disagrees_with_the_cluster_is_refused() {
         .code(0);
     assert_eq!(k.image(&ns, "ms"), "reg/ms:v2");
 }
+
+// ---- issue 13: names that match nothing, changes nobody asked for, "verified" means verified ----
+
+fn istio_env(ns: &str, extra: &str) -> TestEnv {
+    let mut env = TestEnv::new();
+    cluster().configure(&mut env);
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys.infra]\nstrategy = \"istio\"\nvirtual_service = \"ms\"\nnamespace = \"{ns}\"\n{extra}"
+        ),
+    );
+    env
+}
+
+fn virtual_service(ns: &str) -> Value {
+    serde_json::from_str(&cluster().kubectl(&[
+        "-n",
+        ns,
+        "get",
+        "virtualservices.networking.istio.io",
+        "ms",
+        "-o",
+        "json",
+    ]))
+    .unwrap()
+}
+
+const PRIMARY_80_20: &str = "apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata:\n  name: ms\nspec:\n  hosts: [ms]\n  http:\n  - name: primary\n    route:\n    - destination: {host: ms, subset: stable}\n      weight: 80\n    - destination: {host: ms, subset: canary}\n      weight: 20\n";
+
+/// A route, subset or host that matches nothing is a configuration error listing what exists,
+/// never "already sends all traffic to stable" while the canary keeps its 20%.
+#[test]
+fn istio_names_that_match_nothing_are_usage_errors_listing_what_exists() {
+    let k = cluster();
+    let ns = k.namespace("vsnames");
+    k.apply(&ns, PRIMARY_80_20);
+    let before = virtual_service(&ns)["spec"].clone();
+    let line = istio_env(&ns, "route = \"primry\"\n")
+        .run(&["rollback", "infra", "recsys", "--yes"])
+        .one_clear_error(2);
+    assert!(
+        line.contains("route `primry` matches no http route")
+            && line.contains("its routes: route primary"),
+        "{line}"
+    );
+    let line = istio_env(&ns, "stable_subset = \"v1\"\ncanary_subset = \"v2\"\n")
+        .run(&["rollback", "infra", "recsys", "--yes"])
+        .one_clear_error(2);
+    assert!(
+        line.contains("stable_subset `v1` matches no destination")
+            && line.contains("its subsets: canary, stable"),
+        "{line}"
+    );
+    let line = istio_env(&ns, "canary_subset = \"canry\"\n")
+        .run(&["rollback", "infra", "recsys", "--yes"])
+        .one_clear_error(2);
+    assert!(line.contains("canary_subset `canry`"), "{line}");
+    assert_eq!(virtual_service(&ns)["spec"], before, "nothing was changed");
+}

@@ -73,6 +73,10 @@ struct Draft {
     from_label: String,
     to_label: String,
     to_reason: String,
+    /// Lines under the target in the plan (istio: each route's weights before → after).
+    detail: Vec<String>,
+    /// Warnings shown before the confirmation and kept in the report.
+    notes: Vec<String>,
     steps: Vec<Box<dyn Step>>,
     verify: Box<dyn Fn() -> std::result::Result<String, String>>,
     claim: Option<Claim>,
@@ -252,12 +256,16 @@ impl Infra {
     }
 
     /// The parts every strategy shares: the plan text, the report's summary, the JSON view.
-    fn finish(&self, req: &Request, d: Draft, notes: Vec<String>) -> Planned {
+    fn finish(&self, req: &Request, d: Draft, mut notes: Vec<String>) -> Planned {
         let lines: Vec<String> = d.steps.iter().map(|s| s.line()).collect();
         let mut text = format!(
             "Infra rollback plan for {} ({}): {}, {} {} → {}\n  target: {}\n",
             self.model, d.strategy, d.target, d.unit, d.from_label, d.to_label, d.to_reason
         );
+        for l in &d.detail {
+            text.push_str(&format!("          {l}\n"));
+        }
+        notes.extend(d.notes);
         for (i, l) in lines.iter().enumerate() {
             text.push_str(&format!("  {:>2}. run       {l}\n", i + 1));
         }

@@ -66,6 +66,8 @@ impl Infra {
             from_label: "progressing".into(),
             to_label: "aborted".into(),
             to_reason: "abort: all traffic back to the stable version".into(),
+            detail: Vec::new(),
+            notes: Vec::new(),
             steps: vec![Box::new(CommandStep {
                 cmd,
                 explain: Box::new(move |e| kubectl::explain(e, &t)),

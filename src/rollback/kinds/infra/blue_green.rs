@@ -209,6 +209,8 @@ impl Infra {
             from_label,
             to_label: standby.clone(),
             to_reason: format!("the standby `{key}={standby}` ({ready}/{total} pods ready)"),
+            detail: Vec::new(),
+            notes: Vec::new(),
             steps: vec![Box::new(Switch {
                 obj,
                 key: key.clone(),

@@ -132,6 +132,8 @@ impl Infra {
                 "revision {} ({} app {}: {})",
                 to.revision, to.chart, to.app_version, to.description
             ),
+            detail: Vec::new(),
+            notes: Vec::new(),
             steps: vec![Box::new(CommandStep {
                 cmd: h.rollback(&name, Some(want), self.timeout()),
                 explain: Box::new(helm::explain),

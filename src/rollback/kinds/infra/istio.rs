@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use crate::error::CliError;
 use crate::exec::kubectl;
 use crate::rollback::{Kind, Request, Step, StepFailure};
 
@@ -37,6 +38,58 @@ fn reversed_routes(vs: &Value, stable: &str, canary: &str, route: Option<&str>) 
         }
     }
     changed.then_some(http)
+}
+
+/// A configured route or subset that matches nothing is an error listing what exists.
+fn check_names(
+    vs: &Value,
+    stable: &str,
+    canary: &str,
+    route: Option<&str>,
+    target: &str,
+) -> Result<(), CliError> {
+    let rs = vs["spec"]["http"].as_array().map_or(&[][..], Vec::as_slice);
+    let listed = |v: Vec<String>| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    if let Some(want) = route
+        && !rs.iter().any(|r| r["name"].as_str() == Some(want))
+    {
+        let names = rs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| match r["name"].as_str() {
+                Some(n) => format!("route {n}"),
+                None => format!("http[{i}] (unnamed)"),
+            })
+            .collect();
+        return Err(CliError::usage(format!(
+            "route `{want}` matches no http route of {target}; its routes: {}; nothing was changed",
+            listed(names)
+        ))
+        .with_hint("set [models.*.infra].route to one of them"));
+    }
+    let mut subsets: Vec<String> = rs
+        .iter()
+        .flat_map(|r| r["route"].as_array().into_iter().flatten())
+        .filter_map(|d| d["destination"]["subset"].as_str().map(str::to_string))
+        .collect();
+    subsets.sort();
+    subsets.dedup();
+    for (key, name) in [("stable_subset", stable), ("canary_subset", canary)] {
+        if !subsets.iter().any(|s| s == name) {
+            return Err(CliError::usage(format!(
+                "{key} `{name}` matches no destination of {target}; its subsets: {}; nothing was changed",
+                listed(subsets)
+            ))
+            .with_hint(format!("set [models.*.infra].{key} to one of them")));
+        }
+    }
+    Ok(())
 }
 
 fn weights(vs: &Value, stable: &str, canary: &str) -> String {
@@ -137,6 +190,7 @@ impl Infra {
         let target = self.subject().target;
         let obj = self.object(VS, &name);
         let vs = obj.read().map_err(|e| early("kubectl", e, &target))?;
+        check_names(&vs, &stable, &canary, self.cfg.route.as_deref(), &target)?;
         let before = weights(&vs, &stable, &canary);
         let reversed = reversed_routes(&vs, &stable, &canary, self.cfg.route.as_deref());
         let http = match (reversed, started) {
@@ -178,6 +232,8 @@ impl Infra {
             from_label: before,
             to_label: format!("{stable}=100 {canary}=0, no mirror"),
             to_reason: format!("all traffic to subset {stable}"),
+            detail: Vec::new(),
+            notes: Vec::new(),
             steps: vec![Box::new(Reverse {
                 obj,
                 stable: stable.clone(),

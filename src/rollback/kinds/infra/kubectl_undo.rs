@@ -278,6 +278,8 @@ impl Infra {
                     format!(", change-cause: {}", to.change_cause)
                 }
             ),
+            detail: Vec::new(),
+            notes: Vec::new(),
             steps,
             verify: Box::new(move || verify_deployment(&vk, &vname, &want, &vimages)),
             claim: Some(claim),
