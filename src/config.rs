@@ -1010,9 +1010,51 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
     for (key, m) in &cfg.models {
         validate_argv_values(key, m)?;
         validate_metrics(key, m)?;
+        validate_no_userinfo(key, m)?;
     }
     if cfg.registry.kind == Some(RegistryKind::File) && cfg.registry.path.is_none() {
         return Err("[registry] kind = \"file\" needs `path = \"registry.json\"`".into());
+    }
+    Ok(())
+}
+
+/// Refuses `user:password@` in a URL: a credential there is printed wherever the URL is (plans,
+/// errors, the journal, Slack), so credentials come only from the variables mlrb names.
+fn no_userinfo(what: &str, url: &str) -> Result<(), String> {
+    match reqwest::Url::parse(url.trim()) {
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => Err(format!(
+            "{what} `{}` carries a user name or password; mlrb takes no credentials in URLs (they would be printed and journaled): remove the `user:password@` part and give the credential in the variable the section names (auth_header_env, token_env, status_token_env) or in MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD",
+            redact_str(url)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Every URL of one model's sections, checked with `no_userinfo`.
+fn validate_no_userinfo(key: &str, m: &ModelConfig) -> Result<(), String> {
+    let sv = &m.serving;
+    let mut urls: Vec<(&str, &str, Option<&str>)> = vec![
+        ("serving", "reload_url", sv.reload_url.as_deref()),
+        ("serving", "health_url", sv.health_url.as_deref()),
+        ("serving", "prewarm_url", sv.prewarm_url.as_deref()),
+        ("serving", "readiness_url", sv.readiness_url.as_deref()),
+        ("drill", "inject_url", m.drill.inject_url.as_deref()),
+    ];
+    if let Some(mc) = &m.metrics {
+        urls.push((
+            "metrics",
+            "prometheus_url",
+            Some(mc.prometheus_url.as_str()),
+        ));
+    }
+    if let Some(r) = &m.retrain {
+        urls.push(("retrain", "url", r.url.as_deref()));
+        urls.push(("retrain", "status_url", r.status_url.as_deref()));
+    }
+    for (section, field, url) in urls {
+        if let Some(u) = url {
+            no_userinfo(&format!("[models.{key}.{section}] {field}"), u)?;
+        }
     }
     Ok(())
 }
@@ -1431,6 +1473,15 @@ impl Settings {
                 },
             }
         };
+        if let Some(RegistryTarget::Mlflow { uri }) = &registry {
+            no_userinfo(&format!("the registry URI (from {registry_source})"), uri).map_err(
+                |e| {
+                    CliError::usage(e).with_hint(
+                        "export MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) instead",
+                    )
+                },
+            )?;
+        }
         // MLflow credentials in the environment belong to the server MLFLOW_TRACKING_URI names.
         // A config file that points the registry elsewhere does not get them.
         let registry_credentials = match (&registry, &env_uri) {
@@ -1598,12 +1649,19 @@ fn parse_tracking_uri(u: &str, from: &str) -> Result<RegistryTarget, CliError> {
     let t = u.trim();
     let scheme = t.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
     match scheme.as_deref() {
-        Some("http" | "https") => Ok(RegistryTarget::Mlflow { uri: t.to_string() }),
+        Some("http" | "https") => {
+            no_userinfo(from, t).map_err(|e| {
+                CliError::usage(e).with_hint(
+                    "export MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) instead",
+                )
+            })?;
+            Ok(RegistryTarget::Mlflow { uri: t.to_string() })
+        }
         Some("file") | None if !t.starts_with("databricks") => {
             let folder = t.strip_prefix("file://").unwrap_or(t);
             Err(CliError::usage(format!(
                 "{from} is `{}`, a local MLflow store; mlrb speaks to an MLflow tracking server over HTTP(S)",
-                t.escape_debug()
+                redact_str(t).escape_debug()
             ))
             .with_hint(format!(
                 "start a server on it: mlflow server --backend-store-uri {} --port 5000, then MLFLOW_TRACKING_URI=http://127.0.0.1:5000 (mlrb's own registry file goes in --registry PATH)",

@@ -352,7 +352,9 @@ impl Journal {
     }
 
     fn write(&mut self, rec: &Record) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(rec).map_err(std::io::Error::other)?;
+        let line = serde_json::to_string(rec).map_err(std::io::Error::other)?;
+        // What a server echoed (a token it was sent) is not kept in the journal.
+        let mut line = crate::secrets::scrub(&line).into_owned().into_bytes();
         line.push(b'\n');
         if self.file.is_none() {
             if let Some(dir) = self.path.parent() {

@@ -67,9 +67,10 @@ impl Notifier {
         };
         let mut failed = Vec::new();
         let at = crate::clock::fmt(crate::clock::now());
+        let text = crate::secrets::scrub(text);
         let text = match &self.drill {
             Some(id) => format!("[DRILL {id}, not an incident] {text}"),
-            None => text.to_string(),
+            None => text.into_owned(),
         };
         let mut hook =
             json!({ "kind": kind, "model": model, "message": text, "at": at, "source": "mlrb" });

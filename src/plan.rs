@@ -82,7 +82,8 @@ impl Step {
             ),
             Step::Reload { url, version } => {
                 format!(
-                    "serving   POST {url}  {{\"model\": \"{model}\", \"version\": \"{version}\"}}"
+                    "serving   POST {}  {{\"model\": \"{model}\", \"version\": \"{version}\"}}",
+                    crate::config::redact_str(url)
                 )
             }
             Step::AwaitServing {
@@ -90,7 +91,8 @@ impl Step {
                 version,
                 timeout,
             } => format!(
-                "serving   GET {url} until it reports v{version} (timeout {})",
+                "serving   GET {} until it reports v{version} (timeout {})",
+                crate::config::redact_str(url),
                 humantime::format_duration(*timeout)
             ),
             Step::Command { argv, timeout, .. } => format!(

@@ -66,19 +66,20 @@ pub fn to_stderr(line: &str) {
         return json_to_stderr(&v);
     }
     let mut e = std::io::stderr().lock();
-    let _ = writeln!(e, "{}", escape_controls(line));
+    let _ = writeln!(e, "{}", escape_controls(&crate::secrets::scrub(line)));
 }
 
 /// A JSON object as one stderr line, as it is (a log line already made).
 pub fn json_to_stderr(v: &serde_json::Value) {
+    let line = v.to_string();
     let mut e = std::io::stderr().lock();
-    let _ = writeln!(e, "{v}");
+    let _ = writeln!(e, "{}", crate::secrets::scrub(&line));
 }
 
 /// Text on stderr with no line end (a prompt); errors ignored as in `to_stderr`.
 pub fn to_stderr_partial(text: &str) {
     let mut e = std::io::stderr().lock();
-    let _ = write!(e, "{}", escape_controls(text));
+    let _ = write!(e, "{}", escape_controls(&crate::secrets::scrub(text)));
     let _ = e.flush();
 }
 
@@ -126,7 +127,8 @@ impl Printer {
         if STDOUT_CLOSED.load(Ordering::Relaxed) {
             return;
         }
-        let text = escape_controls(text);
+        let scrubbed = crate::secrets::scrub(text);
+        let text = escape_controls(&scrubbed);
         let mut o = std::io::stdout().lock();
         let r = o.write_all(text.as_bytes()).and_then(|_| {
             if text.ends_with('\n') {

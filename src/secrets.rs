@@ -1,5 +1,5 @@
 //! Which environment variables hold credentials: kept out of child processes, and their values
-//! scrubbed from text a server or tool sent before mlrb prints, journals or notifies it.
+//! scrubbed (`scrub`) from text a server or tool sent before mlrb prints, journals or notifies it.
 
 use std::sync::OnceLock;
 
@@ -34,6 +34,7 @@ pub fn register(settings: &Settings) {
     vars.sort();
     vars.dedup();
     let _ = CONFIGURED.set(vars);
+    refresh();
 }
 
 /// Every variable that holds a credential in this process.
@@ -43,4 +44,90 @@ pub fn credential_vars() -> Vec<String> {
         .map(|s| s.to_string())
         .chain(CONFIGURED.get().into_iter().flatten().cloned())
         .collect()
+}
+
+/// The secret texts `scrub` removes, longest first; computed on first use and again once the
+/// settings name their variables.
+static VALUES: std::sync::RwLock<Option<Vec<String>>> = std::sync::RwLock::new(None);
+
+/// Shortest value worth scrubbing: shorter ones would blank out ordinary words.
+const MIN_SECRET: usize = 6;
+
+/// What of each credential variable's value could come back in a server's text: the whole
+/// value, the token of an `Authorization` value (`Bearer <token>`), and a URL's password, secret
+/// path segments and query values.
+fn secret_values() -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for var in credential_vars() {
+        if var == "MLFLOW_TRACKING_USERNAME" {
+            continue; // a user name, not a secret
+        }
+        let Some(v) = std::env::var(&var).ok().map(|v| v.trim().to_string()) else {
+            continue;
+        };
+        if let Some((_, token)) = v.split_once(char::is_whitespace) {
+            out.push(token.trim().to_string());
+        }
+        if let Ok(u) = reqwest::Url::parse(&v)
+            && u.has_host()
+        {
+            out.extend(u.password().map(str::to_string));
+            let mut secret = false;
+            for s in u.path_segments().into_iter().flatten() {
+                if secret {
+                    out.push(s.to_string());
+                }
+                secret |= ["services", "workflows", "triggers", "webhooks", "hooks"]
+                    .contains(&s.to_ascii_lowercase().as_str());
+            }
+            out.extend(u.query_pairs().map(|(_, v)| v.into_owned()));
+            out.push(u.path().to_string());
+        }
+        out.push(v);
+    }
+    out.retain(|s| s.chars().count() >= MIN_SECRET);
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
+}
+
+/// Recomputes the secret values (after `register`).
+fn refresh() {
+    if let Ok(mut v) = VALUES.write() {
+        *v = Some(secret_values());
+    }
+}
+
+/// `text` with every credential value replaced by `[redacted]`: applied to what a server or a
+/// tool said before mlrb prints, journals or notifies it (a server that echoes the token it was
+/// sent must not get it onto the screen, the journal or Slack).
+pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
+    let known = VALUES.read().ok().and_then(|v| v.clone());
+    let values = match known {
+        Some(v) => v,
+        None => {
+            refresh();
+            VALUES
+                .read()
+                .ok()
+                .and_then(|v| v.clone())
+                .unwrap_or_default()
+        }
+    };
+    if !values.iter().any(|s| text.contains(s.as_str())) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = text.to_string();
+    for s in &values {
+        out = out.replace(s.as_str(), "[redacted]");
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn scrubs_nothing_without_secrets() {
+        assert_eq!(super::scrub("plain text"), "plain text");
+    }
 }

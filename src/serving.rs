@@ -9,18 +9,19 @@ use crate::http::{Http, HttpOptions, error_detail, one_line};
 
 /// POSTs `{"model", "version"}` to the reload URL; any 2xx is success.
 pub fn reload(http: &Http, url: &str, model: &str, version: u64) -> Result<String, String> {
+    let shown = crate::config::redact_str(url);
     let body = json!({"model": model, "version": version.to_string()});
     // A reload asks the server to load a version: asking twice is harmless.
     let resp = http
         .send(|c| c.post(url).json(&body), true)
-        .map_err(|e| format!("reload request to {url} failed: {}", error_detail(&e)))?;
+        .map_err(|e| format!("reload request to {shown} failed: {}", error_detail(&e)))?;
     let status = resp.status();
     let text = resp.text().unwrap_or_default();
     if status.is_success() {
-        Ok(format!("{url} answered {}", status.as_u16()))
+        Ok(format!("{shown} answered {}", status.as_u16()))
     } else {
         Err(format!(
-            "reload request to {url} answered {}: {}",
+            "reload request to {shown} answered {}: {}",
             status.as_u16(),
             one_line(&text, 160)
         ))
@@ -35,6 +36,7 @@ pub fn await_version(
     version: u64,
     timeout: Duration,
 ) -> Result<String, String> {
+    let shown = crate::config::redact_str(url);
     let start = Instant::now();
     let want = version.to_string();
     let mut last;
@@ -51,7 +53,7 @@ pub fn await_version(
                             };
                             if got.trim_start_matches('v') == want && (200..300).contains(&status) {
                                 return Ok(format!(
-                                    "{url} reports version {got} after {:.1}s",
+                                    "{shown} reports version {got} after {:.1}s",
                                     start.elapsed().as_secs_f64()
                                 ));
                             }
@@ -66,7 +68,7 @@ pub fn await_version(
         }
         if start.elapsed() >= timeout {
             return Err(format!(
-                "the model server did not report v{version} at {url} within {}: {last}",
+                "the model server did not report v{version} at {shown} within {}: {last}",
                 humantime::format_duration(Duration::from_secs(timeout.as_secs()))
             ));
         }

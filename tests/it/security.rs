@@ -916,3 +916,182 @@ fn outputs_replace_a_planted_symlink_instead_of_writing_through_it() {
     assert!(!cfg.symlink_metadata().unwrap().file_type().is_symlink());
     assert_eq!(mode_of(&cfg), 0o600);
 }
+
+/// A secret written in a config file's URL (not the canary: the harness rejects any file that
+/// holds the canary, the config included).
+const URL_SECRET: &str = "url-Secret-31415926";
+
+#[test]
+fn credentials_in_urls_are_refused_and_never_echoed() {
+    let cases = [
+        (
+            format!(
+                "[models.recsys.metrics]\nprometheus_url = \"http://ops:{URL_SECRET}@127.0.0.1:9\"\nerror_rate = 'x'\n"
+            ),
+            "[models.recsys.metrics] prometheus_url `http://[redacted]@127.0.0.1:9/` carries a user name or password",
+        ),
+        (
+            format!(
+                "[models.recsys.serving]\nkind = \"http\"\nreload_url = \"http://ops:{URL_SECRET}@127.0.0.1:9/reload\"\nhealth_url = \"http://127.0.0.1:9/health\"\n"
+            ),
+            "[models.recsys.serving] reload_url `http://[redacted]@127.0.0.1:9/reload` carries a user name or password",
+        ),
+        (
+            format!(
+                "[models.recsys.retrain]\nkind = \"webhook\"\nurl = \"https://ci:{URL_SECRET}@ci.example/hook\"\n"
+            ),
+            "[models.recsys.retrain] url",
+        ),
+    ];
+    for (toml, want) in cases {
+        let mut env = TestEnv::new();
+        let b = FileBackend::new(&env);
+        b.configure(&mut env);
+        b.seed("recsys", &bad_release(), &[]);
+        env.write("mlrb.toml", &toml);
+        let out = env.run(&["status", "recsys"]);
+        let line = out.one_clear_error(2);
+        assert!(line.contains(want), "{toml}\n{line}");
+        assert!(!out.stderr.contains(URL_SECRET), "{}", out.stderr);
+    }
+    for uri in [
+        format!("http://ops:{CANARY}@127.0.0.1:9"),
+        // Not even a URL: still not echoed.
+        format!("http:/ops:{CANARY}@127.0.0.1:9"),
+        format!("mlflow+http://ops:{CANARY}@127.0.0.1:9"),
+    ] {
+        let mut env = TestEnv::new();
+        env.set("MLFLOW_TRACKING_URI", uri.clone());
+        let line = env.run(&["status", "recsys"]).one_clear_error(2);
+        assert!(line.contains("MLFLOW_TRACKING_URI"), "{uri}: {line}");
+    }
+}
+
+#[test]
+fn a_configured_urls_secrets_are_not_printed_in_the_plan() {
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    b.seed("recsys", &bad_release(), &[]);
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys.serving]\nkind = \"http\"\nreload_url = \"http://127.0.0.1:9/reload?code={URL_SECRET}\"\nhealth_url = \"https://hooks.example/services/T0/{URL_SECRET}\"\n"
+        ),
+    );
+    let out = env.run(&["rollback", "model", "recsys", "--dry-run"]);
+    out.code(0);
+    assert!(
+        !out.stdout.contains(URL_SECRET) && !out.stderr.contains(URL_SECRET),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(
+        out.stdout
+            .contains("POST http://127.0.0.1:9/reload?code=[redacted]")
+            && out
+                .stdout
+                .contains("GET https://hooks.example/services/[redacted]/[redacted] until"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// A server that answers every request with an error quoting what it was sent.
+fn echoing_server() -> TestServer {
+    TestServer::start(|req| {
+        let sent: Vec<String> = req
+            .headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        Reply::json(
+            400,
+            json!({
+                "error_code": "INVALID_PARAMETER_VALUE",
+                "message": format!("rejected {} with {} and body {}", req.path, sent.join(", "), req.body),
+                "status": "error", "errorType": "bad_data",
+                "error": format!("rejected with {}", sent.join(", ")),
+            }),
+        )
+    })
+}
+
+#[test]
+fn a_server_echoing_the_credential_gets_it_printed_nowhere() {
+    // The registry: its error quotes the Authorization header (MLFLOW_TRACKING_TOKEN).
+    let echo = echoing_server();
+    let mut env = TestEnv::new();
+    env.set("MLFLOW_TRACKING_URI", echo.url.clone());
+    let out = env.run(&["status", "recsys", "-v"]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("authorization: Bearer [redacted]"),
+        "{}",
+        out.stderr
+    );
+
+    // A retrain trigger quoting the token it got: not printed, not journaled.
+    let env = webhook_env(&echo, "");
+    let out = env.run(RETRAIN_WAIT);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("[redacted]"), "{}", out.stderr);
+    let journal = env.journal();
+    assert!(!journal.is_empty());
+    assert!(!journal.contains(CANARY), "{journal}");
+}
+
+#[test]
+fn a_credential_echoed_by_prometheus_does_not_reach_slack() {
+    use std::time::{Duration, Instant};
+
+    let slack = TestServer::start(|_| Reply::text(200, "text/plain", "ok"));
+    let prom = echoing_server();
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("slackscrub");
+    b.seed(&m, &bad_release(), &[]);
+    let toml = model_config(
+        &prom.url,
+        &m,
+        &["error_rate"],
+        &format!(
+            "auth_header_env = \"PROM_AUTH\"\n[models.\"{m}\".controller]\ncheck_interval = \"1s\"\nblind_after = 1\n\
+             [notify]\nslack_webhook_env = \"SLACK_URL\"\n"
+        ),
+    );
+    let cfg = env.write("mlrb.toml", &toml);
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    env.set("PROM_AUTH", format!("Bearer {CANARY}"));
+    env.set("SLACK_URL", format!("{}/services/T0/B0/x", slack.url));
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mlrb"))
+        .env_clear()
+        .envs(&env.vars)
+        .current_dir(env.path())
+        .args(["watch", &m])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while slack.requests().is_empty() && t0.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let bodies: Vec<String> = slack.requests().into_iter().map(|r| r.body).collect();
+    assert!(
+        bodies.iter().any(|b| b.contains("CONTROLLER BLIND")),
+        "{bodies:?}"
+    );
+    assert!(
+        bodies.iter().all(|b| !b.contains(CANARY)),
+        "the credential reached Slack: {bodies:?}"
+    );
+    assert!(
+        bodies.iter().any(|b| b.contains("[redacted]")),
+        "{bodies:?}"
+    );
+}
