@@ -596,11 +596,17 @@ pub struct InfraConfig {
     pub selector_key: Option<String>,
     /// blue-green: the two colours (default ["blue", "green"]).
     pub colors: Option<Vec<String>>,
-    /// istio: the VirtualService, its stable and canary subsets, and optionally one route name.
+    /// istio: the VirtualService, its stable and canary subsets, and the route that splits
+    /// between them: `route` names it (needed when several do), `host` keeps to routes whose
+    /// destinations are that host.
     pub virtual_service: Option<String>,
     pub stable_subset: Option<String>,
     pub canary_subset: Option<String>,
     pub route: Option<String>,
+    pub host: Option<String>,
+    /// istio: a third destination's share of the route goes to stable too (default: kept).
+    #[serde(default)]
+    pub others_to_stable: bool,
     /// argo-rollouts: the Rollout to abort.
     pub rollout: Option<String>,
 }
@@ -1214,6 +1220,7 @@ fn validate_argv_values(key: &str, m: &ModelConfig) -> Result<(), String> {
             LABEL,
         ),
         ("infra", "route", inf.route.as_deref(), text, TEXT),
+        ("infra", "host", inf.host.as_deref(), text, TEXT),
         (
             "infra",
             "rollout",
@@ -1788,7 +1795,8 @@ pub const STARTER: &str = r#"# mlrb.toml — which registry holds the truth abou
 # [models.recsys.infra]
 # strategy = "kubectl"           # kubectl rollout undo + rollout status; or "helm" (helm rollback --wait),
 #                                # "blue-green" (service = "model-server": selector back to the standby colour),
-#                                # "istio" (virtual_service, stable_subset, canary_subset: canary to 0, mirror off),
+#                                # "istio" (virtual_service, stable_subset, canary_subset: canary to 0, mirror off,
+#                                #   on the one route splitting between them; route = "NAME" / host = "HOST" pick it),
 #                                # "argo-rollouts" (rollout = "model-server": abort, traffic back to stable)
 # deployment = "model-server"    # strategy = "kubectl"
 # release = "model-server"       # strategy = "helm"

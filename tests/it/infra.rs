@@ -1185,3 +1185,95 @@ fn istio_names_that_match_nothing_are_usage_errors_listing_what_exists() {
     assert!(line.contains("canary_subset `canry`"), "{line}");
     assert_eq!(virtual_service(&ns)["spec"], before, "nothing was changed");
 }
+
+const THREE_ROUTES: &str = "apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata:\n  name: ms\nspec:\n  hosts: [ms, other]\n  http:\n  - name: testers\n    match:\n    - headers: {x-tester: {exact: \"1\"}}\n    route:\n    - destination: {host: ms, subset: canary}\n  - name: primary\n    timeout: 3s\n    retries: {attempts: 2, perTryTimeout: 1s}\n    route:\n    - destination: {host: ms, subset: stable}\n      weight: 70\n    - destination: {host: ms, subset: canary}\n      weight: 20\n    - destination: {host: ms, subset: v3}\n      weight: 10\n    mirror: {host: ms, subset: shadow}\n    mirrorPercentage: {value: 50.5}\n  - name: other\n    route:\n    - destination: {host: other, subset: stable}\n      weight: 80\n    - destination: {host: other, subset: canary}\n      weight: 20\n    mirror: {host: other, subset: shadow}\n";
+
+/// Without `route`, only the route splitting the model's host between stable and canary
+/// changes: another host's route keeps its split and mirror, a header-matched route to the
+/// canary gains no weight, a third destination keeps its share, and the weights sum to 100.
+#[test]
+fn istio_changes_only_the_models_split_route_and_keeps_every_other_field() {
+    let k = cluster();
+    let ns = k.namespace("vsonly");
+    k.apply(&ns, THREE_ROUTES);
+    let before = virtual_service(&ns)["spec"].clone();
+    // Two routes split stable/canary (hosts ms and other) and none is named: refused.
+    let line = istio_env(&ns, "")
+        .run(&["rollback", "infra", "recsys", "--yes"])
+        .one_clear_error(2);
+    assert!(
+        line.contains("2 http routes of virtualservice/ms")
+            && line.contains("route primary (stable=70 canary=20 v3=10 mirror on), route other (stable=80 canary=20 mirror on)"),
+        "{line}"
+    );
+    assert_eq!(virtual_service(&ns)["spec"], before, "nothing was changed");
+    let line = istio_env(&ns, "host = \"ms.default\"\n")
+        .run(&["rollback", "infra", "recsys", "--yes"])
+        .one_clear_error(2);
+    assert!(
+        line.contains("host `ms.default` matches no destination")
+            && line.contains("its destination hosts: ms, other"),
+        "{line}"
+    );
+
+    let env = istio_env(&ns, "host = \"ms\"\n");
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(0);
+    for want in [
+        "route testers (host ms): canary=100, unchanged",
+        "route primary (host ms): stable=70 canary=20 v3=10 mirror on → stable=90 canary=0 v3=10",
+        "route other (host other): stable=80 canary=20 mirror on, unchanged",
+    ] {
+        assert!(out.stdout.contains(want), "{want}\n{}", out.stdout);
+    }
+    assert!(
+        out.stderr.contains("route testers of virtualservice/ms")
+            && out.stderr.contains("also sends traffic to canary"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("v3=10; that share is kept"),
+        "{}",
+        out.stderr
+    );
+    let after = virtual_service(&ns)["spec"].clone();
+    assert_eq!(after["hosts"], before["hosts"]);
+    assert_eq!(after["http"][0], before["http"][0], "the testers' route");
+    assert_eq!(
+        after["http"][2], before["http"][2],
+        "the other host's route"
+    );
+    let mut primary = before["http"][1].clone();
+    primary["route"][0]["weight"] = json!(90);
+    primary["route"][1]["weight"] = json!(0);
+    let o = primary.as_object_mut().unwrap();
+    o.remove("mirror");
+    o.remove("mirrorPercentage");
+    assert_eq!(
+        after["http"][1], primary,
+        "only the weights and the mirror changed"
+    );
+    let again = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    again.code(0);
+    assert!(again.stderr.contains("nothing changed"), "{}", again.stderr);
+}
+
+/// `others_to_stable` moves a third destination's share to stable too.
+#[test]
+fn istio_moves_a_third_share_to_stable_only_when_configured() {
+    let k = cluster();
+    let ns = k.namespace("vsthird");
+    k.apply(&ns, THREE_ROUTES);
+    istio_env(&ns, "route = \"primary\"\nothers_to_stable = true\n")
+        .run(&["rollback", "infra", "recsys", "--yes"])
+        .code(0);
+    let vs = virtual_service(&ns);
+    let w: Vec<&Value> = vs["spec"]["http"][1]["route"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["weight"])
+        .collect();
+    assert_eq!(w, [&json!(100), &json!(0), &json!(0)]);
+}

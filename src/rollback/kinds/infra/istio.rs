@@ -1,4 +1,6 @@
-//! istio: canary reversal through the VirtualService (stable 100, canary 0, no mirror).
+//! istio: canary reversal through the VirtualService: on the one http route that splits the
+//! model's host between the stable and canary subsets, the canary's share goes to stable and the
+//! mirror stops; every other route and field is written back as it was read.
 
 use serde_json::Value;
 
@@ -11,113 +13,256 @@ use super::{Draft, Drafted, Infra, Started, early, lease, nothing};
 
 const VS: &str = "virtualservices.networking.istio.io";
 
-/// The VirtualService's http routes with the stable subset at 100, the canary at 0 and any
-/// `mirror` removed; `None` when nothing would change.
-fn reversed_routes(vs: &Value, stable: &str, canary: &str, route: Option<&str>) -> Option<Value> {
-    let mut http = vs["spec"]["http"].clone();
-    let mut changed = false;
-    for r in http.as_array_mut()? {
-        if route.is_some_and(|n| r["name"].as_str() != Some(n)) {
-            continue;
-        }
-        if let Some(o) = r.as_object_mut() {
-            changed |= o.remove("mirror").is_some();
-            changed |= o.remove("mirrorPercentage").is_some();
-            changed |= o.remove("mirror_percent").is_some();
-        }
-        for d in r["route"].as_array_mut().into_iter().flatten() {
-            let want = match d["destination"]["subset"].as_str() {
-                Some(s) if s == stable => 100,
-                Some(s) if s == canary => 0,
-                _ => continue,
-            };
-            if d["weight"].as_u64() != Some(want) {
-                d["weight"] = serde_json::json!(want);
-                changed = true;
-            }
-        }
-    }
-    changed.then_some(http)
+/// What the reversal is told by the config.
+#[derive(Clone)]
+struct Split {
+    stable: String,
+    canary: String,
+    host: Option<String>,
+    route: Option<String>,
+    others_to_stable: bool,
 }
 
-/// A configured route or subset that matches nothing is an error listing what exists.
-fn check_names(
-    vs: &Value,
-    stable: &str,
-    canary: &str,
-    route: Option<&str>,
-    target: &str,
-) -> Result<(), CliError> {
-    let rs = vs["spec"]["http"].as_array().map_or(&[][..], Vec::as_slice);
-    let listed = |v: Vec<String>| {
-        if v.is_empty() {
-            "none".to_string()
-        } else {
-            v.join(", ")
-        }
+fn routes(vs: &Value) -> &[Value] {
+    vs["spec"]["http"].as_array().map_or(&[], Vec::as_slice)
+}
+
+fn destinations(r: &Value) -> &[Value] {
+    r["route"].as_array().map_or(&[], Vec::as_slice)
+}
+
+/// How a route is named to the user: its name, else its place in `spec.http`.
+fn route_name(i: usize, r: &Value) -> String {
+    match r["name"].as_str() {
+        Some(n) => format!("route {n}"),
+        None => format!("http[{i}] (unnamed)"),
+    }
+}
+
+fn subset(d: &Value) -> Option<&str> {
+    d["destination"]["subset"].as_str()
+}
+
+fn host(d: &Value) -> &str {
+    d["destination"]["host"].as_str().unwrap_or("")
+}
+
+/// A destination's weight as Istio reads it: a lone destination without one gets everything.
+fn weight(d: &Value, of: usize) -> u64 {
+    d["weight"]
+        .as_u64()
+        .unwrap_or(if of == 1 { 100 } else { 0 })
+}
+
+/// The host whose stable and canary subsets the route splits between, if it does.
+fn split_host<'a>(r: &'a Value, s: &Split) -> Option<&'a str> {
+    let ds = destinations(r);
+    ds.iter()
+        .filter(|d| subset(d) == Some(&s.stable))
+        .map(host)
+        .filter(|h| s.host.as_deref().is_none_or(|want| want == *h))
+        .find(|h| {
+            ds.iter()
+                .any(|d| subset(d) == Some(&s.canary) && host(d) == *h)
+        })
+}
+
+/// `stable=80 canary=20 v3=10 mirror on`
+fn weights(r: &Value) -> String {
+    let ds = destinations(r);
+    let mut out: Vec<String> = ds
+        .iter()
+        .map(|d| format!("{}={}", subset(d).unwrap_or(host(d)), weight(d, ds.len())))
+        .collect();
+    if r.get("mirror").is_some() {
+        out.push("mirror on".into());
+    }
+    out.join(" ")
+}
+
+/// A list for a message, or `none`.
+fn listed(items: Vec<String>) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The index of the route to reverse, or why none can be (every configured name must match
+/// something, and the message lists what exists).
+fn select(vs: &Value, s: &Split, target: &str) -> Result<usize, CliError> {
+    let rs = routes(vs);
+    let names = || {
+        listed(
+            rs.iter()
+                .enumerate()
+                .map(|(i, r)| route_name(i, r))
+                .collect(),
+        )
     };
-    if let Some(want) = route
+    if let Some(want) = &s.route
         && !rs.iter().any(|r| r["name"].as_str() == Some(want))
     {
-        let names = rs
-            .iter()
-            .enumerate()
-            .map(|(i, r)| match r["name"].as_str() {
-                Some(n) => format!("route {n}"),
-                None => format!("http[{i}] (unnamed)"),
-            })
-            .collect();
         return Err(CliError::usage(format!(
             "route `{want}` matches no http route of {target}; its routes: {}; nothing was changed",
-            listed(names)
+            names()
         ))
         .with_hint("set [models.*.infra].route to one of them"));
     }
-    let mut subsets: Vec<String> = rs
+    let all: Vec<&Value> = rs.iter().flat_map(destinations).collect();
+    let mut hosts: Vec<String> = all.iter().map(|d| host(d).to_string()).collect();
+    hosts.sort();
+    hosts.dedup();
+    if let Some(h) = &s.host
+        && !hosts.contains(h)
+    {
+        return Err(CliError::usage(format!(
+            "host `{h}` matches no destination of {target}; its destination hosts: {}; nothing was changed",
+            listed(hosts)
+        ))
+        .with_hint("set [models.*.infra].host to one of them"));
+    }
+    let mut subsets: Vec<String> = all
         .iter()
-        .flat_map(|r| r["route"].as_array().into_iter().flatten())
-        .filter_map(|d| d["destination"]["subset"].as_str().map(str::to_string))
+        .filter(|d| s.host.as_deref().is_none_or(|h| h == host(d)))
+        .filter_map(|d| subset(d).map(str::to_string))
         .collect();
     subsets.sort();
     subsets.dedup();
-    for (key, name) in [("stable_subset", stable), ("canary_subset", canary)] {
-        if !subsets.iter().any(|s| s == name) {
+    for (key, name) in [("stable_subset", &s.stable), ("canary_subset", &s.canary)] {
+        if !subsets.contains(name) {
             return Err(CliError::usage(format!(
-                "{key} `{name}` matches no destination of {target}; its subsets: {}; nothing was changed",
+                "{key} `{name}` matches no destination of {target}{}; its subsets: {}; nothing was changed",
+                s.host
+                    .as_ref()
+                    .map(|h| format!(" for host {h}"))
+                    .unwrap_or_default(),
                 listed(subsets)
             ))
             .with_hint(format!("set [models.*.infra].{key} to one of them")));
         }
     }
-    Ok(())
+    let both = format!(
+        "both subsets {} and {}{}",
+        s.stable,
+        s.canary,
+        s.host
+            .as_ref()
+            .map(|h| format!(" of host {h}"))
+            .unwrap_or_default()
+    );
+    let qualify: Vec<usize> = rs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| s.route.is_none() || r["name"].as_str() == s.route.as_deref())
+        .filter(|(_, r)| split_host(r, s).is_some())
+        .map(|(i, _)| i)
+        .collect();
+    match qualify.as_slice() {
+        [i] => Ok(*i),
+        [] => {
+            let each = listed(
+                rs.iter()
+                    .enumerate()
+                    .filter(|(_, r)| s.route.is_none() || r["name"].as_str() == s.route.as_deref())
+                    .map(|(i, r)| format!("{} ({})", route_name(i, r), weights(r)))
+                    .collect(),
+            );
+            Err(CliError::usage(format!(
+                "no http route of {target} sends to {both}: {each}; nothing was changed"
+            ))
+            .with_hint("check [models.*.infra].route, host, stable_subset and canary_subset against `kubectl get virtualservice -o yaml`"))
+        }
+        several => Err(CliError::usage(format!(
+            "{} http routes of {target} send to {both} and [models.*.infra].route names none of them: {}; nothing was changed",
+            several.len(),
+            several
+                .iter()
+                .map(|i| format!("{} ({})", route_name(*i, &rs[*i]), weights(&rs[*i])))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_hint("set [models.*.infra].route to the one to reverse (an unnamed route needs a `name:` in the VirtualService), or host = \"HOST\" to keep to one host")),
+    }
 }
 
-fn weights(vs: &Value, stable: &str, canary: &str) -> String {
-    let mut s = Vec::new();
-    for r in vs["spec"]["http"].as_array().into_iter().flatten() {
-        for d in r["route"].as_array().into_iter().flatten() {
-            if let Some(sub) = d["destination"]["subset"].as_str()
-                && (sub == stable || sub == canary)
-            {
-                s.push(format!("{sub}={}", d["weight"].as_u64().unwrap_or(0)));
-            }
-        }
-        if r.get("mirror").is_some() {
-            s.push("mirror on".into());
+/// The route with the canary's share moved to stable (and, if configured, any other
+/// destination's), weights summing to 100, no mirror; `None` when nothing would change.
+fn reversed(r: &Value, s: &Split) -> Option<Value> {
+    let h = split_host(r, s)?.to_string();
+    let mut out = r.clone();
+    let mut changed = false;
+    if let Some(o) = out.as_object_mut() {
+        for k in ["mirror", "mirrorPercentage", "mirror_percent"] {
+            changed |= o.remove(k).is_some();
         }
     }
-    s.join(" ")
+    let n = destinations(r).len();
+    let is = |d: &Value, sub: &str| subset(d) == Some(sub) && host(d) == h;
+    // What stays where it is: a third destination's share (unless moved), and a second
+    // destination of the stable subset.
+    let stable_at = destinations(r).iter().position(|d| is(d, &s.stable))?;
+    // Its share goes to stable: the canary, and any other destination if so configured.
+    let moved = |d: &Value| is(d, &s.canary) || (s.others_to_stable && !is(d, &s.stable));
+    let kept: u64 = destinations(r)
+        .iter()
+        .enumerate()
+        .filter(|(i, d)| *i != stable_at && !moved(d))
+        .map(|(_, d)| weight(d, n))
+        .sum();
+    for (i, d) in out["route"].as_array_mut()?.iter_mut().enumerate() {
+        let want = if i == stable_at {
+            100u64.saturating_sub(kept)
+        } else if moved(d) {
+            0
+        } else {
+            continue;
+        };
+        if d["weight"].as_u64() != Some(want) {
+            d["weight"] = want.into();
+            changed = true;
+        }
+    }
+    changed.then_some(out)
+}
+
+/// `spec.http` with route `i` reversed; `None` when it already is.
+fn reversed_http(vs: &Value, i: usize, s: &Split) -> Option<Value> {
+    let r = reversed(routes(vs).get(i)?, s)?;
+    let mut http = vs["spec"]["http"].clone();
+    http[i] = r;
+    Some(http)
 }
 
 /// Reverses the canary: the routes as re-read just before, patched with that read's
 /// resourceVersion (a compare-and-swap; the lease mlrb wrote since the plan changed it).
 struct Reverse {
     obj: Object,
-    stable: String,
-    canary: String,
-    route: Option<String>,
+    split: Split,
+    /// The route to reverse and how it is named, as planned.
+    index: usize,
+    name: String,
     /// The patch as planned, for the plan and the journal.
     planned: Value,
+}
+
+impl Reverse {
+    /// The planned route's index in the VirtualService as read, if it is still that route.
+    fn still(&self, vs: &Value) -> Result<usize, String> {
+        match routes(vs).get(self.index) {
+            Some(r)
+                if route_name(self.index, r) == self.name
+                    && split_host(r, &self.split).is_some() =>
+            {
+                Ok(self.index)
+            }
+            _ => Err(format!(
+                "{} changed since the plan: {} is no longer the stable/canary route at http[{}]",
+                self.obj.shown, self.name, self.index
+            )),
+        }
+    }
 }
 
 impl Step for Reverse {
@@ -136,7 +281,8 @@ impl Step for Reverse {
     }
     fn done(&self) -> bool {
         self.obj.read().is_ok_and(|vs| {
-            reversed_routes(&vs, &self.stable, &self.canary, self.route.as_deref()).is_none()
+            self.still(&vs)
+                .is_ok_and(|i| reversed_http(&vs, i, &self.split).is_none())
         })
     }
     fn run(&self, event: &str) -> std::result::Result<String, StepFailure> {
@@ -145,24 +291,23 @@ impl Step for Reverse {
             if let Some(l) = lease::foreign(vs, event) {
                 return Err(lease::held_by(&self.obj.shown, &l));
             }
-            Ok(
-                match reversed_routes(vs, &self.stable, &self.canary, self.route.as_deref()) {
-                    Some(http) => {
-                        patched = true;
-                        Write::Patch(serde_json::json!({"spec": {"http": http}}))
-                    }
-                    None => Write::Nothing,
-                },
-            )
+            let i = self.still(vs)?;
+            Ok(match reversed_http(vs, i, &self.split) {
+                Some(http) => {
+                    patched = true;
+                    Write::Patch(serde_json::json!({"spec": {"http": http}}))
+                }
+                None => Write::Nothing,
+            })
         });
         match r {
             Ok(_) if patched => Ok(format!(
-                "{} patched: all traffic to {}",
-                self.obj.shown, self.stable
+                "{} patched: {} sends all its {} traffic to {}",
+                self.obj.shown, self.name, self.split.canary, self.split.stable
             )),
             Ok(_) => Ok(format!(
-                "{} already sends all traffic to {}",
-                self.obj.shown, self.stable
+                "{}: {} already sends nothing to {}",
+                self.obj.shown, self.name, self.split.canary
             )),
             Err(CasError::Refused(why)) => Err(why.into()),
             Err(CasError::Exec(e)) => {
@@ -177,52 +322,125 @@ impl Step for Reverse {
 impl Infra {
     pub(super) fn plan_istio(&self, req: &Request, started: Option<&Started>) -> Drafted {
         let name = self.cfg.virtual_service.clone().unwrap_or_default();
-        let stable = self
-            .cfg
-            .stable_subset
-            .clone()
-            .unwrap_or_else(|| "stable".into());
-        let canary = self
-            .cfg
-            .canary_subset
-            .clone()
-            .unwrap_or_else(|| "canary".into());
+        let split = Split {
+            stable: self
+                .cfg
+                .stable_subset
+                .clone()
+                .unwrap_or_else(|| "stable".into()),
+            canary: self
+                .cfg
+                .canary_subset
+                .clone()
+                .unwrap_or_else(|| "canary".into()),
+            host: self.cfg.host.clone(),
+            route: self.cfg.route.clone(),
+            others_to_stable: self.cfg.others_to_stable,
+        };
+        let (stable, canary) = (split.stable.clone(), split.canary.clone());
         let target = self.subject().target;
         let obj = self.object(VS, &name);
         let vs = obj.read().map_err(|e| early("kubectl", e, &target))?;
-        check_names(&vs, &stable, &canary, self.cfg.route.as_deref(), &target)?;
-        let before = weights(&vs, &stable, &canary);
-        let reversed = reversed_routes(&vs, &stable, &canary, self.cfg.route.as_deref());
-        let http = match (reversed, started) {
+        let index = select(&vs, &split, &target)?;
+        let route = &routes(&vs)[index];
+        let rname = route_name(index, route);
+        let rhost = split_host(route, &split).unwrap_or("").to_string();
+        let before = weights(route);
+        let reversed_route = reversed(route, &split);
+        let after = reversed_route.as_ref().map_or(before.clone(), weights);
+        let http = match (reversed_http(&vs, index, &split), started) {
             (Some(http), _) => http,
             (None, Some(_)) => vs["spec"]["http"].clone(),
             (None, None) => {
                 return Ok(Err(nothing(
                     "no_change",
                     format!(
-                        "{target} already sends all traffic to {stable} ({before}); nothing changed"
+                        "{target}: {rname} (host {rhost}) already sends nothing to {canary} ({before}); nothing changed"
                     ),
                     &[
                         ("strategy", "istio".into()),
                         ("target", target.clone().into()),
+                        ("route", rname.clone().into()),
                     ],
                 )));
             }
         };
+        // One line per route: what changes, and what is left as it is.
+        let mut detail = Vec::new();
+        let mut notes = Vec::new();
+        for (i, r) in routes(&vs).iter().enumerate() {
+            let hosts = listed({
+                let mut h: Vec<String> = destinations(r)
+                    .iter()
+                    .map(|d| host(d).to_string())
+                    .collect();
+                h.dedup();
+                h
+            });
+            if i == index {
+                detail.push(format!(
+                    "{} (host {hosts}): {before} → {after}",
+                    route_name(i, r)
+                ));
+                continue;
+            }
+            detail.push(format!(
+                "{} (host {hosts}): {}, unchanged",
+                route_name(i, r),
+                weights(r)
+            ));
+            let to_canary = destinations(r).iter().any(|d| {
+                subset(d) == Some(&canary)
+                    && host(d) == rhost
+                    && weight(d, destinations(r).len()) > 0
+            });
+            if to_canary {
+                notes.push(format!(
+                    "{} of {target} also sends traffic to {canary} ({}); it is not the stable/canary split and is left as it is",
+                    route_name(i, r),
+                    weights(r)
+                ));
+            }
+        }
+        if let Some(rev) = &reversed_route {
+            let others: Vec<String> = destinations(route)
+                .iter()
+                .zip(destinations(rev))
+                .filter(|(d, _)| subset(d) != Some(&stable) && subset(d) != Some(&canary))
+                .map(|(d, now)| {
+                    format!(
+                        "{}={}",
+                        subset(d).unwrap_or(host(d)),
+                        weight(now, destinations(rev).len())
+                    )
+                })
+                .collect();
+            if !others.is_empty() && !split.others_to_stable {
+                notes.push(format!(
+                    "{rname} of {target} also sends to {}; that share is kept (others_to_stable = true in [models.{}.infra] moves it to {stable})",
+                    others.join(" "),
+                    self.model
+                ));
+            }
+        }
         let resuming = started.is_some();
-        let planned_before = before.clone();
-        let (cs, cc) = (stable.clone(), canary.clone());
+        let planned_http = vs["spec"]["http"].clone();
         let claim = self.claim(obj.clone(), req, move |vs| {
-            let now = weights(vs, &cs, &cc);
-            if resuming || now == planned_before {
+            if resuming || vs["spec"]["http"] == planned_http {
                 Ok(())
             } else {
-                Err(format!("its weights are now {now}"))
+                Err("its http routes changed".into())
             }
         });
+        let step = Reverse {
+            obj: obj.clone(),
+            split: split.clone(),
+            index,
+            name: rname.clone(),
+            planned: serde_json::json!({"spec": {"http": http}}),
+        };
         let vobj = obj.clone();
-        let (vstable, vcanary) = (stable.clone(), canary.clone());
-        let route = self.cfg.route.clone();
+        let (vsplit, vname) = (split.clone(), rname.clone());
         Ok(Ok(Draft {
             strategy: "istio",
             target,
@@ -230,30 +448,94 @@ impl Infra {
             to: 0,
             unit: "weights",
             from_label: before,
-            to_label: format!("{stable}=100 {canary}=0, no mirror"),
-            to_reason: format!("all traffic to subset {stable}"),
-            detail: Vec::new(),
-            notes: Vec::new(),
-            steps: vec![Box::new(Reverse {
-                obj,
-                stable: stable.clone(),
-                canary: canary.clone(),
-                route: self.cfg.route.clone(),
-                planned: serde_json::json!({"spec": {"http": http}}),
-            })],
+            to_label: format!("{after}, no mirror"),
+            to_reason: format!("{after} on {rname} (host {rhost}), no mirror"),
+            detail,
+            notes,
+            steps: vec![Box::new(step)],
             verify: Box::new(move || {
                 let vs = vobj
                     .read()
                     .map_err(|e| format!("cannot re-read the VirtualService: {e}"))?;
-                if reversed_routes(&vs, &vstable, &vcanary, route.as_deref()).is_some() {
+                let r = routes(&vs)
+                    .get(index)
+                    .filter(|r| route_name(index, r) == vname)
+                    .ok_or_else(|| format!("{vname} is no longer at http[{index}]"))?;
+                if reversed(r, &vsplit).is_some() {
                     return Err(format!(
-                        "the VirtualService still routes to the canary: {}",
-                        weights(&vs, &vstable, &vcanary)
+                        "{vname} still sends to {}: {}",
+                        vsplit.canary,
+                        weights(r)
                     ));
                 }
-                Ok(format!("weights now {}", weights(&vs, &vstable, &vcanary)))
+                let n = destinations(r).len();
+                let sum: u64 = destinations(r).iter().map(|d| weight(d, n)).sum();
+                if sum != 100 {
+                    return Err(format!("{vname}'s weights sum to {sum}: {}", weights(r)));
+                }
+                Ok(format!("{vname} now {}", weights(r)))
             }),
             claim: Some(claim),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn split(route: Option<&str>, host: Option<&str>) -> Split {
+        Split {
+            stable: "stable".into(),
+            canary: "canary".into(),
+            host: host.map(Into::into),
+            route: route.map(Into::into),
+            others_to_stable: false,
+        }
+    }
+
+    fn d(host: &str, subset: &str, weight: u64) -> Value {
+        json!({"destination": {"host": host, "subset": subset}, "weight": weight})
+    }
+
+    #[test]
+    fn a_three_way_split_keeps_the_third_share_and_sums_to_100() {
+        let r = json!({"name": "p", "route": [d("ms", "stable", 70), d("ms", "canary", 20), d("ms", "v3", 10)]});
+        let out = reversed(&r, &split(None, None)).unwrap();
+        assert_eq!(weights(&out), "stable=90 canary=0 v3=10");
+        let all = Split {
+            others_to_stable: true,
+            ..split(None, None)
+        };
+        assert_eq!(
+            weights(&reversed(&r, &all).unwrap()),
+            "stable=100 canary=0 v3=0"
+        );
+    }
+
+    #[test]
+    fn only_the_split_route_of_the_host_qualifies() {
+        let vs = json!({"spec": {"http": [
+            {"name": "testers", "match": [{"headers": {"x": {"exact": "1"}}}], "route": [{"destination": {"host": "ms", "subset": "canary"}}]},
+            {"name": "primary", "route": [d("ms", "stable", 80), d("ms", "canary", 20)]},
+            {"name": "other", "route": [d("other", "stable", 50), d("other", "canary", 50)]},
+        ]}});
+        let e = select(&vs, &split(None, None), "vs").unwrap_err();
+        assert!(
+            e.message
+                .contains("route primary (stable=80 canary=20), route other"),
+            "{}",
+            e.message
+        );
+        assert_eq!(select(&vs, &split(None, Some("ms")), "vs").ok(), Some(1));
+        assert_eq!(select(&vs, &split(Some("other"), None), "vs").ok(), Some(2));
+        let e = select(&vs, &split(Some("primry"), None), "vs").unwrap_err();
+        assert!(
+            e.message
+                .contains("its routes: route testers, route primary, route other"),
+            "{}",
+            e.message
+        );
     }
 }
