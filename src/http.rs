@@ -189,8 +189,17 @@ impl Http {
                     .headers()
                     .get(reqwest::header::AUTHORIZATION)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.split_whitespace().next())
-                    .map(|scheme| format!(" (authorization: {scheme} [redacted])"))
+                    .map(|v| match v.trim().split_once(char::is_whitespace) {
+                        // `Bearer …`, `Basic …`: the scheme is no secret. A value without one
+                        // (a bare token in auth_header_env) is all secret.
+                        Some((scheme, _))
+                            if scheme.len() <= 16
+                                && scheme.chars().all(|c| c.is_ascii_alphanumeric()) =>
+                        {
+                            format!(" (authorization: {scheme} [redacted])")
+                        }
+                        _ => " (authorization: [redacted])".to_string(),
+                    })
                     .unwrap_or_default();
                 crate::printer::to_stderr(&format!(
                     "http: → {} {}{auth} (attempt {attempt})",

@@ -85,9 +85,39 @@ fn secret_values() -> Vec<String> {
         }
         out.push(v);
     }
+    // Basic auth travels as base64("user:password"): an echoed header shows that, not the password.
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    if let (Some(user), Some(password)) = (
+        var("MLFLOW_TRACKING_USERNAME"),
+        var("MLFLOW_TRACKING_PASSWORD"),
+    ) {
+        out.push(base64(format!("{user}:{password}").as_bytes()));
+    }
     out.retain(|s| s.chars().count() >= MIN_SECRET);
     out.sort_by_key(|s| std::cmp::Reverse(s.len()));
     out.dedup();
+    out
+}
+
+/// Standard base64 with padding, as HTTP Basic auth encodes its credentials.
+fn base64(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(A[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
     out
 }
 
@@ -126,6 +156,13 @@ pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn base64_is_basic_auths() {
+        assert_eq!(super::base64(b"oncall:pw"), "b25jYWxsOnB3");
+        assert_eq!(super::base64(b"a:b1"), "YTpiMQ==");
+        assert_eq!(super::base64(b"ab:c1"), "YWI6YzE=");
+    }
+
     #[test]
     fn scrubs_nothing_without_secrets() {
         assert_eq!(super::scrub("plain text"), "plain text");

@@ -1095,3 +1095,45 @@ fn a_credential_echoed_by_prometheus_does_not_reach_slack() {
         "{bodies:?}"
     );
 }
+
+#[test]
+fn basic_auth_and_a_bare_header_token_are_not_shown_either() {
+    // Basic auth echoed by the registry: the header carries base64("user:password").
+    let echo = echoing_server();
+    let mut env = TestEnv::new();
+    env.set("MLFLOW_TRACKING_URI", echo.url.clone());
+    env.set("MLFLOW_TRACKING_USERNAME", "oncall");
+    let basic = "b25jYWxsOm1scmItY2FuYXJ5LVNlY3JldC03ZjNhOWM="; // oncall:CANARY
+    let out = env.run(&["status", "recsys", "-v"]);
+    assert_ne!(out.code, 0);
+    assert!(!out.stderr.contains(basic), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("authorization: Basic [redacted]"),
+        "{}",
+        out.stderr
+    );
+
+    // A header value without a scheme (the token alone) traced by -v.
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("bareheader");
+    b.seed(&m, &bad_release(), &[]);
+    let cfg = env.write(
+        "mlrb.toml",
+        &model_config(
+            &echo.url,
+            &m,
+            &["error_rate"],
+            "auth_header_env = \"PROM_AUTH\"\n",
+        ),
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    env.set("PROM_AUTH", CANARY);
+    let out = env.run(&["status", &m, "-v"]);
+    assert!(
+        out.stderr.contains("(authorization: [redacted])"),
+        "{}",
+        out.stderr
+    );
+}
