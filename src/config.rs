@@ -649,6 +649,8 @@ pub struct ServingConfig {
     pub deployment: Option<String>,
     /// kubectl-set-env: the variable that names the version (default MODEL_VERSION).
     pub env_var: Option<String>,
+    /// kubectl-set-env: the model server's container (needed when the pod has several).
+    pub container: Option<String>,
     /// helm-set: release, chart and the value key that names the version.
     pub release: Option<String>,
     pub chart: Option<String>,
@@ -961,6 +963,11 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
             }
             Ok(())
         };
+        if sv.container.is_some() && sv.kind != ServingKind::KubectlSetEnv {
+            return Err(format!(
+                "[models.{key}.serving] `container` applies only to kind = \"kubectl-set-env\" (the container the variable is set on)"
+            ));
+        }
         match sv.kind {
             ServingKind::KubectlRestart | ServingKind::KubectlSetEnv => {
                 need("deployment", &sv.deployment)?
@@ -1167,6 +1174,13 @@ fn validate_argv_values(key: &str, m: &ModelConfig) -> Result<(), String> {
             RELEASE,
         ),
         ("serving", "chart", sv.chart.as_deref(), text, TEXT),
+        (
+            "serving",
+            "container",
+            sv.container.as_deref(),
+            label,
+            LABEL,
+        ),
         (
             "serving",
             "set_key",
@@ -1755,6 +1769,7 @@ pub const STARTER: &str = r#"# mlrb.toml — which registry holds the truth abou
 # timeout = "2m"
 # deployment = "model-server"    # kubectl-restart / kubectl-set-env
 # env_var = "MODEL_VERSION"      # kubectl-set-env: set to the target version
+# container = "server"           # kubectl-set-env: on this container only (needed when the pod has several)
 # release = "model-server"       # helm-set: helm upgrade RELEASE CHART --reuse-values --set KEY=<version>
 # chart = "charts/model-server"
 # set_key = "model.version"

@@ -284,6 +284,41 @@ pub fn check_resumed_serving(
     Ok(())
 }
 
+/// Which container of the serving Deployment (its JSON) a `kubectl-set-env` reload sets the
+/// variable on: the configured `container`, which must be one of them, else the only one. A
+/// Deployment with several (a log shipper, a proxy) needs it named: the variable on a sidecar
+/// would be a change nobody asked for.
+pub fn serving_container(
+    serving: &ServingConfig,
+    deployment: &serde_json::Value,
+) -> Result<String, String> {
+    let names: Vec<&str> = deployment["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    let shown = format!(
+        "deployment/{}",
+        serving.deployment.as_deref().unwrap_or_default()
+    );
+    match (&serving.container, names.as_slice()) {
+        (Some(c), _) if names.contains(&c.as_str()) => Ok(c.clone()),
+        (Some(c), _) => Err(format!(
+            "[serving] container `{c}` matches no container of {shown}; its containers: {}",
+            names.join(", ")
+        )),
+        (None, [one]) => Ok(one.to_string()),
+        (None, []) => Err(format!("{shown} has no containers")),
+        (None, several) => Err(format!(
+            "{shown} has {} containers ({}) and [serving] names none: set `container = \"…\"` to the model server's, so {} is set on it alone",
+            several.len(),
+            several.join(", "),
+            serving.env_var.as_deref().unwrap_or("MODEL_VERSION")
+        )),
+    }
+}
+
 /// The kubectl/helm commands of the `kubectl-restart`, `kubectl-set-env` and `helm-set` reloads.
 pub fn reload_commands(serving: &ServingConfig, version: u64) -> Vec<Step> {
     use crate::exec::helm::Helm;
@@ -308,6 +343,7 @@ pub fn reload_commands(serving: &ServingConfig, version: u64) -> Vec<Step> {
             step(
                 k.set_env(
                     &deployment,
+                    serving.container.as_deref(),
                     serving.env_var.as_deref().unwrap_or("MODEL_VERSION"),
                     &version.to_string(),
                 ),

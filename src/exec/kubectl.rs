@@ -118,13 +118,25 @@ impl Kubectl {
         ])
     }
 
-    pub fn set_env(&self, deployment: &str, var: &str, value: &str) -> Cmd {
-        self.cmd([
+    /// `kubectl set env deployment/D [--containers=C] VAR=VALUE`: without a container, on
+    /// every container of the pod template.
+    pub fn set_env(
+        &self,
+        deployment: &str,
+        container: Option<&str>,
+        var: &str,
+        value: &str,
+    ) -> Cmd {
+        let mut args = vec![
             "set".to_string(),
             "env".into(),
             format!("deployment/{deployment}"),
-            format!("{var}={value}"),
-        ])
+        ];
+        if let Some(c) = container {
+            args.push(format!("--containers={c}"));
+        }
+        args.push(format!("{var}={value}"));
+        self.cmd(args)
     }
 
     /// The Deployment's JSON once its controller has observed the last change of its spec,

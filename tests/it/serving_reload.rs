@@ -165,3 +165,78 @@ fn serving_kind_without_its_fields_is_a_config_error() {
         .one_clear_error(2);
     assert!(line.contains("needs `deployment"), "{line}");
 }
+
+/// kubectl-set-env touches only the model server's container: a pod with a sidecar needs
+/// `container` (exit 2 before anything changes, listing the containers), a container that
+/// matches nothing is exit 2 too, and the named one alone gets the variable.
+#[test]
+fn kubectl_set_env_sets_the_variable_on_the_model_container_only() {
+    let k = cluster();
+    let ns = k.namespace("sidecar");
+    k.apply(
+        &ns,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ms\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: ms}\n  template:\n    metadata:\n      labels: {app: ms}\n    spec:\n      containers:\n      - name: server\n        image: reg/ms:v1\n      - name: log-shipper\n        image: reg/shipper:v1\n",
+    );
+    k.kubectl(&[
+        "-n",
+        &ns,
+        "rollout",
+        "status",
+        "deployment/ms",
+        "--timeout=60s",
+    ]);
+    let base = format!(
+        "kind = \"kubectl-set-env\"\ndeployment = \"ms\"\nnamespace = \"{ns}\"\ntimeout = \"30s\"\n"
+    );
+    let (mut env, b, m) = env_with(&base);
+    k.configure(&mut env);
+    let before = b.snapshot(&m);
+    let line = env
+        .run(&["rollback", "model", &m, "--yes"])
+        .one_clear_error(2);
+    assert!(
+        line.contains("deployment/ms has 2 containers (server, log-shipper)")
+            && line.contains("container = "),
+        "{line}"
+    );
+    assert_eq!(b.snapshot(&m), before, "nothing was changed");
+    let cfg = |extra: &str| {
+        env.write(
+            "mlrb.toml",
+            &format!("[models.{m}]\n[models.{m}.serving]\n{base}{extra}"),
+        );
+    };
+    cfg("container = \"srv\"\n");
+    let line = env
+        .run(&["rollback", "model", &m, "--yes"])
+        .one_clear_error(2);
+    assert!(
+        line.contains("container `srv` matches no container of deployment/ms; its containers: server, log-shipper"),
+        "{line}"
+    );
+    assert_eq!(b.snapshot(&m), before, "nothing was changed");
+    cfg("container = \"server\"\n");
+    let out = env.run(&["rollback", "model", &m, "--yes"]);
+    out.code(0);
+    assert!(
+        out.stdout.contains(&format!(
+            "kubectl --namespace={ns} set env deployment/ms --containers=server MODEL_VERSION=2"
+        )),
+        "{}",
+        out.stdout
+    );
+    let env_of = |c: usize| {
+        k.kubectl(&[
+            "-n",
+            &ns,
+            "get",
+            "deployment",
+            "ms",
+            "-o",
+            &format!("jsonpath={{.spec.template.spec.containers[{c}].env}}"),
+        ])
+    };
+    assert!(env_of(0).contains("\"value\":\"2\""), "{}", env_of(0));
+    assert_eq!(env_of(1), "", "the sidecar is untouched");
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
+}

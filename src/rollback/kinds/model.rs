@@ -395,6 +395,7 @@ impl Model {
             ))
             .into());
         }
+        serving_preflight(&target.serving)?;
         let plan = plan::model_rollback(
             &target.key,
             name,
@@ -917,6 +918,38 @@ pub(crate) fn preflight(v: &ModelVersion) -> std::result::Result<(), String> {
     {
         return Err(format!("its artifact source {} does not exist", v.source));
     }
+    Ok(())
+}
+
+/// Before any change: a `kubectl-set-env` reload's Deployment exists and the container it sets
+/// the variable on is the model server's (`plan::serving_container`).
+fn serving_preflight(serving: &crate::config::ServingConfig) -> Result<()> {
+    if serving.kind != crate::config::ServingKind::KubectlSetEnv {
+        return Ok(());
+    }
+    let k = crate::exec::kubectl::Kubectl {
+        context: serving.context.clone(),
+        namespace: serving.namespace.clone(),
+    };
+    let name = serving.deployment.as_deref().unwrap_or_default();
+    let shown = format!("deployment/{name}");
+    let dep = k.get_json("deployment", name).map_err(|e| {
+        let (msg, hint) = crate::exec::kubectl::explain_in(&e, &shown, "serving");
+        let status = if e.stderr().contains("NotFound") || e.stderr().contains("not found") {
+            ExitStatus::Usage
+        } else {
+            ExitStatus::Failure
+        };
+        let err = CliError::new(status, format!("[serving] {msg}; nothing was changed"));
+        match hint {
+            Some(h) => err.with_hint(h),
+            None => err,
+        }
+    })?;
+    plan::serving_container(serving, &dep).map_err(|why| {
+        CliError::usage(format!("{why}; nothing was changed"))
+            .with_hint("`kubectl get deployment NAME -o jsonpath='{.spec.template.spec.containers[*].name}'` lists them")
+    })?;
     Ok(())
 }
 
