@@ -121,7 +121,11 @@ fn text(o: &std::process::Output) -> String {
 /// Killed on A at every step boundary; B refuses a fresh plan, finishes A's rollback (the
 /// same event), and A's own --resume afterwards changes nothing and erases nothing.
 fn killed_on_a_then_finished_on_b(env: &mut TestEnv, b: &dyn Backend) {
-    for point in ["finished:1", "started:3", "finished:3", "started:4"] {
+    // Every step boundary of the 5-step plan (4 registry writes, the verify re-read).
+    let points: Vec<String> = (1..=5)
+        .flat_map(|n| [format!("started:{n}"), format!("finished:{n}")])
+        .collect();
+    for point in points.iter().map(String::as_str) {
         let m = unique("a-then-b");
         b.seed(&m, &bad_release(), &[]);
         let a = on(env, "a", &["rollback", "model", &m, "--yes"], Some(point));
