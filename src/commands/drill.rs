@@ -521,10 +521,10 @@ impl Pending {
         let dir = pending_dir(state);
         let path = dir.join(format!("{}.json", self.id));
         let write = || -> std::io::Result<()> {
-            std::fs::create_dir_all(&dir)?;
-            let mut f = std::fs::File::create(&path)?;
-            f.write_all(&serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?)?;
-            f.sync_all()
+            crate::statedir::ensure(state)?;
+            crate::statedir::ensure(&dir)?;
+            let body = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+            crate::files::write_replacing(&path, &body)
         };
         write().map_err(|e| {
             CliError::new(
@@ -1275,11 +1275,8 @@ pub fn read_history(state: &Path) -> Result<Vec<DrillRecord>> {
 fn append_history(state: &Path, rec: &DrillRecord) -> Result<()> {
     let path = history_path(state);
     let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(state)?;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)?;
+        crate::statedir::ensure(state)?;
+        let mut f = crate::files::open_private(&path, true)?;
         let mut line = serde_json::to_string(rec).map_err(std::io::Error::other)?;
         line.push('\n');
         f.write_all(line.as_bytes())?;

@@ -1137,3 +1137,11 @@ fn basic_auth_and_a_bare_header_token_are_not_shown_either() {
         out.stderr
     );
 }
+
+#[test]
+fn a_drills_state_files_are_private() {
+    let env = TestEnv::new();
+    env.run(&["drill", "recsys", "--sandbox"]).code(0);
+    assert_eq!(mode_of(&env.state_dir()), 0o700);
+    assert_eq!(mode_of(&env.state_dir().join("drills.jsonl")), 0o600);
+}
