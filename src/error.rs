@@ -67,14 +67,32 @@ impl std::error::Error for CliError {}
 pub enum RegistryError {
     #[error("cannot reach the registry at {url}: {detail}")]
     Unreachable { url: String, detail: String },
-    #[error("the registry at {url} did not answer within {secs} s")]
-    Timeout { url: String, secs: u64 },
+    #[error("the registry at {url} did not answer{}", waited(*.secs, *.attempts, *.total_secs))]
+    Timeout {
+        url: String,
+        /// Each attempt's limit.
+        secs: u64,
+        attempts: u32,
+        /// From the first attempt to the last one's end, backoff included.
+        total_secs: u64,
+    },
     #[error("the registry at {url} refused the credentials ({status}): {detail}")]
     Auth {
         url: String,
         status: u16,
         detail: String,
         credential: String,
+    },
+    /// A 403 to valid credentials: who lacks permission, and for what.
+    #[error(
+        "the registry at {url} accepted the credentials of {who}, who lacks permission to {action} ({status}: {detail})"
+    )]
+    Forbidden {
+        url: String,
+        status: u16,
+        who: String,
+        action: String,
+        detail: String,
     },
     #[error(
         "the registry at {url} refused the Host header (403 Invalid Host header); start `mlflow server` with --allowed-hosts including this host, or use the address it allows"
@@ -104,6 +122,15 @@ pub enum RegistryError {
     File { path: String, detail: String },
 }
 
+/// "within 30 s", or, after retries, every attempt and the whole time.
+fn waited(secs: u64, attempts: u32, total_secs: u64) -> String {
+    if attempts > 1 {
+        format!(" in {total_secs} s: {attempts} attempts, each given {secs} s")
+    } else {
+        format!(" within {secs} s")
+    }
+}
+
 impl RegistryError {
     /// The hint, naming where the registry location came from when a config file set it.
     pub fn hint(&self) -> Option<String> {
@@ -130,6 +157,9 @@ impl RegistryError {
                 "nothing was changed; check MLFLOW_TRACKING_URI / [registry].uri and that the server is up"
                     .into(),
             ),
+            RegistryError::Forbidden { who, .. } => Some(format!(
+                "the credentials are right; {who} needs EDIT (or MANAGE) permission on the registered model: an MLflow admin grants it (Permissions in the MLflow UI, or the auth API's registered-models/permissions/create); nothing was changed by this request"
+            )),
             RegistryError::Auth { credential, .. } => Some(format!(
                 "mlrb read the credentials from {credential}; check them (nothing was changed)"
             )),

@@ -181,6 +181,7 @@ impl Http {
         let attempts = if idempotent { self.attempts } else { 1 };
         let mut attempt = 1;
         loop {
+            LAST_ATTEMPTS.set(attempt);
             let started = std::time::Instant::now();
             let request = build(&self.client).build()?;
             let verbose = VERBOSE.load(Ordering::Relaxed);
@@ -237,6 +238,16 @@ impl Http {
             }
         }
     }
+}
+
+thread_local! {
+    /// How many attempts the last `send` on this thread made, for an error that must say it.
+    static LAST_ATTEMPTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The attempts the last `send` on this thread made (retries included).
+pub fn last_attempts() -> u32 {
+    LAST_ATTEMPTS.get()
 }
 
 /// Redirects a client follows before giving up (reqwest's default).

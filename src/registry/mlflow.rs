@@ -116,11 +116,13 @@ impl MlflowRegistry {
         what: &str,
     ) -> Result<T> {
         let url = format!("{}{path}", self.api);
+        let started = std::time::Instant::now();
         let resp = self
             .http
             .send(|c| self.authed(c.get(&url).query(query)), true)
-            .map_err(|e| self.transport(e))?;
+            .map_err(|e| self.transport_since(e, Some(started)))?;
         self.decode(resp, what)
+            .map_err(|e| self.forbidden(e, "GET", path, what))
     }
 
     /// Every write mlrb makes sets a field to a value (stage, alias, tag): repeating it is
@@ -132,22 +134,28 @@ impl MlflowRegistry {
         what: &str,
     ) -> Result<T> {
         let url = format!("{}{path}", self.api);
+        let started = std::time::Instant::now();
         let resp = self
             .http
             .send(|c| self.authed(c.post(&url).json(&body)), true)
-            .map_err(|e| self.transport(e))?;
+            .map_err(|e| self.transport_since(e, Some(started)))?;
         self.decode(resp, what)
+            .map_err(|e| self.forbidden(e, "POST", path, what))
     }
 
     /// A removal (only a drill's restore makes one): repeating it is harmless, and what is
     /// already gone counts as removed.
     fn delete(&self, path: &str, body: serde_json::Value, what: &str) -> Result<()> {
         let url = format!("{}{path}", self.api);
+        let started = std::time::Instant::now();
         let resp = self
             .http
             .send(|c| self.authed(c.delete(&url).json(&body)), true)
-            .map_err(|e| self.transport(e))?;
-        match self.decode::<serde_json::Value>(resp, what) {
+            .map_err(|e| self.transport_since(e, Some(started)))?;
+        match self
+            .decode::<serde_json::Value>(resp, what)
+            .map_err(|e| self.forbidden(e, "DELETE", path, what))
+        {
             Ok(_) | Err(RegistryError::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }
@@ -182,7 +190,12 @@ impl MlflowRegistry {
                 q.push(("page_token", t.clone()));
             }
             let r: Resp = self.get("model-versions/search", &q, &format!("model `{name}`"))?;
-            for v in r.model_versions {
+            // A LIKE filter (see `name_clause`) may also match other models' versions.
+            for v in r
+                .model_versions
+                .into_iter()
+                .filter(|v| v.name.is_empty() || v.name == name)
+            {
                 out.push(v.into_version(&self.base)?);
             }
             if limit.is_some_and(|l| out.len() >= l) {
@@ -199,15 +212,63 @@ impl MlflowRegistry {
     }
 
     fn transport(&self, e: reqwest::Error) -> RegistryError {
+        self.transport_since(e, None)
+    }
+
+    /// A transport failure; `started` (the first attempt's start) lets a timeout say the whole
+    /// time and the attempts, not one attempt's limit.
+    fn transport_since(
+        &self,
+        e: reqwest::Error,
+        started: Option<std::time::Instant>,
+    ) -> RegistryError {
         if e.is_timeout() {
+            let secs = self.http.timeout.as_secs();
             return RegistryError::Timeout {
                 url: self.base.clone(),
-                secs: self.http.timeout.as_secs(),
+                secs,
+                attempts: crate::http::last_attempts().max(1),
+                total_secs: started.map_or(secs, |t| t.elapsed().as_secs_f64().round() as u64),
             };
         }
         RegistryError::Unreachable {
             url: self.base.clone(),
             detail: error_detail(&e),
+        }
+    }
+
+    /// A 403 to credentials the server accepted is a missing permission, not a wrong password:
+    /// it names the user and what was asked.
+    fn forbidden(&self, e: RegistryError, method: &str, path: &str, what: &str) -> RegistryError {
+        let RegistryError::Auth {
+            url,
+            status: 403,
+            detail,
+            ..
+        } = e
+        else {
+            return e;
+        };
+        let who = match &self.auth {
+            Auth::Basic { user, .. } => format!("user `{user}`"),
+            Auth::Bearer(_) => "the token's user (MLFLOW_TRACKING_TOKEN)".into(),
+            Auth::None => "an anonymous caller (no MLFLOW_TRACKING_USERNAME or token)".into(),
+        };
+        let verb = match path {
+            "model-versions/transition-stage" => "change the stage of",
+            "registered-models/alias" => "move an alias of",
+            "model-versions/set-tag" | "registered-models/set-tag" => "set a tag on",
+            p if p.ends_with("delete-tag") => "remove a tag from",
+            p if p.ends_with("delete-alias") || p.ends_with("alias/delete") => "remove an alias of",
+            _ if method == "GET" => "read",
+            _ => "change",
+        };
+        RegistryError::Forbidden {
+            url,
+            status: 403,
+            who,
+            action: format!("{verb} {what} ({method} {path})"),
+            detail,
         }
     }
 
@@ -325,6 +386,8 @@ struct AliasEntry {
 
 #[derive(Deserialize)]
 struct ApiModelVersion {
+    #[serde(default)]
+    name: String,
     version: String,
     #[serde(default)]
     current_stage: String,
@@ -409,6 +472,17 @@ impl Model {
                 .filter_map(|l| Some((Stage::parse(&l.current_stage)?, l.version.parse().ok()?)))
                 .collect(),
         }
+    }
+}
+
+/// The filter clause selecting model `name`: `name = '…'`, or, for a name holding both quote
+/// kinds (which MLflow's filter syntax cannot write, having no escapes), `name LIKE '…'` with
+/// each quote and backslash as the one-character wildcard `_`; `search_pages` keeps only the
+/// versions of exactly `name`.
+fn name_clause(name: &str) -> String {
+    match quote(name) {
+        Ok(q) => format!("name = {q}"),
+        Err(_) => format!("name LIKE '{}'", name.replace(['\'', '\\'], "_")),
     }
 }
 
@@ -578,7 +652,7 @@ impl Registry for MlflowRegistry {
     }
 
     fn search_versions(&self, name: &str, query: &VersionQuery) -> Result<Vec<ModelVersion>> {
-        let mut filter = format!("name={}", quote(name)?);
+        let mut filter = name_clause(name);
         for (k, v) in &query.tags {
             // ILIKE ignores case; a value holding its wildcards is matched exactly instead.
             let op = if v.contains(['%', '_']) { "=" } else { "ILIKE" };
@@ -588,7 +662,7 @@ impl Registry for MlflowRegistry {
     }
 
     fn versions_from(&self, name: &str, from: u64) -> Result<Vec<ModelVersion>> {
-        let filter = format!("name={} AND version_number >= {from}", quote(name)?);
+        let filter = format!("{} AND version_number >= {from}", name_clause(name));
         self.search_pages(name, &filter, None)
     }
 

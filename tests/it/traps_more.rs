@@ -593,3 +593,116 @@ fn watch_once_with_every_metric_unknown_is_blind() {
     p.put(&m, "error_rate", 0.01);
     env.run(&["watch", &m, "--once"]).code(0);
 }
+
+/// A valid MLflow user without write permission (403) is told just that — who, and what was
+/// refused — not to check the credentials.
+#[test]
+fn a_user_without_permission_is_told_so() {
+    use crate::common::mlflow::{ADMIN_PASSWORD, Rest, auth_server, seed_rest};
+    let s = auth_server();
+    let admin = Rest::new(&s.uri).with_auth("admin", ADMIN_PASSWORD);
+    let m = unique("forbidden");
+    let user = unique("reader");
+    admin.post(
+        "users/create",
+        serde_json::json!({"username": user, "password": "reader-Pass-123"}),
+    );
+    seed_rest(&admin, &m, &bad_release(), &[]);
+    let mut env = TestEnv::new();
+    env.set("MLFLOW_TRACKING_URI", s.uri.clone());
+    env.set("MLFLOW_TRACKING_USERNAME", user.clone());
+    env.set("MLFLOW_TRACKING_PASSWORD", "reader-Pass-123");
+    // Reading is allowed (default permission READ)...
+    env.run(&["status", &m]).code(0);
+    // ...changing is not.
+    let out = env.run(&["rollback", "model", &m, "--yes"]);
+    let line = out.one_clear_error(1);
+    assert!(
+        line.contains(&format!("user `{user}`")) && line.contains("lacks permission to"),
+        "{line}"
+    );
+    assert!(line.contains(&m), "names what was refused: {line}");
+    let hint = out.stderr.lines().find(|l| l.starts_with("hint:")).unwrap();
+    assert!(
+        hint.contains("EDIT") && hint.contains("credentials are right"),
+        "{hint}"
+    );
+}
+
+/// A registry that never answers: after the retries the error says the whole time and the
+/// attempts, not one attempt's limit.
+#[test]
+fn a_timeout_after_retries_says_the_whole_time() {
+    // Accepts connections (the kernel's backlog) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let env = TestEnv::new();
+    env.write(
+        "mlrb.toml",
+        &format!("[registry]\nuri = \"{url}\"\ntimeout = \"1s\"\n"),
+    );
+    let line = env.run(&["status", "recsys"]).one_clear_error(1);
+    assert!(
+        line.contains("did not answer in 3 s: 3 attempts, each given 1 s"),
+        "{line}"
+    );
+    drop(silent);
+}
+
+/// A reason longer than the journal keeps is cut with a mark and a warning saying where.
+#[test]
+fn a_reason_longer_than_the_journal_keeps_is_cut_with_a_word() {
+    let (env, b) = mlflow_env();
+    let m = unique("long-reason");
+    b.seed(&m, &bad_release(), &[]);
+    let reason = format!("{}THE-END", "x".repeat(4995));
+    let out = env.run(&["rollback", "model", &m, "--yes", "--reason", &reason]);
+    out.code(0);
+    assert!(
+        out.stderr
+            .contains("warning: --reason is 5002 characters; the journal and the report keep 4000"),
+        "{}",
+        out.stderr
+    );
+    let kept = started(&env)["reason"].as_str().unwrap().to_string();
+    assert!(kept.chars().count() <= 4000, "{}", kept.len());
+    assert!(kept.ends_with("[…cut: 1002 more characters]"), "{kept}");
+}
+
+/// A name MLflow accepts — quotes of both kinds included — is one mlrb accepts; a model whose
+/// name differs only there is not mixed in.
+#[test]
+fn names_with_both_quote_kinds_work() {
+    use crate::common::v;
+    use mlrb::registry::Stage;
+    let (env, b) = mlflow_env();
+    let tail = unique("q");
+    let m = format!("it's the \"quoted\" {tail}");
+    let lookalike = format!("it_s the _quoted_ {tail}");
+    b.seed(&m, &bad_release(), &[]);
+    b.seed(
+        &lookalike,
+        &[
+            v(Stage::Archived),
+            v(Stage::Archived),
+            v(Stage::Archived),
+            v(Stage::Archived).healthy(),
+            v(Stage::Production),
+        ],
+        &[],
+    );
+    let s: Value =
+        serde_json::from_str(&env.run(&["status", &m, "-o", "json"]).code(0).stdout).unwrap();
+    assert_eq!(s["live"][0]["version"], 3, "{s}");
+    let c: Value =
+        serde_json::from_str(&env.run(&["candidate", &m, "-o", "json"]).code(0).stdout).unwrap();
+    assert_eq!(c["version"], 2, "{c}");
+    env.run(&["rollback", "model", &m, "--yes"]).code(0);
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
+    assert_eq!(b.version(&m, 3).0, Stage::Archived);
+    assert_eq!(
+        b.version(&lookalike, 5).0,
+        Stage::Production,
+        "the lookalike is untouched"
+    );
+}

@@ -129,16 +129,38 @@ impl Drop for PromptInterrupt {
     }
 }
 
+/// How much of a reason the journal (and so the report) keeps.
+pub const REASON_MAX_CHARS: usize = 4000;
+
 /// The reason as recorded: control characters become spaces; the journal keeps up to 4 000
-/// characters (tags keep 500, see `tag_reason`).
+/// characters (tags keep 500, see `tag_reason`). A longer reason is cut with a mark where it
+/// is cut and a warning saying so, never silently.
 pub fn clean_reason(r: Option<&str>) -> String {
     let s: String = r
         .unwrap_or("")
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .take(4000)
         .collect();
-    s.trim().to_string()
+    let s = s.trim();
+    let n = s.chars().count();
+    if n <= REASON_MAX_CHARS {
+        return s.to_string();
+    }
+    let mark = format!(" […cut: {} more characters]", n - REASON_MAX_CHARS);
+    let kept: String = s
+        .chars()
+        .take(REASON_MAX_CHARS - mark.chars().count())
+        .collect();
+    let tail: String = {
+        let t: Vec<char> = kept.chars().collect();
+        t[t.len().saturating_sub(30)..].iter().collect()
+    };
+    crate::printer::to_stderr(&format!(
+        "warning: --reason is {n} characters; the journal and the report keep {REASON_MAX_CHARS}: it is cut after “…{}” and marked there (registry tags keep the first {})",
+        tail.trim_start(),
+        crate::registry::tags::REASON_MAX_CHARS
+    ));
+    format!("{}{mark}", kept.trim_end())
 }
 
 /// The reason as an audit tag: the reference document's 500-character cut.
