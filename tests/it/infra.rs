@@ -604,20 +604,127 @@ fn infra_rollback_inside_a_model_rollbacks_verification_window_warns_and_is_reco
 
 // ---- canary reversal (Argo Rollouts abort, Rollout CRD with its status subresource) ----
 
-#[test]
-fn argo_rollout_is_aborted_through_its_status() {
+/// Rollout `ms` in `ns` with `status` written as its controller would (through the status
+/// subresource), and an env pointing `rollback infra` at it.
+fn argo(ns: &str, status: Value) -> TestEnv {
     let k = cluster();
-    let ns = k.namespace("argo");
     k.apply(
-        &ns,
-        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: ms\nspec:\n  replicas: 2\n  strategy:\n    canary:\n      steps:\n      - setWeight: 5\n      - pause: {duration: 10m}\n",
+        ns,
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: ms\nspec:\n  replicas: 2\n  strategy:\n    canary:\n      steps:\n      - setWeight: 20\n      - pause: {duration: 10m}\n",
     );
+    k.kubectl(&[
+        "-n",
+        ns,
+        "patch",
+        "rollouts.argoproj.io",
+        "ms",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &json!({ "status": status }).to_string(),
+    ]);
     let mut env = TestEnv::new();
     k.configure(&mut env);
     env.write(
         "mlrb.toml",
-        &format!("[models.recsys.infra]\nstrategy = \"argo-rollouts\"\nrollout = \"ms\"\nnamespace = \"{ns}\"\n"),
+        &format!("[models.recsys.infra]\nstrategy = \"argo-rollouts\"\nrollout = \"ms\"\nnamespace = \"{ns}\"\ntimeout = \"3s\"\n"),
     );
+    env
+}
+
+/// Paused at its second step with 20% of the traffic on the canary, as Argo leaves it.
+fn mid_canary() -> Value {
+    json!({
+        "phase": "Paused",
+        "message": "CanaryPauseStep",
+        "stableRS": "h1",
+        "currentPodHash": "h2",
+        "currentStepIndex": 1,
+        "canary": {"weights": {
+            "canary": {"weight": 20, "podTemplateHash": "h2"},
+            "stable": {"weight": 80, "podTemplateHash": "h1"},
+        }},
+    })
+}
+
+fn rollout_status(ns: &str) -> Value {
+    let ro: Value = serde_json::from_str(&cluster().kubectl(&[
+        "-n",
+        ns,
+        "get",
+        "rollouts.argoproj.io",
+        "ms",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    ro["status"].clone()
+}
+
+/// A stand-in for the Argo Rollouts controller, which cannot run here: once `status.abort` is
+/// set it writes what Argo writes on an abort (phase Degraded, RolloutAborted, the canary's
+/// weight back to 0). Stops when dropped.
+struct FakeArgo {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeArgo {
+    fn start(ns: &str) -> FakeArgo {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (s, ns) = (stop.clone(), ns.to_string());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                let st = rollout_status(&ns);
+                if st["abort"] == json!(true) && st["phase"] != json!("Degraded") {
+                    let aborted = json!({"status": {
+                        "phase": "Degraded",
+                        "message": "RolloutAborted: Rollout aborted update to revision 2",
+                        "abortedAt": "2026-01-01T00:00:00Z",
+                        "currentStepIndex": 0,
+                        "conditions": [{"type": "Progressing", "status": "False", "reason": "RolloutAborted"}],
+                        "canary": {"weights": {
+                            "canary": {"weight": 0, "podTemplateHash": "h2"},
+                            "stable": {"weight": 100, "podTemplateHash": "h1"},
+                        }},
+                    }});
+                    cluster().kubectl(&[
+                        "-n",
+                        &ns,
+                        "patch",
+                        "rollouts.argoproj.io",
+                        "ms",
+                        "--subresource=status",
+                        "--type=merge",
+                        "-p",
+                        &aborted.to_string(),
+                    ]);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        });
+        FakeArgo {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for FakeArgo {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn argo_rollout_is_aborted_through_its_status() {
+    let ns = cluster().namespace("argo");
+    let env = argo(&ns, mid_canary());
+    let _controller = FakeArgo::start(&ns);
     let dry = env.run(&["rollback", "infra", "recsys", "--dry-run"]);
     dry.code(0);
     assert!(
@@ -634,21 +741,65 @@ fn argo_rollout_is_aborted_through_its_status() {
         "canary error rate",
     ]);
     out.code(0);
-    let ro: Value = serde_json::from_str(&k.kubectl(&[
-        "-n",
-        &ns,
-        "get",
-        "rollouts.argoproj.io",
-        "ms",
-        "-o",
-        "json",
-    ]))
-    .unwrap();
-    assert_eq!(ro["status"]["abort"], json!(true));
+    assert!(
+        out.stderr
+            .contains("the Argo controller aborted the Rollout: phase Degraded, canary weight 0"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(rollout_status(&ns)["abort"], json!(true));
     assert!(out.stdout.contains("# Incident Report"), "{}", out.stdout);
     let again = env.run(&["rollback", "infra", "recsys", "--yes"]);
     again.code(0);
     assert!(again.stderr.contains("already aborted"), "{}", again.stderr);
+}
+
+/// With no controller acting, `status.abort` is only a request: the canary still has its 20%,
+/// so the rollback is not verified (exit 5), and a second run does not call it done either.
+#[test]
+fn argo_abort_that_no_controller_acts_on_is_not_verified() {
+    let ns = cluster().namespace("argonoctl");
+    let env = argo(&ns, mid_canary());
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(5);
+    assert!(
+        out.stderr.contains(
+            "the Argo Rollouts controller did not act on the abort within 3s: the Rollout's status still shows phase Paused, canary weight 20"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        env.journal().contains("\"type\":\"verified\",\"ok\":false"),
+        "{}",
+        env.journal()
+    );
+    let again = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    let line = again.one_clear_error(5);
+    assert!(line.contains("has not carried it out"), "{line}");
+}
+
+/// A fully promoted Rollout has no canary to abort: said, exit 0, nothing written.
+#[test]
+fn argo_with_no_canary_in_progress_changes_nothing() {
+    let ns = cluster().namespace("argodone");
+    let env = argo(
+        &ns,
+        json!({"phase": "Healthy", "stableRS": "h2", "currentPodHash": "h2", "currentStepIndex": 2}),
+    );
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(0);
+    assert!(
+        out.stderr.contains("has no canary in progress") && out.stderr.contains("nothing to abort"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        rollout_status(&ns).get("abort").is_none(),
+        "{}",
+        rollout_status(&ns)
+    );
+    assert_eq!(env.journal(), "");
 }
 
 // ---- guarantees of the engine: idempotence, one rollback at a time, crash safety ----
