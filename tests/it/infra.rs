@@ -1428,3 +1428,30 @@ fn istio_moves_a_third_share_to_stable_only_when_configured() {
         .collect();
     assert_eq!(w, [&json!(100), &json!(0), &json!(0)]);
 }
+
+/// A Deployment scaled to 0 serves nothing: the undo is said to change what would run only,
+/// and the rollback is not verified (exit 5) instead of "0/0 replicas ready".
+#[test]
+fn a_deployment_at_zero_replicas_is_not_verified() {
+    let k = cluster();
+    let ns = k.namespace("zero");
+    k.deployment(&ns, "ms", &["reg/ms:v1", "reg/ms:v2"]);
+    k.kubectl(&["-n", &ns, "scale", "deployment/ms", "--replicas=0"]);
+    let env = kube_env(&ns, "");
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(5);
+    assert!(
+        out.stderr
+            .contains("is scaled to 0 replicas: nothing serves the model"),
+        "warned before acting:\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("but deployment/ms is scaled to 0 replicas: nothing serves it"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stdout.contains("0/0 replicas ready"), "{}", out.stdout);
+    assert_eq!(k.image(&ns, "ms"), "reg/ms:v1");
+}

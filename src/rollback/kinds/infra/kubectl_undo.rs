@@ -259,6 +259,14 @@ impl Infra {
                 None => "its pod template is not the one planned from: something was deployed or rolled back".into(),
             })
         });
+        // Undoing the template of a Deployment scaled to 0 changes what would run, not what
+        // serves: said before, and the verification fails (exit 5) while it stays at 0.
+        let notes = match dep["spec"]["replicas"].as_u64() {
+            Some(0) => vec![format!(
+                "{target} is scaled to 0 replicas: nothing serves the model, before or after the undo; scale it up (`kubectl scale deployment/{name} --replicas=N`) for the rollback to be verified"
+            )],
+            _ => Vec::new(),
+        };
         let want = to.template.clone();
         let (vk, vname, vimages) = (k.clone(), name.clone(), images.clone());
         Ok(Ok(Draft {
@@ -279,7 +287,7 @@ impl Infra {
                 }
             ),
             detail: Vec::new(),
-            notes: Vec::new(),
+            notes,
             steps,
             verify: Box::new(move || verify_deployment(&vk, &vname, &want, &vimages)),
             claim: Some(claim),
@@ -423,6 +431,12 @@ fn verify_deployment(
     }
     let ready = dep["status"]["readyReplicas"].as_u64().unwrap_or(0);
     let wanted = dep["spec"]["replicas"].as_u64().unwrap_or(1);
+    if wanted == 0 {
+        return Err(format!(
+            "revision {} runs {images}, but deployment/{name} is scaled to 0 replicas: nothing serves it (`kubectl scale deployment/{name} --replicas=N`)",
+            cur.revision
+        ));
+    }
     if ready < wanted {
         return Err(format!("{ready}/{wanted} replicas ready"));
     }
