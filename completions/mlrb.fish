@@ -28,7 +28,7 @@ complete -c mlrb -n "__fish_mlrb_needs_command" -l config -d 'Config file (defau
 complete -c mlrb -n "__fish_mlrb_needs_command" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_needs_command" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_needs_command" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_needs_command" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_needs_command" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_needs_command" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_needs_command" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "status" -d 'What is live, what rollback would go to, and what looks wrong'
@@ -51,7 +51,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand status" -l config -d 'Config f
 complete -c mlrb -n "__fish_mlrb_using_subcommand status" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand status" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand status" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand status" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand status" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand status" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand status" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -l to -d 'Consider this version (checked: not live, not rolled back from)' -r
@@ -63,14 +63,14 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -l config -d 'Confi
 complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand candidate" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and not __fish_seen_subcommand_from model infra features retrain help" -f -a "model" -d 'Roll the model artifact back in the registry, reload serving, verify, report'
@@ -97,7 +97,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l force-unlock -d 'Take over the model\'s lease from a rollback that was abandoned on another machine'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l no-verify -d 'Skip the metrics verification phase (waiting for metrics to return to baseline)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l to-revision -d 'Revision to go back to (default: the one before the current); see --history' -r
@@ -114,7 +114,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s y -l yes -d 'Do not ask for confirmation'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l dry-run -d 'Print the plan and change nothing'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l to -d 'The known-good commit (any revision git understands)' -r
@@ -133,7 +133,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -s y -l yes -d 'Do not ask for confirmation'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l dry-run -d 'Print the plan and change nothing'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l dataset-version -d 'The known-good training dataset version' -r
@@ -151,7 +151,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -s y -l yes -d 'Do not ask for confirmation'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l dry-run -d 'Print the plan and change nothing'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from help" -f -a "model" -d 'Roll the model artifact back in the registry, reload serving, verify, report'
@@ -168,7 +168,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l registry -d 'Regist
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l last -d 'The most recent event'
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l topic -d 'Which runbook' -r -f -a "model\t'Roll back the model artifact (start here)'
@@ -181,7 +181,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l config -d 'Config 
 complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand init" -l path -d 'Where to write (default: ./mlrb.toml)' -r -F
@@ -190,7 +190,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand init" -l registry -d 'Registry
 complete -c mlrb -n "__fish_mlrb_using_subcommand init" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand init" -l force -d 'Replace an existing file'
 complete -c mlrb -n "__fish_mlrb_using_subcommand init" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand init" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand init" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand init" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand init" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand config" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
@@ -199,7 +199,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand config" -l config -d 'Config f
 complete -c mlrb -n "__fish_mlrb_using_subcommand config" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand config" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand config" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand config" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand config" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand config" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand config" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -l dir -d 'Keep the demo registry and journal in DIR (default: a temp dir, removed afterwards)' -r -F
@@ -207,7 +207,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -l config -d 'Config fil
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l log-format -d 'Log lines on stderr: human, or one JSON object per line (the rollbacks it starts included)' -r -f -a "human\t''
@@ -218,7 +218,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l registry -d 'Registr
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l once -d 'Check once and exit: 0 MONITOR, 10 INVESTIGATE, 11 ROLLBACK NOW, 1 metrics unreadable or all without data (blind)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -l mode -d 'Who rolls back: the on-call engineer (manual) or the controller (auto)' -r -f -a "manual\t'The on-call path: an alert, then `rollback model --yes`'
@@ -234,7 +234,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -l history -d 'List the
 complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -s y -l yes -d 'Run a staging drill without asking (it changes the configured registry, then restores it)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -l restore -d 'Put back what an interrupted staging drill of MODEL changed, from the state it saved'
 complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mlrb -n "__fish_mlrb_using_subcommand drill" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -l since -d 'How far back to look, e.g. `24h`, `7d`' -r
@@ -246,14 +246,14 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -l config -d 'Config 
 complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
-complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes completions help" -f -a "status" -d 'What is live, what rollback would go to, and what looks wrong'

@@ -6,9 +6,51 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::printer::Format;
 
+/// The end of every main command's `--help`: exit codes, then the environment (what an
+/// on-call engineer sets first, first).
+macro_rules! help_tail {
+    () => {
+        "Exit status:
+  0    done
+  1    failed (registry, serving or I/O error)
+  2    usage or configuration error
+  3    refused or declined (no terminal and no --yes, a no at the prompt, a lease held elsewhere)
+  4    no safe rollback target
+  5    rolled back, but verification did not see recovery
+  130  interrupted at the confirmation prompt (nothing was changed)
+
+Environment:
+  MLFLOW_TRACKING_URI       the MLflow tracking server (http:// or https://); no config needed
+  MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD   basic auth for it
+  MLFLOW_TRACKING_TOKEN     bearer token for it
+  MLFLOW_TRACKING_SERVER_CERT_PATH, MLFLOW_TRACKING_CLIENT_CERT_PATH, MLFLOW_TRACKING_INSECURE_TLS
+  MLRB_CONFIG               the config file (else ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)
+  MLRB_REGISTRY             a registry URI or embedded registry file, instead of MLFLOW_TRACKING_URI
+  MLRB_STATE_DIR            where the journal lives (default ~/.local/state/mlrb)
+  TZ                        the zone of a local time given to --detected-at
+  TERM                      `dumb` (or unset) gives a plain prompt with no cursor escapes"
+    };
+}
+
 /// Roll back a misbehaving production ML model in one command, with a full record.
 #[derive(Debug, Parser)]
-#[command(name = "mlrb", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "mlrb",
+    version,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = concat!(
+        "Examples:
+  mlrb status recsys                      what is live, what a rollback would go to
+  mlrb rollback model recsys --dry-run    the plan, changing nothing
+  mlrb rollback model recsys --yes --reason \"diversity collapsed\" --detected-at 15m
+  mlrb report --last                      the incident report of the last rollback
+
+",
+        help_tail!()
+    )
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -30,21 +72,47 @@ pub struct GlobalArgs {
     /// Print only data and errors: no status lines, no progress
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// Trace every HTTP request on stderr (credentials and tokens redacted)
-    #[arg(short, long, global = true)]
-    pub verbose: bool,
+    /// Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is
+    /// the same as -v
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// What is live, what rollback would go to, and what looks wrong
+    #[command(after_help = concat!(
+        "Examples:
+  mlrb status                     every model in the config
+  mlrb status recsys              one model: live version, candidate, anomalies
+  mlrb status recsys -o json      the same for a script
+
+",
+        help_tail!()
+    ))]
     Status(StatusArgs),
     /// The version a rollback would go to and why; --designate tags one before a deploy
+    #[command(after_help = concat!(
+        "Examples:
+  mlrb candidate recsys                   the target and the rule that chose it
+  mlrb candidate recsys --designate 7     before deploying v8: v7 is where to come back to
+
+",
+        help_tail!()
+    ))]
     Candidate(CandidateArgs),
     /// Roll back one of the places an ML failure lives
     #[command(subcommand)]
     Rollback(RollbackCommand),
     /// Render the incident report of a recorded event, filled with what you know now
+    #[command(after_help = concat!(
+        "Examples:
+  mlrb report --last
+  mlrb report rollback-20261126T020500Z-1a2b --root-cause \"feature pipeline bug\"
+
+",
+        help_tail!()
+    ))]
     Report(ReportArgs),
     /// Print a model's on-call runbook with its names filled in
     Runbook(RunbookArgs),
@@ -55,8 +123,26 @@ pub enum Command {
     /// Run a complete model rollback on a throwaway embedded registry (no server needed)
     Demo(DemoArgs),
     /// The automated rollback controller: watch metrics, roll back on sustained hard breaches
+    #[command(after_help = concat!(
+        "Examples:
+  mlrb watch recsys                       run the controller (stop with Ctrl-C or SIGTERM)
+  mlrb watch recsys --once                one check: 0 MONITOR, 10 INVESTIGATE, 11 ROLLBACK NOW, 1 blind
+  mlrb watch recsys --log-format json     one JSON object per stderr line
+
+",
+        help_tail!()
+    ))]
     Watch(WatchArgs),
     /// Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR
+    #[command(after_help = concat!(
+        "Examples:
+  mlrb drill --sandbox recsys             on a throwaway registry, nothing real touched
+  mlrb drill recsys --yes                 on the configured registry, restored afterwards
+  mlrb drill --history                    earlier drills and the MTTR trend
+
+",
+        help_tail!()
+    ))]
     Drill(DrillArgs),
     /// What changed lately in the registry, serving infra, feature pipeline and training data
     Changes(ChangesArgs),
@@ -188,8 +274,26 @@ pub struct CandidateArgs {
 #[derive(Debug, Subcommand)]
 pub enum RollbackCommand {
     /// Roll the model artifact back in the registry, reload serving, verify, report
+    #[command(after_help = concat!(
+        "Examples:
+  mlrb rollback model recsys --dry-run
+  mlrb rollback model recsys --yes --reason \"diversity collapsed\" --detected-at 22:04
+  mlrb rollback model recsys --to 3 --yes
+  mlrb rollback model recsys --resume     finish an interrupted rollback
+
+",
+        help_tail!()
+    ))]
     Model(ModelRollbackArgs),
     /// Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report
+    #[command(after_help = concat!(
+        "Examples:
+  mlrb rollback infra recsys --history
+  mlrb rollback infra recsys --yes --reason \"pods crash-looping\" --detected-at 10m
+
+",
+        help_tail!()
+    ))]
     Infra(InfraRollbackArgs),
     /// Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report
     Features(FeaturesRollbackArgs),

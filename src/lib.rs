@@ -43,6 +43,15 @@ pub fn main_entry() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
+            // Bare `mlrb`: the command list, as `mlrb --help` shows it.
+            if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+                && std::env::args_os().len() <= 1
+            {
+                use clap::CommandFactory;
+                let help = cli::Cli::command().render_help().to_string();
+                printer::Printer::new(printer::Format::Table, false).out(&help);
+                return ExitCode::SUCCESS;
+            }
             // One clear line and a hint, like every other error, instead of clap's full usage.
             let rendered = e.render().to_string();
             // The message is the first paragraph ("…were not provided:\n  <MODEL>").

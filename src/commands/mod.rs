@@ -80,7 +80,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         _ => Format::Table,
     };
     let printer = Printer::new(format, cli.global.quiet);
-    crate::http::set_verbose(cli.global.verbose);
+    crate::http::set_verbose(cli.global.verbose > 0);
     // Commands that need no settings run before the config is read, so a broken config
     // never stops `init`, `demo` or `completions`.
     match &cli.command {

@@ -706,3 +706,65 @@ fn names_with_both_quote_kinds_work() {
         "the lookalike is untouched"
     );
 }
+
+/// Bare `mlrb` prints the command list; the main commands' --help end with examples, the exit
+/// codes and the environment (MLFLOW_TRACKING_URI first); -v is one level (and -vv the same).
+#[test]
+fn help_lists_commands_examples_exit_codes_and_environment() {
+    let env = TestEnv::new();
+    let bare = env.run(&[]);
+    bare.code(0);
+    for cmd in [
+        "status",
+        "candidate",
+        "rollback",
+        "watch",
+        "drill",
+        "report",
+    ] {
+        assert!(
+            bare.stdout.contains(&format!("  {cmd} ")),
+            "{cmd}:\n{}",
+            bare.stdout
+        );
+    }
+    for args in [
+        vec!["--help"],
+        vec!["status", "--help"],
+        vec!["candidate", "--help"],
+        vec!["rollback", "model", "--help"],
+        vec!["rollback", "infra", "--help"],
+        vec!["watch", "--help"],
+        vec!["drill", "--help"],
+        vec!["report", "--help"],
+    ] {
+        let out = env.run(&args);
+        out.code(0);
+        let text = &out.stdout;
+        let (ex, codes, envs) = (
+            text.find("\nExamples:\n"),
+            text.find("\nExit status:\n"),
+            text.find("\nEnvironment:\n"),
+        );
+        assert!(
+            matches!((ex, codes, envs), (Some(a), Some(b), Some(c)) if a < b && b < c),
+            "{args:?}:\n{text}"
+        );
+        let after = &text[envs.unwrap()..];
+        assert!(
+            after
+                .lines()
+                .nth(2)
+                .unwrap()
+                .trim_start()
+                .starts_with("MLFLOW_TRACKING_URI"),
+            "{args:?}: MLFLOW_TRACKING_URI first:\n{after}"
+        );
+        for code in ["  0 ", "  2 ", "  3 ", "  4 ", "  5 ", "  130 "] {
+            assert!(text.contains(code), "{args:?}: exit {code}:\n{text}");
+        }
+    }
+    let help = env.run(&["--help"]).stdout.clone();
+    assert!(help.contains("one level"), "{help}");
+    env.run(&["-vv", "config"]).code(0);
+}
