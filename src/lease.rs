@@ -234,7 +234,11 @@ pub fn acquire_with_intent<'r, R: Borrow<dyn Registry + 'r>>(
                     clock::fmt(other.expires.min(other.since + chrono::Duration::minutes(TTL_MINUTES)))
                 ),
             )
-            .with_hint("wait for it; if that rollback was abandoned, take over with --force-unlock")
+            .with_hint(if other.intent.is_some() {
+                "wait for it; if that rollback was abandoned, finish it with --resume --force-unlock"
+            } else {
+                "wait for it; if that rollback was abandoned, take over with --force-unlock"
+            })
             .into());
         }
         crate::printer::to_stderr(&format!(

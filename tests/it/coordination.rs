@@ -13,7 +13,87 @@ crate::on_both_registries!(
     a_stale_plan_is_not_resumed,
     every_events_audit_stays_on_the_version,
     a_holder_is_taken_over_only_when_provably_gone,
+    force_unlock_takes_over_the_rollback_in_flight,
 );
+
+/// The model's lease tags (key → JSON text), from either backend's snapshot.
+fn lease_tags(b: &dyn Backend, m: &str) -> Vec<(String, String)> {
+    let snap: Value = serde_json::from_str(&b.snapshot(m)).unwrap();
+    let mut out = Vec::new();
+    if let Some(tags) = snap["models"][m]["tags"].as_object() {
+        for (k, v) in tags {
+            out.push((k.clone(), v.as_str().unwrap_or("").to_string()));
+        }
+    }
+    if let Some(tags) = snap["model"]["registered_model"]["tags"].as_array() {
+        for t in tags {
+            out.push((
+                t["key"].as_str().unwrap().to_string(),
+                t["value"].as_str().unwrap_or("").to_string(),
+            ));
+        }
+    }
+    out.retain(|(k, _)| k.starts_with("rollback.lease."));
+    out
+}
+
+/// A rollback in flight on another machine (its holder cannot be proven gone): a plain run
+/// backs off naming it; --force-unlock alone is refused, since planning afresh would go one
+/// version too far; --resume --force-unlock finishes that rollback, to its target.
+fn force_unlock_takes_over_the_rollback_in_flight(env: &mut TestEnv, b: &dyn Backend) {
+    let m = unique("in-flight");
+    b.seed(&m, &bad_release(), &[]);
+    let a = on(
+        env,
+        "a",
+        &["rollback", "model", &m, "--yes"],
+        Some("finished:1"),
+    );
+    assert!(a.status.code().is_none(), "{}", text(&a));
+    // A's lease, as if A ran on another machine and might still be alive.
+    let (key, tag) = lease_tags(b, &m).pop().expect("A's lease");
+    let mut tag: Value = serde_json::from_str(&tag).unwrap();
+    tag["machine"] = "another-machine/pid:[1]".into();
+    tag["host"] = "laptop-of-a".into();
+    b.set_model_tag(&m, &key, &tag.to_string());
+    let plain = on(env, "b", &["rollback", "model", &m, "--yes"], None);
+    assert_eq!(plain.status.code(), Some(3), "{}", text(&plain));
+    assert!(
+        String::from_utf8_lossy(&plain.stderr).contains("--resume --force-unlock"),
+        "{}",
+        text(&plain)
+    );
+    let force = on(
+        env,
+        "b",
+        &["rollback", "model", &m, "--yes", "--force-unlock"],
+        None,
+    );
+    assert_eq!(force.status.code(), Some(3), "{}", text(&force));
+    assert_eq!(
+        b.version(&m, 1).0,
+        Stage::Archived,
+        "not one version too far"
+    );
+    let take = on(
+        env,
+        "b",
+        &[
+            "rollback",
+            "model",
+            &m,
+            "--resume",
+            "--force-unlock",
+            "--yes",
+        ],
+        None,
+    );
+    assert_eq!(take.status.code(), Some(0), "{}", text(&take));
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
+    assert_eq!(b.version(&m, 3).0, Stage::Archived);
+    assert_eq!(b.version(&m, 1).0, Stage::Archived);
+    assert!(lease_tags(b, &m).is_empty(), "no lease left");
+}
 
 /// A lease whose holder runs in another PID namespace (a container with the same hostname) is
 /// alive for all this machine can tell: respected. One whose holder ran in this machine and

@@ -264,10 +264,17 @@ impl Model {
         let reg = self.reg.as_ref();
         let name = self.target.registered_name.as_str();
         let to = self.to;
-        let (target, versions) = load_versions(reg, &self.target)?;
+        // The versions and the model are read at once (two connections): the model is not
+        // needed to list the versions, and each read is a round trip before the target is live.
+        let (listed, model) = std::thread::scope(|s| {
+            let model = s.spawn(|| reg.get_model(name));
+            let listed = load_versions(reg, &self.target);
+            (listed, model.join())
+        });
+        let (target, versions) = listed?;
         // An unfinished rollback recorded in the registry (another machine's, or one that
         // failed) is finished, never planned over.
-        let model = reg.get_model(name)?;
+        let model = model.map_err(|_| anyhow::anyhow!("reading the model panicked"))??;
         if let Some(u) = crate::lease::unfinished(&model).first() {
             return Err(CliError::usage(format!(
                 "rollback {} of `{name}` by {} on {} is unfinished: {}",
@@ -279,6 +286,28 @@ impl Model {
             .with_hint(format!(
                 "finish it from any machine: mlrb rollback model {} --resume (`mlrb status {}` shows it)",
                 target.key, target.key
+            ))
+            .into());
+        }
+        // --force-unlock takes over a rollback in flight, its target and its event: planning
+        // afresh over it would pick the version after its target.
+        if req.force_unlock
+            && let Some(u) = live_intents(&model).first()
+        {
+            return Err(CliError::new(
+                ExitStatus::Refused,
+                format!(
+                    "rollback {} of `{name}` by {} on {} is in flight ({} → v{}); --force-unlock takes that rollback over rather than planning a new one; nothing was changed",
+                    u.event,
+                    u.tag.holder,
+                    if u.tag.host.is_empty() { "another machine" } else { u.tag.host.as_str() },
+                    u.tag.intent.as_ref().and_then(|i| i.get("from")).map(|f| f.to_string()).unwrap_or_default(),
+                    u.tag.intent.as_ref().and_then(|i| i.get("to")).map(|t| t.to_string()).unwrap_or_default(),
+                ),
+            )
+            .with_hint(format!(
+                "if it is abandoned, finish it: mlrb rollback model {} --resume --force-unlock",
+                target.key
             ))
             .into());
         }
