@@ -1455,3 +1455,29 @@ fn a_deployment_at_zero_replicas_is_not_verified() {
     assert!(!out.stdout.contains("0/0 replicas ready"), "{}", out.stdout);
     assert_eq!(k.image(&ns, "ms"), "reg/ms:v1");
 }
+
+/// Configured colours that do not include the live one: refused, naming both, never a guess.
+#[test]
+fn blue_green_colors_without_the_live_colour_are_refused() {
+    let k = cluster();
+    let ns = k.namespace("bgcolors");
+    blue_green(&ns, "reg/ms:v1");
+    let env = bg_env(&ns);
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys.infra]\nstrategy = \"blue-green\"\nservice = \"ms\"\nnamespace = \"{ns}\"\ncolors = [\"blue\", \"teal\"]\n"
+        ),
+    );
+    let line = env
+        .run(&["rollback", "infra", "recsys", "--yes"])
+        .one_clear_error(2);
+    assert!(
+        line.contains(
+            "selects `color=green`, which is not among the configured colors (blue, teal)"
+        ),
+        "{line}"
+    );
+    assert_eq!(selector_color(&ns), "green");
+    assert_eq!(env.journal(), "");
+}

@@ -108,6 +108,17 @@ impl Infra {
                 ))
             })?
             .to_string();
+        // A live colour the config does not name: which one is the standby is a guess.
+        if !colors.contains(&live) {
+            return Err(CliError::usage(format!(
+                "{target} selects `{key}={live}`, which is not among the configured colors ({}); nothing was changed",
+                colors.join(", ")
+            ))
+            .with_hint(format!(
+                "set [models.*.infra].colors to the live colour and its standby, e.g. colors = [\"{live}\", \"…\"]"
+            ))
+            .into());
+        }
         if started.is_none()
             && let Some(r) = Recorded::on(&service)
         {
