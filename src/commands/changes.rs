@@ -164,7 +164,8 @@ fn model_changes(
                 source: "registry",
             });
         }
-        // A later update that mlrb's own audit tags do not explain: a stage or alias move.
+        // A later update that mlrb's own audit tags do not explain: a stage or alias move. Its
+        // place is the one it has had since that (last) update — true in a frozen report too.
         if let (Some(u), Some(c)) = (v.updated_at, v.created_at)
             && u >= since
             && (u - c).num_seconds() > 1
@@ -173,7 +174,11 @@ fn model_changes(
             out.push(Change {
                 at: u,
                 component: "model",
-                what: format!("v{} updated, now {}", v.version, v.stage),
+                what: format!(
+                    "v{} updated; since then {}",
+                    v.version,
+                    place(&v.stage, &v.aliases)
+                ),
                 source: "registry",
             });
         }

@@ -452,3 +452,43 @@ fn report_has_a_gantt_of_the_mttr_phases() {
         "{c}"
     );
 }
+
+/// The bad release's promotion, when it came after its registration, is in the record: the
+/// report's timeline is of the registry as the rollback's plan read it, before the rollback
+/// archived the release, and the hint names the promotion as the change closest to the breach.
+#[test]
+fn the_bad_releases_promotion_is_in_the_record_on_mlflow() {
+    use crate::common::mlflow::MlflowBackend;
+    use crate::common::v;
+    use mlrb::registry::Stage;
+    let mut env = TestEnv::new();
+    let b = MlflowBackend::new();
+    b.configure(&mut env);
+    let m = unique("promoted");
+    b.seed(
+        &m,
+        &[
+            v(Stage::Archived),
+            v(Stage::Production).healthy(),
+            v(Stage::None),
+        ],
+        &[],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    b.transition(&m, 2, Stage::Archived);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    b.transition(&m, 3, Stage::Production);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    env.run(&["rollback", "model", &m, "--yes", "--detected-at", "1s"])
+        .code(0);
+    let report = env.run(&["report", "--last"]).code(0).stdout.clone();
+    assert!(
+        report.contains("| model | v3 updated; since then Production |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("**Hint:** closest change before the breach at ")
+            && report.contains("the model (registry) — v3 updated; since then Production"),
+        "{report}"
+    );
+}
