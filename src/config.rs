@@ -1035,10 +1035,16 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
 /// errors, the journal, Slack), so credentials come only from the variables mlrb names.
 fn no_userinfo(what: &str, url: &str) -> Result<(), String> {
     match reqwest::Url::parse(url.trim()) {
-        Ok(u) if !u.username().is_empty() || u.password().is_some() => Err(format!(
-            "{what} `{}` carries a user name or password; mlrb takes no credentials in URLs (they would be printed and journaled): remove the `user:password@` part and give the credential in the variable the section names (auth_header_env, token_env, status_token_env) or in MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD",
-            redact_str(url)
-        )),
+        // Another scheme is refused where the URL is used, for being one.
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && (!u.username().is_empty() || u.password().is_some()) =>
+        {
+            Err(format!(
+                "{what} `{}` carries a user name or password; mlrb takes no credentials in URLs (they would be printed and journaled): remove the `user:password@` part and give the credential in the variable the section names (auth_header_env, token_env, status_token_env) or in MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD",
+                redact_str(url)
+            ))
+        }
         _ => Ok(()),
     }
 }
