@@ -429,7 +429,15 @@ pub fn explain_in(e: &ExecError, what: &str, section: &str) -> (String, Option<S
     if matches!(e, ExecError::Timeout { .. }) || err.contains("timed out waiting") {
         return (
             msg,
-            Some("the rollout is not Ready: `kubectl describe deployment` and `kubectl get pods` show why (image pull, crash loop, resources); `--to-revision N` rolls back further".into()),
+            Some(format!(
+                "the rollout is not Ready: `kubectl describe deployment` and `kubectl get pods` show why (image pull, crash loop, resources){}",
+                // Only `rollback infra` has the flag.
+                if section == "infra" {
+                    "; `--to-revision N` rolls back further"
+                } else {
+                    ""
+                }
+            )),
         );
     }
     if err.contains("connection refused") || err.contains("Unable to connect") {

@@ -135,6 +135,14 @@ fn restores_code_and_data_and_commits_with_the_event_id() {
         out.stdout
     );
     assert!(out.stdout.contains("files changed"), "{}", out.stdout);
+    // The report is titled and advised for the feature pipeline, not a model rollback.
+    assert!(
+        out.stdout
+            .contains("# Incident Report: Feature Pipeline Rollback - recsys"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("mlrb candidate"), "{}", out.stdout);
     assert_eq!(read(&r, "transform.py"), "def f(x): return x\n");
     assert_eq!(read(&r, "features.csv"), "id,score\n1,0.5\n");
     let msg = sh(&r.dir, "git", &["log", "-1", "--format=%B"], &[]);

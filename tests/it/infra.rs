@@ -1481,3 +1481,50 @@ fn blue_green_colors_without_the_live_colour_are_refused() {
     assert_eq!(selector_color(&ns), "green");
     assert_eq!(env.journal(), "");
 }
+
+/// An infra rollback's report is titled and advised as one, and a failed canary reversal's
+/// hint names a flag `rollback infra` takes for its strategy (not --history).
+#[test]
+fn an_infra_report_is_titled_and_advised_as_an_infrastructure_rollback() {
+    let k = cluster();
+    let ns = k.namespace("bgreport");
+    blue_green(&ns, "reg/ms:v1");
+    let out = bg_env(&ns).run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(0);
+    assert!(
+        out.stdout
+            .contains("# Incident Report: Infrastructure Rollback - recsys"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("mlrb candidate"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("`mlrb rollback infra MODEL --dry-run`"),
+        "{}",
+        out.stdout
+    );
+    // The abort fails: a kubectl plugin on PATH that refuses, as RBAC would.
+    let ns = k.namespace("argohint");
+    let mut env = argo(&ns, mid_canary());
+    let bin = env.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let plugin = bin.join("kubectl-argo-rollouts");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\necho 'Error: rollouts.argoproj.io \"ms\" is forbidden' >&2\nexit 1\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), env.vars["PATH"]);
+    env.set("PATH", path);
+    let out = env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(1);
+    assert!(!out.stderr.contains("--history"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`mlrb rollback infra recsys --dry-run`"),
+        "{}",
+        out.stderr
+    );
+}

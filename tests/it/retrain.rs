@@ -322,15 +322,23 @@ fn webhook_posts_the_request() {
             server.url
         ),
     );
-    env.run(&[
+    let out = env.run(&[
         "rollback",
         "retrain",
         "recsys",
         "--dataset-version",
         "ds-2",
         "--yes",
-    ])
-    .code(0);
+    ]);
+    out.code(0);
+    // The report is titled and advised for a retrain, not a model rollback.
+    assert!(
+        out.stdout
+            .contains("# Incident Report: Emergency Retrain - recsys"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("mlrb candidate"), "{}", out.stdout);
     let body: Value = serde_json::from_str(&server.requests()[0].body).unwrap();
     assert_eq!(body["dataset_version"], json!("ds-2"));
     assert_eq!(body["emergency_retrain"], json!(true));

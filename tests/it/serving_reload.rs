@@ -84,6 +84,17 @@ fn a_reload_that_never_becomes_ready_exits_5() {
     let out = env.run(&["rollback", "model", &m, "--yes"]);
     out.code(5);
     assert!(out.stderr.contains("rollout status"), "{}", out.stderr);
+    // The hint names what this command can do: no `rollback infra` flag, no [infra] section.
+    assert!(
+        out.stderr.contains("kubectl describe deployment"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("--to-revision") && !out.stderr.contains("models.*.infra"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(b.version(&m, 2).0, Stage::Production);
 }
 

@@ -306,10 +306,17 @@ impl Infra {
                 "rolled back {}: {} {} → {}",
                 d.target, d.unit, d.from_label, d.to_label
             ),
-            failure_hint: format!(
-                "`mlrb rollback infra {} --history` shows the revisions now",
-                self.model
-            ),
+            // --history is for the strategies with revisions.
+            failure_hint: match self.cfg.strategy {
+                InfraStrategy::Kubectl | InfraStrategy::Helm => format!(
+                    "`mlrb rollback infra {} --history` shows the revisions now",
+                    self.model
+                ),
+                _ => format!(
+                    "`mlrb rollback infra {} --dry-run` shows what a new run would do",
+                    self.model
+                ),
+            },
             on_failure: Some(Box::new(move |i| {
                 if i == 0 {
                     "; nothing was changed".into()

@@ -1145,7 +1145,8 @@ pub(crate) fn serving_step(
                 if t.is_empty() { argv.join(" ") } else { t }
             })
             .map_err(|e| {
-                let (msg, hint) = crate::exec::kubectl::explain(&e, "the serving deployment");
+                let (msg, hint) =
+                    crate::exec::kubectl::explain_in(&e, "the serving deployment", "serving");
                 let status = if *awaits {
                     ExitStatus::NotVerified
                 } else {
