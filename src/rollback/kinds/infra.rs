@@ -500,6 +500,25 @@ fn command_step(cmd: Cmd, strategy: &'static str, target: &str) -> Box<dyn Step>
     })
 }
 
+/// A wait for the rollout to become Ready (`kubectl rollout status`): the rollback is applied by
+/// then, so its failure is "rolled back, not verified" (exit 5), as for a model's serving.
+struct Awaits(Box<dyn Step>);
+
+impl Step for Awaits {
+    fn line(&self) -> String {
+        self.0.line()
+    }
+    fn done(&self) -> bool {
+        self.0.done()
+    }
+    fn run(&self, event: &str) -> std::result::Result<String, StepFailure> {
+        self.0.run(event)
+    }
+    fn awaits(&self) -> bool {
+        true
+    }
+}
+
 fn run_cmd(
     cmd: &Cmd,
     explain: impl Fn(&ExecError) -> (String, Option<String>),

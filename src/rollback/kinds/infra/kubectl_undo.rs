@@ -15,7 +15,7 @@ use crate::rollback::{Kind, Planned, Request, Step, StepFailure};
 
 use super::lease::{CasError, Lease, Object, Write};
 use super::{
-    AT, BY, Draft, Drafted, Infra, REVISION, Recorded, Started, TEMPLATE, TO_REVISION,
+    AT, Awaits, BY, Draft, Drafted, Infra, REVISION, Recorded, Started, TEMPLATE, TO_REVISION,
     command_step, last_infra_rollback, lease, no_revision, nothing, run_cmd,
 };
 
@@ -242,7 +242,11 @@ impl Infra {
                 who: req.who.clone(),
                 resumed: started.map(|s| s.event.clone()),
             }),
-            command_step(k.status(&name, self.timeout()), "kubectl", &target),
+            Box::new(Awaits(command_step(
+                k.status(&name, self.timeout()),
+                "kubectl",
+                &target,
+            ))),
         ];
         let planned = current.template.clone();
         let resuming = started.is_some();
