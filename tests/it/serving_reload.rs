@@ -251,3 +251,46 @@ fn kubectl_set_env_sets_the_variable_on_the_model_container_only() {
     assert_eq!(env_of(1), "", "the sidecar is untouched");
     assert_eq!(b.version(&m, 2).0, Stage::Production);
 }
+
+/// A serving Deployment that matches nothing is exit 2 before the registry is touched.
+#[test]
+fn kubectl_set_env_with_a_deployment_that_matches_nothing_changes_nothing() {
+    let k = cluster();
+    let ns = k.namespace("nodep");
+    let (mut env, b, m) = env_with(&format!(
+        "kind = \"kubectl-set-env\"\ndeployment = \"nope\"\nnamespace = \"{ns}\"\n"
+    ));
+    k.configure(&mut env);
+    let before = b.snapshot(&m);
+    let line = env
+        .run(&["rollback", "model", &m, "--yes"])
+        .one_clear_error(2);
+    assert!(
+        line.contains("[serving]") && line.contains("\"nope\" not found"),
+        "{line}"
+    );
+    assert_eq!(b.snapshot(&m), before, "nothing was changed");
+}
+
+/// A serving Deployment scaled to 0 finishes `rollout status` at once and serves nothing: the
+/// model rollback is not verified (exit 5), not "rolled back and verified".
+#[test]
+fn a_serving_deployment_at_zero_replicas_is_not_verified() {
+    let k = cluster();
+    let ns = k.namespace("zeroserve");
+    k.deployment(&ns, "ms", &["reg/ms:v1"]);
+    k.kubectl(&["-n", &ns, "scale", "deployment/ms", "--replicas=0"]);
+    let (mut env, b, m) = env_with(&format!(
+        "kind = \"kubectl-restart\"\ndeployment = \"ms\"\nnamespace = \"{ns}\"\ntimeout = \"30s\"\n"
+    ));
+    k.configure(&mut env);
+    let out = env.run(&["rollback", "model", &m, "--yes"]);
+    out.code(5);
+    assert!(
+        out.stderr
+            .contains("deployment/ms is scaled to 0 replicas: its rollout is complete but nothing serves the model"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
+}

@@ -1159,12 +1159,43 @@ pub(crate) fn serving_step(
                         None => msg,
                     },
                 )
+            })
+            .and_then(|done| {
+                if *awaits {
+                    scaled_to_zero(serving_cfg)
+                        .map_or(Ok(done), |why| Err((ExitStatus::NotVerified, why)))
+                } else {
+                    Ok(done)
+                }
             }),
         _ => Err((
             ExitStatus::Failure,
             format!("not a serving step: {}", step.describe(name)),
         )),
     }
+}
+
+/// A kubectl serving Deployment at 0 replicas: `rollout status` says it rolled out, and
+/// nothing serves. Why it does not count as served, if so (a failed read says nothing).
+fn scaled_to_zero(serving: &crate::config::ServingConfig) -> Option<String> {
+    use crate::config::ServingKind;
+    if !matches!(
+        serving.kind,
+        ServingKind::KubectlRestart | ServingKind::KubectlSetEnv
+    ) {
+        return None;
+    }
+    let name = serving.deployment.as_deref()?;
+    let k = crate::exec::kubectl::Kubectl {
+        context: serving.context.clone(),
+        namespace: serving.namespace.clone(),
+    };
+    let dep = k.get_json("deployment", name).ok()?;
+    (dep["spec"]["replicas"].as_u64() == Some(0)).then(|| {
+        format!(
+            "deployment/{name} is scaled to 0 replicas: its rollout is complete but nothing serves the model (`kubectl scale deployment/{name} --replicas=N`)"
+        )
+    })
 }
 
 /// Re-reads what the rollback changed, not the model's whole history: the target must be the
