@@ -100,3 +100,109 @@ pub fn client() -> Result<Http, String> {
         ..HttpOptions::default()
     })
 }
+
+/// The pod template of a kubectl serving Deployment (`kubectl-restart`, `kubectl-set-env`), as a
+/// drill snapshots it before its breach and compares it after its restore; `None` for the other
+/// kinds. The restart stamp is left out: a restart is what the reload is.
+pub fn deployment_template(
+    serving: &crate::config::ServingConfig,
+) -> Result<Option<serde_json::Value>, String> {
+    use crate::config::ServingKind;
+    if !matches!(
+        serving.kind,
+        ServingKind::KubectlRestart | ServingKind::KubectlSetEnv
+    ) {
+        return Ok(None);
+    }
+    let name = serving.deployment.as_deref().unwrap_or_default();
+    let k = crate::exec::kubectl::Kubectl {
+        context: serving.context.clone(),
+        namespace: serving.namespace.clone(),
+    };
+    let dep = k
+        .get_json("deployment", name)
+        .map_err(|e| format!("cannot read deployment/{name}: {e}"))?;
+    let mut t = dep["spec"]["template"].clone();
+    if let Some(a) = t
+        .pointer_mut("/metadata/annotations")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        a.remove("kubectl.kubernetes.io/restartedAt");
+    }
+    Ok(Some(t))
+}
+
+/// Every difference between two pod templates, one line each naming the field
+/// (`containers[log-shipper].env[MODEL_VERSION]`): list items with a `name` are matched by it.
+pub fn template_diff(
+    shown: &str,
+    before: &serde_json::Value,
+    after: &serde_json::Value,
+) -> Vec<String> {
+    use serde_json::Value;
+    fn walk(path: String, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<String>) {
+        let show = |v: Option<&Value>| v.map_or("(absent)".to_string(), |v| format!("`{v}`"));
+        match (a, b) {
+            (Some(Value::Object(x)), Some(Value::Object(y))) => {
+                for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                    walk(format!("{path}.{k}"), x.get(k), y.get(k), out);
+                }
+            }
+            (Some(Value::Array(x)), Some(Value::Array(y)))
+                if x.iter().chain(y).all(|i| i["name"].is_string()) =>
+            {
+                let key = |i: &Value| i["name"].as_str().unwrap_or("").to_string();
+                let names: Vec<String> = x
+                    .iter()
+                    .map(key)
+                    .chain(
+                        y.iter()
+                            .map(key)
+                            .filter(|n| !x.iter().any(|i| key(i) == *n)),
+                    )
+                    .collect();
+                for n in names {
+                    let find = |l: &Vec<Value>| l.iter().find(|i| key(i) == n).cloned();
+                    walk(
+                        format!("{path}[{n}]"),
+                        find(x).as_ref(),
+                        find(y).as_ref(),
+                        out,
+                    );
+                }
+            }
+            (a, b) if a != b => out.push(format!("{path}: {} before, {} after", show(a), show(b))),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("template".into(), Some(before), Some(after), &mut out);
+    out.into_iter()
+        .map(|d| format!("serving {shown} {d}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_difference_names_the_container_and_the_variable() {
+        let before = json!({"spec": {"containers": [
+            {"name": "server", "image": "a", "env": [{"name": "MODEL_VERSION", "value": "2"}]},
+            {"name": "log-shipper", "image": "b"},
+        ]}});
+        let mut after = before.clone();
+        after["spec"]["containers"][1]["env"] = json!([{"name": "MODEL_VERSION", "value": "2"}]);
+        assert_eq!(
+            template_diff("deployment/ms", &before, &before),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            template_diff("deployment/ms", &before, &after),
+            [
+                "serving deployment/ms template.spec.containers[log-shipper].env: (absent) before, `[{\"name\":\"MODEL_VERSION\",\"value\":\"2\"}]` after"
+            ]
+        );
+    }
+}

@@ -267,6 +267,11 @@ fn staging(
         .breach
         .ok_or_else(|| example("a breach to rehearse"))?;
     let target = ctx.settings.model(model, None)?;
+    // What the drill's reloads may touch: the model server's container only, and its pod
+    // template as it is now, to compare after the restore.
+    crate::rollback::kinds::model::serving_preflight(&target.serving)?;
+    let serving_before = crate::serving::deployment_template(&target.serving)
+        .map_err(|e| CliError::new(ExitStatus::Failure, format!("{e}; nothing was changed")))?;
     let reg = ctx.registry()?;
     let name = target.registered_name.clone();
     let mut versions = registry::all_versions(reg.as_ref(), &name).map_err(CliError::from)?;
@@ -479,6 +484,19 @@ fn staging(
         }
         if let Err(e) = how.stop(&target, &id) {
             problems.push(format!("the injected fault was not stopped: {e}"));
+        }
+        if let Some(before) = &serving_before {
+            let shown = format!(
+                "deployment/{}",
+                target.serving.deployment.as_deref().unwrap_or_default()
+            );
+            match crate::serving::deployment_template(&target.serving) {
+                Ok(Some(after)) => {
+                    problems.extend(crate::serving::template_diff(&shown, before, &after))
+                }
+                Ok(None) => {}
+                Err(e) => problems.push(format!("serving not checked: {e}")),
+            }
         }
         journal.append(Entry::Note {
             text: format!(

@@ -559,3 +559,99 @@ fn a_breach_that_cannot_be_made_changes_nothing_and_leaves_no_drill_open() {
         "a drill that never started is not in the history"
     );
 }
+
+/// A staging drill whose serving is a kubectl Deployment snapshots its pod template before the
+/// breach and compares it after the restore: a variable the drill left behind fails it, named
+/// by container. A Deployment with a sidecar and no `container` is refused before anything.
+#[test]
+fn staging_drill_compares_the_serving_pod_template_and_never_touches_a_sidecar() {
+    let k = crate::common::kube::cluster();
+    let ns = k.namespace("drillsrv");
+    k.apply(
+        &ns,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ms\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: ms}\n  template:\n    metadata:\n      labels: {app: ms}\n    spec:\n      containers:\n      - name: server\n        image: reg/ms:v1\n      - name: log-shipper\n        image: reg/shipper:v1\n",
+    );
+    k.kubectl(&[
+        "-n",
+        &ns,
+        "rollout",
+        "status",
+        "deployment/ms",
+        "--timeout=60s",
+    ]);
+    let (b, mut env, m, srv) = staging_world(
+        "drillsrv",
+        &[
+            v(Stage::Archived),
+            v(Stage::Production).healthy(),
+            v(Stage::Archived),
+        ],
+        &[],
+        2,
+        &[3],
+        "",
+        |_| "breach = \"promote\"\nversion = 3".into(),
+        "",
+    );
+    k.configure(&mut env);
+    let cfg = std::fs::read_to_string(env.path().join("mlrb.toml")).unwrap();
+    let http = format!(
+        "kind = \"http\"\nreload_url = \"{0}/reload\"\nhealth_url = \"{0}/health\"\ntimeout = \"10s\"\n",
+        srv.server.url
+    );
+    assert!(cfg.contains(&http), "{cfg}");
+    let kubectl = format!(
+        "kind = \"kubectl-set-env\"\ndeployment = \"ms\"\nnamespace = \"{ns}\"\ntimeout = \"30s\"\n"
+    );
+    // The breach is never seen (the metrics follow the http model server, which this serving
+    // does not reload): the drill ends after 3 s, restores, and checks.
+    let cfg = cfg.replace(
+        &format!("[models.\"{m}\".drill]\ntimeout = \"60s\""),
+        &format!("[models.\"{m}\".drill]\ntimeout = \"3s\""),
+    );
+    env.write("mlrb.toml", &cfg.replace(&http, &kubectl));
+    let before = registry_state(&b, &m, 3);
+    let template = || {
+        k.kubectl(&[
+            "-n",
+            &ns,
+            "get",
+            "deployment",
+            "ms",
+            "-o",
+            "jsonpath={.spec.template.spec}",
+        ])
+    };
+    let sidecar_before = template();
+
+    let line = env.run(&["drill", &m, "--yes"]).one_clear_error(2);
+    assert!(
+        line.contains("has 2 containers (server, log-shipper)"),
+        "{line}"
+    );
+    assert_eq!(registry_state(&b, &m, 3), before);
+    assert_eq!(template(), sidecar_before, "nothing was changed");
+
+    env.write(
+        "mlrb.toml",
+        &cfg.replace(&http, &format!("{kubectl}container = \"server\"\n")),
+    );
+    let out = env.run(&["drill", &m, "--yes"]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    let h = history(&env);
+    let r = &h[0];
+    assert_eq!(r["restored"], false, "{r}");
+    let differences = r["differences"].to_string();
+    assert!(
+        differences.contains(
+            "serving deployment/ms template.spec.containers[server].env: (absent) before"
+        ),
+        "{differences}"
+    );
+    assert!(!differences.contains("log-shipper"), "{differences}");
+    assert_eq!(
+        registry_state(&b, &m, 3),
+        before,
+        "the registry is restored"
+    );
+}

@@ -952,7 +952,7 @@ pub(crate) fn preflight(v: &ModelVersion) -> std::result::Result<(), String> {
 
 /// Before any change: a `kubectl-set-env` reload's Deployment exists and the container it sets
 /// the variable on is the model server's (`plan::serving_container`).
-fn serving_preflight(serving: &crate::config::ServingConfig) -> Result<()> {
+pub(crate) fn serving_preflight(serving: &crate::config::ServingConfig) -> Result<()> {
     if serving.kind != crate::config::ServingKind::KubectlSetEnv {
         return Ok(());
     }
