@@ -747,7 +747,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__rollback__subcmd__features)
-            opts="-y -o -q -v -h -V --to --before --no-commit --push --resume --reason --yes --dry-run --detected-at --triggered-by --output --config --registry --state-dir --quiet --verbose --help --version"
+            opts="-y -o -q -v -h -V --to --before --no-commit --push --resume --reason --yes --dry-run --detected-at --triggered-by --abandon --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -770,6 +770,10 @@ _mlrb() {
                     return 0
                     ;;
                 --triggered-by)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --abandon)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -885,7 +889,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__rollback__subcmd__infra)
-            opts="-y -o -q -v -h -V --to-revision --history --resume --reason --yes --dry-run --detected-at --triggered-by --output --config --registry --state-dir --quiet --verbose --help --version"
+            opts="-y -o -q -v -h -V --to-revision --history --resume --reason --yes --dry-run --detected-at --triggered-by --abandon --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -904,6 +908,10 @@ _mlrb() {
                     return 0
                     ;;
                 --triggered-by)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --abandon)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -935,7 +943,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__rollback__subcmd__model)
-            opts="-y -o -q -v -h -V --to --force --reason --yes --dry-run --detected-at --triggered-by --resume --fallback --end --force-unlock --alias --no-verify --output --config --registry --state-dir --quiet --verbose --help --version"
+            opts="-y -o -q -v -h -V --to --force --reason --yes --dry-run --detected-at --triggered-by --abandon --resume --fallback --end --force-unlock --alias --no-verify --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -954,6 +962,10 @@ _mlrb() {
                     return 0
                     ;;
                 --triggered-by)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --abandon)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -989,7 +1001,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__rollback__subcmd__retrain)
-            opts="-y -o -q -v -h -V --dataset-version --config-commit --wait --resume --reason --yes --dry-run --detected-at --triggered-by --output --config --registry --state-dir --quiet --verbose --help --version"
+            opts="-y -o -q -v -h -V --dataset-version --config-commit --wait --resume --reason --yes --dry-run --detected-at --triggered-by --abandon --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1012,6 +1024,10 @@ _mlrb() {
                     return 0
                     ;;
                 --triggered-by)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --abandon)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

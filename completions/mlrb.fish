@@ -82,6 +82,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l reason -d 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l detected-at -d 'When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC` for UTC), or RFC 3339 with an offset; the plan echoes it in UTC' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l triggered-by -d 'Who or what started the rollback (default: $USER)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l abandon -d 'Close the interrupted rollback EVENT of this target as abandoned (recorded in the journal; nothing else changes), then plan afresh: for a rollback made obsolete since' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l alias -d 'Live version = the version this alias points at (instead of the Production stage)' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
 json\t''"
@@ -104,6 +105,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l reason -d 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l detected-at -d 'When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC` for UTC), or RFC 3339 with an offset; the plan echoes it in UTC' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l triggered-by -d 'Who or what started the rollback (default: $USER)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l abandon -d 'Close the interrupted rollback EVENT of this target as abandoned (recorded in the journal; nothing else changes), then plan afresh: for a rollback made obsolete since' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
 json\t''"
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
@@ -122,6 +124,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l reason -d 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l detected-at -d 'When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC` for UTC), or RFC 3339 with an offset; the plan echoes it in UTC' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l triggered-by -d 'Who or what started the rollback (default: $USER)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l abandon -d 'Close the interrupted rollback EVENT of this target as abandoned (recorded in the journal; nothing else changes), then plan afresh: for a rollback made obsolete since' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
 json\t''"
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from features" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
@@ -141,6 +144,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l reason -d 'Why: recorded with the rollback (registry tags keep 500 characters, commits, journal, report)' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l detected-at -d 'When the breach began: `15m` (ago), `22:04` or `YYYY-MM-DD HH:MM` (local time; add `UTC` for UTC), or RFC 3339 with an offset; the plan echoes it in UTC' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l triggered-by -d 'Who or what started the rollback (default: $USER)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l abandon -d 'Close the interrupted rollback EVENT of this target as abandoned (recorded in the journal; nothing else changes), then plan afresh: for a rollback made obsolete since' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
 json\t''"
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from retrain" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
