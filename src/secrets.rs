@@ -81,7 +81,6 @@ fn secret_values() -> Vec<String> {
                     .contains(&s.to_ascii_lowercase().as_str());
             }
             out.extend(u.query_pairs().map(|(_, v)| v.into_owned()));
-            out.push(u.path().to_string());
         }
         out.push(v);
     }
@@ -94,8 +93,10 @@ fn secret_values() -> Vec<String> {
         out.push(base64(format!("{user}:{password}").as_bytes()));
     }
     out.retain(|s| s.chars().count() >= MIN_SECRET);
-    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.sort();
     out.dedup();
+    // Longest first: a token inside a longer secret (a URL) must not break the longer one up.
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
     out
 }
 
