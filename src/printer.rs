@@ -181,6 +181,18 @@ impl Printer {
     }
 }
 
+/// A table for people: borders only, and wrapped to the terminal's width, or to 80 columns when
+/// stdout is not a terminal (a pager, a file, a ticket).
+pub fn table() -> comfy_table::Table {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+    t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    if t.width().is_none() {
+        t.set_width(80);
+    }
+    t
+}
+
 #[cfg(test)]
 mod tests {
     use super::escape_controls;

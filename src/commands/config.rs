@@ -1,7 +1,5 @@
 //! `mlrb config`: the config file that was read and every resolved setting with its source.
 
-use comfy_table::{Table, presets};
-
 use crate::commands::{Ctx, Result};
 use crate::error::ExitStatus;
 
@@ -11,8 +9,7 @@ pub fn run(ctx: &Ctx) -> Result<ExitStatus> {
         ctx.printer.out_json(sources);
         return Ok(ExitStatus::Success);
     }
-    let mut t = Table::new();
-    t.load_preset(presets::UTF8_BORDERS_ONLY);
+    let mut t = crate::printer::table();
     t.set_header(vec!["setting", "value", "from"]);
     for s in sources {
         t.add_row(vec![s.key.as_str(), s.value.as_str(), s.source.as_str()]);

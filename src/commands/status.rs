@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use comfy_table::{Table, presets};
 use serde::Serialize;
 
 use crate::cli::StatusArgs;
@@ -526,8 +525,7 @@ pub fn anomalies(
 }
 
 fn render(s: &ModelStatus) -> String {
-    let mut t = Table::new();
-    t.load_preset(presets::UTF8_BORDERS_ONLY);
+    let mut t = crate::printer::table();
     t.set_header(vec![
         "role", "version", "stage", "aliases", "created", "source",
     ]);
@@ -604,8 +602,7 @@ fn err_message<S: serde::Serializer>(
 }
 
 fn render_metrics(m: &MetricsView) -> String {
-    let mut t = Table::new();
-    t.load_preset(presets::UTF8_BORDERS_ONLY);
+    let mut t = crate::printer::table();
     t.set_header(vec!["metric", "now", "baseline"]);
     let mut names: Vec<&String> = m.now.keys().chain(m.baseline.keys()).collect();
     names.sort();

@@ -1,8 +1,6 @@
 //! `mlrb rollback infra`: arguments → the infra kind → the engine; `--history` lists the
 //! revisions and changes nothing.
 
-use comfy_table::{Table, presets};
-
 use crate::cli::InfraRollbackArgs;
 use crate::commands::{Ctx, Result};
 use crate::error::ExitStatus;
@@ -26,8 +24,7 @@ fn print_history(ctx: &Ctx, title: &str, rows: &[HistoryRow]) {
         p.out_json(&rows);
         return;
     }
-    let mut t = Table::new();
-    t.load_preset(presets::UTF8_BORDERS_ONLY);
+    let mut t = crate::printer::table();
     t.set_header(vec!["revision", "change-cause", "image", "age"]);
     for r in rows {
         t.add_row(vec![
