@@ -182,6 +182,70 @@ pub fn template_diff(
         .collect()
 }
 
+/// Whether a kubectl serving Deployment runs `version` on Ready pods: its controller has
+/// observed the last change, every replica is updated and ready (and there is one), and with
+/// `kubectl-set-env` the variable names `version`. `Err` says what it shows instead; other
+/// kinds, and a Deployment that cannot be read, say nothing against it.
+pub fn converged(serving: &crate::config::ServingConfig, version: u64) -> Result<(), String> {
+    use crate::config::ServingKind;
+    if !matches!(
+        serving.kind,
+        ServingKind::KubectlRestart | ServingKind::KubectlSetEnv
+    ) {
+        return Ok(());
+    }
+    let name = serving.deployment.as_deref().unwrap_or_default();
+    let k = crate::exec::kubectl::Kubectl {
+        context: serving.context.clone(),
+        namespace: serving.namespace.clone(),
+    };
+    let Ok(dep) = k.get_json("deployment", name) else {
+        return Ok(());
+    };
+    let n = |p: &str| dep.pointer(p).and_then(serde_json::Value::as_u64);
+    if serving.kind == ServingKind::KubectlSetEnv {
+        let var = serving.env_var.as_deref().unwrap_or("MODEL_VERSION");
+        let set: Vec<String> = dep["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| {
+                serving
+                    .container
+                    .as_deref()
+                    .is_none_or(|want| c["name"] == want)
+            })
+            .flat_map(|c| c["env"].as_array().into_iter().flatten())
+            .filter(|e| e["name"] == var)
+            .map(|e| e["value"].as_str().unwrap_or("").to_string())
+            .collect();
+        if !set.iter().any(|v| *v == version.to_string()) {
+            return Err(format!(
+                "deployment/{name} sets {var}={}, not {version}",
+                if set.is_empty() {
+                    "(unset)".to_string()
+                } else {
+                    set.join(",")
+                }
+            ));
+        }
+    }
+    let wanted = n("/spec/replicas").unwrap_or(1);
+    let (generation, observed) = (n("/metadata/generation"), n("/status/observedGeneration"));
+    let updated = n("/status/updatedReplicas").unwrap_or(0);
+    let ready = n("/status/readyReplicas").unwrap_or(0);
+    let total = n("/status/replicas").unwrap_or(0);
+    if wanted == 0 {
+        return Err(format!("deployment/{name} is scaled to 0 replicas"));
+    }
+    if observed < generation || updated < wanted || ready < wanted || total > updated {
+        return Err(format!(
+            "the rollout of deployment/{name} is not Ready ({updated}/{wanted} updated, {ready}/{wanted} ready, {total} pods in all)"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -294,3 +294,31 @@ fn a_serving_deployment_at_zero_replicas_is_not_verified() {
     );
     assert_eq!(b.version(&m, 2).0, Stage::Production);
 }
+
+/// A model rollback whose kubectl-set-env rollout never became Ready (exit 5) is not "already
+/// rolled back … nothing changed" on a re-run: the registry is done, serving is not, and the
+/// re-run says so (exit 5).
+#[test]
+fn a_rerun_after_a_serving_rollout_that_never_became_ready_is_not_done() {
+    let k = cluster();
+    let ns = k.namespace("notconverged");
+    k.deployment(&ns, "ms", &["reg/ms:broken"]);
+    let (mut env, b, m) = env_with(&format!(
+        "kind = \"kubectl-set-env\"\ndeployment = \"ms\"\nnamespace = \"{ns}\"\ntimeout = \"2s\"\n"
+    ));
+    k.configure(&mut env);
+    env.run(&["rollback", "model", &m, "--yes"]).code(5);
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
+    let again = env.run(&["rollback", "model", &m, "--yes"]);
+    let line = again.one_clear_error(5);
+    assert!(
+        line.contains("v2 of")
+            && line.contains("is live in the registry, but serving has not converged on it: the rollout of deployment/ms is not Ready"),
+        "{line}"
+    );
+    assert!(
+        !again.stderr.contains("nothing changed"),
+        "{}",
+        again.stderr
+    );
+}

@@ -371,6 +371,19 @@ impl Model {
             .into());
         }
         if let Some(done) = select::already_rolled_back(&live, to) {
+            // The registry is done; a kubectl serving rollout that never became Ready is not,
+            // and "nothing changed" would hide that the old version still serves.
+            if let Err(why) = serving::converged(&target.serving, live[0].version) {
+                return Err(CliError::new(
+                    ExitStatus::NotVerified,
+                    format!(
+                        "v{} of `{name}` is live in the registry, but serving has not converged on it: {why}",
+                        live[0].version
+                    ),
+                )
+                .with_hint("`kubectl rollout status` and `kubectl get pods` show why the rollout is not Ready; fix it, and a re-run says it is done")
+                .into());
+            }
             let mut view = serde_json::Map::new();
             view.insert("model".into(), name.into());
             view.insert("from".into(), serde_json::json!([]));
