@@ -186,7 +186,11 @@ pub fn template_diff(
 /// observed the last change, every replica is updated and ready (and there is one), and with
 /// `kubectl-set-env` the variable names `version`. `Err` says what it shows instead; other
 /// kinds, and a Deployment that cannot be read, say nothing against it.
-pub fn converged(serving: &crate::config::ServingConfig, version: u64) -> Result<(), String> {
+pub fn converged(
+    serving: &crate::config::ServingConfig,
+    version: u64,
+    within: Duration,
+) -> Result<(), String> {
     use crate::config::ServingKind;
     if !matches!(
         serving.kind,
@@ -199,7 +203,14 @@ pub fn converged(serving: &crate::config::ServingConfig, version: u64) -> Result
         context: serving.context.clone(),
         namespace: serving.namespace.clone(),
     };
-    let Ok(dep) = k.get_json("deployment", name) else {
+    let read = k
+        .cmd(["get", "deployment", name, "-o", "json"])
+        .timeout(within)
+        .run();
+    let Some(dep) = read
+        .ok()
+        .and_then(|o| serde_json::from_str::<serde_json::Value>(&o.stdout).ok())
+    else {
         return Ok(());
     };
     let n = |p: &str| dep.pointer(p).and_then(serde_json::Value::as_u64);

@@ -316,6 +316,26 @@ pub fn model_status(
         versions: versions.len(),
         anomalies: {
             let mut a = anomalies(versions, &target.mode, designated);
+            // The registry says what should serve; a kubectl serving Deployment says what does
+            // (read with a short timeout: an unreachable cluster says nothing here).
+            if let [only] = live.as_slice()
+                && let Err(why) = crate::serving::converged(
+                    &target.serving,
+                    only.version,
+                    std::time::Duration::from_secs(5),
+                )
+            {
+                a.insert(
+                    0,
+                    Anomaly {
+                        kind: "serving_not_converged",
+                        message: format!(
+                            "registry v{} is live, but serving has not converged on it: {why}",
+                            only.version
+                        ),
+                    },
+                );
+            }
             if let Some(message) = crate::commands::alias_names_deleted(target) {
                 a.retain(|x| x.kind != "no_live_version");
                 a.insert(

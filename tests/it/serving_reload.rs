@@ -321,4 +321,14 @@ fn a_rerun_after_a_serving_rollout_that_never_became_ready_is_not_done() {
         "{}",
         again.stderr
     );
+    // status tells the registry from what serves.
+    let st = env.run(&["status", &m]);
+    assert!(
+        st.stdout.contains(
+            "registry v2 is live, but serving has not converged on it: the rollout of deployment/ms is not Ready"
+        ),
+        "{}\n{}",
+        st.stdout,
+        st.stderr
+    );
 }

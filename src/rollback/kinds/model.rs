@@ -373,7 +373,11 @@ impl Model {
         if let Some(done) = select::already_rolled_back(&live, to) {
             // The registry is done; a kubectl serving rollout that never became Ready is not,
             // and "nothing changed" would hide that the old version still serves.
-            if let Err(why) = serving::converged(&target.serving, live[0].version) {
+            if let Err(why) = serving::converged(
+                &target.serving,
+                live[0].version,
+                std::time::Duration::from_secs(30),
+            ) {
                 return Err(CliError::new(
                     ExitStatus::NotVerified,
                     format!(
