@@ -329,7 +329,10 @@ fn a_planted_config_is_refused_and_gets_no_credential() {
     // World-writable: anyone could have written it.
     std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o666)).unwrap();
     let line = env.run(&["status"]).one_clear_error(2);
-    assert!(line.contains("mlrb.toml") && line.contains("other users"), "{line}");
+    assert!(
+        line.contains("mlrb.toml") && line.contains("other users"),
+        "{line}"
+    );
     // Owned by another user.
     std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::os::unix::fs::chown(&planted, Some(4242), Some(4242)).unwrap();
@@ -365,7 +368,8 @@ fn a_local_mlruns_or_databricks_uri_says_what_mlrb_needs() {
     let line = out.one_clear_error(2);
     assert!(line.contains("HTTP(S)"), "{line}");
     assert!(
-        out.stderr.contains("mlflow server --backend-store-uri /srv/ml/mlruns"),
+        out.stderr
+            .contains("mlflow server --backend-store-uri /srv/ml/mlruns"),
         "{}",
         out.stderr
     );
