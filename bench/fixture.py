@@ -6,21 +6,25 @@ bench/run.sh measures against, talking to the MLflow REST API over one kept-aliv
 
   fixture.py wait   --base URL [--timeout 120]
       Poll URL/health until it answers OK.
-  fixture.py create --base URL NAME N [--healthy-every K] [--stage-layout]
+  fixture.py create --base URL NAME N [--healthy-every K] [--stage-layout] [--jobs J]
       Create registered model NAME with N versions.
         --stage-layout    v1..vN-2 Archived, vN-1 Archived + rollback.healthy_baseline=true,
                           vN Production (the "bad release" layout rollback starts from).
         --healthy-every K tag every K-th version rollback.healthy_baseline=true.
+        --jobs J          create the versions over J connections at once (default 8): the
+                          server numbers them, so 10 000 take about 2 minutes, not 4.
       Without --stage-layout the versions stay in stage None and vN goes to Production.
-  fixture.py reset  --base URL NAME N [--state-dir DIR] [--marker FILE]
-      Restore the --stage-layout: vN Production, v1..vN-1 Archived, only vN-1 tagged healthy,
-      every other rollback.* tag deleted (on the versions and on the registered model, where
-      mlrb keeps its lease tags); empties --state-dir (the mlrb journal) so every run
-      starts identically.  With --marker, every reset after the first also *checks* that the
-      command measured since the previous reset really rolled back (vN-1 Production, vN
+  fixture.py reset  --base URL NAME N [--target T] [--state-dir DIR] [--marker FILE]
+      Restore the layout a rollback vN -> vT starts from (T defaults to N-1): vN Production,
+      any other Production or Staging version Archived, vT tagged healthy and no version above
+      it, every other rollback.* tag deleted (on the versions and on the registered model, where
+      mlrb keeps its lease tags); empties --state-dir (the mlrb journal) so every run starts
+      identically. Only what differs is written, so a reset of a 10 000-version model costs one
+      listing and a few writes.  With --marker, every reset after the first also *checks* that
+      the command measured since the previous reset really rolled back (vT Production, vN
       Archived, audit tags on both), so a silently failing run aborts the benchmark.
-  fixture.py check-rolled-back --base URL NAME N
-      Exit 1 unless the registry shows a completed rollback from vN to vN-1.
+  fixture.py check-rolled-back --base URL NAME N [--target T]
+      Exit 1 unless the registry shows a completed rollback from vN to vT (default N-1).
 """
 import argparse
 import http.client
@@ -29,6 +33,7 @@ import os
 import shutil
 import socket
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -73,9 +78,16 @@ class Api:
         return json.loads(txt or b"{}")
 
     def versions(self, name):
-        q = urllib.parse.urlencode({"filter": f"name='{name}'", "max_results": 10000})
-        out = self.call("GET", "model-versions/search?" + q).get("model_versions", [])
-        return {int(v["version"]): v for v in out}
+        out, token = [], None
+        while True:
+            q = {"filter": f"name='{name}'", "max_results": 10000}
+            if token:
+                q["page_token"] = token
+            page = self.call("GET", "model-versions/search?" + urllib.parse.urlencode(q))
+            out += page.get("model_versions", [])
+            token = page.get("next_page_token")
+            if not token:
+                return {int(v["version"]): v for v in out}
 
     def transition(self, name, v, stage):
         self.call("POST", "model-versions/transition-stage",
@@ -113,35 +125,48 @@ def cmd_create(a):
     api = Api(a.base)
     t0 = time.perf_counter()
     api.call("POST", "registered-models/create", {"name": a.name})
-    for i in range(1, a.n + 1):
-        tags = []
-        if a.healthy_every and i % a.healthy_every == 0:
-            tags.append({"key": HEALTHY, "value": "true"})
-        if a.stage_layout and i == a.n - 1:
-            tags.append({"key": HEALTHY, "value": "true"})
-        mv = api.call("POST", "model-versions/create",
-                      {"name": a.name, "source": f"s3://models/{a.name}/v{i}", "tags": tags})
-        v = mv["model_version"]["version"]
-        if a.stage_layout and i < a.n:
-            api.transition(a.name, v, "Archived")
-        if i == a.n:
-            api.transition(a.name, v, "Production")
+    failed = []
+
+    def worker(first):
+        # The server numbers versions in the order it creates them, so what a version gets
+        # (tag, stage) follows from the number it was given, not from the loop.
+        w = Api(a.base)
+        try:
+            for i in range(first, a.n, a.jobs):
+                mv = w.call("POST", "model-versions/create",
+                            {"name": a.name, "source": f"s3://models/{a.name}/v{i + 1}"})
+                v = int(mv["model_version"]["version"])
+                if (a.healthy_every and v % a.healthy_every == 0) or (a.stage_layout and v == a.n - 1):
+                    w.set_tag(a.name, v, HEALTHY, "true")
+                if a.stage_layout and v < a.n:
+                    w.transition(a.name, v, "Archived")
+        except BaseException as e:  # sys.exit in a thread raises SystemExit there only
+            failed.append(e)
+
+    threads = [threading.Thread(target=worker, args=(j,)) for j in range(max(1, a.jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if failed:
+        sys.exit(f"fixture: creating {a.name} failed: {failed[0]}")
+    api.transition(a.name, a.n, "Production")
     dt = time.perf_counter() - t0
     print(f"fixture: created {a.name} with {a.n} versions in {dt:.1f}s", file=sys.stderr)
     return 0
 
 
-def rolled_back_problems(vs, n):
-    """Why the registry does NOT show a completed rollback vN -> vN-1 (empty list: it does)."""
+def rolled_back_problems(vs, n, target):
+    """Why the registry does NOT show a completed rollback vN -> vT (empty list: it does)."""
     bad = []
-    cur, tgt = vs.get(n), vs.get(n - 1)
+    cur, tgt = vs.get(n), vs.get(target)
     if cur is None or tgt is None:
-        return [f"v{n} or v{n - 1} missing"]
+        return [f"v{n} or v{target} missing"]
     if tgt.get("current_stage") != "Production":
-        bad.append(f"v{n - 1} is {tgt.get('current_stage')}, expected Production")
+        bad.append(f"v{target} is {tgt.get('current_stage')}, expected Production")
     if cur.get("current_stage") != "Archived":
         bad.append(f"v{n} is {cur.get('current_stage')}, expected Archived")
-    for v, role in ((n - 1, "rollback_target"), (n, "rolled_back_from")):
+    for v, role in ((target, "rollback_target"), (n, "rolled_back_from")):
         t = tags_of(vs[v])
         missing = [k for k in AUDIT if k not in t]
         if missing:
@@ -154,29 +179,27 @@ def rolled_back_problems(vs, n):
 def cmd_reset(a):
     api = Api(a.base)
     vs = api.versions(a.name)
+    target = a.target or a.n - 1
     if a.marker:
         if os.path.exists(a.marker):
-            bad = rolled_back_problems(vs, a.n)
+            bad = rolled_back_problems(vs, a.n, target)
             if bad:
                 sys.exit("fixture: the measured run did not roll back: " + "; ".join(bad))
         else:
             open(a.marker, "w").close()
+    if vs[a.n].get("current_stage") != "Production":
+        api.transition(a.name, a.n, "Production")  # make vN live first, then archive the rest
     for v in sorted(vs):
         mv = vs[v]
-        want_stage = "Production" if v == a.n else "Archived"
-        if v == a.n and mv.get("current_stage") != want_stage:
-            api.transition(a.name, v, want_stage)  # make vN live first, then archive the rest
-    for v in sorted(vs):
-        mv = vs[v]
-        if v != a.n and mv.get("current_stage") != "Archived":
+        if v != a.n and mv.get("current_stage") in ("Production", "Staging"):
             api.transition(a.name, v, "Archived")
         t = tags_of(mv)
         for k in t:
             if k.startswith("rollback.") and k != HEALTHY:
                 api.delete_tag(a.name, v, k)
-        if v == a.n - 1 and t.get(HEALTHY) != "true":
+        if v == target and t.get(HEALTHY) != "true":
             api.set_tag(a.name, v, HEALTHY, "true")
-        if v != a.n - 1 and HEALTHY in t:
+        if v > target and HEALTHY in t:
             api.delete_tag(a.name, v, HEALTHY)
     # Model-level rollback.* tags (mlrb's per-event lease tags, rollback.lease.<event>) would
     # pile up run after run; every run starts without them.
@@ -190,7 +213,7 @@ def cmd_reset(a):
 
 
 def cmd_check(a):
-    bad = rolled_back_problems(Api(a.base).versions(a.name), a.n)
+    bad = rolled_back_problems(Api(a.base).versions(a.name), a.n, a.target or a.n - 1)
     if bad:
         print("fixture: " + "; ".join(bad), file=sys.stderr)
         return 1
@@ -209,16 +232,19 @@ def main():
     c.add_argument("n", type=int)
     c.add_argument("--healthy-every", type=int, default=0)
     c.add_argument("--stage-layout", action="store_true")
+    c.add_argument("--jobs", type=int, default=8)
     r = sub.add_parser("reset")
     r.add_argument("--base", required=True)
     r.add_argument("name")
     r.add_argument("n", type=int)
+    r.add_argument("--target", type=int)
     r.add_argument("--state-dir")
     r.add_argument("--marker")
     k = sub.add_parser("check-rolled-back")
     k.add_argument("--base", required=True)
     k.add_argument("name")
     k.add_argument("n", type=int)
+    k.add_argument("--target", type=int)
     a = ap.parse_args()
     return {"wait": cmd_wait, "create": cmd_create, "reset": cmd_reset,
             "check-rolled-back": cmd_check}[a.cmd](a)

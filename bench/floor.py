@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""The floors mlrb's rollback is measured against: its requests replayed by curl (stdlib only).
+
+Writes a curl config file (`curl --config FILE` sends every request in it, in order, over one
+kept-alive connection) for one stage-mode rollback vCUR -> vTGT of MODEL:
+
+  floor.py minimal --base URL MODEL CUR TGT [--upto-live]
+      Floor (a): the fewest requests a stage-mode rollback needs (the shared test recipe
+      testenv/floor.sh): the model, the tagged candidate search, the two transitions (target
+      first), the five audit tags on each version. No lease, no verification.
+  floor.py replay --base URL MODEL CUR TGT TRACE [--upto-live]
+      Floor (b): mlrb's own request sequence, read from TRACE (the stderr of `mlrb -v rollback
+      model MODEL --yes`, whose `http: → METHOD URL` lines name every request), with bodies of
+      the same shape and size: the lease's model tags, the transitions (target first), the audit
+      tags in the order mlrb writes them (the target's, then the rolled-back version's), the
+      lease's removal.
+
+--upto-live stops after the request that makes the target live (its transition): the floor of
+"time until the target is live". The audit tags written are the ones the benchmark's reset checks
+(`fixture.py check-rolled-back`), so a replay leaves the registry rolled back like mlrb does.
+"""
+import argparse
+import json
+import re
+import sys
+import urllib.parse
+
+AUDIT = ("event_id", "timestamp", "triggered_by", "reason", "role")
+TRACE = re.compile(r"http: → (GET|POST|DELETE|PATCH|PUT) (\S+)")
+
+
+def entry(method, url, body=None):
+    lines = [f'url = "{url}"', "silent", 'output = "/dev/null"', 'write-out = "%{http_code}\\n"']
+    if method != "GET":
+        lines.append(f"request = {method}")
+    if body is not None:
+        data = json.dumps(body).replace("\\", "\\\\").replace('"', '\\"')
+        lines += ['header = "Content-Type: application/json"', f'data = "{data}"']
+    return "\n".join(lines)
+
+
+def tag_values(role, n):
+    """The values of the n-th audit tag write on a version (the sixth and on: the history)."""
+    if n < len(AUDIT):
+        key = AUDIT[n]
+        return f"rollback.{key}", role if key == "role" else "floor-replay"
+    history = [{"event": "floor-replay", "role": role, "timestamp": "2026-01-01T00:00:00.000Z",
+                "triggered_by": "floor@bench"}]
+    return "rollback.history", json.dumps(history)
+
+
+def minimal(a):
+    api = a.base.rstrip("/") + "/api/2.0/mlflow/"
+    search = urllib.parse.urlencode({
+        "filter": f"name='{a.model}' AND tags.`rollback.healthy_baseline` = 'true'",
+        "max_results": 1, "order_by": "version_number DESC"})
+    out = [
+        entry("GET", api + "registered-models/get?" + urllib.parse.urlencode({"name": a.model})),
+        entry("GET", api + "model-versions/search?" + search),
+        entry("POST", api + "model-versions/transition-stage",
+              {"name": a.model, "version": str(a.tgt), "stage": "Production",
+               "archive_existing_versions": False}),
+    ]
+    if a.upto_live:
+        return out
+    out.append(entry("POST", api + "model-versions/transition-stage",
+                     {"name": a.model, "version": str(a.cur), "stage": "Archived",
+                      "archive_existing_versions": False}))
+    for v, role in ((a.tgt, "rollback_target"), (a.cur, "rolled_back_from")):
+        for n in range(len(AUDIT)):
+            k, val = tag_values(role, n)
+            out.append(entry("POST", api + "model-versions/set-tag",
+                             {"name": a.model, "version": str(v), "key": k, "value": val}))
+    return out
+
+
+def replay(a):
+    reqs = [m.groups() for m in map(TRACE.search, open(a.trace, encoding="utf-8")) if m]
+    if not reqs:
+        sys.exit(f"floor: no `http: → METHOD URL` lines in {a.trace} (was it run with -v?)")
+    tag_writes = [i for i, (_, u) in enumerate(reqs) if u.endswith("model-versions/set-tag")]
+    half = len(tag_writes) // 2
+    # A lease tag as mlrb writes it: holder, host, pid, times, number, machine, the intent.
+    lease = json.dumps({"holder": "floor@bench", "host": "bench", "pid": 1,
+                        "since": "2026-01-01T00:00:00Z", "expires": "2026-01-01T00:30:00Z",
+                        "number": 1, "machine": "0" * 32 + "/pid:[4026531836]", "start": 1,
+                        "intent": {"from": [a.cur], "to": a.tgt, "mode": "Stage",
+                                   "steps": ["x" * 60] * 5, "reason": "", "to_reason": "x" * 60}})
+    out, transitions, tags_done = [], 0, {a.tgt: 0, a.cur: 0}
+    for i, (method, url) in enumerate(reqs):
+        path = urllib.parse.urlparse(url).path.rsplit("/api/2.0/mlflow/", 1)[-1]
+        body = None
+        if path == "registered-models/set-tag":
+            body = {"name": a.model, "key": "rollback.lease.floor-replay", "value": lease}
+        elif path == "registered-models/delete-tag":
+            body = {"name": a.model, "key": "rollback.lease.floor-replay"}
+        elif path == "model-versions/transition-stage":
+            v, stage = (a.tgt, "Production") if transitions == 0 else (a.cur, "Archived")
+            transitions += 1
+            body = {"name": a.model, "version": str(v), "stage": stage,
+                    "archive_existing_versions": False}
+        elif path == "model-versions/set-tag":
+            v, role = ((a.tgt, "rollback_target") if tag_writes.index(i) < half
+                       else (a.cur, "rolled_back_from"))
+            k, val = tag_values(role, tags_done[v])
+            tags_done[v] += 1
+            body = {"name": a.model, "version": str(v), "key": k, "value": val}
+        elif method != "GET":
+            sys.exit(f"floor: cannot replay {method} {path}: no body known for it")
+        out.append(entry(method, url, body))
+        if a.upto_live and transitions == 1:
+            break
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name in ("minimal", "replay"):
+        p = sub.add_parser(name)
+        p.add_argument("--base", required=True)
+        p.add_argument("model")
+        p.add_argument("cur", type=int)
+        p.add_argument("tgt", type=int)
+        if name == "replay":
+            p.add_argument("trace")
+        p.add_argument("--upto-live", action="store_true")
+    a = ap.parse_args()
+    out = minimal(a) if a.cmd == "minimal" else replay(a)
+    print("\nnext\n".join(out))
+    print(f"floor: {len(out)} requests", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
