@@ -675,7 +675,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__report)
-            opts="-o -q -v -h -V --last --root-cause --factor --action --output --config --registry --state-dir --quiet --verbose --help --version"
+            opts="-o -q -v -h -V --last --root-cause --factor --action --out --force --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -693,12 +693,16 @@ _mlrb() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --output)
+                --out)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
                 -o)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
                     return 0
                     ;;
                 --config)

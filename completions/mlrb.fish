@@ -166,11 +166,14 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l root-cause -d 'Root cause, once known' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l factor -d 'A contributing factor (repeatable)' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l action -d 'A corrective action as "what|owner|due" (repeatable)' -r
-complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s o -l output -d 'Write the report to FILE instead of stdout' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l out -d 'Write the markdown report to FILE instead of stdout (an existing FILE is not replaced without --force)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
+json\t''"
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l last -d 'The most recent event'
+complete -c mlrb -n "__fish_mlrb_using_subcommand report" -l force -d 'Replace an existing --out FILE'
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand report" -s h -l help -d 'Print help'

@@ -443,9 +443,15 @@ pub struct ReportArgs {
     /// A corrective action as "what|owner|due" (repeatable)
     #[arg(long = "action", value_name = "WHAT|OWNER|DUE")]
     pub actions: Vec<String>,
-    /// Write the report to FILE instead of stdout
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Write the markdown report to FILE instead of stdout (an existing FILE is not replaced
+    /// without --force)
+    #[arg(long = "out", value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Replace an existing --out FILE
+    #[arg(long, requires = "out")]
+    pub force: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]

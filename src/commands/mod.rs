@@ -77,6 +77,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Drill(a) => a.output.format,
         Command::Changes(a) => a.output.format,
         Command::Config(a) => a.output.format,
+        Command::Report(a) => a.output.format,
         _ => Format::Table,
     };
     let printer = Printer::new(format, cli.global.quiet);

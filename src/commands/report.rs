@@ -102,7 +102,36 @@ pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<ExitStatus> {
     if let Some(section) = crate::commands::changes::since_section(ctx, &refs) {
         text = crate::commands::changes::append_section(&text, &section);
     }
-    match &args.output {
+    if ctx.printer.json() {
+        // The report's data, for scripts and dashboards; the markdown is one of its fields.
+        let outcome = refs.iter().rev().find_map(|r| match &r.entry {
+            Entry::Finished { outcome, message } => Some((outcome.clone(), message.clone())),
+            _ => None,
+        });
+        let notes = Annotations::from_records(&refs);
+        ctx.printer.out_json(&serde_json::json!({
+            "event": event,
+            "outcome": outcome.as_ref().map(|o| o.0.as_str()),
+            "message": outcome.as_ref().map(|o| o.1.as_str()),
+            "checks": report::checks(&refs).0,
+            "mttr": crate::mttr::from_records(&refs),
+            "root_cause": notes.root_cause,
+            "factors": notes.factors,
+            "actions": notes.actions,
+            "revenue_impact": revenue,
+            "markdown": text,
+        }));
+        return Ok(ExitStatus::Success);
+    }
+    match &args.out {
+        Some(path) if path.exists() && !args.force => {
+            return Err(CliError::usage(format!(
+                "{} already exists; the report was not written",
+                path.display()
+            ))
+            .with_hint("pass --force to replace it, or --out another file")
+            .into());
+        }
         Some(path) => {
             crate::files::write_replacing(path, text.as_bytes()).map_err(|e| {
                 CliError::new(

@@ -57,9 +57,39 @@ fn report_is_rendered_again_filled_and_kept() {
         "{again}"
     );
     let file = env.path().join("incident.md");
-    env.run(&["report", "--last", "-o", file.to_str().unwrap()])
+    env.run(&["report", "--last", "--out", file.to_str().unwrap()])
         .code(0);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), again);
+    // No silent overwrite: an existing file stays unless --force.
+    std::fs::write(&file, "notes of the post-mortem meeting\n").unwrap();
+    let line = env
+        .run(&["report", "--last", "--out", file.to_str().unwrap()])
+        .one_clear_error(2);
+    assert!(line.contains("already exists"), "{line}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "notes of the post-mortem meeting\n"
+    );
+    env.run(&[
+        "report",
+        "--last",
+        "--out",
+        file.to_str().unwrap(),
+        "--force",
+    ])
+    .code(0);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), again);
+    // `-o json` is the report's data, the markdown one of its fields.
+    let data: serde_json::Value =
+        serde_json::from_str(&env.run(&["report", "--last", "-o", "json"]).code(0).stdout).unwrap();
+    assert_eq!(data["outcome"], "rolled_back", "{data}");
+    assert_eq!(
+        data["markdown"].as_str().unwrap().trim_end(),
+        again.trim_end(),
+        "{data}"
+    );
+    assert!(data["mttr"].is_object(), "{data}");
+    assert!(data["checks"].is_array(), "{data}");
 }
 
 #[test]
