@@ -1,5 +1,6 @@
 //! Fault injection for the test suite: crash points, no backoff sleeps, a drill's tampering.
-//! The one place that reads these variables, so they can be compiled out of release builds.
+//! Compiled in only with the `test-hooks` feature (`tests/run.sh` turns it on): a release
+//! binary ignores these variables.
 
 /// `MLRB_TEST_CRASH_AT=started:N` or `finished:N` kills the process at that step boundary, as
 /// a power cut or `kill -9` would.
@@ -19,6 +20,12 @@ pub fn drill_tamper() -> bool {
     enabled("MLRB_TEST_DRILL_TAMPER").is_some()
 }
 
+#[cfg(feature = "test-hooks")]
 fn enabled(var: &str) -> Option<String> {
     std::env::var(var).ok()
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn enabled(_: &str) -> Option<String> {
+    None
 }

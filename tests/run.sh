@@ -7,4 +7,4 @@ export MLRB_TEST_CACHE="${MLRB_TEST_CACHE:-$HOME/.cache/mlrb-test}"
 tests/env/setup.sh mlflow prometheus kube dvc
 # dvc lives in the cache's venv; kubectl comes from the system (or kubernetes-client).
 export PATH="$MLRB_TEST_CACHE/bin:$PATH"
-cargo test --locked --all-targets -- --test-threads "${MLRB_TEST_THREADS:-4}"
+cargo test --locked --all-targets --features test-hooks -- --test-threads "${MLRB_TEST_THREADS:-4}"

@@ -57,6 +57,11 @@ pub struct TestEnv {
 
 impl TestEnv {
     pub fn new() -> TestEnv {
+        if !cfg!(feature = "test-hooks") {
+            panic!(
+                "the integration tests inject faults into the mlrb binary: run them with `cargo test --features test-hooks` (tests/run.sh does)"
+            );
+        }
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("home")).unwrap();
         let mut vars = BTreeMap::new();
