@@ -892,7 +892,8 @@ fn outputs_replace_a_planted_symlink_instead_of_writing_through_it() {
     let target = victim(&env);
     let out = env.path().join("report.md");
     std::os::unix::fs::symlink(&target, &out).unwrap();
-    env.run(&["report", "--last", "--out", "report.md", "--force"]).code(0);
+    env.run(&["report", "--last", "--out", "report.md", "--force"])
+        .code(0);
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
     assert!(!out.symlink_metadata().unwrap().file_type().is_symlink());
     assert!(
