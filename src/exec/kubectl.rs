@@ -159,7 +159,7 @@ impl Kubectl {
         await_observed(
             deployment,
             &describe,
-            within,
+            (within, SAY_WAITING_AFTER),
             OBSERVE_POLL,
             || self.read_deployment(deployment),
             on_wait,
@@ -242,10 +242,13 @@ impl Kubectl {
 
 /// Polls `read` until the Deployment it returns has been observed by its controller, for at most
 /// `within`.
+/// How long the wait for the deployment controller goes on before mlrb says it is waiting.
+const SAY_WAITING_AFTER: Duration = Duration::from_secs(1);
+
 fn await_observed(
     name: &str,
     describe: &str,
-    within: Duration,
+    (within, say_after): (Duration, Duration),
     every: Duration,
     mut read: impl FnMut() -> Result<Value, ExecError>,
     on_wait: impl FnOnce(u64, u64),
@@ -275,7 +278,10 @@ fn await_observed(
                 describe: describe.to_string(),
             });
         }
-        if let Some(f) = on_wait.take() {
+        // A controller a moment behind is normal; a wait worth a line is one that lasts.
+        if waited >= say_after
+            && let Some(f) = on_wait.take()
+        {
             f(generation, observed);
         }
         std::thread::sleep(every.min(within - waited));
@@ -469,7 +475,7 @@ mod tests {
         let d = await_observed(
             "ms",
             "kubectl describe deployment ms",
-            Duration::from_secs(5),
+            (Duration::from_secs(5), Duration::ZERO),
             Duration::from_millis(1),
             || Ok(reads.pop().unwrap()),
             |g, o| waited = Some((g, o)),
@@ -486,7 +492,7 @@ mod tests {
         await_observed(
             "ms",
             "kubectl describe deployment ms",
-            Duration::ZERO,
+            (Duration::ZERO, Duration::ZERO),
             Duration::from_secs(60),
             || {
                 calls += 1;
@@ -504,7 +510,7 @@ mod tests {
         let e = await_observed(
             "ms",
             "kubectl describe deployment ms",
-            Duration::from_millis(100),
+            (Duration::from_millis(100), Duration::ZERO),
             Duration::from_millis(10),
             || Ok(dep(4, Some(3))),
             |_, _| {},
