@@ -180,17 +180,29 @@ pub fn load_versions(
         let model = reg
             .get_model(name)
             .map_err(|e| unknown_model(reg, name, e))?;
-        settle_mode(&mut target, &model)?;
-        if let LiveMode::Alias(a) = &target.mode {
-            target.alias_names_deleted = model
-                .aliases
-                .get(a)
-                .copied()
-                .filter(|n| !versions.iter().any(|v| v.version == *n));
-        }
-        crate::registry::attach_aliases(&model, &mut versions);
+        settle_with_model(&mut target, &mut versions, &model)?;
     }
     Ok((target, versions))
+}
+
+/// `load_versions`' second half, for a caller that has read the model already: the live mode
+/// settled, a deleted alias target noted, aliases attached to the versions.
+pub fn settle_with_model(
+    target: &mut crate::config::ModelTarget,
+    versions: &mut [crate::registry::ModelVersion],
+    model: &crate::registry::RegisteredModel,
+) -> std::result::Result<(), CliError> {
+    use crate::registry::LiveMode;
+    settle_mode(target, model)?;
+    if let LiveMode::Alias(a) = &target.mode {
+        target.alias_names_deleted = model
+            .aliases
+            .get(a)
+            .copied()
+            .filter(|n| !versions.iter().any(|v| v.version == *n));
+    }
+    crate::registry::attach_aliases(model, versions);
+    Ok(())
 }
 
 /// Zero config assumes the Production stage. A model with nothing in Production that is served

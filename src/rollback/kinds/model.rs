@@ -268,13 +268,18 @@ impl Model {
         // needed to list the versions, and each read is a round trip before the target is live.
         let (listed, model) = std::thread::scope(|s| {
             let model = s.spawn(|| reg.get_model(name));
-            let listed = load_versions(reg, &self.target);
+            let listed = registry::all_versions(reg, name);
             (listed, model.join())
         });
-        let (target, versions) = listed?;
+        let model = model
+            .map_err(|_| anyhow::anyhow!("reading the model panicked"))?
+            .map_err(|e| crate::commands::unknown_model(reg, name, e))?;
+        let mut versions = listed.map_err(|e| crate::commands::unknown_model(reg, name, e))?;
+        // The model is in hand: the live mode is settled from it, not read a second time.
+        let mut target = self.target.clone();
+        crate::commands::settle_with_model(&mut target, &mut versions, &model)?;
         // An unfinished rollback recorded in the registry (another machine's, or one that
         // failed) is finished, never planned over.
-        let model = model.map_err(|_| anyhow::anyhow!("reading the model panicked"))??;
         if let Some(u) = crate::lease::unfinished(&model).first() {
             return Err(CliError::usage(format!(
                 "rollback {} of `{name}` by {} on {} is unfinished: {}",
