@@ -388,7 +388,24 @@ pub struct InfraRollbackArgs {
     #[command(flatten)]
     pub common: RollbackOptions,
     #[command(flatten)]
+    pub gitops: GitopsArgs,
+    #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// How a rollback of an object Argo CD or Flux manages is made to stick ([models.X.gitops]).
+#[derive(Debug, Default, Args)]
+pub struct GitopsArgs {
+    /// Roll back an object Argo CD or Flux manages without [models.X.gitops]: its next sync
+    /// will revert the rollback
+    #[arg(long)]
+    pub ignore_gitops: bool,
+    /// With [models.X.gitops]: leave the controller's sync suspended afterwards (`status` shows it)
+    #[arg(long, conflicts_with = "ignore_gitops")]
+    pub keep_suspended: bool,
+    /// With [models.X.gitops]: push the revert commit (`git push`) before sync is resumed
+    #[arg(long = "push", conflicts_with = "ignore_gitops")]
+    pub push_gitops: bool,
 }
 
 #[derive(Debug, Args)]
@@ -422,6 +439,8 @@ pub struct ModelRollbackArgs {
     /// Skip the metrics verification phase (waiting for metrics to return to baseline)
     #[arg(long)]
     pub no_verify: bool,
+    #[command(flatten)]
+    pub gitops: GitopsArgs,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -78,6 +78,9 @@ pub struct ModelConfig {
     pub drill: DrillConfig,
     #[serde(default)]
     pub training_data: TrainingDataConfig,
+    /// `[models.X.gitops]`: the Argo CD Application or Flux Kustomization / HelmRelease that
+    /// manages the model's Kubernetes objects, and where in git their state is written.
+    pub gitops: Option<GitopsConfig>,
 }
 
 /// `[models.X.training_data]`: where a version records the dataset it was trained on.
@@ -557,6 +560,130 @@ fn yes() -> bool {
     true
 }
 
+/// Which GitOps controller manages the model's objects.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GitopsKind {
+    Argocd,
+    Flux,
+}
+
+/// What a rollback writes at `key`: the image running after it, its tag, or the model version.
+#[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GitopsValue {
+    #[default]
+    Image,
+    Tag,
+}
+
+/// `[models.X.gitops]`: a rollback of a managed object suspends the controller's sync, rolls
+/// back, commits the revert at `file`/`key` in `repo`, and resumes sync once git matches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitopsConfig {
+    pub kind: GitopsKind,
+    /// argocd: the Application.
+    pub application: Option<String>,
+    /// flux: the Kustomization, or the HelmRelease.
+    pub kustomization: Option<String>,
+    pub helm_release: Option<String>,
+    /// Where that object lives (default `argocd`, or `flux-system`).
+    pub namespace: Option<String>,
+    /// kubeconfig context of the controller's object (default: the infra/serving one).
+    pub context: Option<String>,
+    /// The GitOps repository: a local clone (relative to the config file's directory).
+    pub repo: PathBuf,
+    /// The file in it, and the YAML key (`image.tag`, `spec.template.spec.containers[0].image`)
+    /// holding the image (infra rollbacks) or the model version (model rollbacks).
+    pub file: PathBuf,
+    pub key: String,
+    /// infra rollbacks: write the whole image (default) or only its tag.
+    #[serde(default)]
+    pub value: GitopsValue,
+}
+
+impl GitopsConfig {
+    /// The controller's object: (kubectl resource, name, what it is called).
+    pub fn object(&self) -> (&'static str, String, &'static str) {
+        let n = |o: &Option<String>| o.clone().unwrap_or_default();
+        match (self.kind, &self.helm_release) {
+            (GitopsKind::Argocd, _) => (
+                "applications.argoproj.io",
+                n(&self.application),
+                "Argo CD Application",
+            ),
+            (GitopsKind::Flux, Some(h)) => (
+                "helmreleases.helm.toolkit.fluxcd.io",
+                h.clone(),
+                "Flux HelmRelease",
+            ),
+            (GitopsKind::Flux, None) => (
+                "kustomizations.kustomize.toolkit.fluxcd.io",
+                n(&self.kustomization),
+                "Flux Kustomization",
+            ),
+        }
+    }
+
+    pub fn namespace(&self) -> String {
+        self.namespace.clone().unwrap_or_else(|| {
+            match self.kind {
+                GitopsKind::Argocd => "argocd",
+                GitopsKind::Flux => "flux-system",
+            }
+            .into()
+        })
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let one = match self.kind {
+            GitopsKind::Argocd => {
+                if self.kustomization.is_some() || self.helm_release.is_some() {
+                    return Err("kind = \"argocd\" takes `application`, not `kustomization` or `helm_release`".into());
+                }
+                self.application.as_ref().ok_or("kind = \"argocd\" needs `application = \"NAME\"`")?
+            }
+            GitopsKind::Flux => match (&self.kustomization, &self.helm_release, &self.application) {
+                (_, _, Some(_)) => return Err("kind = \"flux\" takes `kustomization` or `helm_release`, not `application`".into()),
+                (Some(k), None, None) => k,
+                (None, Some(h), None) => h,
+                _ => return Err("kind = \"flux\" needs exactly one of `kustomization = \"NAME\"` and `helm_release = \"NAME\"`".into()),
+            },
+        };
+        if !dns_subdomain(one, 253) {
+            return Err(format!(
+                "`{one}` is not a Kubernetes name (lowercase letters, digits, `-` and `.`)"
+            ));
+        }
+        if !dns_label(&self.namespace(), 63) {
+            return Err(format!(
+                "namespace `{}` is not a Kubernetes namespace name",
+                self.namespace()
+            ));
+        }
+        if let Some(c) = &self.context
+            && !argv_text(c)
+        {
+            return Err(format!(
+                "context `{c}` is not a usable kubeconfig context name"
+            ));
+        }
+        if self.file.is_absolute()
+            || self
+                .file
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(format!(
+                "file `{}` must be a path inside the repository (relative, without `..`)",
+                self.file.display()
+            ));
+        }
+        crate::rollback::kinds::gitops::yaml::parse_key(&self.key).map(|_| ())
+    }
+}
+
 /// How `rollback infra` rolls the serving infrastructure back.
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -1021,6 +1148,10 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
         }
     }
     for (key, m) in &cfg.models {
+        if let Some(g) = &m.gitops {
+            g.check()
+                .map_err(|e| format!("[models.{key}.gitops] {e}"))?;
+        }
         validate_argv_values(key, m)?;
         validate_metrics(key, m)?;
         validate_no_userinfo(key, m)?;

@@ -70,6 +70,9 @@ pub struct ModelStatus {
     /// The serving-switch fallback the journal shows on (`rollback model --fallback`, not ended).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_switch: Option<FallbackSwitchView>,
+    /// Objects Argo CD or Flux manages, and a sync mlrb holds suspended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gitops: Option<crate::rollback::kinds::gitops::GitopsStatus>,
 }
 
 #[derive(Debug, Serialize)]
@@ -184,6 +187,11 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         }
         st.fallback_switch =
             crate::journal::active_switch(&records, key).map(|a| fallback_view(key, a));
+        st.gitops = ctx
+            .settings
+            .models
+            .get(key)
+            .and_then(|m| crate::rollback::kinds::gitops::status(key, m));
         for event in crate::journal::unfinished(&records, &target.registered_name, &reg.location())
         {
             let (done, total, next) = crate::journal::progress(&records, event);
@@ -355,6 +363,7 @@ pub fn model_status(
         metrics,
         changes: None,
         fallback_switch: None,
+        gitops: None,
     })
 }
 
@@ -589,6 +598,14 @@ fn render(s: &ModelStatus) -> String {
     }
     if let Some(f) = &s.fallback_switch {
         text.push_str(&format!("  FALLBACK: {}\n", f.message));
+    }
+    if let Some(g) = &s.gitops {
+        for m in &g.managed {
+            text.push_str(&format!("  managed: {m}\n"));
+        }
+        if let Some(sv) = &g.suspended {
+            text.push_str(&format!("  GITOPS SYNC SUSPENDED: {}\n", sv.message));
+        }
     }
     text.push_str(&format!("  target: {}\n", s.candidate_reason));
     if let Some(r) = &s.target_readiness {

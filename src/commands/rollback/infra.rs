@@ -4,8 +4,18 @@
 use crate::cli::InfraRollbackArgs;
 use crate::commands::{Ctx, Result};
 use crate::error::ExitStatus;
+use crate::rollback::kinds::gitops::{self, Which};
 use crate::rollback::kinds::infra::{HistoryRow, Infra};
 use crate::rollback::{Request, engine};
+
+/// The GitOps flags as the gitops wrapper takes them.
+pub fn flags(a: &crate::cli::GitopsArgs) -> gitops::Flags {
+    gitops::Flags {
+        ignore: a.ignore_gitops,
+        keep_suspended: a.keep_suspended,
+        push: a.push_gitops,
+    }
+}
 
 pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
     let kind = Infra::new(ctx, &args.model, args.to_revision, args.history)?;
@@ -15,6 +25,13 @@ pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     let req = Request::from_args(&args.model, &args.common, false, args.resume)?;
+    let kind = gitops::wrap(
+        ctx,
+        Box::new(kind),
+        &args.model,
+        Which::Infra,
+        flags(&args.gitops),
+    );
     engine::run(ctx, &kind, &req)
 }
 

@@ -60,6 +60,13 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
     kind.force = args.force;
     kind.fallback = fallback;
     kind.configured_fallback = configured;
+    let kind = crate::rollback::kinds::gitops::wrap(
+        ctx,
+        Box::new(kind),
+        &args.model,
+        crate::rollback::kinds::gitops::Which::Model,
+        super::infra::flags(&args.gitops),
+    );
     engine::run(ctx, &kind, &req)
 }
 

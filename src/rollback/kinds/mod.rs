@@ -2,6 +2,7 @@
 
 pub mod fallback;
 pub mod features;
+pub mod gitops;
 pub mod infra;
 pub mod model;
 pub mod retrain;
