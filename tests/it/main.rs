@@ -13,6 +13,7 @@ mod fallback_switch;
 mod faults;
 mod features;
 mod generated;
+mod gitops;
 mod infra;
 mod metrics;
 mod report;

@@ -69,6 +69,9 @@ pub fn cluster() -> &'static Kube {
             "--timeout=60s",
             "crd/virtualservices.networking.istio.io",
             "crd/rollouts.argoproj.io",
+            "crd/applications.argoproj.io",
+            "crd/kustomizations.kustomize.toolkit.fluxcd.io",
+            "crd/helmreleases.helm.toolkit.fluxcd.io",
         ]);
         k
     })

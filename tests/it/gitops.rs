@@ -1,0 +1,620 @@
+//! GitOps-aware rollbacks on the real kube-apiserver with the Argo CD Application and Flux
+//! Kustomization / HelmRelease CRDs (tests/env/crds) and real git repositories (a clone of a
+//! bare one as the remote). No controller runs: the tests assert the objects and the commits.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::common::kube::cluster;
+use crate::common::{Backend, FileBackend, TestEnv, bad_release};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "dev")
+        .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+        .env("GIT_COMMITTER_NAME", "dev")
+        .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+        .output()
+        .expect("git is required (apt-get install git)");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+const MANIFEST: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ms\nspec:\n  template:\n    spec:\n      containers:\n      - name: ms\n        image: reg/ms:broken-v3   # bumped by CI\n";
+const VALUES: &str = "# recsys serving\nimage:\n  repository: reg/ms\n  tag: \"broken-v3\"\n";
+
+/// Who manages the Deployment in a scenario.
+#[derive(Clone, Copy, PartialEq)]
+enum By {
+    Argo,
+    Flux,
+}
+
+struct World {
+    env: TestEnv,
+    ns: String,
+    /// Where the Application / Kustomization lives.
+    ctl_ns: String,
+    /// The GitOps repository (a clone) and its remote (bare).
+    repo: PathBuf,
+    bare: PathBuf,
+}
+
+/// Deployment `ms` rolled out v1, v2, broken-v3 and marked as managed; its Argo CD Application
+/// (auto-sync with prune and self-heal) or Flux Kustomization; the GitOps repository holding
+/// broken-v3 (a manifest for Argo CD, helm-style values with the tag for Flux), cloned from a
+/// bare remote; `gitops` adds the [models.recsys.gitops] section.
+fn world(by: By, gitops: bool) -> World {
+    let k = cluster();
+    let ns = k.namespace("gitops");
+    let ctl_ns = k.namespace("gitops-ctl");
+    // Marked from its first revision, as a controller that created it leaves it: the
+    // deployment controller copies the Deployment's annotations to each ReplicaSet, and an undo
+    // copies the target ReplicaSet's back.
+    k.deployment(&ns, "ms", &["reg/ms:v1"]);
+    match by {
+        By::Argo => {
+            k.kubectl(&[
+                "-n",
+                &ns,
+                "annotate",
+                "deployment/ms",
+                &format!("argocd.argoproj.io/tracking-id=recsys:apps/Deployment:{ns}/ms"),
+            ]);
+            k.apply(
+                &ctl_ns,
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: recsys\nspec:\n  project: default\n  source:\n    repoURL: https://git.example.com/gitops.git\n    path: apps/recsys\n    targetRevision: main\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: ml\n  syncPolicy:\n    automated:\n      prune: true\n      selfHeal: true\n    syncOptions:\n    - CreateNamespace=true\n",
+            );
+        }
+        By::Flux => {
+            k.kubectl(&[
+                "-n",
+                &ns,
+                "label",
+                "deployment/ms",
+                "kustomize.toolkit.fluxcd.io/name=recsys",
+                &format!("kustomize.toolkit.fluxcd.io/namespace={ctl_ns}"),
+            ]);
+            k.apply(
+                &ctl_ns,
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: recsys\nspec:\n  interval: 1m\n  path: ./apps/recsys\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: gitops\n",
+            );
+        }
+    }
+    k.deploy(&ns, "ms", &["reg/ms:v2", "reg/ms:broken-v3"]);
+    let mut env = TestEnv::new();
+    cluster().configure(&mut env);
+    let bare = env.path().join("gitops.git");
+    let repo = env.path().join("gitops");
+    git(
+        env.path(),
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
+    git(
+        env.path(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            repo.to_str().unwrap(),
+        ],
+    );
+    std::fs::create_dir_all(repo.join("apps/recsys")).unwrap();
+    std::fs::write(repo.join("apps/recsys/deployment.yaml"), MANIFEST).unwrap();
+    std::fs::write(repo.join("apps/recsys/values.yaml"), VALUES).unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "deploy broken-v3"]);
+    git(&repo, &["push", "-q", "-u", "origin", "main"]);
+    let section = match (gitops, by) {
+        (false, _) => String::new(),
+        (true, By::Argo) => format!(
+            "[models.recsys.gitops]\nkind = \"argocd\"\napplication = \"recsys\"\nnamespace = \"{ctl_ns}\"\nrepo = \"gitops\"\nfile = \"apps/recsys/deployment.yaml\"\nkey = \"spec.template.spec.containers[0].image\"\n"
+        ),
+        (true, By::Flux) => format!(
+            "[models.recsys.gitops]\nkind = \"flux\"\nkustomization = \"recsys\"\nnamespace = \"{ctl_ns}\"\nrepo = \"gitops\"\nfile = \"apps/recsys/values.yaml\"\nkey = \"image.tag\"\nvalue = \"tag\"\n"
+        ),
+    };
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys.infra]\nstrategy = \"kubectl\"\ndeployment = \"ms\"\nnamespace = \"{ns}\"\ntimeout = \"30s\"\n{section}"
+        ),
+    );
+    World {
+        env,
+        ns,
+        ctl_ns,
+        repo,
+        bare,
+    }
+}
+
+impl World {
+    fn app(&self) -> Value {
+        let out = cluster().kubectl(&[
+            "-n",
+            &self.ctl_ns,
+            "get",
+            "applications.argoproj.io",
+            "recsys",
+            "-o",
+            "json",
+        ]);
+        serde_json::from_str(&out).unwrap()
+    }
+
+    fn kustomization(&self) -> Value {
+        let out = cluster().kubectl(&[
+            "-n",
+            &self.ctl_ns,
+            "get",
+            "kustomizations.kustomize.toolkit.fluxcd.io",
+            "recsys",
+            "-o",
+            "json",
+        ]);
+        serde_json::from_str(&out).unwrap()
+    }
+
+    fn image(&self) -> String {
+        cluster().image(&self.ns, "ms")
+    }
+
+    /// The file at the tip of `main` in the bare remote.
+    fn pushed(&self, file: &str) -> String {
+        git(&self.bare, &["show", &format!("main:{file}")])
+    }
+
+    fn head(&self, file: &str) -> String {
+        git(&self.repo, &["show", &format!("HEAD:{file}")])
+    }
+}
+
+fn mlrb_annotations(obj: &Value) -> Vec<String> {
+    obj["metadata"]["annotations"]
+        .as_object()
+        .map(|a| {
+            a.keys()
+                .filter(|k| k.starts_with("mlrb.dev/gitops"))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_managed_deployment_is_refused_without_the_section_and_ignore_gitops_goes_ahead() {
+    let w = world(By::Argo, false);
+    for args in [
+        &["rollback", "infra", "recsys", "--yes"][..],
+        &["rollback", "infra", "recsys", "--dry-run"][..],
+    ] {
+        let line = w.env.run(args).one_clear_error(2);
+        assert!(
+            line.contains(&format!(
+                "deployment/ms in namespace {} is managed by Argo CD Application recsys (annotation argocd.argoproj.io/tracking-id)",
+                w.ns
+            )),
+            "{line}"
+        );
+        assert!(
+            line.contains("add [models.recsys.gitops]") && line.contains("--ignore-gitops"),
+            "the two ways out: {line}"
+        );
+        assert!(line.ends_with("nothing was changed"), "{line}");
+    }
+    assert_eq!(w.image(), "reg/ms:broken-v3");
+    assert_eq!(w.env.journal(), "");
+
+    let out = w.env.run(&[
+        "rollback",
+        "infra",
+        "recsys",
+        "--yes",
+        "--ignore-gitops",
+        "-o",
+        "json",
+    ]);
+    out.code(0);
+    assert!(
+        out.stderr
+            .contains("--ignore-gitops was given, so its next sync will revert this rollback"),
+        "{}",
+        out.stderr
+    );
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["gitops"]["ignored"], json!(true), "{v}");
+    assert_eq!(v["gitops"]["managed_by"][0]["name"], json!("recsys"), "{v}");
+    assert_eq!(w.image(), "reg/ms:v2");
+    // Nothing was done to the Application or the repository.
+    assert!(w.app()["spec"]["syncPolicy"]["automated"]["selfHeal"] == json!(true));
+    assert_eq!(w.head("apps/recsys/deployment.yaml"), MANIFEST.trim_end());
+}
+
+#[test]
+fn a_section_naming_another_controller_is_refused() {
+    let w = world(By::Flux, false);
+    let mut cfg = std::fs::read_to_string(w.env.path().join("mlrb.toml")).unwrap();
+    cfg.push_str(&format!(
+        "[models.recsys.gitops]\nkind = \"argocd\"\napplication = \"recsys\"\nnamespace = \"{}\"\nrepo = \"gitops\"\nfile = \"apps/recsys/values.yaml\"\nkey = \"image.tag\"\n",
+        w.ctl_ns
+    ));
+    w.env.write("mlrb.toml", &cfg);
+    let line = w
+        .env
+        .run(&["rollback", "infra", "recsys", "--yes"])
+        .one_clear_error(2);
+    assert!(
+        line.contains(&format!(
+            "is managed by Flux Kustomization recsys (namespace {}), but [models.recsys.gitops] names Argo CD Application recsys",
+            w.ctl_ns
+        )),
+        "{line}"
+    );
+    assert_eq!(w.image(), "reg/ms:broken-v3");
+}
+
+#[test]
+fn argocd_auto_sync_is_suspended_the_revert_committed_and_pushed_and_auto_sync_restored() {
+    let w = world(By::Argo, true);
+    let before = git(&w.repo, &["rev-parse", "HEAD"]);
+    let out = w.env.run(&[
+        "rollback",
+        "infra",
+        "recsys",
+        "--yes",
+        "--push",
+        "--reason",
+        "p99 after deploy",
+        "-o",
+        "json",
+    ]);
+    out.code(0);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let event = v["event_id"].as_str().unwrap().to_string();
+    let plan: Vec<&str> = v["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert!(
+        plan[0].starts_with(
+            "suspend sync: remove spec.syncPolicy.automated of Argo CD Application recsys"
+        ),
+        "{plan:?}"
+    );
+    assert!(plan[1].contains("rollout undo deployment/ms"), "{plan:?}");
+    assert!(
+        plan[4].starts_with(
+            "git2      commit apps/recsys/deployment.yaml `spec.template.spec.containers[0].image`"
+        ),
+        "{plan:?}"
+    );
+    assert!(plan[5].ends_with("push"), "{plan:?}");
+    assert!(plan[6].starts_with("resume sync"), "{plan:?}");
+    assert_eq!(w.image(), "reg/ms:v2");
+
+    // The Application: auto-sync back as it was, mlrb's record gone.
+    let app = w.app();
+    assert_eq!(
+        app["spec"]["syncPolicy"]["automated"],
+        json!({"prune": true, "selfHeal": true}),
+        "{app}"
+    );
+    assert_eq!(
+        app["spec"]["syncPolicy"]["syncOptions"],
+        json!(["CreateNamespace=true"])
+    );
+    assert!(mlrb_annotations(&app).is_empty(), "{app}");
+
+    // Git: one commit on the old HEAD, changing one line, naming the event, pushed.
+    let want = MANIFEST.replace("reg/ms:broken-v3   #", "reg/ms:v2   #");
+    assert_eq!(w.head("apps/recsys/deployment.yaml"), want.trim_end());
+    assert_eq!(w.pushed("apps/recsys/deployment.yaml"), want.trim_end());
+    assert_eq!(git(&w.repo, &["rev-parse", "HEAD~1"]), before);
+    assert_eq!(
+        git(&w.repo, &["diff", "--stat", "HEAD~1", "HEAD"])
+            .lines()
+            .count(),
+        2,
+        "one file changed"
+    );
+    let msg = git(&w.repo, &["log", "-1", "--format=%B"]);
+    assert!(
+        msg.starts_with(&format!(
+            "Roll back recsys: spec.template.spec.containers[0].image reg/ms:broken-v3 → reg/ms:v2 (mlrb {event})"
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains("Reason: p99 after deploy"), "{msg}");
+    assert_eq!(git(&w.repo, &["status", "--porcelain"]), "");
+
+    // The journal records every step, done.
+    let journal = w.env.journal();
+    let finished: Vec<Value> = journal
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["event"] == event.as_str() && r["type"] == "step_finished")
+        .collect();
+    assert_eq!(
+        finished.len(),
+        8,
+        "seven steps and the verification: {journal}"
+    );
+    assert!(finished.iter().all(|r| r["ok"] == json!(true)), "{journal}");
+    assert!(
+        finished[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("auto-sync of Argo CD Application recsys"),
+        "{journal}"
+    );
+    assert!(
+        finished[6]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("git matches what runs (reg/ms:v2)"),
+        "{journal}"
+    );
+
+    // The report names the steps.
+    let report = w.env.run(&["report", &event]);
+    report.code(0);
+    assert!(
+        report
+            .stdout
+            .contains("Step 1/8 done: auto-sync of Argo CD Application recsys"),
+        "{}",
+        report.stdout
+    );
+    assert!(
+        report
+            .stdout
+            .contains("Step 7/8 done: git matches what runs"),
+        "{}",
+        report.stdout
+    );
+}
+
+#[test]
+fn flux_reconciliation_is_suspended_and_resumed_with_the_tag_committed_in_the_values() {
+    let w = world(By::Flux, true);
+    // No --push: this repository's branch has an upstream the controller reads, so sync stays
+    // suspended (said in the plan); then the same with a repository without upstream.
+    let out = w.env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(0);
+    assert!(
+        out.stdout
+            .contains("stays suspended after the rollback (the commit is not pushed"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(w.image(), "reg/ms:v2");
+    let ks = w.kustomization();
+    assert_eq!(ks["spec"]["suspend"], json!(true), "{ks}");
+    assert_eq!(
+        w.head("apps/recsys/values.yaml"),
+        VALUES.replace("\"broken-v3\"", "\"v2\"").trim_end()
+    );
+    assert_eq!(
+        w.pushed("apps/recsys/values.yaml"),
+        VALUES.trim_end(),
+        "not pushed"
+    );
+
+    // A repository the controller reads itself (no upstream): reconciliation resumes.
+    let w = world(By::Flux, true);
+    git(&w.repo, &["branch", "--unset-upstream"]);
+    let out = w.env.run(&["rollback", "infra", "recsys", "--yes"]);
+    out.code(0);
+    let ks = w.kustomization();
+    assert_eq!(ks["spec"]["suspend"], json!(false), "{ks}");
+    assert!(mlrb_annotations(&ks).is_empty(), "{ks}");
+    assert_eq!(
+        w.head("apps/recsys/values.yaml"),
+        VALUES.replace("\"broken-v3\"", "\"v2\"").trim_end()
+    );
+    assert!(
+        out.stderr
+            .contains("git matches what runs (v2); Flux Kustomization recsys"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn dry_run_shows_the_gitops_steps_and_changes_nothing() {
+    let w = world(By::Argo, true);
+    let out = w
+        .env
+        .run(&["rollback", "infra", "recsys", "--dry-run", "--push"]);
+    out.code(0);
+    for want in [
+        &format!(
+            "managed: deployment/ms in namespace {} is managed by Argo CD Application recsys",
+            w.ns
+        )[..],
+        "gitops: apps/recsys/deployment.yaml `spec.template.spec.containers[0].image` is reg/ms:broken-v3 at HEAD",
+        "first   suspend sync: remove spec.syncPolicy.automated",
+        "then    git2      commit apps/recsys/deployment.yaml",
+        "then    run       git -C",
+        "then    resume sync",
+    ] {
+        assert!(out.stdout.contains(want), "{want}:\n{}", out.stdout);
+    }
+    assert_eq!(w.image(), "reg/ms:broken-v3");
+    assert!(w.app()["spec"]["syncPolicy"]["automated"].is_object());
+    assert!(mlrb_annotations(&w.app()).is_empty());
+    assert_eq!(w.head("apps/recsys/deployment.yaml"), MANIFEST.trim_end());
+    assert_eq!(w.env.journal(), "");
+}
+
+/// Killed after suspending sync, or after the commit: the Application stays suspended (status
+/// says so), a plain re-run refuses, and --resume finishes the same event without committing
+/// twice.
+#[test]
+fn a_rollback_killed_between_gitops_steps_is_finished_by_resume() {
+    for at in ["finished:1", "finished:5"] {
+        let mut w = world(By::Argo, true);
+        let b = FileBackend::new(&w.env);
+        b.seed("recsys", &bad_release(), &[]);
+        b.configure(&mut w.env);
+        w.env.set("MLRB_TEST_CRASH_AT", at);
+        let out = w
+            .env
+            .run(&["rollback", "infra", "recsys", "--yes", "--push"]);
+        assert_ne!(out.code, 0, "{at}: the process was killed");
+        w.env.vars.remove("MLRB_TEST_CRASH_AT");
+        let app = w.app();
+        assert!(
+            app["spec"]["syncPolicy"]["automated"].is_null(),
+            "{at}: {app}"
+        );
+        let status = w.env.run(&["status", "recsys"]);
+        status.code(0);
+        assert!(
+            status.stdout.contains(&format!(
+                "GITOPS SYNC SUSPENDED: auto-sync of Argo CD Application recsys (namespace {}) is suspended by mlrb since",
+                w.ctl_ns
+            )),
+            "{at}: {}",
+            status.stdout
+        );
+        assert!(
+            status.stdout.contains("did not finish"),
+            "{at}: {}",
+            status.stdout
+        );
+        w.env
+            .run(&["rollback", "infra", "recsys", "--yes", "--push"])
+            .one_clear_error(2);
+        let commits = git(&w.repo, &["rev-list", "--count", "HEAD"]);
+        let out = w.env.run(&[
+            "rollback", "infra", "recsys", "--resume", "--yes", "--push", "-o", "json",
+        ]);
+        out.code(0);
+        let v: Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(v["outcome"], json!("rolled_back"), "{at}: {v}");
+        assert_eq!(w.image(), "reg/ms:v2", "{at}");
+        let app = w.app();
+        assert_eq!(
+            app["spec"]["syncPolicy"]["automated"],
+            json!({"prune": true, "selfHeal": true}),
+            "{at}: {app}"
+        );
+        assert!(mlrb_annotations(&app).is_empty(), "{at}: {app}");
+        let after = git(&w.repo, &["rev-list", "--count", "HEAD"]);
+        let want_commits = if at == "finished:5" { 0 } else { 1 };
+        assert_eq!(
+            after.parse::<u32>().unwrap() - commits.parse::<u32>().unwrap(),
+            want_commits,
+            "{at}: one revert commit in all"
+        );
+        assert!(
+            w.pushed("apps/recsys/deployment.yaml")
+                .contains("image: reg/ms:v2"),
+            "{at}"
+        );
+        assert!(
+            out.stderr.contains("already done, not run again"),
+            "{at}: {}",
+            out.stderr
+        );
+        let status = w.env.run(&["status", "recsys"]);
+        assert!(
+            !status.stdout.contains("GITOPS SYNC SUSPENDED"),
+            "{at}: {}",
+            status.stdout
+        );
+    }
+}
+
+/// --keep-suspended leaves auto-sync off; `status` shows it with the command that resumes it,
+/// and once that command ran, no longer.
+#[test]
+fn keep_suspended_is_shown_by_status_until_resumed() {
+    let mut w = world(By::Argo, true);
+    let b = FileBackend::new(&w.env);
+    b.seed("recsys", &bad_release(), &[]);
+    b.configure(&mut w.env);
+    let out = w.env.run(&[
+        "rollback",
+        "infra",
+        "recsys",
+        "--yes",
+        "--push",
+        "--keep-suspended",
+    ]);
+    out.code(0);
+    assert!(
+        out.stdout
+            .contains("stays suspended after the rollback (--keep-suspended)"),
+        "{}",
+        out.stdout
+    );
+    assert!(w.app()["spec"]["syncPolicy"]["automated"].is_null());
+    assert!(
+        w.pushed("apps/recsys/deployment.yaml")
+            .contains("image: reg/ms:v2")
+    );
+
+    let status = w.env.run(&["status", "recsys", "-o", "json"]);
+    status.code(0);
+    let v: Value = serde_json::from_str(&status.stdout).unwrap();
+    let sv = &v["gitops"]["suspended"];
+    assert!(
+        sv["event"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("rollback-")),
+        "{v}"
+    );
+    assert!(
+        v["gitops"]["managed"][0]
+            .as_str()
+            .unwrap()
+            .contains("is managed by Argo CD Application recsys"),
+        "{v}"
+    );
+    let cmd = sv["resume_command"].as_str().unwrap();
+    assert!(cmd.starts_with("kubectl --namespace="), "{cmd}");
+    let text = w.env.run(&["status", "recsys"]);
+    assert!(
+        text.stdout.contains("GITOPS SYNC SUSPENDED"),
+        "{}",
+        text.stdout
+    );
+
+    // The printed command resumes it, as recorded.
+    let out = Command::new("sh")
+        .args(["-c", cmd])
+        .env("KUBECONFIG", &cluster().kubeconfig)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let app = w.app();
+    assert_eq!(
+        app["spec"]["syncPolicy"]["automated"],
+        json!({"prune": true, "selfHeal": true}),
+        "{app}"
+    );
+    assert!(mlrb_annotations(&app).is_empty(), "{app}");
+    let text = w.env.run(&["status", "recsys"]);
+    assert!(
+        !text.stdout.contains("GITOPS SYNC SUSPENDED"),
+        "{}",
+        text.stdout
+    );
+}
