@@ -893,7 +893,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__rollback__subcmd__infra)
-            opts="-y -o -q -v -h -V --to-revision --history --resume --reason --yes --dry-run --detected-at --triggered-by --abandon --output --config --registry --state-dir --quiet --verbose --help --version"
+            opts="-y -o -q -v -h -V --to-revision --history --resume --reason --yes --dry-run --detected-at --triggered-by --abandon --ignore-gitops --keep-suspended --push --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -947,7 +947,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__rollback__subcmd__model)
-            opts="-y -o -q -v -h -V --to --force --reason --yes --dry-run --detected-at --triggered-by --abandon --resume --fallback --end --force-unlock --alias --no-verify --output --config --registry --state-dir --quiet --verbose --help --version"
+            opts="-y -o -q -v -h -V --to --force --reason --yes --dry-run --detected-at --triggered-by --abandon --resume --fallback --end --force-unlock --alias --no-verify --ignore-gitops --keep-suspended --push --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
