@@ -495,6 +495,8 @@ pub enum RunbookTopic {
     NoTarget,
     /// The quarterly rollback drill
     Drill,
+    /// Roll back what Argo CD or Flux manages
+    Gitops,
 }
 
 #[derive(Debug, Args)]

@@ -154,6 +154,63 @@ fn world() -> World {
     }
 }
 
+/// The world of the GitOps runbook: the model's deployment managed by an Argo CD Application
+/// (auto-sync on), and the GitOps repository (a clone of a bare remote) holding its image.
+fn managed_by_argocd(env: &TestEnv) {
+    let k = cluster();
+    let cfg_path = env.path().join("mlrb.toml");
+    let cfg = std::fs::read_to_string(&cfg_path).unwrap();
+    let ns = cfg
+        .split("namespace = \"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    k.kubectl(&[
+        "-n",
+        &ns,
+        "annotate",
+        "deployment/model-server",
+        &format!("argocd.argoproj.io/tracking-id=recsys:apps/Deployment:{ns}/model-server"),
+    ]);
+    let argocd = k.namespace("runbook-argocd");
+    k.apply(
+        &argocd,
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: recsys\nspec:\n  project: default\n  source:\n    repoURL: https://git.example.com/gitops.git\n    path: apps/recsys\n  destination:\n    server: https://kubernetes.default.svc\n  syncPolicy:\n    automated:\n      selfHeal: true\n",
+    );
+    let bare = env.path().join("gitops.git");
+    let repo = env.path().join("gitops");
+    git(
+        env.path(),
+        &["init", "-q", "--bare", "-b", "main", bare.to_str().unwrap()],
+    );
+    git(
+        env.path(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            repo.to_str().unwrap(),
+        ],
+    );
+    std::fs::create_dir_all(repo.join("apps/recsys")).unwrap();
+    std::fs::write(
+        repo.join("apps/recsys/deployment.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: model-server\nspec:\n  template:\n    spec:\n      containers:\n      - name: model-server\n        image: reg/model-server:broken-1.5\n",
+    )
+    .unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "deploy 1.5"]);
+    git(&repo, &["push", "-q", "-u", "origin", "main"]);
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "{cfg}\n[models.recsys.gitops]\nkind = \"argocd\"\napplication = \"recsys\"\nnamespace = \"{argocd}\"\nrepo = \"gitops\"\nfile = \"apps/recsys/deployment.yaml\"\nkey = \"spec.template.spec.containers[0].image\"\n"
+        ),
+    )
+    .unwrap();
+}
+
 #[test]
 fn every_runbook_command_block_runs() {
     let dir = crate::common::repo_root().join("runbooks");
@@ -170,6 +227,9 @@ fn every_runbook_command_block_runs() {
         .to_path_buf();
     for book in books {
         let World { mut env, .. } = world();
+        if book.ends_with("gitops-managed.md") {
+            managed_by_argocd(&env);
+        }
         let path = format!("{}:{}", bin_dir.display(), env.vars["PATH"]);
         env.set("PATH", path);
         let text = std::fs::read_to_string(&book).unwrap();
@@ -211,6 +271,7 @@ fn runbook_command_fills_in_the_models_names() {
         "retrain",
         "no-target",
         "drill",
+        "gitops",
     ] {
         let out = env.run(&[
             "--config",

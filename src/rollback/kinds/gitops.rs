@@ -910,16 +910,8 @@ impl Gitops {
         resumed: Option<String>,
     ) -> Result<Box<Plan>> {
         let key = &self.model;
-        let mut live = match self.objects.first() {
-            Some(t) => t.clone(),
-            None => Touched {
-                k: Kubectl::default(),
-                resource: "",
-                name: String::new(),
-                shown: "the model server".into(),
-                live: Some(Live::Version(plan.to)),
-            },
-        };
+        // Not empty: `plan` passes a rollback that touches no object through.
+        let mut live = self.objects[0].clone();
         if let Some(Live::Version(v)) = &mut live.live {
             *v = plan.to;
         }
@@ -1100,6 +1092,11 @@ impl Kind for Gitops {
 
     fn plan(&self, ctx: &Ctx, req: &Request, resuming: Option<&Record>) -> Result<Planned> {
         let planned = self.inner.plan(ctx, req, resuming)?;
+        // A rollback that changes no Kubernetes object (a model served by HTTP reload, say)
+        // has nothing a controller would revert.
+        if self.objects.is_empty() {
+            return Ok(planned);
+        }
         let Planned::Plan(plan) = planned else {
             return Ok(planned);
         };
