@@ -618,3 +618,151 @@ fn keep_suspended_is_shown_by_status_until_resumed() {
         text.stdout
     );
 }
+
+/// A model rollback whose serving (kubectl-set-env) changes a Deployment a Flux HelmRelease
+/// manages: refused without the section, registry untouched; with it, the HelmRelease is
+/// suspended, the version set, `model.version` committed in the values, and it is resumed.
+#[test]
+fn a_model_rollback_on_a_helmrelease_managed_deployment_commits_the_version() {
+    let k = cluster();
+    let ns = k.namespace("gitops-model");
+    let ctl_ns = k.namespace("gitops-flux");
+    k.deployment(&ns, "ms", &["reg/ms:v1"]);
+    k.kubectl(&["-n", &ns, "set", "env", "deployment/ms", "MODEL_VERSION=3"]);
+    k.kubectl(&[
+        "-n",
+        &ns,
+        "label",
+        "deployment/ms",
+        "helm.toolkit.fluxcd.io/name=recsys",
+        &format!("helm.toolkit.fluxcd.io/namespace={ctl_ns}"),
+    ]);
+    k.apply(
+        &ctl_ns,
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata:\n  name: recsys\nspec:\n  interval: 5m\n  chart:\n    spec:\n      chart: model-server\n  values:\n    model:\n      version: \"3\"\n",
+    );
+    let mut env = TestEnv::new();
+    cluster().configure(&mut env);
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    b.seed("recsys", &bad_release(), &[]);
+    let repo = env.path().join("gitops");
+    std::fs::create_dir_all(repo.join("releases")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    let values = "model:\n  version: \"3\"   # set by the release pipeline\n";
+    std::fs::write(repo.join("releases/recsys.yaml"), values).unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "release v3"]);
+    let serving = format!(
+        "[models.recsys.serving]\nkind = \"kubectl-set-env\"\ndeployment = \"ms\"\nnamespace = \"{ns}\"\nenv_var = \"MODEL_VERSION\"\ntimeout = \"30s\"\n"
+    );
+    env.write("mlrb.toml", &serving);
+    let before = b.snapshot("recsys");
+    let line = env
+        .run(&["rollback", "model", "recsys", "--yes"])
+        .one_clear_error(2);
+    assert!(
+        line.contains(&format!(
+            "deployment/ms in namespace {ns} is managed by Flux HelmRelease recsys (namespace {ctl_ns}) (label helm.toolkit.fluxcd.io/name)"
+        )),
+        "{line}"
+    );
+    assert_eq!(b.snapshot("recsys"), before, "the registry is untouched");
+    let status = env.run(&["status", "recsys"]);
+    assert!(
+        status.stdout.contains(&format!(
+            "managed: deployment/ms in namespace {ns} is managed by Flux HelmRelease recsys (namespace {ctl_ns})"
+        )) && status.stdout.contains("a rollback of it is refused until [models.recsys.gitops] is configured"),
+        "{}",
+        status.stdout
+    );
+
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "{serving}[models.recsys.gitops]\nkind = \"flux\"\nhelm_release = \"recsys\"\nnamespace = \"{ctl_ns}\"\nrepo = \"gitops\"\nfile = \"releases/recsys.yaml\"\nkey = \"model.version\"\n"
+        ),
+    );
+    let out = env.run(&["rollback", "model", "recsys", "--yes", "-o", "json"]);
+    out.code(0);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    let event = v["event_id"].as_str().unwrap();
+    assert_eq!(b.version("recsys", 2).0, mlrb::registry::Stage::Production);
+    let envs = k.kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "deployment",
+        "ms",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].env[0].value}",
+    ]);
+    assert_eq!(envs, "2");
+    assert_eq!(
+        git(&repo, &["show", "HEAD:releases/recsys.yaml"]),
+        values.replace("\"3\"", "\"2\"").trim_end()
+    );
+    let msg = git(&repo, &["log", "-1", "--format=%s"]);
+    assert_eq!(
+        msg,
+        format!("Roll back recsys: model.version 3 → 2 (mlrb {event})")
+    );
+    let hr: Value = serde_json::from_str(&k.kubectl(&[
+        "-n",
+        &ctl_ns,
+        "get",
+        "helmreleases.helm.toolkit.fluxcd.io",
+        "recsys",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(hr["spec"]["suspend"], json!(false), "{hr}");
+    assert!(mlrb_annotations(&hr).is_empty(), "{hr}");
+}
+
+/// Helm charts set `app.kubernetes.io/instance` too: that label alone is Argo CD's mark only
+/// when an Application of that name exists.
+#[test]
+fn an_instance_label_alone_counts_only_with_its_application() {
+    let k = cluster();
+    let ns = k.namespace("gitops-label");
+    k.deployment(&ns, "ms", &["reg/ms:v1"]);
+    let name = format!("chart-{ns}");
+    k.kubectl(&[
+        "-n",
+        &ns,
+        "label",
+        "deployment/ms",
+        &format!("app.kubernetes.io/instance={name}"),
+    ]);
+    k.deploy(&ns, "ms", &["reg/ms:v2"]);
+    let mut env = TestEnv::new();
+    cluster().configure(&mut env);
+    env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys.infra]\nstrategy = \"kubectl\"\ndeployment = \"ms\"\nnamespace = \"{ns}\"\ntimeout = \"30s\"\n"
+        ),
+    );
+    let out = env.run(&["rollback", "infra", "recsys", "--dry-run"]);
+    out.code(0);
+    assert!(!out.stdout.contains("managed"), "{}", out.stdout);
+
+    let argocd = k.namespace("gitops-apps");
+    k.apply(
+        &argocd,
+        &format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\nspec:\n  project: default\n  source:\n    repoURL: https://git.example.com/gitops.git\n  destination:\n    server: https://kubernetes.default.svc\n"
+        ),
+    );
+    let line = env
+        .run(&["rollback", "infra", "recsys", "--dry-run"])
+        .one_clear_error(2);
+    assert!(
+        line.contains(&format!(
+            "is managed by Argo CD Application {name} (namespace {argocd}) (label app.kubernetes.io/instance)"
+        )),
+        "{line}"
+    );
+}
