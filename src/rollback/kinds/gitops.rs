@@ -42,7 +42,7 @@ const FLUX_HR_NAMESPACE: &str = "helm.toolkit.fluxcd.io/namespace";
 const ARGO_APPS: &str = "applications.argoproj.io";
 
 /// Reads of the cluster that only inform (status, detection of the owner by label).
-const SHORT: Duration = Duration::from_secs(10);
+const SHORT: Duration = Duration::from_secs(5);
 
 /// Which rollback is wrapped: what it touches and what git must hold afterwards differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -311,7 +311,6 @@ pub fn touched(m: &ModelConfig, which: Which) -> Vec<Touched> {
                 tag_only,
             });
             match c.strategy {
-                InfraStrategy::None => Vec::new(),
                 InfraStrategy::Kubectl | InfraStrategy::Helm => {
                     one("deployment", "deployment", &c.deployment, image)
                 }
@@ -332,6 +331,8 @@ pub fn touched(m: &ModelConfig, which: Which) -> Vec<Touched> {
                 InfraStrategy::ArgoRollouts => {
                     one("rollouts.argoproj.io", "rollout", &c.rollout, None)
                 }
+                // Not configured; a strategy added later says here what it changes.
+                _ => Vec::new(),
             }
         }
         Which::Model => {
