@@ -444,10 +444,12 @@ fn dry_run_shows_the_gitops_steps_and_changes_nothing() {
             w.ns
         )[..],
         "gitops: apps/recsys/deployment.yaml `spec.template.spec.containers[0].image` is reg/ms:broken-v3 at HEAD",
-        "first   suspend sync: remove spec.syncPolicy.automated",
-        "then    git2      commit apps/recsys/deployment.yaml",
-        "then    run       git -C",
-        "then    resume sync",
+        "   1. suspend sync: remove spec.syncPolicy.automated",
+        "   2. run       kubectl",
+        "   5. git2      commit apps/recsys/deployment.yaml",
+        "   6. run       git -C",
+        "   7. resume sync",
+        "   8. verify    re-read deployment/ms",
     ] {
         assert!(out.stdout.contains(want), "{want}:\n{}", out.stdout);
     }

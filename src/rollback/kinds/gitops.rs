@@ -1027,14 +1027,24 @@ impl Gitops {
             ));
         }
         text.push_str(&format!(
-            "  gitops: {} `{}` is {current} at HEAD of {}\n    first   {}\n    then    the steps above\n",
+            "  gitops: {} `{}` is {current} at HEAD of {}\n",
             repo.file.display(),
             repo.key,
             repo.dir.display(),
-            steps[0].line()
         ));
-        for s in &steps[n_inner + 1..] {
-            text.push_str(&format!("    then    {}\n", s.line()));
+        let after: Vec<String> = steps[n_inner + 1..].iter().map(|s| s.line()).collect();
+        match renumbered(&plan.text, &steps[0].line(), &after, n_inner) {
+            Some(t) => plan.text = t,
+            // A plan text not numbered as the engine numbers its steps: the steps around it.
+            None => {
+                text.push_str(&format!(
+                    "    first   {}\n    then    the steps above\n",
+                    steps[0].line()
+                ));
+                for l in &after {
+                    text.push_str(&format!("    then    {l}\n"));
+                }
+            }
         }
         let was = ctl.setting(&obj);
         let by_hand = ctl.resume_command(&was);
@@ -1182,6 +1192,44 @@ impl Kind for Gitops {
     }
 }
 
+/// The plan text with the suspension as step 1 and the steps after the rollback's own before
+/// its verification, numbered as the engine runs them; None when the text does not number
+/// exactly the rollback's steps and its verification (`  N. …` lines).
+fn renumbered(text: &str, first: &str, after: &[String], n_inner: usize) -> Option<String> {
+    let number = |l: &str| -> Option<(usize, usize)> {
+        let t = l.strip_prefix("  ")?;
+        let dot = t.find(". ")?;
+        let n: usize = t[..dot].trim_start().parse().ok()?;
+        (dot <= 3).then_some((n, 2 + dot + 2))
+    };
+    let numbered: Vec<usize> = text.lines().filter_map(number).map(|(n, _)| n).collect();
+    if numbered != (1..=n_inner + 1).collect::<Vec<_>>() {
+        return None;
+    }
+    let mut out = String::new();
+    let line = |n: usize, body: &str| format!("  {n:>2}. {body}\n");
+    for l in text.lines() {
+        match number(l) {
+            Some((1, at)) => {
+                out.push_str(&line(1, first));
+                out.push_str(&line(2, &l[at..]));
+            }
+            Some((n, at)) if n == n_inner + 1 => {
+                for (i, a) in after.iter().enumerate() {
+                    out.push_str(&line(n_inner + 2 + i, a));
+                }
+                out.push_str(&line(n_inner + 2 + after.len(), &l[at..]));
+            }
+            Some((n, at)) => out.push_str(&line(n + 1, &l[at..])),
+            None => {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+    }
+    Some(out)
+}
+
 /// What `status` says about a model's managed objects and a sync mlrb holds suspended.
 #[derive(Debug, Serialize)]
 pub struct GitopsStatus {
@@ -1277,4 +1325,42 @@ pub fn status(key: &str, m: &ModelConfig) -> Option<GitopsStatus> {
         })
     });
     (!managed.is_empty() || suspended.is_some()).then_some(GitopsStatus { managed, suspended })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_is_renumbered_as_the_engine_runs_it() {
+        let text = "Plan for x\n  target: y\n   1. run       undo\n          detail\n   2. run       status\n   3. verify    re-read\n";
+        let out = renumbered(text, "suspend", &["commit".into(), "resume".into()], 2).unwrap();
+        assert_eq!(
+            out,
+            "Plan for x\n  target: y\n   1. suspend\n   2. run       undo\n          detail\n   3. run       status\n   4. commit\n   5. resume\n   6. verify    re-read\n"
+        );
+        assert_eq!(
+            renumbered(text, "s", &[], 3),
+            None,
+            "not the engine's count"
+        );
+    }
+
+    #[test]
+    fn the_tracking_annotation_names_the_application_and_its_namespace() {
+        let obj = |id: &str| json!({"metadata": {"annotations": {ARGO_ANNOTATION: id}}});
+        let k = Kubectl::default();
+        let m = managers_of(&k, &obj("recsys:apps/Deployment:ml/ms"));
+        assert_eq!(
+            (m[0].name.as_str(), m[0].namespace.as_deref()),
+            ("recsys", None)
+        );
+        let m = managers_of(&k, &obj("team-a_recsys:apps/Deployment:ml/ms"));
+        assert_eq!(
+            (m[0].name.as_str(), m[0].namespace.as_deref()),
+            ("recsys", Some("team-a"))
+        );
+        assert_eq!(tag_of("reg.example.com:5000/ms:v2"), "v2");
+        assert_eq!(tag_of("reg.example.com:5000/ms"), "latest");
+    }
 }
