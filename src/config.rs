@@ -1956,6 +1956,17 @@ pub const STARTER: &str = r#"# mlrb.toml — which registry holds the truth abou
 # context = "prod"               # kubeconfig context; KUBECONFIG is honoured
 # timeout = "5m"                 # how long the rollout may take to become Ready
 
+# When Argo CD or Flux manages those objects, a rollback is refused unless mlrb may make it stick:
+# suspend the controller's sync, roll back, commit the revert in the GitOps repository, resume.
+# [models.recsys.gitops]
+# kind = "argocd"                # or "flux" (kustomization = "recsys" or helm_release = "recsys")
+# application = "recsys"
+# namespace = "argocd"           # where the Application lives (flux: default "flux-system")
+# repo = "../gitops"             # a local clone of the GitOps repository, relative to this file
+# file = "apps/recsys/values.yaml"
+# key = "image.tag"              # the YAML key holding the image (infra) or the model version
+# value = "tag"                  # infra: write the tag only (default "image", the whole image)
+
 # Metrics: `status` shows the decision (ROLLBACK NOW / INVESTIGATE / MONITOR), `rollback model`
 # waits for them to recover, `mlrb watch recsys` rolls back by itself. Thresholds default to the
 # reference document's (3000 $/min, 5% errors, 2000 ms p99; primary ≥ 0.80, diversity drop 20%).
