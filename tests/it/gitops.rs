@@ -768,3 +768,66 @@ fn an_instance_label_alone_counts_only_with_its_application() {
         "{line}"
     );
 }
+
+/// A push the remote refuses (someone pushed since): the step fails, the rollback and the commit
+/// stay, sync stays suspended and says so; after `git pull --rebase`, --resume pushes and resumes.
+#[test]
+fn a_refused_push_keeps_sync_suspended_until_resume_pushes() {
+    let w = world(By::Argo, true);
+    let other = w.env.path().join("other");
+    git(
+        w.env.path(),
+        &[
+            "clone",
+            "-q",
+            w.bare.to_str().unwrap(),
+            other.to_str().unwrap(),
+        ],
+    );
+    std::fs::write(other.join("README.md"), "apps\n").unwrap();
+    git(&other, &["add", "-A"]);
+    git(&other, &["commit", "-q", "-m", "docs"]);
+    git(&other, &["push", "-q"]);
+
+    let out = w
+        .env
+        .run(&["rollback", "infra", "recsys", "--yes", "--push"]);
+    out.code(1);
+    assert!(
+        out.stderr.contains("step 6/8 failed")
+            && out
+                .stderr
+                .contains("the commit is in place locally; sync stays suspended"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(w.image(), "reg/ms:v2");
+    assert!(
+        w.head("apps/recsys/deployment.yaml")
+            .contains("image: reg/ms:v2")
+    );
+    assert!(
+        w.pushed("apps/recsys/deployment.yaml")
+            .contains("broken-v3")
+    );
+    let app = w.app();
+    assert!(app["spec"]["syncPolicy"]["automated"].is_null(), "{app}");
+
+    git(&w.repo, &["pull", "-q", "--rebase"]);
+    let out = w
+        .env
+        .run(&["rollback", "infra", "recsys", "--resume", "--yes", "--push"]);
+    out.code(0);
+    assert!(
+        w.pushed("apps/recsys/deployment.yaml")
+            .contains("image: reg/ms:v2")
+    );
+    assert_eq!(w.pushed("README.md"), "apps");
+    let app = w.app();
+    assert_eq!(
+        app["spec"]["syncPolicy"]["automated"],
+        json!({"prune": true, "selfHeal": true}),
+        "{app}"
+    );
+    assert!(mlrb_annotations(&app).is_empty(), "{app}");
+}
