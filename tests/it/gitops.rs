@@ -621,11 +621,19 @@ fn keep_suspended_is_shown_by_status_until_resumed() {
     );
 }
 
-/// A model rollback whose serving (kubectl-set-env) changes a Deployment a Flux HelmRelease
-/// manages: refused without the section, registry untouched; with it, the HelmRelease is
-/// suspended, the version set, `model.version` committed in the values, and it is resumed.
-#[test]
-fn a_model_rollback_on_a_helmrelease_managed_deployment_commits_the_version() {
+/// A model (v3 live, v2 the target) served through kubectl-set-env by Deployment `ms`, which a
+/// Flux HelmRelease manages; the GitOps repository (no remote) holds `model.version` 3.
+struct ModelWorld {
+    env: TestEnv,
+    b: FileBackend,
+    ns: String,
+    ctl_ns: String,
+    repo: PathBuf,
+    serving: String,
+    values: &'static str,
+}
+
+fn model_world() -> ModelWorld {
     let k = cluster();
     let ns = k.namespace("gitops-model");
     let ctl_ns = k.namespace("gitops-flux");
@@ -659,6 +667,59 @@ fn a_model_rollback_on_a_helmrelease_managed_deployment_commits_the_version() {
         "[models.recsys.serving]\nkind = \"kubectl-set-env\"\ndeployment = \"ms\"\nnamespace = \"{ns}\"\nenv_var = \"MODEL_VERSION\"\ntimeout = \"30s\"\n"
     );
     env.write("mlrb.toml", &serving);
+    ModelWorld {
+        env,
+        b,
+        ns,
+        ctl_ns,
+        repo,
+        serving,
+        values,
+    }
+}
+
+impl ModelWorld {
+    fn configure_gitops(&self) {
+        self.env.write(
+            "mlrb.toml",
+            &format!(
+                "{}[models.recsys.gitops]\nkind = \"flux\"\nhelm_release = \"recsys\"\nnamespace = \"{}\"\nrepo = \"gitops\"\nfile = \"releases/recsys.yaml\"\nkey = \"model.version\"\n",
+                self.serving, self.ctl_ns
+            ),
+        );
+    }
+
+    fn helmrelease(&self) -> Value {
+        serde_json::from_str(&cluster().kubectl(&[
+            "-n",
+            &self.ctl_ns,
+            "get",
+            "helmreleases.helm.toolkit.fluxcd.io",
+            "recsys",
+            "-o",
+            "json",
+        ]))
+        .unwrap()
+    }
+}
+
+/// A model rollback whose serving (kubectl-set-env) changes a Deployment a Flux HelmRelease
+/// manages: refused without the section, registry untouched; with it, the HelmRelease is
+/// suspended, the version set, `model.version` committed in the values, and it is resumed.
+#[test]
+fn a_model_rollback_on_a_helmrelease_managed_deployment_commits_the_version() {
+    let w = model_world();
+    let k = cluster();
+    let ModelWorld {
+        env,
+        b,
+        ns,
+        ctl_ns,
+        repo,
+        values,
+        ..
+    } = &w;
+    let (env, b, ns, ctl_ns, repo, values) = (env, b, ns.as_str(), ctl_ns.as_str(), repo, *values);
     let before = b.snapshot("recsys");
     let line = env
         .run(&["rollback", "model", "recsys", "--yes"])
@@ -679,12 +740,7 @@ fn a_model_rollback_on_a_helmrelease_managed_deployment_commits_the_version() {
         status.stdout
     );
 
-    env.write(
-        "mlrb.toml",
-        &format!(
-            "{serving}[models.recsys.gitops]\nkind = \"flux\"\nhelm_release = \"recsys\"\nnamespace = \"{ctl_ns}\"\nrepo = \"gitops\"\nfile = \"releases/recsys.yaml\"\nkey = \"model.version\"\n"
-        ),
-    );
+    w.configure_gitops();
     let out = env.run(&["rollback", "model", "recsys", "--yes", "-o", "json"]);
     out.code(0);
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
@@ -692,7 +748,7 @@ fn a_model_rollback_on_a_helmrelease_managed_deployment_commits_the_version() {
     assert_eq!(b.version("recsys", 2).0, mlrb::registry::Stage::Production);
     let envs = k.kubectl(&[
         "-n",
-        &ns,
+        ns,
         "get",
         "deployment",
         "ms",
@@ -701,24 +757,15 @@ fn a_model_rollback_on_a_helmrelease_managed_deployment_commits_the_version() {
     ]);
     assert_eq!(envs, "2");
     assert_eq!(
-        git(&repo, &["show", "HEAD:releases/recsys.yaml"]),
+        git(repo, &["show", "HEAD:releases/recsys.yaml"]),
         values.replace("\"3\"", "\"2\"").trim_end()
     );
-    let msg = git(&repo, &["log", "-1", "--format=%s"]);
+    let msg = git(repo, &["log", "-1", "--format=%s"]);
     assert_eq!(
         msg,
         format!("Roll back recsys: model.version 3 → 2 (mlrb {event})")
     );
-    let hr: Value = serde_json::from_str(&k.kubectl(&[
-        "-n",
-        &ctl_ns,
-        "get",
-        "helmreleases.helm.toolkit.fluxcd.io",
-        "recsys",
-        "-o",
-        "json",
-    ]))
-    .unwrap();
+    let hr = w.helmrelease();
     assert_eq!(hr["spec"]["suspend"], json!(false), "{hr}");
     assert!(mlrb_annotations(&hr).is_empty(), "{hr}");
 }
@@ -830,4 +877,38 @@ fn a_refused_push_keeps_sync_suspended_until_resume_pushes() {
         "{app}"
     );
     assert!(mlrb_annotations(&app).is_empty(), "{app}");
+}
+
+/// A model rollback killed after the HelmRelease was suspended, and one killed after the
+/// registry and serving steps, are finished by --resume: the version committed once, the
+/// HelmRelease resumed.
+#[test]
+fn a_model_rollback_killed_between_gitops_steps_is_finished_by_resume() {
+    for at in ["finished:1", "started:5"] {
+        let mut w = model_world();
+        w.configure_gitops();
+        w.env.set("MLRB_TEST_CRASH_AT", at);
+        let out = w.env.run(&["rollback", "model", "recsys", "--yes"]);
+        assert_ne!(out.code, 0, "{at}: the process was killed");
+        w.env.vars.remove("MLRB_TEST_CRASH_AT");
+        assert_eq!(w.helmrelease()["spec"]["suspend"], json!(true), "{at}");
+        let out = w
+            .env
+            .run(&["rollback", "model", "recsys", "--resume", "--yes"]);
+        out.code(0);
+        assert_eq!(
+            w.b.version("recsys", 2).0,
+            mlrb::registry::Stage::Production,
+            "{at}"
+        );
+        assert_eq!(
+            git(&w.repo, &["show", "HEAD:releases/recsys.yaml"]),
+            w.values.replace("\"3\"", "\"2\"").trim_end(),
+            "{at}"
+        );
+        assert_eq!(git(&w.repo, &["rev-list", "--count", "HEAD"]), "2", "{at}");
+        let hr = w.helmrelease();
+        assert_eq!(hr["spec"]["suspend"], json!(false), "{at}: {hr}");
+        assert!(mlrb_annotations(&hr).is_empty(), "{at}: {hr}");
+    }
 }
