@@ -393,8 +393,27 @@ pub fn read_all(state_dir: &Path) -> std::io::Result<(Vec<Record>, usize)> {
     Ok((out, bad))
 }
 
+/// How an event whose change was made but has not taken effect ends: a model rollback whose
+/// serving rollout never became Ready. The event stays unfinished (like a failed one): a re-run
+/// or `--resume` checks the wait again in the world and finishes it.
+pub const NOT_CONVERGED: &str = "not_converged";
+
+/// Whether an event that ended with `outcome` is finished: not when it failed or its serving
+/// has not converged (both are what `--resume` finishes).
+pub fn closes(outcome: &str) -> bool {
+    outcome != "failed" && outcome != NOT_CONVERGED
+}
+
+/// The outcome of `event`'s last `Finished` record, if it has one.
+pub fn last_outcome<'a>(records: &'a [Record], event: &str) -> Option<&'a str> {
+    records.iter().rev().find_map(|r| match &r.entry {
+        Entry::Finished { outcome, .. } if r.event == event => Some(outcome.as_str()),
+        _ => None,
+    })
+}
+
 /// Rollback events of `registered_name` in `registry` that never finished, or whose last end was
-/// a failure: the ones `--resume` finishes. Oldest first.
+/// a failure (or serving not converged): the ones `--resume` finishes. Oldest first.
 pub fn unfinished<'a>(
     records: &'a [Record],
     registered_name: &str,
@@ -411,9 +430,7 @@ pub fn unfinished<'a>(
             } if command == "rollback model" && n == registered_name && reg == registry => {
                 open.push(&r.event)
             }
-            Entry::Finished { outcome, .. } if outcome != "failed" => {
-                open.retain(|e| *e != r.event)
-            }
+            Entry::Finished { outcome, .. } if closes(outcome) => open.retain(|e| *e != r.event),
             _ => {}
         }
     }
@@ -439,9 +456,7 @@ pub fn open_events<'a>(
                 registry,
                 ..
             } if variant_of(c, command) && n == target && registry == place => open.push(&r.event),
-            Entry::Finished { outcome, .. } if outcome != "failed" => {
-                open.retain(|e| *e != r.event)
-            }
+            Entry::Finished { outcome, .. } if closes(outcome) => open.retain(|e| *e != r.event),
             _ => {}
         }
     }
