@@ -287,6 +287,7 @@ pub fn render(records: &[&Record], notes: &Annotations, revenue: Option<&Revenue
                 triggered_by,
                 detected_at,
                 started_at,
+                ..
             } => {
                 model = m.clone();
                 reason = why.clone();

@@ -343,8 +343,13 @@ fn start_event(
     detection: &Option<(DateTime<Utc>, String)>,
 ) -> Journal {
     let mut journal = Journal::new(&ctx.settings.state_dir, event);
+    let command = kind.command();
+    let action = crate::journal::RollbackCommand::of(&command);
+    let target = crate::journal::Target::of(&action, &subject.target, &subject.place);
     journal.append(Entry::Started {
-        command: kind.command(),
+        command,
+        action: Some(action),
+        target: Some(target),
         model: req.model.clone(),
         registered_name: subject.target.clone(),
         registry: subject.place.clone(),

@@ -14,6 +14,7 @@ mod faults;
 mod features;
 mod generated;
 mod infra;
+mod journal_compat;
 mod metrics;
 mod report;
 mod resume;

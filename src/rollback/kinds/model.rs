@@ -249,6 +249,11 @@ impl Kind for Model {
             vec![
                 Entry::Started {
                     command: "rollback model".into(),
+                    action: Some(crate::journal::RollbackCommand::RollbackModel),
+                    target: Some(crate::journal::Target::Model {
+                        name: name.clone(),
+                        registry: self.reg.location(),
+                    }),
                     model: self.target.key.clone(),
                     registered_name: name.clone(),
                     registry: self.reg.location(),
