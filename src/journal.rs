@@ -22,12 +22,27 @@ pub struct Record {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Entry {
     Started {
+        /// The command as typed words (`rollback model --fallback`); what the guard matches.
         command: String,
+        /// The command, typed. Records written before it existed have only `command`:
+        /// `RollbackCommand::of` reads it from there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        action: Option<RollbackCommand>,
+        /// What is rolled back, tagged by what it is. Records written before it existed name it
+        /// in `registered_name` and `registry` only: `Target::of` reads it from there.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<Target>,
         model: String,
+        /// The rollback's subject as one string: the registered model's name, or for the other
+        /// kinds the object as `Target` words it; what one-rollback-at-a-time is keyed on.
         registered_name: String,
         registry: String,
         mode: String,
+        /// Versions (revisions for infra) the rollback goes from and to; absent for kinds that
+        /// have none (features, retrain), which older records wrote as `[]` and `0`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
         from: Vec<u64>,
+        #[serde(default, skip_serializing_if = "is_zero")]
         to: u64,
         to_reason: String,
         reason: String,
@@ -151,6 +166,124 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         actions: Vec<Action>,
     },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A rollback's command, typed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RollbackCommand {
+    /// `rollback model`: a registry version made live again.
+    RollbackModel,
+    /// `rollback model --fallback` with a serving switch: the switch turned on, or back off
+    /// (`end`, `--fallback --end`).
+    FallbackSwitch {
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        end: bool,
+    },
+    RollbackInfra,
+    RollbackFeatures,
+    RollbackRetrain,
+    /// A command this release has no type for (written by a newer one), in its words.
+    Other {
+        command: String,
+    },
+}
+
+impl RollbackCommand {
+    /// The typed command of a record's `command` words.
+    pub fn of(command: &str) -> RollbackCommand {
+        match command {
+            "rollback model" => RollbackCommand::RollbackModel,
+            "rollback model --fallback" => RollbackCommand::FallbackSwitch { end: false },
+            "rollback model --fallback --end" => RollbackCommand::FallbackSwitch { end: true },
+            "rollback infra" => RollbackCommand::RollbackInfra,
+            "rollback features" => RollbackCommand::RollbackFeatures,
+            "rollback retrain" => RollbackCommand::RollbackRetrain,
+            other => RollbackCommand::Other {
+                command: other.to_string(),
+            },
+        }
+    }
+}
+
+/// What a rollback acts on, tagged by what it is.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    /// A registered model in a registry (`registry` as mlrb names it: its URL or file).
+    Model { name: String, registry: String },
+    /// A Kubernetes object (`deployment/recsys (ns ml)`), changed by a strategy (kubectl, helm,
+    /// blue-green, istio, argo) or a serving switch.
+    Kubernetes { object: String, by: String },
+    /// A feature pipeline's path in a git repository.
+    Repository { path: String, repository: String },
+    /// The model a CI pipeline retrains, and the CI.
+    Pipeline { model: String, ci: String },
+    /// The target of a command this release has no type for.
+    Other { id: String, place: String },
+}
+
+impl Target {
+    /// The tagged target of a rollback, from its command and the subject's words (`id`, the
+    /// subject's target; `place`, where it lives).
+    pub fn of(action: &RollbackCommand, id: &str, place: &str) -> Target {
+        match action {
+            RollbackCommand::RollbackModel => Target::Model {
+                name: id.into(),
+                registry: place.into(),
+            },
+            RollbackCommand::FallbackSwitch { .. } => Target::Kubernetes {
+                object: id.into(),
+                by: "serving switch".into(),
+            },
+            RollbackCommand::RollbackInfra => Target::Kubernetes {
+                object: id.into(),
+                by: place.into(),
+            },
+            RollbackCommand::RollbackFeatures => Target::Repository {
+                path: id
+                    .strip_suffix(&format!(" in {place}"))
+                    .unwrap_or(id)
+                    .into(),
+                repository: place.into(),
+            },
+            RollbackCommand::RollbackRetrain => Target::Pipeline {
+                model: id.into(),
+                ci: place.into(),
+            },
+            RollbackCommand::Other { .. } => Target::Other {
+                id: id.into(),
+                place: place.into(),
+            },
+        }
+    }
+}
+
+/// A `Started` record's typed command and target, read from its words when it was written
+/// before they were recorded.
+pub fn started_typed(entry: &Entry) -> Option<(RollbackCommand, Target)> {
+    let Entry::Started {
+        command,
+        action,
+        target,
+        registered_name,
+        registry,
+        ..
+    } = entry
+    else {
+        return None;
+    };
+    let action = action
+        .clone()
+        .unwrap_or_else(|| RollbackCommand::of(command));
+    let target = target
+        .clone()
+        .unwrap_or_else(|| Target::of(&action, registered_name, registry));
+    Some((action, target))
 }
 
 /// What a serving switch reads or sets: an environment variable (`None`: not set) or a
@@ -393,8 +526,27 @@ pub fn read_all(state_dir: &Path) -> std::io::Result<(Vec<Record>, usize)> {
     Ok((out, bad))
 }
 
+/// How an event whose change was made but has not taken effect ends: a model rollback whose
+/// serving rollout never became Ready. The event stays unfinished (like a failed one): a re-run
+/// or `--resume` checks the wait again in the world and finishes it.
+pub const NOT_CONVERGED: &str = "not_converged";
+
+/// Whether an event that ended with `outcome` is finished: not when it failed or its serving
+/// has not converged (both are what `--resume` finishes).
+pub fn closes(outcome: &str) -> bool {
+    outcome != "failed" && outcome != NOT_CONVERGED
+}
+
+/// The outcome of `event`'s last `Finished` record, if it has one.
+pub fn last_outcome<'a>(records: &'a [Record], event: &str) -> Option<&'a str> {
+    records.iter().rev().find_map(|r| match &r.entry {
+        Entry::Finished { outcome, .. } if r.event == event => Some(outcome.as_str()),
+        _ => None,
+    })
+}
+
 /// Rollback events of `registered_name` in `registry` that never finished, or whose last end was
-/// a failure: the ones `--resume` finishes. Oldest first.
+/// a failure (or serving not converged): the ones `--resume` finishes. Oldest first.
 pub fn unfinished<'a>(
     records: &'a [Record],
     registered_name: &str,
@@ -411,9 +563,7 @@ pub fn unfinished<'a>(
             } if command == "rollback model" && n == registered_name && reg == registry => {
                 open.push(&r.event)
             }
-            Entry::Finished { outcome, .. } if outcome != "failed" => {
-                open.retain(|e| *e != r.event)
-            }
+            Entry::Finished { outcome, .. } if closes(outcome) => open.retain(|e| *e != r.event),
             _ => {}
         }
     }
@@ -439,9 +589,7 @@ pub fn open_events<'a>(
                 registry,
                 ..
             } if variant_of(c, command) && n == target && registry == place => open.push(&r.event),
-            Entry::Finished { outcome, .. } if outcome != "failed" => {
-                open.retain(|e| *e != r.event)
-            }
+            Entry::Finished { outcome, .. } if closes(outcome) => open.retain(|e| *e != r.event),
             _ => {}
         }
     }
@@ -643,6 +791,8 @@ mod tests {
             at: clock::now(),
             entry: Entry::Started {
                 command: command.into(),
+                action: None,
+                target: None,
                 model: "recsys".into(),
                 registered_name: "deployment/recs-api".into(),
                 registry: "not touched (serving switch)".into(),
@@ -671,5 +821,65 @@ mod tests {
         assert_eq!(open("rollback model --fallback"), vec!["e1"]);
         assert_eq!(open("rollback model --fallback --end"), vec!["e1"]);
         assert_eq!(open("rollback infra"), Vec::<&str>::new());
+    }
+
+    /// Records written before the typed command and target existed (a features rollback's
+    /// `to: 0` and path included) load, and read as typed from their words; new records
+    /// round-trip without the placeholders.
+    #[test]
+    fn started_records_of_the_previous_format_load_typed() {
+        let old = r#"{"event":"rollback-1","at":"2026-11-29T21:59:08Z","type":"started","command":"rollback features","model":"recsys","registered_name":"feature_pipeline in /srv/repo","registry":"/srv/repo","mode":"git","from":[],"to":0,"to_reason":"","reason":"r","triggered_by":"a","started_at":"2026-11-29T21:59:08Z"}"#;
+        let rec: Record = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            started_typed(&rec.entry),
+            Some((
+                RollbackCommand::RollbackFeatures,
+                Target::Repository {
+                    path: "feature_pipeline".into(),
+                    repository: "/srv/repo".into()
+                }
+            ))
+        );
+        let Entry::Started {
+            command,
+            registered_name,
+            registry,
+            ..
+        } = &rec.entry
+        else {
+            unreachable!()
+        };
+        let action = RollbackCommand::of(command);
+        let mut typed = rec.clone();
+        if let Entry::Started {
+            action: a,
+            target: t,
+            ..
+        } = &mut typed.entry
+        {
+            *t = Some(Target::of(&action, registered_name, registry));
+            *a = Some(action);
+        }
+        let text = serde_json::to_string(&typed).unwrap();
+        assert!(
+            !text.contains("\"to\":0") && !text.contains("\"from\""),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""action":{"kind":"rollback_features"}"#),
+            "{text}"
+        );
+        let back: Record = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.entry, typed.entry);
+        assert_eq!(
+            RollbackCommand::of("rollback model --fallback --end"),
+            RollbackCommand::FallbackSwitch { end: true }
+        );
+        assert_eq!(
+            RollbackCommand::of("rollback infra --shadow"),
+            RollbackCommand::Other {
+                command: "rollback infra --shadow".into()
+            }
+        );
     }
 }

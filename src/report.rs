@@ -287,6 +287,7 @@ pub fn render(records: &[&Record], notes: &Annotations, revenue: Option<&Revenue
                 triggered_by,
                 detected_at,
                 started_at,
+                ..
             } => {
                 model = m.clone();
                 reason = why.clone();
@@ -407,6 +408,9 @@ pub fn render(records: &[&Record], notes: &Annotations, revenue: Option<&Revenue
         Some("already_live") => "No change needed (already on the target)".into(),
         Some("declined") => "Declined — nothing was changed".into(),
         Some("failed") => "FAILED — manual intervention required".into(),
+        Some("not_converged") => format!(
+            "Rolled back in the registry, NOT verified: serving has not converged ({checked}) — unfinished: run the rollback again (or with --resume) once serving can take the target"
+        ),
         Some("triggered") => {
             "Retrain triggered — follow the pipeline, then promote and verify".into()
         }

@@ -182,6 +182,69 @@ pub fn template_diff(
         .collect()
 }
 
+/// The serving Deployment as JSON, read within `within`; `None` when it cannot be read.
+fn read_deployment(
+    serving: &crate::config::ServingConfig,
+    within: Duration,
+) -> Option<serde_json::Value> {
+    let name = serving.deployment.as_deref()?;
+    let k = crate::exec::kubectl::Kubectl {
+        context: serving.context.clone(),
+        namespace: serving.namespace.clone(),
+    };
+    let read = k
+        .cmd(["get", "deployment", name, "-o", "json"])
+        .timeout(within)
+        .run();
+    read.ok()
+        .and_then(|o| serde_json::from_str::<serde_json::Value>(&o.stdout).ok())
+}
+
+/// Whether a `kubectl-set-env` Deployment's pod template sets the variable to `version` on
+/// the model's container (`Err` says what it sets instead).
+fn env_names(
+    serving: &crate::config::ServingConfig,
+    dep: &serde_json::Value,
+    version: u64,
+) -> Result<(), String> {
+    let name = serving.deployment.as_deref().unwrap_or_default();
+    let var = serving.env_var.as_deref().unwrap_or("MODEL_VERSION");
+    let set: Vec<String> = dep["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| {
+            serving
+                .container
+                .as_deref()
+                .is_none_or(|want| c["name"] == want)
+        })
+        .flat_map(|c| c["env"].as_array().into_iter().flatten())
+        .filter(|e| e["name"] == var)
+        .map(|e| e["value"].as_str().unwrap_or("").to_string())
+        .collect();
+    if set.iter().any(|v| *v == version.to_string()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "deployment/{name} sets {var}={}, not {version}",
+            if set.is_empty() {
+                "(unset)".to_string()
+            } else {
+                set.join(",")
+            }
+        ))
+    }
+}
+
+/// Whether a `kubectl-set-env` reload of `version` is in the Deployment's pod template now (a
+/// resumed rollback runs it again if not: someone may have set it back since). Unreadable:
+/// not known to be done.
+pub fn env_set_to(serving: &crate::config::ServingConfig, version: u64) -> bool {
+    read_deployment(serving, Duration::from_secs(30))
+        .is_some_and(|dep| env_names(serving, &dep, version).is_ok())
+}
+
 /// Whether a kubectl serving Deployment runs `version` on Ready pods: its controller has
 /// observed the last change, every replica is updated and ready (and there is one), and with
 /// `kubectl-set-env` the variable names `version`. `Err` says what it shows instead; other
@@ -199,47 +262,12 @@ pub fn converged(
         return Ok(());
     }
     let name = serving.deployment.as_deref().unwrap_or_default();
-    let k = crate::exec::kubectl::Kubectl {
-        context: serving.context.clone(),
-        namespace: serving.namespace.clone(),
-    };
-    let read = k
-        .cmd(["get", "deployment", name, "-o", "json"])
-        .timeout(within)
-        .run();
-    let Some(dep) = read
-        .ok()
-        .and_then(|o| serde_json::from_str::<serde_json::Value>(&o.stdout).ok())
-    else {
+    let Some(dep) = read_deployment(serving, within) else {
         return Ok(());
     };
     let n = |p: &str| dep.pointer(p).and_then(serde_json::Value::as_u64);
     if serving.kind == ServingKind::KubectlSetEnv {
-        let var = serving.env_var.as_deref().unwrap_or("MODEL_VERSION");
-        let set: Vec<String> = dep["spec"]["template"]["spec"]["containers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|c| {
-                serving
-                    .container
-                    .as_deref()
-                    .is_none_or(|want| c["name"] == want)
-            })
-            .flat_map(|c| c["env"].as_array().into_iter().flatten())
-            .filter(|e| e["name"] == var)
-            .map(|e| e["value"].as_str().unwrap_or("").to_string())
-            .collect();
-        if !set.iter().any(|v| *v == version.to_string()) {
-            return Err(format!(
-                "deployment/{name} sets {var}={}, not {version}",
-                if set.is_empty() {
-                    "(unset)".to_string()
-                } else {
-                    set.join(",")
-                }
-            ));
-        }
+        env_names(serving, &dep, version)?;
     }
     let wanted = n("/spec/replicas").unwrap_or(1);
     let (generation, observed) = (n("/metadata/generation"), n("/status/observedGeneration"));

@@ -391,6 +391,7 @@ fn staging(
         },
         started_at,
         before: before.clone(),
+        serving_template: serving_before.clone(),
     };
     let pending_path = pending.save(&ctx.settings.state_dir)?;
     let mut journal = Journal::new(&ctx.settings.state_dir, &id);
@@ -526,6 +527,10 @@ struct Pending {
     inject_url: Option<String>,
     started_at: DateTime<Utc>,
     before: RegState,
+    /// The serving Deployment's pod template before the breach (kubectl serving kinds), which
+    /// the restore compares as it compares the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    serving_template: Option<serde_json::Value>,
 }
 
 fn pending_dir(state: &Path) -> PathBuf {
@@ -667,6 +672,23 @@ fn restore_interrupted(ctx: &Ctx, model: &str, yes: bool) -> Result<ExitStatus> 
     match snapshot(reg.as_ref(), name) {
         Ok(after) => problems.extend(diff(&pending.before, &after)),
         Err(e) => problems.push(format!("cannot read the registry back: {e}")),
+    }
+    // The whole pod template, not only what the reload sets: a variable on a sidecar, an
+    // image, a resource changed by the drill's reloads is a difference.
+    if let Some(before) = &pending.serving_template {
+        let shown = format!(
+            "deployment/{}",
+            target.serving.deployment.as_deref().unwrap_or_default()
+        );
+        match crate::serving::deployment_template(&target.serving) {
+            Ok(Some(after)) => {
+                problems.extend(crate::serving::template_diff(&shown, before, &after))
+            }
+            Ok(None) => problems.push(format!(
+                "serving {shown} not checked: [serving] is no longer a kubectl kind"
+            )),
+            Err(e) => problems.push(format!("serving not checked: {e}")),
+        }
     }
     Journal::new(&ctx.settings.state_dir, &pending.id).append(Entry::Note {
         text: if problems.is_empty() {

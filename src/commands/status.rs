@@ -382,7 +382,7 @@ fn unfinished_other_kinds(
             } if m == model && command != "rollback model" => {
                 open.push((r.event.clone(), command.clone()))
             }
-            Entry::Finished { outcome, .. } if outcome != "failed" => {
+            Entry::Finished { outcome, .. } if crate::journal::closes(outcome) => {
                 open.retain(|(e, _)| *e != r.event)
             }
             _ => {}

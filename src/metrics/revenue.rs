@@ -456,6 +456,8 @@ mod tests {
             "2026-11-26T02:20:00Z",
             Entry::Started {
                 command: "rollback model".into(),
+                action: None,
+                target: None,
                 model: "recsys".into(),
                 registered_name: "recsys".into(),
                 registry: "file".into(),

@@ -87,7 +87,19 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
         p.status(&format!("{ev} is closed as abandoned; planning afresh"));
         open.retain(|e| e != ev);
     }
-    let resuming: Option<&Record> = match (open.last(), req.resume) {
+    // A rollback whose changes were made but have not taken effect (serving never converged)
+    // is finished by running the same command again: that is a resume, said as such.
+    let rerun_finishes = !req.resume
+        && open.last().is_some_and(|e| {
+            crate::journal::last_outcome(&records, e) == Some(crate::journal::NOT_CONVERGED)
+        });
+    if rerun_finishes && let Some(e) = open.last() {
+        p.status(&format!(
+            "rollback {e} of {} made its changes, but they had not taken effect; this run checks them again and finishes it",
+            subject.target
+        ));
+    }
+    let resuming: Option<&Record> = match (open.last(), req.resume || rerun_finishes) {
         (Some(event), true) => records
             .iter()
             .find(|r| r.event == *event && matches!(r.entry, Entry::Started { .. })),
@@ -190,10 +202,11 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
             let held = claim(&started.event)?;
             let mut journal = Journal::new(&ctx.settings.state_dir, &started.event);
             journal.append(Entry::Resumed {
-                how: if req.yes {
-                    "--resume --yes".into()
-                } else {
-                    "--resume".into()
+                how: match (rerun_finishes, req.yes) {
+                    (true, true) => "re-run --yes".into(),
+                    (true, false) => "re-run".into(),
+                    (false, true) => "--resume --yes".into(),
+                    (false, false) => "--resume".into(),
                 },
             });
             (started.event.clone(), journal, held)
@@ -229,7 +242,7 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
     let done = resuming
         .map(|s| steps_done(&records, &s.event))
         .unwrap_or_default();
-    let (status, message) = execute(ctx, &plan, &mut journal, &done);
+    let (status, message, pending) = execute(ctx, &plan, &mut journal, &done);
     let (status, message) = match &mm {
         Some(mm) if status == ExitStatus::Success && !req.no_verify => {
             verify_metrics(ctx, mm, baseline.as_ref(), &mut journal, message)
@@ -246,7 +259,7 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
     };
     let ending = kind.ending(super::Ending {
         status,
-        outcome: outcome_of(status),
+        outcome: pending.unwrap_or(outcome_of(status)),
         message,
         hint: plan.failure_hint.clone(),
         view: serde_json::Map::new(),
@@ -330,8 +343,13 @@ fn start_event(
     detection: &Option<(DateTime<Utc>, String)>,
 ) -> Journal {
     let mut journal = Journal::new(&ctx.settings.state_dir, event);
+    let command = kind.command();
+    let action = crate::journal::RollbackCommand::of(&command);
+    let target = crate::journal::Target::of(&action, &subject.target, &subject.place);
     journal.append(Entry::Started {
-        command: kind.command(),
+        command,
+        action: Some(action),
+        target: Some(target),
         model: req.model.clone(),
         registered_name: subject.target.clone(),
         registry: subject.place.clone(),
@@ -396,19 +414,23 @@ fn steps_done(records: &[Record], event: &str) -> Vec<String> {
     done
 }
 
-/// The step loop: each step's start is journaled before it runs; a step the journal shows done,
-/// or the world shows done, is not run again; the first failure stops the loop.
+/// The step loop: each step's start is journaled before it runs; a step the journal shows done
+/// (and that need not be checked again in the world), or the world shows done, is not run
+/// again; the first failure stops the loop. A failed wait that leaves the event unfinished
+/// comes back with the `NOT_CONVERGED` outcome.
 fn execute(
     ctx: &Ctx,
     plan: &Plan,
     journal: &mut Journal,
     done_before: &[String],
-) -> (ExitStatus, String) {
+) -> (ExitStatus, String, Option<&'static str>) {
     let p = &ctx.printer;
     let total = plan.steps.len() + 1;
     for (i, step) in plan.steps.iter().enumerate() {
         let line = step.line();
-        if done_before.contains(&line) || step.done() {
+        // The journal's word suffices unless the step asks to be checked in the world again.
+        let journaled = done_before.contains(&line);
+        if (journaled && !step.recheck_on_resume()) || step.done() {
             p.status(&format!(
                 "  ✓ [{}/{total}] {line}: already done, not run again",
                 i + 1
@@ -443,6 +465,7 @@ fn execute(
             millis,
         });
         if let Err(f) = result {
+            let pending = step.awaits() && step.unfinished_until_done();
             let status = if step.awaits() {
                 journal.append(Entry::Verified {
                     ok: false,
@@ -461,7 +484,13 @@ fn execute(
             if let Some(h) = f.hint {
                 message.push_str(&format!(". Next: {h}"));
             }
-            return (status, message);
+            if pending {
+                message.push_str(
+                    ". The rollback stays unfinished until this takes effect: run the same command again (or with --resume) to check it and finish",
+                );
+                return (status, message, Some(crate::journal::NOT_CONVERGED));
+            }
+            return (status, message, None);
         }
         crash_point("finished", i + 1);
     }
@@ -477,10 +506,11 @@ fn execute(
         crash_point("finished", total);
     }
     match result {
-        Ok(_) => (ExitStatus::Success, plan.done_message.clone()),
+        Ok(_) => (ExitStatus::Success, plan.done_message.clone(), None),
         Err(d) => (
             ExitStatus::NotVerified,
             format!("{}, but not verified: {d}", plan.done_message),
+            None,
         ),
     }
 }

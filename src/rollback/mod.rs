@@ -112,6 +112,18 @@ pub trait Step {
     fn awaits(&self) -> bool {
         false
     }
+    /// A wait (`awaits`) whose failure leaves the event unfinished instead of closing it "not
+    /// verified": the change is made but not in effect (a serving rollout that never became
+    /// Ready), so the rollback is not done; a re-run or `--resume` checks it again and finishes.
+    fn unfinished_until_done(&self) -> bool {
+        false
+    }
+    /// On a resume, whether the world is asked (`done`) even when the journal shows the step
+    /// finished, and the step run again if the world does not show it (a serving change that
+    /// may have been undone since, or a wait, which is cheap to repeat).
+    fn recheck_on_resume(&self) -> bool {
+        false
+    }
 }
 
 /// Turns a command's failure into (detail, hint) in a kind's words.

@@ -655,3 +655,111 @@ fn staging_drill_compares_the_serving_pod_template_and_never_touches_a_sidecar()
         "the registry is restored"
     );
 }
+
+/// `mlrb drill --restore` after an interrupted staging drill compares the serving Deployment's
+/// whole pod template with the one saved before the breach, not only the registry: the
+/// variable the drill's reloads left on the model's container is named, and the restore fails.
+#[test]
+fn drill_restore_compares_the_serving_pod_template_saved_before_the_breach() {
+    use std::io::{BufRead, BufReader};
+    let k = crate::common::kube::cluster();
+    let ns = k.namespace("drillrestore");
+    k.apply(
+        &ns,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ms\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: ms}\n  template:\n    metadata:\n      labels: {app: ms}\n    spec:\n      containers:\n      - name: server\n        image: reg/ms:v1\n      - name: log-shipper\n        image: reg/shipper:v1\n",
+    );
+    k.kubectl(&[
+        "-n",
+        &ns,
+        "rollout",
+        "status",
+        "deployment/ms",
+        "--timeout=60s",
+    ]);
+    let (b, mut env, m, srv) = staging_world(
+        "drillrestore",
+        &[
+            v(Stage::Archived),
+            v(Stage::Production).healthy(),
+            v(Stage::Archived),
+        ],
+        &[],
+        2,
+        &[3],
+        "",
+        |_| "breach = \"promote\"\nversion = 3".into(),
+        "",
+    );
+    k.configure(&mut env);
+    let cfg = std::fs::read_to_string(env.path().join("mlrb.toml")).unwrap();
+    let http = format!(
+        "kind = \"http\"\nreload_url = \"{0}/reload\"\nhealth_url = \"{0}/health\"\ntimeout = \"10s\"\n",
+        srv.server.url
+    );
+    assert!(cfg.contains(&http), "{cfg}");
+    env.write(
+        "mlrb.toml",
+        &cfg.replace(
+            &http,
+            &format!(
+                "kind = \"kubectl-set-env\"\ndeployment = \"ms\"\nnamespace = \"{ns}\"\ncontainer = \"server\"\ntimeout = \"30s\"\n"
+            ),
+        ),
+    );
+    let before = registry_state(&b, &m, 3);
+    // The breach is never seen (the metrics follow the http model server, which this serving
+    // does not reload): the drill waits for it and is killed meanwhile.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mlrb"))
+        .env_clear()
+        .envs(&env.vars)
+        .current_dir(env.path())
+        .args(["drill", &m, "--yes"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let t0 = Instant::now();
+    loop {
+        let line = lines.next().expect("the drill ended early").unwrap();
+        if line.contains("[2/5] breach made") {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "no breach in 60 s");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let env_of = |c: &str| {
+        k.kubectl(&[
+            "-n",
+            &ns,
+            "get",
+            "deployment",
+            "ms",
+            "-o",
+            &format!("jsonpath={{.spec.template.spec.containers[?(@.name==\"{c}\")].env}}"),
+        ])
+    };
+    assert!(env_of("server").contains("\"3\""), "{}", env_of("server"));
+
+    let out = env.run(&["drill", &m, "--restore", "--yes"]);
+    out.code(1);
+    let line = out.error_line();
+    assert!(
+        line.contains("not fully restored")
+            && line.contains(
+                "serving deployment/ms template.spec.containers[server].env: (absent) before"
+            ),
+        "{line}"
+    );
+    assert!(!line.contains("log-shipper"), "{line}");
+    assert_eq!(
+        registry_state(&b, &m, 3),
+        before,
+        "the registry is restored"
+    );
+    assert!(
+        env_of("log-shipper").is_empty(),
+        "{}",
+        env_of("log-shipper")
+    );
+}

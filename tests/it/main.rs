@@ -15,6 +15,7 @@ mod features;
 mod generated;
 mod gitops;
 mod infra;
+mod journal_compat;
 mod metrics;
 mod report;
 mod resume;

@@ -477,7 +477,7 @@ fn last_infra_rollback(
             } if command == "rollback infra" && registered_name == target && registry == place => {
                 open.extend(Started::of(r).map(|s| (r.event.clone(), s)));
             }
-            Entry::Finished { outcome, .. } if outcome != "failed" => {
+            Entry::Finished { outcome, .. } if crate::journal::closes(outcome) => {
                 if let Some(i) = open.iter().position(|(e, _)| *e == r.event) {
                     let (e, s) = open.remove(i);
                     last = Some((e, s, r.at));

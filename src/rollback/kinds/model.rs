@@ -86,6 +86,8 @@ struct ModelStep {
     resuming: Option<String>,
     /// The version's tags as planned from (for its audit history); read again when absent.
     prior_tags: Option<std::collections::BTreeMap<String, String>>,
+    /// The version the rollback makes live (what a serving step loads).
+    target_version: u64,
 }
 
 impl Step for ModelStep {
@@ -94,9 +96,16 @@ impl Step for ModelStep {
     }
 
     fn done(&self) -> bool {
-        self.resuming
-            .as_deref()
-            .is_some_and(|ev| already_done(self.reg.as_ref(), &self.name, &self.step, ev))
+        self.resuming.as_deref().is_some_and(|ev| {
+            already_done(
+                self.reg.as_ref(),
+                &self.name,
+                &self.step,
+                ev,
+                &self.serving,
+                self.target_version,
+            )
+        })
     }
 
     fn awaits(&self) -> bool {
@@ -104,6 +113,27 @@ impl Step for ModelStep {
             self.step,
             PlanStep::AwaitServing { .. } | PlanStep::Command { awaits: true, .. }
         )
+    }
+
+    /// A model rollback is done only when serving converged on the target: a serving wait
+    /// that fails leaves the event unfinished, and a re-run or `--resume` finishes it.
+    fn unfinished_until_done(&self) -> bool {
+        self.awaits()
+    }
+
+    /// Serving steps are checked in the world on a resume: the variable a `kubectl-set-env`
+    /// reload set (someone may have set it back since), and the waits and HTTP reloads, which
+    /// are asked again (harmless twice). A `kubectl rollout restart` or `helm upgrade` is not
+    /// repeated once the journal shows it done: a second one is a second rollout.
+    fn recheck_on_resume(&self) -> bool {
+        match &self.step {
+            PlanStep::Reload { .. } | PlanStep::AwaitServing { .. } => true,
+            PlanStep::Command { awaits: true, .. } => true,
+            PlanStep::Command { awaits: false, .. } => {
+                self.serving.kind == crate::config::ServingKind::KubectlSetEnv
+            }
+            _ => false,
+        }
     }
 
     fn run(&self, event: &str) -> std::result::Result<String, StepFailure> {
@@ -172,7 +202,10 @@ impl Kind for Model {
     }
 
     fn ending(&self, ending: crate::rollback::Ending) -> crate::rollback::Ending {
-        self.failed.set(ending.status == ExitStatus::Failure);
+        // Serving not converged is unfinished too: its registry record stays, for every machine.
+        self.failed.set(
+            ending.status == ExitStatus::Failure || ending.outcome == crate::journal::NOT_CONVERGED,
+        );
         ending
     }
 
@@ -216,6 +249,11 @@ impl Kind for Model {
             vec![
                 Entry::Started {
                     command: "rollback model".into(),
+                    action: Some(crate::journal::RollbackCommand::RollbackModel),
+                    target: Some(crate::journal::Target::Model {
+                        name: name.clone(),
+                        registry: self.reg.location(),
+                    }),
                     model: self.target.key.clone(),
                     registered_name: name.clone(),
                     registry: self.reg.location(),
@@ -717,6 +755,7 @@ impl Model {
                         PlanStep::Tags { version, .. } => prior.get(version).cloned(),
                         _ => None,
                     },
+                    target_version: plan.to,
                 }) as Box<dyn Step>
             })
             .collect();
@@ -901,8 +940,16 @@ impl Model {
     }
 }
 
-/// Whether the registry already shows `step` done by this event (a resumed rollback skips it).
-fn already_done(reg: &dyn Registry, name: &str, step: &PlanStep, event: &str) -> bool {
+/// Whether the registry (or the serving Deployment) already shows `step` done by this event (a
+/// resumed rollback skips it).
+fn already_done(
+    reg: &dyn Registry,
+    name: &str,
+    step: &PlanStep,
+    event: &str,
+    serving: &crate::config::ServingConfig,
+    to: u64,
+) -> bool {
     match step {
         PlanStep::Stage { version, to, .. } => reg
             .get_version(name, *version)
@@ -913,7 +960,14 @@ fn already_done(reg: &dyn Registry, name: &str, step: &PlanStep, event: &str) ->
         PlanStep::Tags { version, role } => reg.get_version(name, *version).is_ok_and(|v| {
             v.tag(tags::EVENT_ID) == Some(event) && v.tag(tags::ROLE) == Some(role.as_str())
         }),
-        // Serving requests are repeated (asking twice is harmless); verification always runs.
+        // The variable a `kubectl-set-env` reload sets, read on the Deployment.
+        PlanStep::Command { awaits: false, .. }
+            if serving.kind == crate::config::ServingKind::KubectlSetEnv =>
+        {
+            serving::env_set_to(serving, to)
+        }
+        // Other serving requests are repeated (asking twice is harmless); waits and the
+        // verification always run.
         _ => false,
     }
 }
