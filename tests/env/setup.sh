@@ -9,15 +9,20 @@
 #   kube        etcd-server from apt if `etcd` is missing; kube-apiserver and
 #               kube-controller-manager v1.20.2 built from Debian's source package
 #               into $CACHE/k8s/bin, ~210 MB (10-20 min on 2 cores, needs ~2.5 GB meanwhile)
-# All four cached: ~0.3 s. See tests/env/README.md.
+#   podman      Debian package `podman` (4.3), only if `podman` is missing; builds the image
+#               in deploy/image (FROM scratch: no container runtime needed)        (~30 s)
+#   cargo-deny  `cargo install --locked cargo-deny` into $CACHE/cargo-deny, symlink
+#               $CACHE/bin/cargo-deny; CI's dependency policy (deny.toml)        (4-8 min)
+# All cached: ~0.3 s. See tests/env/README.md.
 #
-# Usage: tests/env/setup.sh [all|mlflow|dvc|prometheus|kube]...   (default: all)
+# Usage: tests/env/setup.sh [all|mlflow|dvc|prometheus|kube|podman|cargo-deny]...   (default: all)
 # Needs root for the apt parts (Debian 12). Concurrent runs serialize on $CACHE/.setup.lock.
 set -euo pipefail
 
 CACHE="${MLRB_TEST_CACHE:-$HOME/.cache/mlrb-test}"
 MLFLOW_VERSION=3.17.2
 DVC_VERSION=3.67.1
+CARGO_DENY_VERSION=0.20.2
 KUBE_VERSION=v1.20.2
 # Debian bookworm's `kubernetes` source package: upstream 1.20.2 (with vendor/) despite its name.
 KUBE_ORIG=kubernetes_1.20.5+really1.20.2.orig.tar.gz
@@ -26,13 +31,13 @@ KUBE_SRCDIR=kubernetes-1.20.2
 KUBE_BUILD="$KUBE_VERSION go1.19 reflect2-1.0.2"
 export DEBIAN_FRONTEND=noninteractive
 
-usage() { echo "usage: $0 [all|mlflow|dvc|prometheus|kube]..." >&2; exit 2; }
+usage() { echo "usage: $0 [all|mlflow|dvc|prometheus|kube|podman|cargo-deny]..." >&2; exit 2; }
 
 parts=()
 for arg in "${@:-all}"; do
   case "$arg" in
-    all) parts+=(mlflow dvc prometheus kube) ;;
-    mlflow | dvc | prometheus | kube) parts+=("$arg") ;;
+    all) parts+=(mlflow dvc prometheus kube podman cargo-deny) ;;
+    mlflow | dvc | prometheus | kube | podman | cargo-deny) parts+=("$arg") ;;
     -h | --help) usage ;;
     *) echo "unknown part: $arg" >&2; usage ;;
   esac
@@ -132,6 +137,33 @@ setup_prometheus() {
   fi
 }
 
+setup_podman() {
+  local t
+  if ! command -v podman >/dev/null; then
+    t=$(now)
+    apt_install podman
+    echo "podman $(podman --version | awk '{ print $3 }'): installed in $(elapsed "$t") s"
+  else
+    echo "podman $(podman --version | awk '{ print $3 }'): cached"
+  fi
+}
+
+setup_cargo-deny() {
+  local root="$CACHE/cargo-deny" t
+  if [ -x "$root/bin/cargo-deny" ] &&
+    "$root/bin/cargo-deny" --version 2>/dev/null | grep -qF " $CARGO_DENY_VERSION"; then
+    echo "cargo-deny $CARGO_DENY_VERSION: cached"
+  else
+    command -v cargo >/dev/null || die "cargo-deny: cargo is missing (install Rust: https://rustup.rs)"
+    t=$(now)
+    # cargo builds in a temporary target dir and removes it; only the binary stays.
+    cargo install --quiet --locked --force --root "$root" --version "$CARGO_DENY_VERSION" cargo-deny ||
+      die "cargo-deny: cargo install failed"
+    echo "cargo-deny $CARGO_DENY_VERSION: installed in $(elapsed "$t") s"
+  fi
+  ln -sfn "$root/bin/cargo-deny" "$CACHE/bin/cargo-deny"
+}
+
 enable_deb_src() {
   if grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
     return 0
@@ -205,4 +237,4 @@ for p in "${parts[@]}"; do
   done_parts+="$p "
   "setup_$p"
 done
-echo "setup.sh: done in $(elapsed "$t_all") s (cache: $CACHE; add $CACHE/bin to PATH for dvc)"
+echo "setup.sh: done in $(elapsed "$t_all") s (cache: $CACHE; add $CACHE/bin to PATH for dvc and cargo-deny)"

@@ -457,6 +457,21 @@ fn auth_header_from_env_and_empty_result_is_unknown() {
     assert!(reqs[0].path.starts_with("/api/v1/query?query="));
 }
 
+/// deploy/mlrb-watch.yaml as the API server this suite runs (v1.20) can take it: PodDisruptionBudget
+/// is policy/v1 from Kubernetes 1.21 on (1.25 removed v1beta1); its spec here (minAvailable,
+/// selector) is the same in v1beta1, so v1beta1 stands in for it on the 1.20 server.
+fn watch_manifest_for_the_test_server() -> String {
+    let yaml =
+        std::fs::read_to_string(crate::common::repo_root().join("deploy/mlrb-watch.yaml")).unwrap();
+    let pdb = "apiVersion: policy/v1\nkind: PodDisruptionBudget";
+    assert_eq!(
+        yaml.matches(pdb).count(),
+        1,
+        "one policy/v1 PodDisruptionBudget"
+    );
+    yaml.replace(pdb, "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget")
+}
+
 /// deploy/mlrb-watch.yaml is accepted by a real API server (`kubectl apply --dry-run=server`):
 /// every object validates against the server's schemas; nothing is created.
 #[test]
@@ -472,21 +487,33 @@ fn the_watch_manifest_passes_server_side_validation() {
     if !exists {
         k.kubectl(&["create", "namespace", "ml-serving"]);
     }
-    let manifest = crate::common::repo_root().join("deploy/mlrb-watch.yaml");
+    let manifest = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(manifest.path(), watch_manifest_for_the_test_server()).unwrap();
     let out = k.kubectl(&[
         "apply",
         "--dry-run=server",
         "-f",
-        manifest.to_str().unwrap(),
+        manifest.path().to_str().unwrap(),
     ]);
-    for kind in ["configmap/mlrb-config", "deployment.apps/mlrb-watch"] {
+    for kind in [
+        "serviceaccount/mlrb-watch",
+        "role.rbac.authorization.k8s.io/mlrb-watch-lease",
+        "rolebinding.rbac.authorization.k8s.io/mlrb-watch-lease",
+        "configmap/mlrb-config",
+        "service/mlrb-watch",
+        "statefulset.apps/mlrb-watch",
+        "poddisruptionbudget.policy/mlrb-watch",
+        "networkpolicy.networking.k8s.io/mlrb-watch",
+    ] {
         assert!(
-            out.contains(kind) && out.contains("(server dry run)"),
+            out.contains(&format!("{kind} created (server dry run)"))
+                || out.contains(&format!("{kind} configured (server dry run)"))
+                || out.contains(&format!("{kind} unchanged (server dry run)")),
             "{kind}: {out}"
         );
     }
     let created = std::process::Command::new("kubectl")
-        .args(["-n", "ml-serving", "get", "deployment", "mlrb-watch"])
+        .args(["-n", "ml-serving", "get", "statefulset", "mlrb-watch"])
         .env("KUBECONFIG", &k.kubeconfig)
         .output()
         .unwrap();
@@ -494,6 +521,133 @@ fn the_watch_manifest_passes_server_side_validation() {
         !created.status.success(),
         "a server dry run creates nothing"
     );
+}
+
+/// The manifest applied for real (in a namespace of its own): the pods run as the dedicated
+/// ServiceAccount, hardened, with two replicas each on its own claim; and that account may do
+/// what leader election needs with its Lease and nothing else.
+#[test]
+fn the_watch_manifest_grants_its_lease_and_nothing_else() {
+    let k = crate::common::kube::cluster();
+    let ns = k.namespace("mlrbwatch");
+    let yaml = watch_manifest_for_the_test_server()
+        .replace("namespace: ml-serving", &format!("namespace: {ns}"));
+    assert!(
+        !yaml
+            .lines()
+            .any(|l| l.contains("ml-serving") && !l.trim_start().starts_with('#')),
+        "every object is namespaced"
+    );
+    k.apply(&ns, &yaml);
+    let sts: Value = serde_json::from_str(&k.kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "statefulset",
+        "mlrb-watch",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let spec = &sts["spec"];
+    assert_eq!(spec["replicas"], 2);
+    let pod = &spec["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "mlrb-watch");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(pod["securityContext"]["runAsUser"], 65532);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let c = &pod["containers"][0];
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(c["livenessProbe"]["httpGet"]["port"], "metrics");
+    assert_eq!(c["ports"][0]["containerPort"], 9464);
+    let args: Vec<&str> = c["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    for pair in [
+        ["--lease-name", "mlrb-watch"],
+        ["--lease-namespace", "$(POD_NAMESPACE)"],
+        ["--listen", "0.0.0.0:9464"],
+    ] {
+        assert!(args.windows(2).any(|w| w == pair), "{pair:?} in {args:?}");
+    }
+    assert!(args.contains(&"--leader-elect"), "{args:?}");
+    // The journal on a claim per replica, not an emptyDir.
+    let state_mount = c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mountPath"] == "/var/lib/mlrb")
+        .expect("a state mount");
+    assert_eq!(
+        spec["volumeClaimTemplates"][0]["metadata"]["name"],
+        state_mount["name"]
+    );
+    assert!(
+        pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["name"] != state_mount["name"]),
+        "state is the claim template, not a pod volume"
+    );
+    // The account has no token unless a pod asks for one (the StatefulSet does, for the Lease).
+    let sa: Value = serde_json::from_str(&k.kubectl(&[
+        "-n",
+        &ns,
+        "get",
+        "serviceaccount",
+        "mlrb-watch",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    assert_eq!(sa["automountServiceAccountToken"], false);
+    assert_eq!(pod["automountServiceAccountToken"], true);
+
+    let who = format!("system:serviceaccount:{ns}:mlrb-watch");
+    let can = |verb: &str, what: &str, in_ns: &str| -> bool {
+        let o = std::process::Command::new("kubectl")
+            .args(["auth", "can-i", verb, what, "-n", in_ns, "--as", &who])
+            .env("KUBECONFIG", &k.kubeconfig)
+            .output()
+            .unwrap();
+        let answer = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        assert!(
+            answer == "yes" || answer == "no",
+            "kubectl auth can-i {verb} {what}: {answer} {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        answer == "yes"
+    };
+    for verb in ["get", "update"] {
+        assert!(
+            can(verb, "leases.coordination.k8s.io/mlrb-watch", &ns),
+            "{verb} its lease"
+        );
+        assert!(
+            !can(verb, "leases.coordination.k8s.io/other", &ns),
+            "{verb} another lease"
+        );
+    }
+    assert!(can("create", "leases.coordination.k8s.io", &ns));
+    assert!(!can("delete", "leases.coordination.k8s.io/mlrb-watch", &ns));
+    assert!(!can("list", "leases.coordination.k8s.io", &ns));
+    assert!(
+        !can("create", "leases.coordination.k8s.io", "default"),
+        "other namespaces"
+    );
+    for what in ["secrets", "pods", "configmaps", "deployments.apps"] {
+        assert!(!can("get", what, &ns), "get {what}");
+    }
+    k.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
 }
 
 #[test]
