@@ -680,7 +680,17 @@ impl Step for Commit {
                 r.key
             ));
         }
-        if r.dirty(&repo) {
+        let new = yaml::set(&text, &r.segs, &want)
+            .map_err(|e| format!("cannot write `{}` in {}: {e}", r.key, r.file.display()))?;
+        let root = repo
+            .workdir()
+            .ok_or_else(|| format!("{} has no work tree (a bare repository)", r.dir.display()))?
+            .to_path_buf();
+        // A change in the work tree is refused, unless it is exactly this commit's (written
+        // before a crash, not yet committed).
+        if r.dirty(&repo)
+            && std::fs::read_to_string(root.join(&r.file)).ok().as_deref() != Some(new.as_str())
+        {
             return Err(StepFailure {
                 detail: format!(
                     "{} has uncommitted changes in {}; the rollback is done, the revert is not committed",
@@ -690,12 +700,6 @@ impl Step for Commit {
                 hint: Some("commit or stash them, then finish with --resume".into()),
             });
         }
-        let new = yaml::set(&text, &r.segs, &want)
-            .map_err(|e| format!("cannot write `{}` in {}: {e}", r.key, r.file.display()))?;
-        let root = repo
-            .workdir()
-            .ok_or_else(|| format!("{} has no work tree (a bare repository)", r.dir.display()))?
-            .to_path_buf();
         std::fs::write(root.join(&r.file), &new)
             .map_err(|e| format!("cannot write {}: {e}", r.file.display()))?;
         let commit = (|| {
