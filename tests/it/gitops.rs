@@ -458,6 +458,26 @@ fn dry_run_shows_the_gitops_steps_and_changes_nothing() {
     assert!(mlrb_annotations(&w.app()).is_empty());
     assert_eq!(w.head("apps/recsys/deployment.yaml"), MANIFEST.trim_end());
     assert_eq!(w.env.journal(), "");
+
+    // Someone is editing the file in the clone: refused before anything changes.
+    std::fs::write(
+        w.repo.join("apps/recsys/deployment.yaml"),
+        MANIFEST.replace("broken-v3", "v4"),
+    )
+    .unwrap();
+    let line = w
+        .env
+        .run(&["rollback", "infra", "recsys", "--yes", "--push"])
+        .one_clear_error(3);
+    assert!(
+        line.contains(
+            "apps/recsys/deployment.yaml has uncommitted changes in the GitOps repository"
+        ),
+        "{line}"
+    );
+    assert_eq!(w.image(), "reg/ms:broken-v3");
+    assert!(mlrb_annotations(&w.app()).is_empty());
+    assert_eq!(w.env.journal(), "");
 }
 
 /// Killed after suspending sync, or after the commit: the Application stays suspended (status

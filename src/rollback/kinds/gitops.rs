@@ -680,7 +680,17 @@ impl Step for Commit {
                 r.key
             ));
         }
-        if r.dirty(&repo) {
+        let new = yaml::set(&text, &r.segs, &want)
+            .map_err(|e| format!("cannot write `{}` in {}: {e}", r.key, r.file.display()))?;
+        let root = repo
+            .workdir()
+            .ok_or_else(|| format!("{} has no work tree (a bare repository)", r.dir.display()))?
+            .to_path_buf();
+        // A change in the work tree is refused, unless it is exactly this commit's (written
+        // before a crash, not yet committed).
+        if r.dirty(&repo)
+            && std::fs::read_to_string(root.join(&r.file)).ok().as_deref() != Some(new.as_str())
+        {
             return Err(StepFailure {
                 detail: format!(
                     "{} has uncommitted changes in {}; the rollback is done, the revert is not committed",
@@ -690,12 +700,6 @@ impl Step for Commit {
                 hint: Some("commit or stash them, then finish with --resume".into()),
             });
         }
-        let new = yaml::set(&text, &r.segs, &want)
-            .map_err(|e| format!("cannot write `{}` in {}: {e}", r.key, r.file.display()))?;
-        let root = repo
-            .workdir()
-            .ok_or_else(|| format!("{} has no work tree (a bare repository)", r.dir.display()))?
-            .to_path_buf();
         std::fs::write(root.join(&r.file), &new)
             .map_err(|e| format!("cannot write {}: {e}", r.file.display()))?;
         let commit = (|| {
@@ -901,6 +905,54 @@ impl Gitops {
         }
     }
 
+    /// The GitOps repository, opened and checked before anything changes: the file at HEAD,
+    /// its value at the key, and no uncommitted change to it (unless resuming, when it may be
+    /// this event's own).
+    fn checked_repo(&self, cfg: &GitopsConfig, resuming: bool) -> Result<(Repo, String)> {
+        let key = &self.model;
+        let repo = Repo {
+            dir: if cfg.repo.is_relative() {
+                self.base.join(&cfg.repo)
+            } else {
+                cfg.repo.clone()
+            },
+            file: cfg.file.clone(),
+            key: cfg.key.clone(),
+            segs: yaml::parse_key(&cfg.key).map_err(CliError::usage)?,
+        };
+        let git = repo
+            .open()
+            .map_err(|e| CliError::usage(format!("[models.{key}.gitops] {e}")))?;
+        let text = repo
+            .at_head(&git)
+            .map_err(|e| CliError::usage(format!("[models.{key}.gitops] {e}")))?;
+        let current = yaml::get(&text, &repo.segs).ok_or_else(|| {
+            CliError::usage(format!(
+                "[models.{key}.gitops] {} has no block-style scalar at `{}` (at HEAD of {}); check `key`",
+                repo.file.display(),
+                repo.key,
+                repo.dir.display()
+            ))
+        })?;
+        if !resuming && repo.dirty(&git) {
+            return Err(CliError::new(
+                ExitStatus::Refused,
+                format!(
+                    "refusing to roll back: {} has uncommitted changes in the GitOps repository {}; nothing was changed",
+                    repo.file.display(),
+                    repo.dir.display()
+                ),
+            )
+            .with_hint(format!(
+                "commit or stash them first (`git -C {} stash -- {}`)",
+                repo.dir.display(),
+                repo.file.display()
+            ))
+            .into());
+        }
+        Ok((repo, current))
+    }
+
     /// The plan with the GitOps steps around its own.
     fn extend(
         &self,
@@ -928,46 +980,11 @@ impl Gitops {
         let obj = ctl.read().map_err(|e| {
             CliError::usage(format!("[models.{key}.gitops]: {e}; nothing was changed"))
         })?;
-        let repo = Repo {
-            dir: if cfg.repo.is_relative() {
-                self.base.join(&cfg.repo)
-            } else {
-                cfg.repo.clone()
-            },
-            file: cfg.file.clone(),
-            key: cfg.key.clone(),
-            segs: yaml::parse_key(&cfg.key).map_err(CliError::usage)?,
-        };
-        let git = repo
-            .open()
-            .map_err(|e| CliError::usage(format!("[models.{key}.gitops] {e}")))?;
-        let text = repo
-            .at_head(&git)
-            .map_err(|e| CliError::usage(format!("[models.{key}.gitops] {e}")))?;
-        let current = yaml::get(&text, &repo.segs).ok_or_else(|| {
-            CliError::usage(format!(
-                "[models.{key}.gitops] {} has no block-style scalar at `{}` (at HEAD of {}); check `key`",
-                repo.file.display(),
-                repo.key,
-                repo.dir.display()
-            ))
+        let (repo, current) = self.checked_repo(cfg, resumed.is_some())?;
+        // What runs must be readable now: after the rollback is too late to find out.
+        let runs = live.value().map_err(|e| {
+            CliError::usage(format!("[models.{key}.gitops]: {e}; nothing was changed"))
         })?;
-        if resumed.is_none() && repo.dirty(&git) {
-            return Err(CliError::new(
-                ExitStatus::Refused,
-                format!(
-                    "refusing to roll back: {} has uncommitted changes in the GitOps repository {}; nothing was changed",
-                    repo.file.display(),
-                    repo.dir.display()
-                ),
-            )
-            .with_hint(format!(
-                "commit or stash them first (`git -C {} stash -- {}`)",
-                repo.dir.display(),
-                repo.file.display()
-            ))
-            .into());
-        }
         let upstream = repo.pushed().is_some();
         let resume = !self.flags.keep_suspended && (self.flags.push || !upstream);
         let shared = std::rc::Rc::new(Shared {
@@ -1009,28 +1026,16 @@ impl Gitops {
             steps.push(Box::new(Resume(shared.clone())));
         }
         // The plan text: who manages what, and the steps around the rollback's own.
-        let mut text = String::new();
-        for (t, ms) in managed {
-            for m in ms {
-                text.push_str(&format!(
-                    "  managed: {} is managed by {} ({})\n",
-                    t.shown,
-                    m.shown(),
-                    m.by
-                ));
-            }
-        }
-        if managed.is_empty() {
-            text.push_str(&format!(
-                "  managed: [models.{key}.gitops] names {}; {} carries no Argo CD or Flux mark\n",
-                ctl.shown, live.shown
-            ));
-        }
+        let mut text = managed_lines(managed, key, &ctl.shown, &live.shown);
         text.push_str(&format!(
-            "  gitops: {} `{}` is {current} at HEAD of {}\n",
+            "  gitops: {} `{}` is {current} at HEAD of {}{}\n",
             repo.file.display(),
             repo.key,
             repo.dir.display(),
+            match live.live {
+                Some(Live::Version(_)) => String::new(),
+                _ => format!("; {} runs {runs} now", live.shown),
+            }
         ));
         let after: Vec<String> = steps[n_inner + 1..].iter().map(|s| s.line()).collect();
         match renumbered(&plan.text, &steps[0].line(), &after, n_inner) {
@@ -1063,22 +1068,11 @@ impl Gitops {
         }
         plan.text.push_str(&text);
         plan.steps = steps;
-        let inner_fail = plan.on_failure.take();
-        let shown = ctl.shown.clone();
-        plan.on_failure = Some(Box::new(move |i| {
-            if i == 0 {
-                "; nothing was changed".into()
-            } else if i <= n_inner {
-                format!(
-                    "{}; sync of {shown} is suspended (recorded on it): finish with --resume",
-                    inner_fail.as_ref().map(|f| f(i - 1)).unwrap_or_default()
-                )
-            } else {
-                format!(
-                    "; the rollback is done, sync of {shown} stays suspended until --resume finishes"
-                )
-            }
-        }));
+        plan.on_failure = Some(around_failure(
+            plan.on_failure.take(),
+            n_inner,
+            ctl.shown.clone(),
+        ));
         plan.view.insert(
             "gitops".into(),
             json!({
@@ -1190,6 +1184,56 @@ impl Kind for Gitops {
     fn unfinished_elsewhere(&self, req: &Request) -> Result<Option<(String, Vec<Entry>)>> {
         self.inner.unfinished_elsewhere(req)
     }
+}
+
+/// The plan's lines saying what manages what (or that the section names a controller the
+/// object carries no mark of).
+fn managed_lines(
+    managed: &[(&Touched, Vec<Manager>)],
+    key: &str,
+    controller: &str,
+    object: &str,
+) -> String {
+    let mut text = String::new();
+    for (t, ms) in managed {
+        for m in ms {
+            text.push_str(&format!(
+                "  managed: {} is managed by {} ({})\n",
+                t.shown,
+                m.shown(),
+                m.by
+            ));
+        }
+    }
+    if managed.is_empty() {
+        text.push_str(&format!(
+            "  managed: [models.{key}.gitops] names {controller}; {object} carries no Argo CD or Flux mark\n"
+        ));
+    }
+    text
+}
+
+/// What a failed step left, in the wrapped plan's step numbers: before the suspension nothing,
+/// during the rollback what the kind says plus the suspension, after it the suspension alone.
+fn around_failure(
+    inner: Option<Box<dyn Fn(usize) -> String>>,
+    n_inner: usize,
+    shown: String,
+) -> Box<dyn Fn(usize) -> String> {
+    Box::new(move |i| {
+        if i == 0 {
+            "; nothing was changed".into()
+        } else if i <= n_inner {
+            format!(
+                "{}; sync of {shown} is suspended (recorded on it): finish with --resume",
+                inner.as_ref().map(|f| f(i - 1)).unwrap_or_default()
+            )
+        } else {
+            format!(
+                "; the rollback is done, sync of {shown} stays suspended until --resume finishes"
+            )
+        }
+    })
 }
 
 /// The plan text with the suspension as step 1 and the steps after the rollback's own before
