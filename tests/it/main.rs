@@ -13,6 +13,7 @@ mod fallback_switch;
 mod faults;
 mod features;
 mod generated;
+mod image;
 mod infra;
 mod metrics;
 mod report;
