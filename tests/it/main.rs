@@ -14,6 +14,7 @@ mod faults;
 mod features;
 mod generated;
 mod gitops;
+mod image;
 mod infra;
 mod journal_compat;
 mod metrics;
