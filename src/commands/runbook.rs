@@ -93,6 +93,14 @@ pub fn run(ctx: &Ctx, args: &RunbookArgs) -> Result<ExitStatus> {
             )),
             _ => {}
         }
+        if let Some(g) = &c.gitops {
+            let (_, name, what) = g.object();
+            facts.push(format!(
+                "gitops: {what} `{name}`, `{}` in {}",
+                g.file.display(),
+                g.repo.display()
+            ));
+        }
         if let Some(r) = &c.retrain {
             facts.push(format!("retrain: {:?}", r.kind).to_lowercase());
         }
