@@ -70,6 +70,9 @@ pub struct ModelStatus {
     /// The serving-switch fallback the journal shows on (`rollback model --fallback`, not ended).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_switch: Option<FallbackSwitchView>,
+    /// `--rules FILE`: whether the exported alerting rules still match the config.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules_file: Option<crate::commands::export::RulesCheck>,
 }
 
 #[derive(Debug, Serialize)]
@@ -146,6 +149,11 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         None if !ctx.settings.models.is_empty() => ctx.settings.models.keys().cloned().collect(),
         None => reg.list_models()?,
     };
+    let rules_text = args
+        .rules
+        .as_deref()
+        .map(crate::commands::export::read_rules)
+        .transpose()?;
     let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
     let mut out = Vec::new();
     let mut metrics_error: Option<crate::error::CliError> = None;
@@ -184,6 +192,16 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         }
         st.fallback_switch =
             crate::journal::active_switch(&records, key).map(|a| fallback_view(key, a));
+        if let (Some(path), Some(text)) = (&args.rules, &rules_text) {
+            let check = crate::commands::export::check_rules(ctx, &st, path, text);
+            if !check.matches {
+                st.anomalies.push(Anomaly {
+                    kind: "rules_drift",
+                    message: check.message.clone(),
+                });
+            }
+            st.rules_file = Some(check);
+        }
         for event in crate::journal::unfinished(&records, &target.registered_name, &reg.location())
         {
             let (done, total, next) = crate::journal::progress(&records, event);
@@ -355,6 +373,7 @@ pub fn model_status(
         metrics,
         changes: None,
         fallback_switch: None,
+        rules_file: None,
     })
 }
 
@@ -599,6 +618,9 @@ fn render(s: &ModelStatus) -> String {
     }
     if let Some(c) = &s.changes {
         text.push_str(&crate::commands::changes::render_section(c, 8));
+    }
+    if let Some(r) = s.rules_file.as_ref().filter(|r| r.matches) {
+        text.push_str(&format!("  alerting rules: {}\n", r.message));
     }
     if s.anomalies.is_empty() {
         text.push_str("  no anomalies\n");

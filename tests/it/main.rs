@@ -9,6 +9,7 @@ mod bad_input_table;
 mod changes;
 mod coordination;
 mod drill;
+mod export;
 mod fallback_switch;
 mod faults;
 mod features;
