@@ -470,6 +470,11 @@ pub fn argo_analysis(rule: &ModelRule) -> String {
             .iter()
             .filter(|l| l.decision == Decision::RollbackNow)
             .collect();
+        if hard.is_empty() {
+            out.push_str(
+                "    # soft limits only (INVESTIGATE): out of bounds is Inconclusive, the rollout pauses for a person\n",
+            );
+        }
         out.push_str(&format!("    - name: {}\n", q(&k8s_name(metric))));
         out.push_str(&format!("      interval: {}\n", duration(rule.interval)));
         let success: Vec<String> = ls.iter().map(|l| ok(l)).collect();

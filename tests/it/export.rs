@@ -337,3 +337,99 @@ fn status_says_when_an_exported_rules_file_drifted_from_the_config() {
         .one_clear_error(2);
     assert!(e.contains("--rules missing.yml: cannot read it"), "{e}");
 }
+
+#[test]
+fn argo_analysis_template_is_accepted_by_the_api_server_with_the_same_rule() {
+    use crate::common::kube::cluster;
+    let k = cluster();
+    let mut env = TestEnv::new();
+    let m = unique("argo");
+    let toml = format!(
+        r#"[models."{m}"]
+registered_name = "recommendation-model"
+[models."{m}".metrics]
+prometheus_url = "http://prometheus:9090"
+error_rate = 'rate(model_errors_total{{model="recommendation-model", version="7"}}[5m])'
+prediction_diversity = 'model_prediction_diversity{{model="recommendation-model", version="7"}}'
+[models."{m}".baseline]
+prediction_diversity = 0.73
+[models."{m}".controller]
+check_interval = "30s"
+consecutive_failures_required = 3
+"#
+    );
+    let cfg = env.write("mlrb.toml", &toml);
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    k.configure(&mut env);
+    env.run(&["export", "argo-analysis", &m, "--out", "analysis.yml"])
+        .code(0);
+    let ns = k.namespace("argo-export");
+    let file = env.path().join("analysis.yml");
+    // The API server validates it against the CRD's schema and returns the object it would
+    // store.
+    let stored = k.kubectl(&[
+        "-n",
+        &ns,
+        "apply",
+        "--dry-run=server",
+        "-o",
+        "json",
+        "-f",
+        file.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(v["kind"], "AnalysisTemplate");
+    assert_eq!(v["spec"]["args"][0]["name"], "canary-version");
+    let metrics = v["spec"]["metrics"].as_array().unwrap();
+    let by_name = |n: &str| {
+        metrics
+            .iter()
+            .find(|x| x["name"] == n)
+            .unwrap_or_else(|| panic!("no metric {n}: {metrics:?}"))
+    };
+    let e = by_name("error-rate");
+    assert_eq!(e["successCondition"], "result[0] <= 0.05");
+    assert_eq!(e["failureCondition"], "result[0] > 0.05");
+    // Argo fails the metric when failures exceed failureLimit: the third, as watch acts at the third.
+    assert_eq!(e["failureLimit"], 2);
+    assert_eq!(e["interval"], "30s");
+    assert_eq!(
+        e["provider"]["prometheus"]["address"],
+        "http://prometheus:9090"
+    );
+    assert_eq!(
+        e["provider"]["prometheus"]["query"],
+        r#"rate(model_errors_total{model="recommendation-model", version="{{args.canary-version}}"}[5m])"#
+    );
+    let d = by_name("prediction-diversity");
+    assert_eq!(d["successCondition"], "result[0] >= 0.584");
+    assert_eq!(
+        d["failureCondition"], "false",
+        "a soft limit is Inconclusive, never Failed"
+    );
+
+    // The schema is structural for real: a field the CRD does not know (a misspelling) does
+    // not reach the stored object (this API server prunes it), so the checks above saw what
+    // Argo Rollouts would read.
+    let bad = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("successCondition", "sucessCondition");
+    let bad_file = env.write("bad.yml", &bad);
+    let stored = k.kubectl(&[
+        "-n",
+        &ns,
+        "apply",
+        "--dry-run=server",
+        "-o",
+        "json",
+        "-f",
+        bad_file.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    let first = &v["spec"]["metrics"][0];
+    assert!(
+        first["sucessCondition"].is_null() && first["successCondition"].is_null(),
+        "{first}"
+    );
+    assert_eq!(first["failureLimit"], 2);
+}

@@ -69,6 +69,7 @@ pub fn cluster() -> &'static Kube {
             "--timeout=60s",
             "crd/virtualservices.networking.istio.io",
             "crd/rollouts.argoproj.io",
+            "crd/analysistemplates.argoproj.io",
         ]);
         k
     })
