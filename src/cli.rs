@@ -442,6 +442,9 @@ pub struct InfraRollbackArgs {
     /// List the revisions (number, change-cause, image, age) and change nothing
     #[arg(long, conflicts_with_all = ["to_revision", "yes", "dry_run"])]
     pub history: bool,
+    /// Istio: stop only the mirror to the model's shadow ([models.X.infra] shadow); live weights untouched
+    #[arg(long, conflicts_with_all = ["to_revision", "history"])]
+    pub shadow: bool,
     /// Finish an interrupted infra rollback (steps the journal or the cluster show done are not run again)
     #[arg(long, conflicts_with_all = ["to_revision", "history", "reason", "detected_at", "triggered_by"])]
     pub resume: bool,

@@ -609,6 +609,18 @@ pub struct InfraConfig {
     pub others_to_stable: bool,
     /// argo-rollouts: the Rollout to abort.
     pub rollout: Option<String>,
+    /// istio: the model's shadow, the mirror destination `rollback infra --shadow` removes.
+    pub shadow: Option<ShadowConfig>,
+}
+
+/// `shadow = { host = "ms", subset = "shadow" }`: where the VirtualService mirrors traffic for
+/// the model in shadow mode. A mirror matches when its host and subset (none if not given) are
+/// these.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowConfig {
+    pub host: String,
+    pub subset: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]

@@ -70,6 +70,10 @@ pub struct ModelStatus {
     /// The serving-switch fallback the journal shows on (`rollback model --fallback`, not ended).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_switch: Option<FallbackSwitchView>,
+    /// `[models.X.infra] shadow`: whether the VirtualService mirrors traffic to the model's
+    /// shadow now, and how much.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<String>,
     /// `--rules FILE`: whether the exported alerting rules still match the config.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rules_file: Option<crate::commands::export::RulesCheck>,
@@ -192,6 +196,12 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         }
         st.fallback_switch =
             crate::journal::active_switch(&records, key).map(|a| fallback_view(key, a));
+        st.shadow = ctx
+            .settings
+            .models
+            .get(key)
+            .and_then(|c| crate::rollback::kinds::infra::shadow_status(&c.infra))
+            .map(|l| l.replace("MODEL", key));
         if let (Some(path), Some(text)) = (&args.rules, &rules_text) {
             let check = crate::commands::export::check_rules(ctx, &st, path, text);
             if !check.matches {
@@ -373,6 +383,7 @@ pub fn model_status(
         metrics,
         changes: None,
         fallback_switch: None,
+        shadow: None,
         rules_file: None,
     })
 }
@@ -618,6 +629,9 @@ fn render(s: &ModelStatus) -> String {
     }
     if let Some(c) = &s.changes {
         text.push_str(&crate::commands::changes::render_section(c, 8));
+    }
+    if let Some(sh) = &s.shadow {
+        text.push_str(&format!("  shadow: {sh}\n"));
     }
     if let Some(r) = s.rules_file.as_ref().filter(|r| r.matches) {
         text.push_str(&format!("  alerting rules: {}\n", r.message));

@@ -26,6 +26,7 @@ mod runbooks;
 mod security;
 mod serving;
 mod serving_reload;
+mod shadow;
 mod tls;
 mod traps;
 mod traps_more;

@@ -8,7 +8,10 @@ use crate::rollback::kinds::infra::{HistoryRow, Infra};
 use crate::rollback::{Request, engine};
 
 pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
-    let kind = Infra::new(ctx, &args.model, args.to_revision, args.history)?;
+    let mut kind = Infra::new(ctx, &args.model, args.to_revision, args.history)?;
+    if args.shadow {
+        kind = kind.shadow_stop()?;
+    }
     if args.history {
         let (title, rows) = kind.history(ctx)?;
         print_history(ctx, &title, &rows);
