@@ -1288,7 +1288,7 @@ _mlrb() {
             fi
             case "${prev}" in
                 --topic)
-                    COMPREPLY=($(compgen -W "model infra features retrain no-target drill" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "model infra features retrain no-target drill shadow" -- "${cur}"))
                     return 0
                     ;;
                 --config)

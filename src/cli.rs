@@ -539,6 +539,8 @@ pub enum RunbookTopic {
     NoTarget,
     /// The quarterly rollback drill
     Drill,
+    /// A model in shadow mode misbehaves: stop its shadow traffic
+    Shadow,
 }
 
 #[derive(Debug, Args)]
