@@ -244,3 +244,32 @@ fn shadow_stop_needs_a_configured_shadow_and_an_istio_strategy() {
     );
     assert_eq!(vs(&ns)["spec"], before);
 }
+
+#[test]
+fn a_shadow_in_the_config_must_be_an_istio_mirror_with_a_host() {
+    for (infra, want) in [
+        (
+            "strategy = \"kubectl\"\ndeployment = \"ms\"\nshadow = { host = \"ms\", subset = \"shadow\" }\n",
+            "shadow is the mirror destination of an Istio VirtualService",
+        ),
+        (
+            "strategy = \"istio\"\nvirtual_service = \"ms\"\nshadow = { host = \"\" }\n",
+            "shadow needs a host",
+        ),
+        (
+            "strategy = \"istio\"\nvirtual_service = \"ms\"\nshadow = { host = \"ms\", subset = \"-x\" }\n",
+            "shadow.subset",
+        ),
+        (
+            "strategy = \"istio\"\nvirtual_service = \"ms\"\nshadow = { host = \"ms\", subnet = \"x\" }\n",
+            "subnet",
+        ),
+    ] {
+        let env = TestEnv::new();
+        env.write("mlrb.toml", &format!("[models.recsys.infra]\n{infra}"));
+        let line = env
+            .run(&["rollback", "infra", "recsys", "--shadow", "--dry-run"])
+            .one_clear_error(2);
+        assert!(line.contains(want), "{want}: {line}");
+    }
+}
