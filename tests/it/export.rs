@@ -235,6 +235,73 @@ fn prometheusrule_object_carries_the_same_groups() {
     assert!(obj.stdout.ends_with(&indented), "{}", obj.stdout);
 }
 
+/// The PrometheusRule object is accepted by the API server (the operator's schema, durations
+/// by its own pattern) and stores the same alerts promtool checked.
+#[test]
+fn prometheusrule_object_is_accepted_by_the_api_server() {
+    use crate::common::kube::cluster;
+    let k = cluster();
+    let (mut env, m) = setup("promrule");
+    k.configure(&mut env);
+    env.run(&[
+        "export",
+        "prometheus-rules",
+        &m,
+        "--format",
+        "prometheusrule",
+        "--out",
+        "rule.yml",
+    ])
+    .code(0);
+    let ns = k.namespace("promrule");
+    let stored = k.kubectl(&[
+        "-n",
+        &ns,
+        "apply",
+        "--dry-run=server",
+        "-o",
+        "json",
+        "-f",
+        env.path().join("rule.yml").to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(v["kind"], "PrometheusRule");
+    let g = &v["spec"]["groups"][0];
+    assert_eq!(g["name"], format!("mlrb-{m}"));
+    assert_eq!(g["interval"], "1s");
+    let rules = g["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 3, "{rules:?}");
+    let hard = format!("Mlrb{}MaxErrorRate", camel(&m));
+    let r = rules.iter().find(|r| r["alert"] == hard.as_str()).unwrap();
+    assert_eq!(r["for"], "2s");
+    assert_eq!(r["labels"]["severity"], "critical");
+    assert_eq!(
+        r["annotations"]["runbook"],
+        format!("mlrb rollback model {m}")
+    );
+    assert_eq!(
+        r["expr"],
+        format!("(mlrb_test_error_rate{{model=\"{m}\"}}) > 0.05")
+    );
+    // The duration pattern is enforced: a `for` Prometheus could not parse is refused.
+    let bad = std::fs::read_to_string(env.path().join("rule.yml"))
+        .unwrap()
+        .replace("for: 2s", "for: 2 seconds");
+    let f = env.write("bad-rule.yml", &bad);
+    let o = Command::new("kubectl")
+        .env("KUBECONFIG", &env.vars["KUBECONFIG"])
+        .args(["-n", &ns, "apply", "--dry-run=server", "-f"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "an unparsable duration was accepted");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("for"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 #[test]
 fn bad_export_requests_get_one_clear_line() {
     let (env, _m) = setup("badexport");

@@ -70,6 +70,7 @@ pub fn cluster() -> &'static Kube {
             "crd/virtualservices.networking.istio.io",
             "crd/rollouts.argoproj.io",
             "crd/analysistemplates.argoproj.io",
+            "crd/prometheusrules.monitoring.coreos.com",
         ]);
         k
     })
