@@ -211,6 +211,64 @@ tests:
     assert!(o.status.success(), "promtool test rules:\n{said}");
 }
 
+/// M of N (2 of the last 4 checks, as configured): breaches that never hold two checks in a row
+/// fire the window alert, as `watch` acts on them, and never the consecutive one.
+#[test]
+fn the_window_alert_counts_m_of_the_last_n_checks_in_promtool_unit_tests() {
+    let (env, m) = setup("mofn");
+    env.run(&["export", "prometheus-rules", &m, "--out", "rules.yml"])
+        .code(0);
+    let hard = format!("Mlrb{}MaxErrorRate", camel(&m));
+    let window = format!("{hard}InWindow");
+    let series = format!("mlrb_test_error_rate{{model=\"{m}\"}}");
+    let labels = format!(
+        "severity: critical\n              mlrb_model: \"{m}\"\n              mlrb_metric: error_rate\n              mlrb_decision: rollback_now\n              registered_model: \"{m}\"\n              model: \"{m}\""
+    );
+    // Breaching checks at 1 s and 3 s only.
+    let test = format!(
+        r#"rule_files: [rules.yml]
+evaluation_interval: 1s
+tests:
+  - interval: 1s
+    input_series:
+      - series: '{series}'
+        values: '0.01 0.08 0.01 0.08 0.01 0.01 0.01 0.01'
+    alert_rule_test:
+      - eval_time: 2s
+        alertname: {window}
+        exp_alerts: []
+      - eval_time: 3s
+        alertname: {window}
+        exp_alerts:
+          - exp_labels:
+              {labels}
+            exp_annotations:
+              summary: "ROLLBACK NOW: {m} error_rate above 0.05 (max_error_rate)"
+              description: "error_rate is above 0.05 in 2 of the last 4 checks 1s apart (value now: 2); the rule of `mlrb watch {m}`, exported by mlrb. Users are served a bad model: roll back."
+              runbook: "mlrb rollback model {m}"
+              runbook_more: "mlrb runbook {m}"
+      - eval_time: 6s
+        alertname: {window}
+        exp_alerts: []
+      - eval_time: 3s
+        alertname: {hard}
+        exp_alerts: []
+      - eval_time: 5s
+        alertname: {hard}
+        exp_alerts: []
+"#
+    );
+    let t = env.write("test.yml", &test);
+    let o = Command::new(promtool())
+        .args(["test", "rules"])
+        .arg(&t)
+        .current_dir(env.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "promtool test rules:\n{said}");
+}
+
 #[test]
 fn prometheusrule_object_carries_the_same_groups() {
     let (env, m) = setup("operator");
