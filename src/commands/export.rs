@@ -91,6 +91,8 @@ fn resolve_baseline(
 #[derive(Debug, serde::Serialize)]
 pub struct RulesCheck {
     pub path: String,
+    /// false: the comparison could not be made (no metrics, no baseline); `message` says why.
+    pub checked: bool,
     pub matches: bool,
     pub message: String,
     /// What differs, one line each.
@@ -119,6 +121,7 @@ pub fn check_rules(
     );
     let verdict = |matches: bool, message: String, differences: Vec<String>| RulesCheck {
         path: shown.clone(),
+        checked: matches || !differences.is_empty(),
         matches,
         message,
         differences,

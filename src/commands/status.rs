@@ -202,11 +202,23 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
             .get(key)
             .and_then(|c| crate::rollback::kinds::infra::shadow_status(&c.infra))
             .map(|l| l.replace("MODEL", key));
-        if let (Some(path), Some(text)) = (&args.rules, &rules_text) {
+        // Every model with metrics, or the one asked for (which says why it cannot be checked).
+        let alerting = ctx
+            .settings
+            .models
+            .get(key)
+            .is_some_and(|c| c.metrics.is_some());
+        if let (Some(path), Some(text), true) =
+            (&args.rules, &rules_text, alerting || args.model.is_some())
+        {
             let check = crate::commands::export::check_rules(ctx, &st, path, text);
             if !check.matches {
                 st.anomalies.push(Anomaly {
-                    kind: "rules_drift",
+                    kind: if check.checked {
+                        "rules_drift"
+                    } else {
+                        "rules_unchecked"
+                    },
                     message: check.message.clone(),
                 });
             }

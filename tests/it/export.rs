@@ -426,6 +426,7 @@ fn status_says_when_an_exported_rules_file_drifted_from_the_config() {
     out.code(0);
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["rules_file"]["matches"], false, "{}", out.stdout);
+    assert_eq!(v["rules_file"]["checked"], true, "{}", out.stdout);
     let hard = format!("Mlrb{}MaxErrorRate", camel(&m));
     let diffs = v["rules_file"]["differences"].as_array().unwrap();
     assert_eq!(diffs.len(), 1, "{diffs:?}");
