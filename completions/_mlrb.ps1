@@ -148,6 +148,7 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)')
             [CompletionResult]::new('--history', '--history', [CompletionResultType]::ParameterName, 'List the revisions (number, change-cause, image, age) and change nothing')
             [CompletionResult]::new('--shadow', '--shadow', [CompletionResultType]::ParameterName, 'Istio: stop only the mirror to the model''s shadow ([models.X.infra] shadow); live weights untouched')
+            [CompletionResult]::new('--restore', '--restore', [CompletionResultType]::ParameterName, 'With --shadow: put back the mirror the last shadow stop removed (recorded on the VirtualService)')
             [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Finish an interrupted infra rollback (steps the journal or the cluster show done are not run again)')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')

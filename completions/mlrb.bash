@@ -1111,7 +1111,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__rollback__subcmd__infra)
-            opts="-y -o -q -v -h -V --to-revision --history --shadow --resume --reason --yes --dry-run --detected-at --triggered-by --abandon --output --config --registry --state-dir --quiet --verbose --help --version"
+            opts="-y -o -q -v -h -V --to-revision --history --shadow --restore --resume --reason --yes --dry-run --detected-at --triggered-by --abandon --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -140,6 +140,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
             cand --history 'List the revisions (number, change-cause, image, age) and change nothing'
             cand --shadow 'Istio: stop only the mirror to the model''s shadow ([models.X.infra] shadow); live weights untouched'
+            cand --restore 'With --shadow: put back the mirror the last shadow stop removed (recorded on the VirtualService)'
             cand --resume 'Finish an interrupted infra rollback (steps the journal or the cluster show done are not run again)'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'

@@ -115,6 +115,7 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l history -d 'List the revisions (number, change-cause, image, age) and change nothing'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l shadow -d 'Istio: stop only the mirror to the model\'s shadow ([models.X.infra] shadow); live weights untouched'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l restore -d 'With --shadow: put back the mirror the last shadow stop removed (recorded on the VirtualService)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l resume -d 'Finish an interrupted infra rollback (steps the journal or the cluster show done are not run again)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s y -l yes -d 'Do not ask for confirmation'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l dry-run -d 'Print the plan and change nothing'

@@ -445,6 +445,9 @@ pub struct InfraRollbackArgs {
     /// Istio: stop only the mirror to the model's shadow ([models.X.infra] shadow); live weights untouched
     #[arg(long, conflicts_with_all = ["to_revision", "history"])]
     pub shadow: bool,
+    /// With --shadow: put back the mirror the last shadow stop removed (recorded on the VirtualService)
+    #[arg(long, requires = "shadow")]
+    pub restore: bool,
     /// Finish an interrupted infra rollback (steps the journal or the cluster show done are not run again)
     #[arg(long, conflicts_with_all = ["to_revision", "history", "reason", "detected_at", "triggered_by"])]
     pub resume: bool,

@@ -241,7 +241,7 @@ fn model_changes(
                 // A serving-switch fallback, or a shadow stop, changes the serving layer, not
                 // the registry; and has no revisions to show.
                 c if c.starts_with("rollback model --fallback")
-                    || c == "rollback infra --shadow" =>
+                    || c.starts_with("rollback infra --shadow") =>
                 {
                     out.push(Change {
                         at: r.at,

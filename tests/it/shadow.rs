@@ -273,3 +273,95 @@ fn a_shadow_in_the_config_must_be_an_istio_mirror_with_a_host() {
         assert!(line.contains(want), "{want}: {line}");
     }
 }
+
+#[test]
+fn shadow_restore_puts_back_exactly_what_the_stop_removed() {
+    let k = cluster();
+    let ns = k.namespace("shrestore");
+    k.apply(&ns, ROUTES);
+    let before = vs(&ns)["spec"].clone();
+    let env = shadow_env(&ns);
+    // Nothing stopped yet: nothing to restore.
+    let none = env.run(&[
+        "rollback",
+        "infra",
+        "recsys",
+        "--shadow",
+        "--restore",
+        "--yes",
+    ]);
+    none.code(0);
+    assert!(
+        none.stderr
+            .contains("no shadow stop recorded to undo (it mirrors to ms/shadow already)"),
+        "{}",
+        none.stderr
+    );
+    env.run(&["rollback", "infra", "recsys", "--shadow", "--yes"])
+        .code(0);
+    assert_eq!(vs(&ns)["spec"], expected_after(&before));
+    let out = env.run(&[
+        "rollback",
+        "infra",
+        "recsys",
+        "--shadow",
+        "--restore",
+        "--yes",
+    ]);
+    out.code(0);
+    assert!(
+        out.stdout
+            .contains("route primary: no mirror → mirror ms/shadow 50.5%"),
+        "{}",
+        out.stdout
+    );
+    let now = vs(&ns);
+    assert_eq!(now["spec"], before, "every route as before the stop");
+    assert!(
+        now["metadata"]["annotations"]["mlrb.dev/shadow-stopped"].is_null(),
+        "the record is cleared: {}",
+        now["metadata"]
+    );
+    let again = env.run(&[
+        "rollback",
+        "infra",
+        "recsys",
+        "--shadow",
+        "--restore",
+        "--yes",
+    ]);
+    again.code(0);
+    assert!(again.stderr.contains("nothing changed"), "{}", again.stderr);
+
+    // Stopped, then someone points the route's mirror elsewhere: the restore refuses to
+    // replace it.
+    env.run(&["rollback", "infra", "recsys", "--shadow", "--yes"])
+        .code(0);
+    k.kubectl(&[
+        "-n",
+        &ns,
+        "patch",
+        "virtualservices.networking.istio.io",
+        "ms",
+        "--type=json",
+        "-p",
+        r#"[{"op": "add", "path": "/spec/http/0/mirror", "value": {"host": "debug-tap"}}]"#,
+    ]);
+    let held = vs(&ns)["spec"].clone();
+    let line = env
+        .run(&[
+            "rollback",
+            "infra",
+            "recsys",
+            "--shadow",
+            "--restore",
+            "--yes",
+        ])
+        .one_clear_error(2);
+    assert!(
+        line.contains("route primary now has its own mirror")
+            && line.contains("nothing was changed"),
+        "{line}"
+    );
+    assert_eq!(vs(&ns)["spec"], held);
+}

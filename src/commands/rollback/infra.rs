@@ -11,6 +11,7 @@ pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
     let mut kind = Infra::new(ctx, &args.model, args.to_revision, args.history)?;
     if args.shadow {
         kind = kind.shadow_stop()?;
+        kind.shadow_restore = args.restore;
     }
     if args.history {
         let (title, rows) = kind.history(ctx)?;

@@ -55,6 +55,8 @@ pub struct Infra {
     pub to_revision: Option<u64>,
     /// `--shadow`: stop the mirror to the model's shadow instead of reversing the canary.
     pub shadow: bool,
+    /// `--shadow --restore`: put back what the last shadow stop removed.
+    pub shadow_restore: bool,
 }
 
 /// One revision as `--history` shows it.
@@ -132,6 +134,7 @@ impl Infra {
             cfg,
             to_revision,
             shadow: false,
+            shadow_restore: false,
         })
     }
 
@@ -359,13 +362,18 @@ impl Kind for Infra {
         };
         // A shadow stop is its own subject: its lock, and an unfinished one resumed with --shadow.
         Subject {
-            command: if self.shadow {
-                "rollback infra --shadow"
-            } else {
-                "rollback infra"
+            command: match (self.shadow, self.shadow_restore) {
+                (true, true) => "rollback infra --shadow --restore",
+                (true, false) => "rollback infra --shadow",
+                _ => "rollback infra",
             },
             target,
-            place: if self.shadow { "istio-shadow" } else { place }.into(),
+            place: match (self.shadow, self.shadow_restore) {
+                (true, true) => "istio-shadow-restore",
+                (true, false) => "istio-shadow",
+                _ => place,
+            }
+            .into(),
         }
     }
 
@@ -376,6 +384,9 @@ impl Kind for Infra {
         let notes: Vec<String> = self.mixing(ctx, &records).into_iter().collect();
         let started = resuming.and_then(Started::of);
         let draft = match self.cfg.strategy {
+            InfraStrategy::Istio if self.shadow_restore => {
+                self.plan_shadow_restore(req, started.as_ref())?
+            }
             InfraStrategy::Istio if self.shadow => self.plan_shadow(req, started.as_ref())?,
             InfraStrategy::Helm => self.plan_helm(&records, started.as_ref())?,
             InfraStrategy::BlueGreen => self.plan_blue_green(req, started.as_ref())?,

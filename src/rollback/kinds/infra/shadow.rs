@@ -418,6 +418,249 @@ impl Infra {
     }
 }
 
+/// What the last stop recorded on the VirtualService: (index, route name, removed fields).
+fn recorded(vs: &Value) -> Result<Vec<(usize, Option<String>, Value)>, String> {
+    let Some(text) = vs["metadata"]["annotations"][STOPPED].as_str() else {
+        return Ok(Vec::new());
+    };
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| format!("its {STOPPED} annotation is not what mlrb wrote ({e})"))?;
+    v.as_array()
+        .ok_or_else(|| format!("its {STOPPED} annotation is not a list"))?
+        .iter()
+        .map(|e| {
+            let i = e["index"]
+                .as_u64()
+                .ok_or_else(|| format!("its {STOPPED} annotation has an entry without index"))?;
+            Ok((
+                i as usize,
+                e["route"].as_str().map(str::to_string),
+                e["removed"].clone(),
+            ))
+        })
+        .collect()
+}
+
+/// The route a record entry names, as it stands now: by name, else (unnamed) by its place.
+fn find(vs: &Value, index: usize, name: &Option<String>) -> Option<usize> {
+    match name {
+        Some(n) => routes(vs)
+            .iter()
+            .position(|r| r["name"].as_str() == Some(n.as_str())),
+        None => routes(vs)
+            .get(index)
+            .filter(|r| r["name"].as_str().is_none())
+            .map(|_| index),
+    }
+}
+
+/// `spec.http` with the recorded mirrors put back; `Ok(None)` when every one is there already.
+/// A route that now mirrors somewhere else with the single `mirror` is refused, never
+/// overwritten.
+fn restored_http(vs: &Value, s: &ShadowConfig) -> Result<Option<Value>, String> {
+    let rec = recorded(vs)?;
+    let mut http: Vec<Value> = routes(vs).to_vec();
+    let mut changed = false;
+    for (index, name, removed) in &rec {
+        let shown_name = name
+            .as_ref()
+            .map(|n| format!("route {n}"))
+            .unwrap_or_else(|| format!("http[{index}] (unnamed)"));
+        let Some(i) = find(vs, *index, name) else {
+            return Err(format!(
+                "{shown_name}, which the shadow was mirrored from, is gone"
+            ));
+        };
+        if shadow_part(&http[i], s).is_some() {
+            continue;
+        }
+        let Some(o) = http[i].as_object_mut() else {
+            continue;
+        };
+        for (k, v) in removed.as_object().into_iter().flatten() {
+            if k == "mirrors" {
+                let mut list = o
+                    .get("mirrors")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                list.extend(v.as_array().into_iter().flatten().cloned());
+                o.insert(k.clone(), Value::Array(list));
+            } else if o.get(k).is_some_and(|now| now != v) {
+                return Err(format!(
+                    "{shown_name} now has its own {k} ({}); putting the shadow back would replace it",
+                    o[k]
+                ));
+            } else {
+                o.insert(k.clone(), v.clone());
+            }
+        }
+        changed = true;
+    }
+    Ok(changed.then_some(Value::Array(http)))
+}
+
+/// Puts back what the last stop removed, from the record on the object, and clears the record.
+struct RestoreMirror {
+    obj: Object,
+    shadow: ShadowConfig,
+    planned: Value,
+}
+
+impl Step for RestoreMirror {
+    fn line(&self) -> String {
+        self.obj
+            .k
+            .cmd([
+                "patch".to_string(),
+                VS.into(),
+                self.obj.name.clone(),
+                "--type=merge".into(),
+                "-p".into(),
+                self.planned.to_string(),
+            ])
+            .line()
+    }
+    fn done(&self) -> bool {
+        self.obj.read().is_ok_and(|vs| {
+            vs["metadata"]["annotations"][STOPPED].is_null()
+                && !mirroring(&vs, &self.shadow).is_empty()
+        })
+    }
+    fn run(&self, event: &str) -> std::result::Result<String, StepFailure> {
+        let r = self.obj.cas(|vs| {
+            if let Some(l) = lease::foreign(vs, event) {
+                return Err(lease::held_by(&self.obj.shown, &l));
+            }
+            let http = restored_http(vs, &self.shadow)?;
+            let mut patch = json!({"metadata": {"annotations": {STOPPED: Value::Null}}});
+            if let Some(http) = http {
+                patch["spec"] = json!({"http": http});
+            } else if vs["metadata"]["annotations"][STOPPED].is_null() {
+                return Ok(Write::Nothing);
+            }
+            Ok(Write::Patch(patch))
+        });
+        match r {
+            Ok(_) => Ok(format!(
+                "{} patched: traffic mirrored to {} again, as before the stop",
+                self.obj.shown,
+                shown(&self.shadow)
+            )),
+            Err(CasError::Refused(why)) => Err(why.into()),
+            Err(CasError::Exec(e)) => {
+                let (detail, hint) = kubectl::explain(&e, &self.obj.shown);
+                Err(StepFailure { detail, hint })
+            }
+            Err(CasError::Busy) => Err(format!("{} kept changing", self.obj.shown).into()),
+        }
+    }
+}
+
+impl Infra {
+    /// `--shadow --restore`: put back the mirror the last shadow stop removed.
+    pub(super) fn plan_shadow_restore(&self, req: &Request, started: Option<&Started>) -> Drafted {
+        let Some(shadow) = self.cfg.shadow.clone() else {
+            return Err(CliError::usage("--shadow needs [models.X.infra] shadow").into());
+        };
+        let to = shown(&shadow);
+        let name = self.cfg.virtual_service.clone().unwrap_or_default();
+        let target = self.subject().target;
+        let obj = self.object(VS, &name);
+        let vs = obj.read().map_err(|e| early("kubectl", e, &target))?;
+        let http = restored_http(&vs, &shadow).map_err(|why| {
+            CliError::usage(format!("{target}: {why}; nothing was changed")).with_hint(
+                "put the shadow's mirror back by hand (`kubectl edit virtualservice`), from the record in the stop's report",
+            )
+        })?;
+        let http = match (http, started) {
+            (Some(http), _) => http,
+            (None, Some(_)) => vs["spec"]["http"].clone(),
+            (None, None) => {
+                return Ok(Err(nothing(
+                    "no_change",
+                    format!(
+                        "{target}: no shadow stop recorded to undo ({}); nothing changed",
+                        if mirroring(&vs, &shadow).is_empty() {
+                            format!("and nothing mirrors to {to}")
+                        } else {
+                            format!("it mirrors to {to} already")
+                        }
+                    ),
+                    &[
+                        ("strategy", "istio-shadow".into()),
+                        ("target", target.clone().into()),
+                        ("shadow", to.clone().into()),
+                    ],
+                )));
+            }
+        };
+        let after = json!({"spec": {"http": http.clone()}});
+        let mut detail = Vec::new();
+        for (i, r) in routes(&vs).iter().enumerate() {
+            let before = mirrors_text(r);
+            let now = mirrors_text(&http[i]);
+            detail.push(if before == now {
+                format!("{} ({before}), unchanged", route_name(i, r))
+            } else {
+                format!("{}: {before} → {now}", route_name(i, r))
+            });
+        }
+        let resuming = started.is_some();
+        let planned_http = vs["spec"]["http"].clone();
+        let claim = self.claim(obj.clone(), req, move |vs| {
+            if resuming || vs["spec"]["http"] == planned_http {
+                Ok(())
+            } else {
+                Err("its http routes changed".into())
+            }
+        });
+        let vobj = obj.clone();
+        let vshadow = shadow.clone();
+        let vto = to.clone();
+        let mut planned = after.clone();
+        planned["metadata"] = json!({"annotations": {STOPPED: Value::Null}});
+        Ok(Ok(Draft {
+            strategy: "istio-shadow",
+            target,
+            from: 0,
+            to: 0,
+            unit: "shadow",
+            from_label: "stopped".into(),
+            to_label: format!("{to} mirrored again"),
+            to_reason: format!(
+                "traffic mirrored to the shadow {to} again, as recorded by the stop; live routing unchanged"
+            ),
+            detail,
+            notes: vec![format!(
+                "putting the shadow {to} back: it gets a copy of the traffic again (its answers are discarded; users are not exposed)"
+            )],
+            steps: vec![Box::new(RestoreMirror {
+                obj,
+                shadow,
+                planned,
+            })],
+            verify: Box::new(move || {
+                let vs = vobj
+                    .read()
+                    .map_err(|e| format!("cannot re-read the VirtualService: {e}"))?;
+                let on = mirroring(&vs, &vshadow);
+                if on.is_empty() {
+                    return Err(format!("no route mirrors to {vto}"));
+                }
+                Ok(format!(
+                    "{} mirrored to {vto} again",
+                    on.iter()
+                        .map(|(_, n, _, p)| format!("{} of {n}", pct(*p)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }),
+            claim: Some(claim),
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
