@@ -43,12 +43,14 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'The automated rollback controller: watch metrics, roll back on sustained hard breaches')
             [CompletionResult]::new('drill', 'drill', [CompletionResultType]::ParameterValue, 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR')
             [CompletionResult]::new('changes', 'changes', [CompletionResultType]::ParameterValue, 'What changed lately in the registry, serving infra, feature pipeline and training data')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write the rule `watch` applies as Prometheus alerting rules or an Argo Rollouts analysis')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'mlrb;status' {
             [CompletionResult]::new('--alias', '--alias', [CompletionResultType]::ParameterName, 'Live version = the version this alias points at (instead of the Production stage)')
+            [CompletionResult]::new('--rules', '--rules', [CompletionResultType]::ParameterName, 'An exported rules file (`mlrb export prometheus-rules`): say whether it still matches the config')
             [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
             [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Output format: a table for people, JSON for scripts')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)')
@@ -148,6 +150,8 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)')
             [CompletionResult]::new('--history', '--history', [CompletionResultType]::ParameterName, 'List the revisions (number, change-cause, image, age) and change nothing')
+            [CompletionResult]::new('--shadow', '--shadow', [CompletionResultType]::ParameterName, 'Istio: stop only the mirror to the model''s shadow ([models.X.infra] shadow); live weights untouched')
+            [CompletionResult]::new('--restore', '--restore', [CompletionResultType]::ParameterName, 'With --shadow: put back the mirror the last shadow stop removed (recorded on the VirtualService)')
             [CompletionResult]::new('--resume', '--resume', [CompletionResultType]::ParameterName, 'Finish an interrupted infra rollback (steps the journal or the cluster show done are not run again)')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
@@ -386,6 +390,69 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mlrb;export' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('prometheus-rules', 'prometheus-rules', [CompletionResultType]::ParameterValue, 'Prometheus alerting rules: per hard threshold a critical alert (ROLLBACK NOW), per soft one a warning (INVESTIGATE)')
+            [CompletionResult]::new('argo-analysis', 'argo-analysis', [CompletionResultType]::ParameterValue, 'An Argo Rollouts AnalysisTemplate with the same queries, thresholds and failure rule')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'mlrb;export;prometheus-rules' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'format')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Write to FILE (0600, replaced whole) instead of stdout')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mlrb;export;argo-analysis' {
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Write to FILE (0600, replaced whole) instead of stdout')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)')
+            [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]')
+            [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines, no progress')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mlrb;export;help' {
+            [CompletionResult]::new('prometheus-rules', 'prometheus-rules', [CompletionResultType]::ParameterValue, 'Prometheus alerting rules: per hard threshold a critical alert (ROLLBACK NOW), per soft one a warning (INVESTIGATE)')
+            [CompletionResult]::new('argo-analysis', 'argo-analysis', [CompletionResultType]::ParameterValue, 'An Argo Rollouts AnalysisTemplate with the same queries, thresholds and failure rule')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'mlrb;export;help;prometheus-rules' {
+            break
+        }
+        'mlrb;export;help;argo-analysis' {
+            break
+        }
+        'mlrb;export;help;help' {
+            break
+        }
         'mlrb;completions' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)')
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]')
@@ -412,6 +479,7 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('watch', 'watch', [CompletionResultType]::ParameterValue, 'The automated rollback controller: watch metrics, roll back on sustained hard breaches')
             [CompletionResult]::new('drill', 'drill', [CompletionResultType]::ParameterValue, 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR')
             [CompletionResult]::new('changes', 'changes', [CompletionResultType]::ParameterValue, 'What changed lately in the registry, serving infra, feature pipeline and training data')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Write the rule `watch` applies as Prometheus alerting rules or an Argo Rollouts analysis')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print shell completions')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -463,6 +531,17 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             break
         }
         'mlrb;help;changes' {
+            break
+        }
+        'mlrb;help;export' {
+            [CompletionResult]::new('prometheus-rules', 'prometheus-rules', [CompletionResultType]::ParameterValue, 'Prometheus alerting rules: per hard threshold a critical alert (ROLLBACK NOW), per soft one a warning (INVESTIGATE)')
+            [CompletionResult]::new('argo-analysis', 'argo-analysis', [CompletionResultType]::ParameterValue, 'An Argo Rollouts AnalysisTemplate with the same queries, thresholds and failure rule')
+            break
+        }
+        'mlrb;help;export;prometheus-rules' {
+            break
+        }
+        'mlrb;help;export;argo-analysis' {
             break
         }
         'mlrb;help;completions' {

@@ -34,6 +34,9 @@ _mlrb() {
             mlrb,drill)
                 cmd="mlrb__subcmd__drill"
                 ;;
+            mlrb,export)
+                cmd="mlrb__subcmd__export"
+                ;;
             mlrb,help)
                 cmd="mlrb__subcmd__help"
                 ;;
@@ -55,6 +58,24 @@ _mlrb() {
             mlrb,watch)
                 cmd="mlrb__subcmd__watch"
                 ;;
+            mlrb__subcmd__export,argo-analysis)
+                cmd="mlrb__subcmd__export__subcmd__argo__subcmd__analysis"
+                ;;
+            mlrb__subcmd__export,help)
+                cmd="mlrb__subcmd__export__subcmd__help"
+                ;;
+            mlrb__subcmd__export,prometheus-rules)
+                cmd="mlrb__subcmd__export__subcmd__prometheus__subcmd__rules"
+                ;;
+            mlrb__subcmd__export__subcmd__help,argo-analysis)
+                cmd="mlrb__subcmd__export__subcmd__help__subcmd__argo__subcmd__analysis"
+                ;;
+            mlrb__subcmd__export__subcmd__help,help)
+                cmd="mlrb__subcmd__export__subcmd__help__subcmd__help"
+                ;;
+            mlrb__subcmd__export__subcmd__help,prometheus-rules)
+                cmd="mlrb__subcmd__export__subcmd__help__subcmd__prometheus__subcmd__rules"
+                ;;
             mlrb__subcmd__help,candidate)
                 cmd="mlrb__subcmd__help__subcmd__candidate"
                 ;;
@@ -72,6 +93,9 @@ _mlrb() {
                 ;;
             mlrb__subcmd__help,drill)
                 cmd="mlrb__subcmd__help__subcmd__drill"
+                ;;
+            mlrb__subcmd__help,export)
+                cmd="mlrb__subcmd__help__subcmd__export"
                 ;;
             mlrb__subcmd__help,help)
                 cmd="mlrb__subcmd__help__subcmd__help"
@@ -93,6 +117,12 @@ _mlrb() {
                 ;;
             mlrb__subcmd__help,watch)
                 cmd="mlrb__subcmd__help__subcmd__watch"
+                ;;
+            mlrb__subcmd__help__subcmd__export,argo-analysis)
+                cmd="mlrb__subcmd__help__subcmd__export__subcmd__argo__subcmd__analysis"
+                ;;
+            mlrb__subcmd__help__subcmd__export,prometheus-rules)
+                cmd="mlrb__subcmd__help__subcmd__export__subcmd__prometheus__subcmd__rules"
                 ;;
             mlrb__subcmd__help__subcmd__rollback,features)
                 cmd="mlrb__subcmd__help__subcmd__rollback__subcmd__features"
@@ -143,7 +173,7 @@ _mlrb() {
 
     case "${cmd}" in
         mlrb)
-            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version status candidate rollback report runbook init config demo watch drill changes completions help"
+            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version status candidate rollback report runbook init config demo watch drill changes export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -392,8 +422,154 @@ _mlrb() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mlrb__subcmd__export)
+            opts="-q -v -h -V --config --registry --state-dir --quiet --verbose --help --version prometheus-rules argo-analysis help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__export__subcmd__argo__subcmd__analysis)
+            opts="-q -v -h -V --out --config --registry --state-dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__export__subcmd__help)
+            opts="prometheus-rules argo-analysis help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__export__subcmd__help__subcmd__argo__subcmd__analysis)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__export__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__export__subcmd__help__subcmd__prometheus__subcmd__rules)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__export__subcmd__prometheus__subcmd__rules)
+            opts="-q -v -h -V --format --out --config --registry --state-dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "rules prometheusrule" -- "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mlrb__subcmd__help)
-            opts="status candidate rollback report runbook init config demo watch drill changes completions help"
+            opts="status candidate rollback report runbook init config demo watch drill changes export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -479,6 +655,48 @@ _mlrb() {
         mlrb__subcmd__help__subcmd__drill)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__help__subcmd__export)
+            opts="prometheus-rules argo-analysis"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__help__subcmd__export__subcmd__argo__subcmd__analysis)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlrb__subcmd__help__subcmd__export__subcmd__prometheus__subcmd__rules)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -893,7 +1111,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__rollback__subcmd__infra)
-            opts="-y -o -q -v -h -V --to-revision --history --resume --reason --yes --dry-run --detected-at --triggered-by --abandon --ignore-gitops --keep-suspended --push --output --config --registry --state-dir --quiet --verbose --help --version"
+            opts="-y -o -q -v -h -V --to-revision --history --shadow --restore --resume --reason --yes --dry-run --detected-at --triggered-by --abandon --ignore-gitops --keep-suspended --push --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1070,7 +1288,7 @@ _mlrb() {
             fi
             case "${prev}" in
                 --topic)
-                    COMPREPLY=($(compgen -W "model infra features retrain no-target drill gitops" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "model infra features retrain no-target drill gitops shadow" -- "${cur}"))
                     return 0
                     ;;
                 --config)
@@ -1093,13 +1311,17 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__status)
-            opts="-o -q -v -h -V --alias --output --config --registry --state-dir --quiet --verbose --help --version"
+            opts="-o -q -v -h -V --alias --rules --output --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --alias)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --rules)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -40,11 +40,13 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand watch 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
             cand drill 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR'
             cand changes 'What changed lately in the registry, serving infra, feature pipeline and training data'
+            cand export 'Write the rule `watch` applies as Prometheus alerting rules or an Argo Rollouts analysis'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mlrb;status'= {
             cand --alias 'Live version = the version this alias points at (instead of the Production stage)'
+            cand --rules 'An exported rules file (`mlrb export prometheus-rules`): say whether it still matches the config'
             cand -o 'Output format: a table for people, JSON for scripts'
             cand --output 'Output format: a table for people, JSON for scripts'
             cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
@@ -140,6 +142,8 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
             cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
             cand --history 'List the revisions (number, change-cause, image, age) and change nothing'
+            cand --shadow 'Istio: stop only the mirror to the model''s shadow ([models.X.infra] shadow); live weights untouched'
+            cand --restore 'With --shadow: put back the mirror the last shadow stop removed (recorded on the VirtualService)'
             cand --resume 'Finish an interrupted infra rollback (steps the journal or the cluster show done are not run again)'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
@@ -361,6 +365,62 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mlrb;export'= {
+            cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
+            cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
+            cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
+            cand -q 'Print only data and errors: no status lines, no progress'
+            cand --quiet 'Print only data and errors: no status lines, no progress'
+            cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
+            cand --verbose 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand prometheus-rules 'Prometheus alerting rules: per hard threshold a critical alert (ROLLBACK NOW), per soft one a warning (INVESTIGATE)'
+            cand argo-analysis 'An Argo Rollouts AnalysisTemplate with the same queries, thresholds and failure rule'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mlrb;export;prometheus-rules'= {
+            cand --format 'format'
+            cand --out 'Write to FILE (0600, replaced whole) instead of stdout'
+            cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
+            cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
+            cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
+            cand -q 'Print only data and errors: no status lines, no progress'
+            cand --quiet 'Print only data and errors: no status lines, no progress'
+            cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
+            cand --verbose 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mlrb;export;argo-analysis'= {
+            cand --out 'Write to FILE (0600, replaced whole) instead of stdout'
+            cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
+            cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
+            cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
+            cand -q 'Print only data and errors: no status lines, no progress'
+            cand --quiet 'Print only data and errors: no status lines, no progress'
+            cand -v 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
+            cand --verbose 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mlrb;export;help'= {
+            cand prometheus-rules 'Prometheus alerting rules: per hard threshold a critical alert (ROLLBACK NOW), per soft one a warning (INVESTIGATE)'
+            cand argo-analysis 'An Argo Rollouts AnalysisTemplate with the same queries, thresholds and failure rule'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mlrb;export;help;prometheus-rules'= {
+        }
+        &'mlrb;export;help;argo-analysis'= {
+        }
+        &'mlrb;export;help;help'= {
+        }
         &'mlrb;completions'= {
             cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
             cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
@@ -386,6 +446,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand watch 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
             cand drill 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR'
             cand changes 'What changed lately in the registry, serving infra, feature pipeline and training data'
+            cand export 'Write the rule `watch` applies as Prometheus alerting rules or an Argo Rollouts analysis'
             cand completions 'Print shell completions'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -422,6 +483,14 @@ set edit:completion:arg-completer[mlrb] = {|@words|
         &'mlrb;help;drill'= {
         }
         &'mlrb;help;changes'= {
+        }
+        &'mlrb;help;export'= {
+            cand prometheus-rules 'Prometheus alerting rules: per hard threshold a critical alert (ROLLBACK NOW), per soft one a warning (INVESTIGATE)'
+            cand argo-analysis 'An Argo Rollouts AnalysisTemplate with the same queries, thresholds and failure rule'
+        }
+        &'mlrb;help;export;prometheus-rules'= {
+        }
+        &'mlrb;help;export;argo-analysis'= {
         }
         &'mlrb;help;completions'= {
         }

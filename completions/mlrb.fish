@@ -42,9 +42,11 @@ complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "demo" -d 'Run a complete 
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "watch" -d 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "drill" -d 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "changes" -d 'What changed lately in the registry, serving infra, feature pipeline and training data'
+complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "export" -d 'Write the rule `watch` applies as Prometheus alerting rules or an Argo Rollouts analysis'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c mlrb -n "__fish_mlrb_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand status" -l alias -d 'Live version = the version this alias points at (instead of the Production stage)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand status" -l rules -d 'An exported rules file (`mlrb export prometheus-rules`): say whether it still matches the config' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand status" -s o -l output -d 'Output format: a table for people, JSON for scripts' -r -f -a "table\t''
 json\t''"
 complete -c mlrb -n "__fish_mlrb_using_subcommand status" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
@@ -115,6 +117,8 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subc
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l history -d 'List the revisions (number, change-cause, image, age) and change nothing'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l shadow -d 'Istio: stop only the mirror to the model\'s shadow ([models.X.infra] shadow); live weights untouched'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l restore -d 'With --shadow: put back the mirror the last shadow stop removed (recorded on the VirtualService)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l resume -d 'Finish an interrupted infra rollback (steps the journal or the cluster show done are not run again)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -s y -l yes -d 'Do not ask for confirmation'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from infra" -l dry-run -d 'Print the plan and change nothing'
@@ -190,7 +194,8 @@ features\t'Roll back the feature pipeline'
 retrain\t'Emergency retrain on a known-good dataset'
 no-target\t'No safe rollback target'
 drill\t'The quarterly rollback drill'
-gitops\t'Roll back what Argo CD or Flux manages'"
+gitops\t'Roll back what Argo CD or Flux manages'
+shadow\t'A model in shadow mode misbehaves: stop its shadow traffic'"
 complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
@@ -263,6 +268,37 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -s q -l quiet -d 'Pri
 complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand changes" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and not __fish_seen_subcommand_from prometheus-rules argo-analysis help" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and not __fish_seen_subcommand_from prometheus-rules argo-analysis help" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and not __fish_seen_subcommand_from prometheus-rules argo-analysis help" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and not __fish_seen_subcommand_from prometheus-rules argo-analysis help" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and not __fish_seen_subcommand_from prometheus-rules argo-analysis help" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and not __fish_seen_subcommand_from prometheus-rules argo-analysis help" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and not __fish_seen_subcommand_from prometheus-rules argo-analysis help" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and not __fish_seen_subcommand_from prometheus-rules argo-analysis help" -f -a "prometheus-rules" -d 'Prometheus alerting rules: per hard threshold a critical alert (ROLLBACK NOW), per soft one a warning (INVESTIGATE)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and not __fish_seen_subcommand_from prometheus-rules argo-analysis help" -f -a "argo-analysis" -d 'An Argo Rollouts AnalysisTemplate with the same queries, thresholds and failure rule'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and not __fish_seen_subcommand_from prometheus-rules argo-analysis help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from prometheus-rules" -l format -r -f -a "rules\t'A rules file for Prometheus\'s `rule_files:`'
+prometheusrule\t'A Prometheus Operator PrometheusRule object'"
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from prometheus-rules" -l out -d 'Write to FILE (0600, replaced whole) instead of stdout' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from prometheus-rules" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from prometheus-rules" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from prometheus-rules" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from prometheus-rules" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from prometheus-rules" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from prometheus-rules" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from prometheus-rules" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from argo-analysis" -l out -d 'Write to FILE (0600, replaced whole) instead of stdout' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from argo-analysis" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from argo-analysis" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from argo-analysis" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from argo-analysis" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from argo-analysis" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from argo-analysis" -s h -l help -d 'Print help'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from argo-analysis" -s V -l version -d 'Print version'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from help" -f -a "prometheus-rules" -d 'Prometheus alerting rules: per hard threshold a critical alert (ROLLBACK NOW), per soft one a warning (INVESTIGATE)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from help" -f -a "argo-analysis" -d 'An Argo Rollouts AnalysisTemplate with the same queries, thresholds and failure rule'
+complete -c mlrb -n "__fish_mlrb_using_subcommand export; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
@@ -270,20 +306,23 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s q -l quiet -d 
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c mlrb -n "__fish_mlrb_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes completions help" -f -a "status" -d 'What is live, what rollback would go to, and what looks wrong'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes completions help" -f -a "candidate" -d 'The version a rollback would go to and why; --designate tags one before a deploy'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes completions help" -f -a "rollback" -d 'Roll back one of the places an ML failure lives'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes completions help" -f -a "report" -d 'Render the incident report of a recorded event, filled with what you know now'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes completions help" -f -a "runbook" -d 'Print a model\'s on-call runbook with its names filled in'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes completions help" -f -a "init" -d 'Write a commented starter mlrb.toml'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes completions help" -f -a "config" -d 'Which config file was read, and each resolved setting with where it came from'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes completions help" -f -a "demo" -d 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes completions help" -f -a "watch" -d 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes completions help" -f -a "drill" -d 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes completions help" -f -a "changes" -d 'What changed lately in the registry, serving infra, feature pipeline and training data'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes completions help" -f -a "completions" -d 'Print shell completions'
-complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes export completions help" -f -a "status" -d 'What is live, what rollback would go to, and what looks wrong'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes export completions help" -f -a "candidate" -d 'The version a rollback would go to and why; --designate tags one before a deploy'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes export completions help" -f -a "rollback" -d 'Roll back one of the places an ML failure lives'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes export completions help" -f -a "report" -d 'Render the incident report of a recorded event, filled with what you know now'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes export completions help" -f -a "runbook" -d 'Print a model\'s on-call runbook with its names filled in'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes export completions help" -f -a "init" -d 'Write a commented starter mlrb.toml'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes export completions help" -f -a "config" -d 'Which config file was read, and each resolved setting with where it came from'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes export completions help" -f -a "demo" -d 'Run a complete model rollback on a throwaway embedded registry (no server needed)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes export completions help" -f -a "watch" -d 'The automated rollback controller: watch metrics, roll back on sustained hard breaches'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes export completions help" -f -a "drill" -d 'Rehearse a rollback: breach, detect, roll back, verify, restore; record the MTTR'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes export completions help" -f -a "changes" -d 'What changed lately in the registry, serving infra, feature pipeline and training data'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes export completions help" -f -a "export" -d 'Write the rule `watch` applies as Prometheus alerting rules or an Argo Rollouts analysis'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes export completions help" -f -a "completions" -d 'Print shell completions'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and not __fish_seen_subcommand_from status candidate rollback report runbook init config demo watch drill changes export completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "model" -d 'Roll the model artifact back in the registry, reload serving, verify, report'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "infra" -d 'Roll the serving infrastructure back: kubectl rollout undo or helm rollback, verify, report'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "features" -d 'Restore the feature pipeline (code + DVC data) to a known-good commit, commit, report'
 complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from rollback" -f -a "retrain" -d 'Trigger an emergency retrain on a known-good dataset version in CI'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from export" -f -a "prometheus-rules" -d 'Prometheus alerting rules: per hard threshold a critical alert (ROLLBACK NOW), per soft one a warning (INVESTIGATE)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand help; and __fish_seen_subcommand_from export" -f -a "argo-analysis" -d 'An Argo Rollouts AnalysisTemplate with the same queries, thresholds and failure rule'

@@ -146,6 +146,9 @@ pub enum Command {
     Drill(DrillArgs),
     /// What changed lately in the registry, serving infra, feature pipeline and training data
     Changes(ChangesArgs),
+    /// Write the rule `watch` applies as Prometheus alerting rules or an Argo Rollouts analysis
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Print shell completions
     Completions(CompletionsArgs),
 }
@@ -252,8 +255,65 @@ pub struct StatusArgs {
     /// Live version = the version this alias points at (instead of the Production stage)
     #[arg(long, value_name = "NAME")]
     pub alias: Option<String>,
+    /// An exported rules file (`mlrb export prometheus-rules`): say whether it still matches the config
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Prometheus alerting rules: per hard threshold a critical alert (ROLLBACK NOW), per soft one a warning (INVESTIGATE)
+    #[command(after_help = concat!(
+        "Examples:
+  mlrb export prometheus-rules recsys --out /etc/prometheus/rules/mlrb.yml
+  mlrb export prometheus-rules recsys fraud --format prometheusrule | kubectl apply -f -
+  mlrb status recsys --rules /etc/prometheus/rules/mlrb.yml     has it drifted from mlrb.toml?
+
+",
+        help_tail!()
+    ))]
+    PrometheusRules(ExportRulesArgs),
+    /// An Argo Rollouts AnalysisTemplate with the same queries, thresholds and failure rule
+    #[command(after_help = concat!(
+        "Examples:
+  mlrb export argo-analysis recsys | kubectl apply -f -
+
+",
+        help_tail!()
+    ))]
+    ArgoAnalysis(ExportArgoArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RulesFormat {
+    /// A rules file for Prometheus's `rule_files:`
+    #[default]
+    Rules,
+    /// A Prometheus Operator PrometheusRule object
+    Prometheusrule,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportRulesArgs {
+    /// Models (as in mlrb.toml, each with [models.X.metrics])
+    #[arg(required = true)]
+    pub models: Vec<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: RulesFormat,
+    /// Write to FILE (0600, replaced whole) instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgoArgs {
+    /// Model (as in mlrb.toml, with [models.X.metrics])
+    pub model: String,
+    /// Write to FILE (0600, replaced whole) instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -382,6 +442,12 @@ pub struct InfraRollbackArgs {
     /// List the revisions (number, change-cause, image, age) and change nothing
     #[arg(long, conflicts_with_all = ["to_revision", "yes", "dry_run"])]
     pub history: bool,
+    /// Istio: stop only the mirror to the model's shadow ([models.X.infra] shadow); live weights untouched
+    #[arg(long, conflicts_with_all = ["to_revision", "history"])]
+    pub shadow: bool,
+    /// With --shadow: put back the mirror the last shadow stop removed (recorded on the VirtualService)
+    #[arg(long, requires = "shadow")]
+    pub restore: bool,
     /// Finish an interrupted infra rollback (steps the journal or the cluster show done are not run again)
     #[arg(long, conflicts_with_all = ["to_revision", "history", "reason", "detected_at", "triggered_by"])]
     pub resume: bool,
@@ -497,6 +563,8 @@ pub enum RunbookTopic {
     Drill,
     /// Roll back what Argo CD or Flux manages
     Gitops,
+    /// A model in shadow mode misbehaves: stop its shadow traffic
+    Shadow,
 }
 
 #[derive(Debug, Args)]

@@ -736,6 +736,18 @@ pub struct InfraConfig {
     pub others_to_stable: bool,
     /// argo-rollouts: the Rollout to abort.
     pub rollout: Option<String>,
+    /// istio: the model's shadow, the mirror destination `rollback infra --shadow` removes.
+    pub shadow: Option<ShadowConfig>,
+}
+
+/// `shadow = { host = "ms", subset = "shadow" }`: where the VirtualService mirrors traffic for
+/// the model in shadow mode. A mirror matches when its host and subset (none if not given) are
+/// these.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowConfig {
+    pub host: String,
+    pub subset: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -1122,6 +1134,21 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
                     "[models.{key}.infra] strategy = \"argo-rollouts\" needs `rollout = \"NAME\"`"
                 ));
             }
+            s if m.infra.shadow.is_some() && s != InfraStrategy::Istio => {
+                return Err(format!(
+                    "[models.{key}.infra] shadow is the mirror destination of an Istio VirtualService: it needs strategy = \"istio\" and virtual_service = \"NAME\""
+                ));
+            }
+            _ if m
+                .infra
+                .shadow
+                .as_ref()
+                .is_some_and(|s| s.host.trim().is_empty()) =>
+            {
+                return Err(format!(
+                    "[models.{key}.infra] shadow needs a host: shadow = {{ host = \"HOST\", subset = \"SUBSET\" }}"
+                ));
+            }
             InfraStrategy::Istio if m.infra.virtual_service.is_none() => {
                 return Err(format!(
                     "[models.{key}.infra] strategy = \"istio\" needs `virtual_service = \"NAME\"`"
@@ -1382,6 +1409,10 @@ fn validate_argv_values(key: &str, m: &ModelConfig) -> Result<(), String> {
     ];
     for c in inf.colors.iter().flatten() {
         checks.push(("infra", "colors", Some(c), label_value, LABEL_VALUE));
+    }
+    if let Some(sh) = &inf.shadow {
+        checks.push(("infra", "shadow.host", Some(sh.host.as_str()), text, TEXT));
+        checks.push(("infra", "shadow.subset", sh.subset.as_deref(), label, LABEL));
     }
     if let Some(f) = &m.fallback {
         checks.extend([

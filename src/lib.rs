@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod exec;
+pub mod export;
 pub mod files;
 pub mod http;
 pub mod journal;

@@ -238,8 +238,11 @@ fn model_changes(
         {
             let component = match command.as_str() {
                 "rollback infra" => "infra",
-                // A serving-switch fallback changes the serving layer, not the registry.
-                c if c.starts_with("rollback model --fallback") => {
+                // A serving-switch fallback, or a shadow stop, changes the serving layer, not
+                // the registry; and has no revisions to show.
+                c if c.starts_with("rollback model --fallback")
+                    || c.starts_with("rollback infra --shadow") =>
+                {
                     out.push(Change {
                         at: r.at,
                         component: "infra",

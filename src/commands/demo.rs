@@ -78,6 +78,7 @@ pub fn run(printer: Printer, args: &DemoArgs) -> Result<ExitStatus> {
         &StatusArgs {
             model: Some(m.into()),
             alias: None,
+            rules: None,
             output: OutputArgs::default(),
         },
     )?;

@@ -6,6 +6,7 @@ pub mod completions;
 pub mod config;
 pub mod demo;
 pub mod drill;
+pub mod export;
 pub mod init;
 pub mod report;
 pub mod rollback;
@@ -109,6 +110,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Watch(a) => watch::run(&ctx, a),
         Command::Drill(a) => drill::run(&ctx, a),
         Command::Changes(a) => changes::run(&ctx, a),
+        Command::Export(a) => export::run(&ctx, a),
         Command::Init(_) | Command::Completions(_) | Command::Demo(_) => {
             unreachable!("handled above")
         }

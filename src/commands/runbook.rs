@@ -15,6 +15,7 @@ fn text(topic: RunbookTopic) -> &'static str {
         RunbookTopic::NoTarget => include_str!("../../runbooks/no-safe-target.md"),
         RunbookTopic::Drill => include_str!("../../runbooks/quarterly-drill.md"),
         RunbookTopic::Gitops => include_str!("../../runbooks/gitops-managed.md"),
+        RunbookTopic::Shadow => include_str!("../../runbooks/shadow-stop.md"),
     }
 }
 

@@ -73,6 +73,13 @@ pub struct ModelStatus {
     /// Objects Argo CD or Flux manages, and a sync mlrb holds suspended.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gitops: Option<crate::rollback::kinds::gitops::GitopsStatus>,
+    /// `[models.X.infra] shadow`: whether the VirtualService mirrors traffic to the model's
+    /// shadow now, and how much.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<String>,
+    /// `--rules FILE`: whether the exported alerting rules still match the config.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules_file: Option<crate::commands::export::RulesCheck>,
 }
 
 #[derive(Debug, Serialize)]
@@ -149,6 +156,11 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         None if !ctx.settings.models.is_empty() => ctx.settings.models.keys().cloned().collect(),
         None => reg.list_models()?,
     };
+    let rules_text = args
+        .rules
+        .as_deref()
+        .map(crate::commands::export::read_rules)
+        .transpose()?;
     let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
     let mut out = Vec::new();
     let mut metrics_error: Option<crate::error::CliError> = None;
@@ -192,6 +204,34 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
             .models
             .get(key)
             .and_then(|m| crate::rollback::kinds::gitops::status(key, m));
+        st.shadow = ctx
+            .settings
+            .models
+            .get(key)
+            .and_then(|c| crate::rollback::kinds::infra::shadow_status(&c.infra))
+            .map(|l| l.replace("MODEL", key));
+        // Every model with metrics, or the one asked for (which says why it cannot be checked).
+        let alerting = ctx
+            .settings
+            .models
+            .get(key)
+            .is_some_and(|c| c.metrics.is_some());
+        if let (Some(path), Some(text), true) =
+            (&args.rules, &rules_text, alerting || args.model.is_some())
+        {
+            let check = crate::commands::export::check_rules(ctx, &st, path, text);
+            if !check.matches {
+                st.anomalies.push(Anomaly {
+                    kind: if check.checked {
+                        "rules_drift"
+                    } else {
+                        "rules_unchecked"
+                    },
+                    message: check.message.clone(),
+                });
+            }
+            st.rules_file = Some(check);
+        }
         for event in crate::journal::unfinished(&records, &target.registered_name, &reg.location())
         {
             let (done, total, next) = crate::journal::progress(&records, event);
@@ -364,6 +404,8 @@ pub fn model_status(
         changes: None,
         fallback_switch: None,
         gitops: None,
+        shadow: None,
+        rules_file: None,
     })
 }
 
@@ -616,6 +658,12 @@ fn render(s: &ModelStatus) -> String {
     }
     if let Some(c) = &s.changes {
         text.push_str(&crate::commands::changes::render_section(c, 8));
+    }
+    if let Some(sh) = &s.shadow {
+        text.push_str(&format!("  shadow: {sh}\n"));
+    }
+    if let Some(r) = s.rules_file.as_ref().filter(|r| r.matches) {
+        text.push_str(&format!("  alerting rules: {}\n", r.message));
     }
     if s.anomalies.is_empty() {
         text.push_str("  no anomalies\n");

@@ -468,6 +468,161 @@ pub fn fmt_value(name: &str, v: f64) -> String {
     }
 }
 
+/// Which side of a limit breaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// A value above `value` breaches.
+    Above,
+    /// A value below `value` breaches.
+    Below,
+}
+
+/// One threshold of the rule as a plain comparison on one metric, for renderings of the rule
+/// outside mlrb (alerting rules, an analysis template): `metric` `side` `value` is a breach
+/// that means `decision`. `key` names the setting the limit comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Limit {
+    pub metric: String,
+    pub key: String,
+    pub side: Side,
+    pub value: f64,
+    pub decision: Decision,
+    /// Where a baseline entered the limit ("20% below the baseline 0.73"); empty otherwise.
+    pub from_baseline: String,
+}
+
+/// The rule of `decide` as limits: every comparison `decide` makes on the metrics `present`,
+/// with the baseline folded in. A baseline-relative limit without a baseline is left out, as
+/// `decide` leaves it out. (The unit tests hold `decide` and these limits to the same answers.)
+pub fn limits(
+    present: &[String],
+    baseline: &Values,
+    t: &Thresholds,
+    custom: &BTreeMap<String, CustomMetric>,
+) -> Vec<Limit> {
+    let has = |m: &str| present.iter().any(|p| p == m);
+    let mut out = Vec::new();
+    let mut push = |metric: &str, key: &str, side, value, decision, from_baseline: String| {
+        out.push(Limit {
+            metric: metric.into(),
+            key: key.into(),
+            side,
+            value,
+            decision,
+            from_baseline,
+        })
+    };
+    let hard = Decision::RollbackNow;
+    let soft = Decision::Investigate;
+    for (metric, key, v) in [
+        (
+            "revenue_loss_per_minute",
+            "max_revenue_loss_per_minute",
+            t.max_revenue_loss_per_minute,
+        ),
+        ("error_rate", "max_error_rate", t.max_error_rate),
+        ("latency_p99_ms", "max_latency_p99_ms", t.max_latency_p99_ms),
+    ] {
+        if has(metric) {
+            push(metric, key, Side::Above, v, hard, String::new());
+        }
+    }
+    let below_baseline = |b: f64, r: f64| b - r * b;
+    if has("primary_metric") {
+        push(
+            "primary_metric",
+            "min_primary_metric",
+            Side::Below,
+            t.min_primary_metric,
+            soft,
+            String::new(),
+        );
+        if let Some(b) = known(baseline, "primary_metric")
+            && b > 0.0
+        {
+            let r = t.max_metric_regression_from_baseline;
+            push(
+                "primary_metric",
+                "max_metric_regression_from_baseline",
+                Side::Below,
+                below_baseline(b, r),
+                soft,
+                format!(
+                    "{} below the baseline {}",
+                    pct(r),
+                    fmt_value("primary_metric", b)
+                ),
+            );
+        }
+    }
+    if has("prediction_diversity")
+        && let Some(b) = known(baseline, "prediction_diversity")
+        && b > 0.0
+    {
+        let r = t.max_prediction_diversity_drop;
+        push(
+            "prediction_diversity",
+            "max_prediction_diversity_drop",
+            Side::Below,
+            below_baseline(b, r),
+            soft,
+            format!(
+                "{} below the baseline {}",
+                pct(r),
+                fmt_value("prediction_diversity", b)
+            ),
+        );
+    }
+    for (name, c) in custom {
+        if !has(name) {
+            continue;
+        }
+        let decision = match c.severity {
+            Severity::Hard => hard,
+            Severity::Soft => soft,
+        };
+        if let Some(hi) = c.max {
+            push(name, "max", Side::Above, hi, decision, String::new());
+        }
+        if let Some(lo) = c.min {
+            push(name, "min", Side::Below, lo, decision, String::new());
+        }
+        if let (Some(r), Some(b)) = (c.max_regression, known(baseline, name))
+            && b != 0.0
+        {
+            let (side, v, dir) = match c.direction {
+                Direction::Higher => (Side::Below, b - r * b.abs(), "below"),
+                Direction::Lower => (Side::Above, b + r * b.abs(), "above"),
+            };
+            push(
+                name,
+                "max_regression",
+                side,
+                v,
+                soft,
+                format!("{} {dir} the baseline {}", pct(r), fmt_value(name, b)),
+            );
+        }
+    }
+    out
+}
+
+/// The decision the limits give for `now`: the worst breached, MONITOR when none is.
+pub fn decide_by_limits(now: &Values, limits: &[Limit]) -> Decision {
+    limits
+        .iter()
+        .filter(|l| {
+            known(now, &l.metric).is_some_and(|v| match l.side {
+                Side::Above => v > l.value,
+                Side::Below => v < l.value,
+            })
+        })
+        .map(|l| l.decision)
+        .max()
+        .unwrap_or(Decision::Monitor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -639,5 +794,81 @@ mod tests {
         let mut unknown = vals(&[("error_rate", 0.01)]);
         unknown.insert("prediction_diversity".into(), None);
         assert!(recovered(&unknown, &base, &t, &none, 0.1).is_err());
+    }
+
+    #[test]
+    fn limits_give_the_decisions_decide_gives() {
+        let mut custom = BTreeMap::new();
+        for (name, direction, min, max, severity, reg) in [
+            (
+                "ctr",
+                Direction::Higher,
+                Some(0.02),
+                None,
+                Severity::Hard,
+                Some(0.1),
+            ),
+            (
+                "cost",
+                Direction::Lower,
+                None,
+                Some(9.0),
+                Severity::Soft,
+                Some(0.25),
+            ),
+            (
+                "drift",
+                Direction::Lower,
+                None,
+                None,
+                Severity::Soft,
+                Some(0.5),
+            ),
+        ] {
+            custom.insert(
+                name.to_string(),
+                CustomMetric {
+                    query: "x".into(),
+                    direction,
+                    min,
+                    max,
+                    severity,
+                    max_regression: reg,
+                },
+            );
+        }
+        let t = Thresholds::default();
+        let names: Vec<String> = STANDARD
+            .iter()
+            .map(|s| s.to_string())
+            .chain(custom.keys().cloned())
+            .collect();
+        let base = vals(&[
+            ("primary_metric", 0.847),
+            ("prediction_diversity", 0.73),
+            ("ctr", 0.05),
+            ("cost", 4.0),
+            ("drift", -2.0),
+        ]);
+        for baseline in [base, Values::new()] {
+            let ls = limits(&names, &baseline, &t, &custom);
+            // Each limit, and a step either side of it, for every metric alone and all together.
+            let mut probes: Vec<f64> = vec![0.0, 1e9, -1e9];
+            for l in &ls {
+                for f in [0.999, 1.001, 0.9, 1.1] {
+                    probes.push(l.value * f);
+                }
+            }
+            for name in &names {
+                for p in &probes {
+                    let now = vals(&[(name.as_str(), *p)]);
+                    assert_eq!(
+                        decide(&now, &baseline, &t, &custom).decision,
+                        decide_by_limits(&now, &ls),
+                        "{name} = {p}"
+                    );
+                }
+            }
+        }
     }
 }

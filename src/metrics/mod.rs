@@ -109,6 +109,16 @@ impl ModelMetrics {
         )
     }
 
+    /// The baseline when `[models.X.baseline]` gives it itself (source = "config"): nothing to
+    /// read. `None` for the sources that read the registry or Prometheus.
+    pub fn config_baseline(&self) -> Option<Baseline> {
+        let b = &self.cfg.baseline;
+        (b.source.unwrap_or_default() == BaselineSource::Config).then(|| Baseline {
+            values: b.values.clone(),
+            source: "config".to_string(),
+        })
+    }
+
     /// The baseline per `[models.X.baseline]`: config values; the rollback target's MLflow run
     /// metrics; or the same queries evaluated before the live version went live.
     pub fn baseline(
@@ -117,6 +127,9 @@ impl ModelMetrics {
         target: Option<&ModelVersion>,
         live: Option<&ModelVersion>,
     ) -> anyhow::Result<Baseline> {
+        if let Some(c) = self.config_baseline() {
+            return Ok(c);
+        }
         let b = &self.cfg.baseline;
         let mut values = b.values.clone();
         let source = match b.source.unwrap_or_default() {

@@ -5,7 +5,7 @@
 #
 #   mlflow      venv $CACHE/mlflow with mlflow[auth]==3.17.2, ~850 MB           (1.5-4.5 min)
 #   dvc         venv $CACHE/dvc with dvc==3.67.1, symlink $CACHE/bin/dvc         (0.5-2.5 min)
-#   prometheus  Debian package `prometheus` (2.42), only if `prometheus` is missing    (~15 s)
+#   prometheus  Debian package `prometheus` (2.42, with promtool), only if either is missing    (~15 s)
 #   kube        etcd-server from apt if `etcd` is missing; kube-apiserver and
 #               kube-controller-manager v1.20.2 built from Debian's source package
 #               into $CACHE/k8s/bin, ~210 MB (10-20 min on 2 cores, needs ~2.5 GB meanwhile)
@@ -124,7 +124,8 @@ setup_dvc() {
 
 setup_prometheus() {
   local t ver
-  if ! command -v prometheus >/dev/null; then
+  # promtool (`mlrb export` tests check rules files with it) comes in the same package.
+  if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
     t=$(now)
     apt_install prometheus
     # On a systemd host the package starts a system prometheus on :9090; tests run their own.

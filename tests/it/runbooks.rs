@@ -211,6 +211,24 @@ fn managed_by_argocd(env: &TestEnv) {
     .unwrap();
 }
 
+/// For the shadow runbook: `recsys` is in shadow mode behind an Istio VirtualService that
+/// mirrors half its primary route to `ms/shadow` (and a tap elsewhere).
+fn shadow_world(env: &mut TestEnv) {
+    let k = cluster();
+    let ns = k.namespace("runbook-shadow");
+    k.apply(
+        &ns,
+        "apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata:\n  name: ms\nspec:\n  hosts: [ms]\n  http:\n  - name: primary\n    route:\n    - destination: {host: ms, subset: stable}\n    mirror: {host: ms, subset: shadow}\n    mirrorPercentage: {value: 50}\n  - name: analytics\n    route:\n    - destination: {host: ms, subset: stable}\n    mirror: {host: analytics-tap}\n",
+    );
+    let cfg = env.write(
+        "shadow.toml",
+        &format!(
+            "[models.recsys.infra]\nstrategy = \"istio\"\nvirtual_service = \"ms\"\nnamespace = \"{ns}\"\nshadow = {{ host = \"ms\", subset = \"shadow\" }}\n"
+        ),
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+}
+
 #[test]
 fn every_runbook_command_block_runs() {
     let dir = crate::common::repo_root().join("runbooks");
@@ -229,6 +247,9 @@ fn every_runbook_command_block_runs() {
         let World { mut env, .. } = world();
         if book.ends_with("gitops-managed.md") {
             managed_by_argocd(&env);
+        }
+        if book.ends_with("shadow-stop.md") {
+            shadow_world(&mut env);
         }
         let path = format!("{}:{}", bin_dir.display(), env.vars["PATH"]);
         env.set("PATH", path);
@@ -272,6 +293,7 @@ fn runbook_command_fills_in_the_models_names() {
         "no-target",
         "drill",
         "gitops",
+        "shadow",
     ] {
         let out = env.run(&[
             "--config",

@@ -18,7 +18,11 @@ pub fn flags(a: &crate::cli::GitopsArgs) -> gitops::Flags {
 }
 
 pub fn run(ctx: &Ctx, args: &InfraRollbackArgs) -> Result<ExitStatus> {
-    let kind = Infra::new(ctx, &args.model, args.to_revision, args.history)?;
+    let mut kind = Infra::new(ctx, &args.model, args.to_revision, args.history)?;
+    if args.shadow {
+        kind = kind.shadow_stop()?;
+        kind.shadow_restore = args.restore;
+    }
     if args.history {
         let (title, rows) = kind.history(ctx)?;
         print_history(ctx, &title, &rows);

@@ -9,6 +9,9 @@ mod helm_rollback;
 mod istio;
 mod kubectl_undo;
 mod lease;
+mod shadow;
+
+pub use shadow::status_line as shadow_status;
 
 use std::time::Duration;
 
@@ -50,6 +53,10 @@ pub struct Infra {
     pub model: String,
     pub cfg: InfraConfig,
     pub to_revision: Option<u64>,
+    /// `--shadow`: stop the mirror to the model's shadow instead of reversing the canary.
+    pub shadow: bool,
+    /// `--shadow --restore`: put back what the last shadow stop removed.
+    pub shadow_restore: bool,
 }
 
 /// One revision as `--history` shows it.
@@ -126,6 +133,8 @@ impl Infra {
             model: model.to_string(),
             cfg,
             to_revision,
+            shadow: false,
+            shadow_restore: false,
         })
     }
 
@@ -313,8 +322,9 @@ impl Infra {
                     self.model
                 ),
                 _ => format!(
-                    "`mlrb rollback infra {} --dry-run` shows what a new run would do",
-                    self.model
+                    "`mlrb rollback infra {} --dry-run{}` shows what a new run would do",
+                    self.model,
+                    if self.shadow { " --shadow" } else { "" }
                 ),
             },
             on_failure: Some(Box::new(move |i| {
@@ -350,10 +360,20 @@ impl Kind for Infra {
                 (format!("deployment/{}{at}", name(&c.deployment)), "kubectl")
             }
         };
+        // A shadow stop is its own subject: its lock, and an unfinished one resumed with --shadow.
         Subject {
-            command: "rollback infra",
+            command: match (self.shadow, self.shadow_restore) {
+                (true, true) => "rollback infra --shadow --restore",
+                (true, false) => "rollback infra --shadow",
+                _ => "rollback infra",
+            },
             target,
-            place: place.into(),
+            place: match (self.shadow, self.shadow_restore) {
+                (true, true) => "istio-shadow-restore",
+                (true, false) => "istio-shadow",
+                _ => place,
+            }
+            .into(),
         }
     }
 
@@ -364,6 +384,10 @@ impl Kind for Infra {
         let notes: Vec<String> = self.mixing(ctx, &records).into_iter().collect();
         let started = resuming.and_then(Started::of);
         let draft = match self.cfg.strategy {
+            InfraStrategy::Istio if self.shadow_restore => {
+                self.plan_shadow_restore(req, started.as_ref())?
+            }
+            InfraStrategy::Istio if self.shadow => self.plan_shadow(req, started.as_ref())?,
             InfraStrategy::Helm => self.plan_helm(&records, started.as_ref())?,
             InfraStrategy::BlueGreen => self.plan_blue_green(req, started.as_ref())?,
             InfraStrategy::Istio => self.plan_istio(req, started.as_ref())?,

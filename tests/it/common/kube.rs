@@ -72,6 +72,8 @@ pub fn cluster() -> &'static Kube {
             "crd/applications.argoproj.io",
             "crd/kustomizations.kustomize.toolkit.fluxcd.io",
             "crd/helmreleases.helm.toolkit.fluxcd.io",
+            "crd/analysistemplates.argoproj.io",
+            "crd/prometheusrules.monitoring.coreos.com",
         ]);
         k
     })

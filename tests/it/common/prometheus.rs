@@ -43,10 +43,25 @@ fn prometheus_bin() -> String {
 /// The shared server and exporter.
 pub fn prom() -> &'static Prom {
     static P: OnceLock<Prom> = OnceLock::new();
-    P.get_or_init(start)
+    P.get_or_init(|| start(None))
 }
 
-fn start() -> Prom {
+/// A server of its own that loads `rules` (a rules file) and evaluates them every second,
+/// with an exporter of its own.
+pub fn prom_with_rules(rules: &std::path::Path) -> Prom {
+    start(Some(rules))
+}
+
+/// An alert as `/api/v1/alerts` shows it.
+#[derive(Debug, Clone)]
+pub struct ActiveAlert {
+    pub name: String,
+    pub state: String,
+    pub active_at: String,
+    pub labels: serde_json::Value,
+}
+
+fn start(rules: Option<&std::path::Path>) -> Prom {
     let gauges: Arc<Mutex<BTreeMap<String, f64>>> = Arc::default();
     let g = gauges.clone();
     let exporter = TestServer::start(move |_req| {
@@ -65,7 +80,11 @@ fn start() -> Prom {
     let target = exporter.url.trim_start_matches("http://").to_string();
     let tmpl = std::fs::read_to_string(repo_root().join("tests/env/prometheus.yml.tmpl")).unwrap();
     let cfg = dir.path().join("prometheus.yml");
-    std::fs::write(&cfg, tmpl.replace("__TARGET__", &target)).unwrap();
+    let mut text = tmpl.replace("__TARGET__", &target);
+    if let Some(r) = rules {
+        text.push_str(&format!("rule_files:\n  - '{}'\n", r.display()));
+    }
+    std::fs::write(&cfg, text).unwrap();
     let port = free_port();
     let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
     let child = Command::new(repo_root().join("tests/env/with-parent.sh"))
@@ -128,6 +147,47 @@ impl Prom {
             .ok()?;
         let v: serde_json::Value = r.json().ok()?;
         v["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    }
+
+    /// The alerts Prometheus holds now (pending or firing).
+    pub fn alerts(&self) -> Vec<ActiveAlert> {
+        let v: serde_json::Value = reqwest::blocking::Client::new()
+            .get(format!("{}/api/v1/alerts", self.url))
+            .send()
+            .and_then(|r| r.json())
+            .expect("GET /api/v1/alerts");
+        v["data"]["alerts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| ActiveAlert {
+                name: a["labels"]["alertname"].as_str().unwrap_or("").to_string(),
+                state: a["state"].as_str().unwrap_or("").to_string(),
+                active_at: a["activeAt"].as_str().unwrap_or("").to_string(),
+                labels: a["labels"].clone(),
+            })
+            .collect()
+    }
+
+    /// The rules Prometheus loaded: (alert name, state, `for` in seconds).
+    pub fn rules(&self) -> Vec<(String, String, f64)> {
+        let v: serde_json::Value = reqwest::blocking::Client::new()
+            .get(format!("{}/api/v1/rules", self.url))
+            .send()
+            .and_then(|r| r.json())
+            .expect("GET /api/v1/rules");
+        let mut out = Vec::new();
+        for g in v["data"]["groups"].as_array().cloned().unwrap_or_default() {
+            for r in g["rules"].as_array().cloned().unwrap_or_default() {
+                out.push((
+                    r["name"].as_str().unwrap_or("").to_string(),
+                    r["state"].as_str().unwrap_or("").to_string(),
+                    r["duration"].as_f64().unwrap_or(-1.0),
+                ));
+            }
+        }
+        out
     }
 
     /// Waits until Prometheus has scraped `value` for the gauge (NaN compares as NaN).
