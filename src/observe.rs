@@ -26,7 +26,7 @@ struct ModelStats {
 pub struct Stats {
     models: Mutex<BTreeMap<String, ModelStats>>,
     leader: Mutex<Option<bool>>,
-    /// (rounds, Prometheus queries, seconds reading the last round).
+    /// (rounds, Prometheus queries, seconds spent reading in all rounds).
     rounds: Mutex<(u64, u64, f64)>,
 }
 
@@ -73,7 +73,7 @@ impl Stats {
         let mut r = self.rounds.lock().unwrap_or_else(|e| e.into_inner());
         r.0 += 1;
         r.1 += queries as u64;
-        r.2 = took.as_secs_f64();
+        r.2 += took.as_secs_f64();
     }
 
     /// `None`: no leader election (a single controller acts).
@@ -195,22 +195,19 @@ impl Stats {
             )],
         );
         family(
-            "mlrb_watch_rounds_total",
-            "counter",
-            "Rounds of metric reads (the models due at one moment, read together).",
-            vec![(String::new(), rounds.0.to_string())],
+            "mlrb_watch_round_duration_seconds",
+            "summary",
+            "Rounds of metric reads (the models due at one moment, read together) and the time they took.",
+            vec![
+                ("_sum".to_string(), format!("{:.6}", rounds.2)),
+                ("_count".to_string(), rounds.0.to_string()),
+            ],
         );
         family(
             "mlrb_watch_prometheus_queries_total",
             "counter",
             "Queries sent to Prometheus by the rounds (one per metric for models sharing a template).",
             vec![(String::new(), rounds.1.to_string())],
-        );
-        family(
-            "mlrb_watch_last_round_seconds",
-            "gauge",
-            "How long the last round took to read every due model's metrics.",
-            vec![(String::new(), format!("{:.6}", rounds.2))],
         );
         family(
             "mlrb_watch_leader",

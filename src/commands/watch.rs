@@ -226,7 +226,8 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
         recommend_only: args.recommend_only,
         elector: elector.as_ref(),
     };
-    let mut was_leading = elector.is_none();
+    // The first pass through the loop is a change of leadership, also without an election.
+    let mut was_leading = false;
     while !stop.load(Ordering::Relaxed) {
         let leading = c.leading();
         if leading != was_leading {
@@ -241,7 +242,11 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
                 w.window.clear();
                 w.next = Instant::now();
             }
-            if !leading {
+            if leading {
+                for w in &mut models {
+                    resume_post_rollback(reg.as_ref(), w, &log);
+                }
+            } else {
                 log.line(
                     "warn",
                     "-",
@@ -700,6 +705,48 @@ fn check(c: &Controller, w: &mut Watched, read: std::result::Result<Snapshot, Pr
                     &messages::soft_cleared(&key, &was),
                 );
             }
+        }
+    }
+}
+
+/// A rollback by `mlrb watch` within `post_rollback_watch` (by another replica, or by this one
+/// before a restart) made the live version live: its post-rollback watch goes on here, so a
+/// new leader notifies if it does not recover instead of rolling it back again. The window
+/// counts from the event's recorded start (the breach), so it ends a little early, never late.
+fn resume_post_rollback(reg: &dyn registry::Registry, w: &mut Watched, log: &Log) {
+    if !matches!(w.phase, Phase::Watching) {
+        return;
+    }
+    let Ok((t, vs)) = load_versions(reg, &w.target) else {
+        return;
+    };
+    let window = chrono::Duration::from_std(w.ctl.post_rollback_watch).unwrap_or_default();
+    for v in registry::live_versions(&vs, &t.mode) {
+        let at = v
+            .tag(registry::tags::TIMESTAMP)
+            .and_then(|s| clock::parse_time(s).ok());
+        let by_watch = v.tag(registry::tags::TRIGGERED_BY) == Some("mlrb-watch")
+            && v.tag(registry::tags::ROLE) == Some(registry::tags::ROLE_TARGET);
+        if let Some(at) = at.filter(|at| by_watch && clock::now() < *at + window) {
+            let left = (at + window - clock::now()).to_std().unwrap_or_default();
+            w.phase = Phase::PostRollback {
+                until: Instant::now() + left,
+                to: v.version,
+                alerted: false,
+            };
+            log.line(
+                "info",
+                &w.target.key,
+                "post_rollback_watch",
+                &format!(
+                    "v{} was made live by mlrb watch at {} (event {}): watching it for the {} left of the post-rollback watch, never rolling back again",
+                    v.version,
+                    clock::fmt(at),
+                    v.tag(registry::tags::EVENT_ID).unwrap_or("?"),
+                    humantime::format_duration(Duration::from_secs(left.as_secs()))
+                ),
+            );
+            return;
         }
     }
 }

@@ -479,19 +479,30 @@ fn kubeconfig_via(env: &TestEnv, proxy: &str) -> (String, String) {
     (path.display().to_string(), server)
 }
 
-const LEASE: [&str; 6] = [
-    "--lease-duration",
-    "6s",
-    "--renew-deadline",
-    "4s",
-    "--retry-period",
-    "1s",
-];
+/// (lease duration, renew deadline, retry period) in seconds: short by default so the tests
+/// are quick; `MLRB_TEST_LEASE=15,10,2` measures with the defaults of `watch --leader-elect`.
+fn lease() -> (u64, u64, u64) {
+    let v = std::env::var("MLRB_TEST_LEASE").unwrap_or_else(|_| "6,4,1".into());
+    let n: Vec<u64> = v.split(',').map(|x| x.trim().parse().unwrap()).collect();
+    (n[0], n[1], n[2])
+}
 
-fn elect_args<'a>(m: &'a str, ns: &'a str) -> Vec<&'a str> {
-    let mut a = vec![m, "--leader-elect", "--lease-namespace", ns];
-    a.extend(LEASE);
-    a
+fn elect_args(m: &str, ns: &str) -> Vec<String> {
+    let (d, r, p) = lease();
+    [
+        m,
+        "--leader-elect",
+        "--lease-namespace",
+        ns,
+        "--lease-duration",
+        &format!("{d}s"),
+        "--renew-deadline",
+        &format!("{r}s"),
+        "--retry-period",
+        &format!("{p}s"),
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 fn holder(ns: &str) -> String {
@@ -527,10 +538,12 @@ fn a_standby_takes_over_after_the_leader_is_killed_and_rolls_back() {
     let ns = k.namespace("lease");
     p.put(&m, "error_rate", 0.01);
     let args = elect_args(&m, &ns);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (lease_s, renew_s, retry_s) = lease();
     let mut a = Proc::start(&env, &[], &args);
     a.wait("became the leader", 30);
     a.wait("MONITOR", 20);
-    let bb = Proc::start(&env, &[], &args);
+    let mut bb = Proc::start(&env, &[], &args);
     bb.wait("standing by", 30);
     let a_pid = a.child.id();
     assert!(
@@ -546,14 +559,16 @@ fn a_standby_takes_over_after_the_leader_is_killed_and_rolls_back() {
     let killed = Instant::now();
     a.child.wait().unwrap();
     p.put(&m, "error_rate", 0.08);
-    let (_, took_over) = bb.wait("became the leader", 30);
+    let (_, took_over) = bb.wait("became the leader", lease_s + 30);
     let failover = took_over - killed;
     eprintln!(
-        "failover after kill -9: {:.1} s (lease 6 s, renew deadline 4 s, retry 1 s)",
+        "failover after kill -9: {:.1} s (lease {lease_s} s, renew deadline {renew_s} s, retry {retry_s} s)",
         failover.as_secs_f64()
     );
+    // The lease duration from the last renew the standby saw, plus its retry (jittered) and
+    // kubectl's own time on a loaded machine.
     assert!(
-        failover < Duration::from_secs(6 + 2 + 3),
+        failover < Duration::from_secs(lease_s + 2 * retry_s + 5),
         "the standby took over after {failover:?}"
     );
     bb.wait("AUTOMATED ROLLBACK TRIGGERED", 30);
@@ -571,6 +586,24 @@ fn a_standby_takes_over_after_the_leader_is_killed_and_rolls_back() {
         "jsonpath={.spec.leaseTransitions}",
     ]);
     assert_eq!(transitions.trim(), "1");
+
+    // The next leader after that one carries its post-rollback watch on: the metric still
+    // breaches on v2, and it notifies instead of rolling v2 back too.
+    let c = Proc::start(&env, &[], &args);
+    c.wait("standing by", 30);
+    bb.child.kill().unwrap();
+    bb.child.wait().unwrap();
+    c.wait("became the leader", lease_s + 30);
+    c.wait("was made live by mlrb watch", 30);
+    c.wait("ROLLBACK NOW after rollback", 30);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        c.count("AUTOMATED ROLLBACK TRIGGERED"),
+        0,
+        "{}",
+        c.lines().join("\n")
+    );
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
 }
 
 #[test]
@@ -594,6 +627,8 @@ fn a_partitioned_leader_stops_acting_before_the_standby_takes_over() {
     let part = Partition::start(server);
     let (via, _) = kubeconfig_via(&env, &part.addr);
     let args = elect_args(&m, &ns);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (lease_s, _, _) = lease();
     let a = Proc::start(&env, &[("KUBECONFIG", via)], &args);
     a.wait("became the leader", 30);
     a.wait("MONITOR", 20);
@@ -602,8 +637,8 @@ fn a_partitioned_leader_stops_acting_before_the_standby_takes_over() {
 
     part.cut();
     let cut_at = Instant::now();
-    let (stop_line, stopped) = a.wait("stopped checking and acting", 30);
-    let (_, took_over) = bb.wait("became the leader", 30);
+    let (stop_line, stopped) = a.wait("stopped checking and acting", lease_s + 30);
+    let (_, took_over) = bb.wait("became the leader", lease_s + 30);
     eprintln!(
         "partitioned leader stopped after {:.1} s; the standby took over after {:.1} s",
         (stopped - cut_at).as_secs_f64(),
