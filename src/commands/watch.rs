@@ -295,7 +295,9 @@ fn round(c: &Controller, models: &mut [Watched], due: &[usize], stop: &AtomicBoo
     c.stats.round(st.queries, t0.elapsed());
     for (&i, snap) in due.iter().zip(snaps) {
         let w = &mut models[i];
-        w.next = Instant::now() + w.ctl.check_interval;
+        // From the round's start, so models due together stay together (one round, one query
+        // per metric) instead of drifting apart by the time each check takes.
+        w.next = t0 + w.ctl.check_interval;
         // A leader that lost the lease while reading acts on nothing it read.
         if stop.load(Ordering::Relaxed) || !c.leading() {
             break;

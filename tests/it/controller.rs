@@ -783,3 +783,72 @@ fn a_shared_template_is_one_query_per_metric_and_decides_as_one_query_per_model(
     );
     together.code(11);
 }
+
+/// Models due together stay in one round while watching: one query per metric per round, not
+/// one per model as their checks drift apart.
+#[test]
+fn watching_a_fleet_keeps_one_query_per_metric_per_round() {
+    let p = prom();
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let base = unique("rounds");
+    let models: Vec<String> = (0..5).map(|i| format!("{base}-{i}")).collect();
+    let mut toml = fleet_config(&p.url, &models);
+    for m in &models {
+        b.seed(m, &bad_release(), &[]);
+        p.put(m, "error_rate", 0.01);
+        p.put(m, "prediction_diversity", 0.73);
+        toml.push_str(&format!(
+            "[models.\"{m}\".controller]\ncheck_interval = \"1s\"\n"
+        ));
+    }
+    let cfg = env.write("mlrb.toml", &toml);
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut args: Vec<&str> = models.iter().map(String::as_str).collect();
+    args.extend(["--listen", &addr]);
+    let w = Proc::start(&env, &[], &args);
+    w.wait("serving GET /metrics", 20);
+    let t0 = Instant::now();
+    // (rounds, queries, checks) from one scrape, so they agree with each other.
+    let read = || -> (f64, f64, f64) {
+        let text = reqwest::blocking::get(format!("http://{addr}/metrics"))
+            .unwrap()
+            .text()
+            .unwrap();
+        let one = |name: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+                .parse()
+                .unwrap()
+        };
+        let checks: f64 = text
+            .lines()
+            .filter(|l| l.starts_with("mlrb_watch_checks_total{") && l.contains("result=\"ok\""))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum();
+        (
+            one("mlrb_watch_round_duration_seconds_count"),
+            one("mlrb_watch_prometheus_queries_total"),
+            checks,
+        )
+    };
+    // Every round holds all five models (a scrape may land mid-round: then look again).
+    let (rounds, queries, _) = loop {
+        let r = read();
+        if r.0 >= 5.0 && r.2 == 5.0 * r.0 {
+            break r;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "not 5 rounds of all five models in 30 s: {} rounds, {} checks",
+            r.0,
+            r.2
+        );
+        std::thread::sleep(Duration::from_millis(150));
+    };
+    assert_eq!(queries, 2.0 * rounds, "{rounds} rounds, {queries} queries");
+    drop(w);
+}
