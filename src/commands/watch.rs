@@ -125,6 +125,25 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
         return once(reg.as_ref(), &mut models, &log);
     }
 
+    // Checked before anything is started or printed: a bad setting is one clear error.
+    let lease = match args.leader_elect {
+        false => None,
+        true => {
+            let cfg = crate::leader::LeaseConfig {
+                name: args.lease_name.clone(),
+                namespace: args
+                    .lease_namespace
+                    .clone()
+                    .unwrap_or_else(crate::leader::default_namespace),
+                identity: crate::leader::identity(),
+                lease_duration: args.lease_duration,
+                renew_deadline: args.renew_deadline,
+                retry_period: args.retry_period,
+            };
+            cfg.check()?;
+            Some(cfg)
+        }
+    };
     let stats = Arc::new(Stats::default());
     for w in &models {
         stats.register(&w.target.key);
@@ -139,20 +158,9 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
             json!({"listen": bound}),
         );
     }
-    let elector = match args.leader_elect {
-        false => None,
-        true => {
-            let cfg = crate::leader::LeaseConfig {
-                name: args.lease_name.clone(),
-                namespace: args
-                    .lease_namespace
-                    .clone()
-                    .unwrap_or_else(crate::leader::default_namespace),
-                identity: crate::leader::identity(),
-                lease_duration: args.lease_duration,
-                renew_deadline: args.renew_deadline,
-                retry_period: args.retry_period,
-            };
+    let elector = match lease {
+        None => None,
+        Some(cfg) => {
             log.with(
                 "info",
                 "-",

@@ -852,3 +852,29 @@ fn watching_a_fleet_keeps_one_query_per_metric_per_round() {
     assert_eq!(queries, 2.0 * rounds, "{rounds} rounds, {queries} queries");
     drop(w);
 }
+
+#[test]
+fn election_timings_that_could_let_two_leaders_act_are_one_clear_error() {
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let s = slack();
+    let m = one_model(&mut env, &b, &s.url, "");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let out = env.run(&[
+        "watch",
+        &m,
+        "--listen",
+        &addr,
+        "--leader-elect",
+        "--lease-duration",
+        "10s",
+        "--renew-deadline",
+        "10s",
+    ]);
+    let line = out.one_clear_error(2);
+    assert!(
+        line.contains("--renew-deadline (10s) must be shorter than --lease-duration (10s)"),
+        "{line}"
+    );
+}
