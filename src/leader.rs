@@ -57,6 +57,15 @@ impl LeaseConfig {
     }
 }
 
+/// kubectl on PATH, which the election talks to the API server through.
+pub fn require_kubectl() -> Result<(), CliError> {
+    Kubectl::default()
+        .cmd(["version"])
+        .resolve()
+        .map(|_| ())
+        .map_err(|e| CliError::usage(format!("--leader-elect needs kubectl: {e}")))
+}
+
 /// The namespace of the lease when none is given: the pod's own, else "default".
 pub fn default_namespace() -> String {
     std::fs::read_to_string(NAMESPACE_FILE)
@@ -111,10 +120,7 @@ impl Elector {
             context: None,
             namespace: Some(cfg.namespace.clone()),
         };
-        kubectl
-            .cmd(["version"])
-            .resolve()
-            .map_err(|e| CliError::usage(format!("--leader-elect needs kubectl: {e}")))?;
+        require_kubectl()?;
         let shared = Arc::new(Shared {
             renewed: Mutex::new(None),
             renew_deadline: cfg.renew_deadline,

@@ -141,6 +141,7 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
                 retry_period: args.retry_period,
             };
             cfg.check()?;
+            crate::leader::require_kubectl()?;
             Some(cfg)
         }
     };

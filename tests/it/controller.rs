@@ -878,3 +878,21 @@ fn election_timings_that_could_let_two_leaders_act_are_one_clear_error() {
         "{line}"
     );
 }
+
+#[test]
+fn leader_election_without_kubectl_is_one_clear_error() {
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let s = slack();
+    let m = one_model(&mut env, &b, &s.url, "");
+    let empty = env.path().join("no-tools");
+    std::fs::create_dir_all(&empty).unwrap();
+    env.set("PATH", empty.display().to_string());
+    let out = env.run(&["watch", &m, "--leader-elect"]);
+    let line = out.one_clear_error(2);
+    assert!(
+        line.contains("--leader-elect needs kubectl: kubectl not on PATH: install kubectl"),
+        "{line}"
+    );
+}
