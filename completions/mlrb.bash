@@ -1353,7 +1353,7 @@ _mlrb() {
             return 0
             ;;
         mlrb__subcmd__watch)
-            opts="-q -v -h -V --once --log-format --alias --config --registry --state-dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --once --log-format --alias --listen --recommend-only --leader-elect --lease-name --lease-namespace --lease-duration --renew-deadline --retry-period --config --registry --state-dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1364,6 +1364,30 @@ _mlrb() {
                     return 0
                     ;;
                 --alias)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lease-name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lease-namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lease-duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --renew-deadline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry-period)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

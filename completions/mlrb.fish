@@ -232,10 +232,18 @@ complete -c mlrb -n "__fish_mlrb_using_subcommand demo" -s V -l version -d 'Prin
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l log-format -d 'Log lines on stderr: human, or one JSON object per line (the rollbacks it starts included)' -r -f -a "human\t''
 json\t''"
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l alias -d 'Live version = the version this alias points at (instead of the Production stage)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l listen -d 'Serve GET /metrics (Prometheus text: checks, breaches, rollbacks, last check, leader, blind models) and GET /healthz on this address, e.g. 0.0.0.0:9464' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l lease-name -d 'The Lease\'s name' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l lease-namespace -d 'The Lease\'s namespace [default: the pod\'s namespace in a cluster, else "default"]' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l lease-duration -d 'How long a standby waits after the lease was last renewed before taking it over' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l renew-deadline -d 'A leader that has not renewed for this long stops checking and acting (shorter than --lease-duration)' -r
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l retry-period -d 'How often the leader renews, and a standby tries to acquire, the lease' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l once -d 'Check once and exit: 0 MONITOR, 10 INVESTIGATE, 11 ROLLBACK NOW, 1 metrics unreadable or all without data (blind)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l recommend-only -d 'Log and notify the rollbacks it would make without making them (`status` shows the last one): to tune thresholds before letting it act'
+complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -l leader-elect -d 'Run as one of several replicas: only the holder of a Kubernetes Lease (coordination.k8s.io/v1, through kubectl: KUBECONFIG or in-cluster) checks and acts'
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s q -l quiet -d 'Print only data and errors: no status lines, no progress'
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s v -l verbose -d 'Trace every HTTP request on stderr (credentials and tokens redacted); one level: -vv is the same as -v'
 complete -c mlrb -n "__fish_mlrb_using_subcommand watch" -s h -l help -d 'Print help'

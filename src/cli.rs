@@ -239,6 +239,34 @@ pub struct WatchArgs {
     /// Live version = the version this alias points at (instead of the Production stage)
     #[arg(long, value_name = "NAME")]
     pub alias: Option<String>,
+    /// Serve GET /metrics (Prometheus text: checks, breaches, rollbacks, last check, leader,
+    /// blind models) and GET /healthz on this address, e.g. 0.0.0.0:9464
+    #[arg(long, value_name = "ADDR", conflicts_with = "once")]
+    pub listen: Option<String>,
+    /// Log and notify the rollbacks it would make without making them (`status` shows the
+    /// last one): to tune thresholds before letting it act
+    #[arg(long)]
+    pub recommend_only: bool,
+    /// Run as one of several replicas: only the holder of a Kubernetes Lease
+    /// (coordination.k8s.io/v1, through kubectl: KUBECONFIG or in-cluster) checks and acts
+    #[arg(long, conflicts_with = "once")]
+    pub leader_elect: bool,
+    /// The Lease's name
+    #[arg(long, value_name = "NAME", default_value = "mlrb-watch")]
+    pub lease_name: String,
+    /// The Lease's namespace [default: the pod's namespace in a cluster, else "default"]
+    #[arg(long, value_name = "NS")]
+    pub lease_namespace: Option<String>,
+    /// How long a standby waits after the lease was last renewed before taking it over
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub lease_duration: std::time::Duration,
+    /// A leader that has not renewed for this long stops checking and acting (shorter than
+    /// --lease-duration)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub renew_deadline: std::time::Duration,
+    /// How often the leader renews, and a standby tries to acquire, the lease
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub retry_period: std::time::Duration,
 }
 
 #[derive(Debug, Default, Args)]

@@ -391,6 +391,40 @@ pub struct MetricsConfig {
     pub revenue_loss_per_minute: Option<String>,
     #[serde(default)]
     pub custom: BTreeMap<String, crate::metrics::decision::CustomMetric>,
+    /// metric → its query as written, for queries with the `{model}` placeholder (replaced by
+    /// the model's key in the fields above): `watch` reads models sharing one in one query.
+    #[serde(skip)]
+    pub templates: BTreeMap<String, String>,
+}
+
+impl MetricsConfig {
+    /// Replaces `{model}` in every query with `key` (as a PromQL string's content), keeping the
+    /// templates.
+    fn expand_placeholder(&mut self, key: &str) {
+        let value = crate::metrics::fleet::string_escape(key);
+        let mut templates = BTreeMap::new();
+        let mut expand = |name: &str, q: &mut String| {
+            if q.contains(crate::metrics::fleet::PLACEHOLDER) {
+                templates.insert(name.to_string(), q.clone());
+                *q = q.replace(crate::metrics::fleet::PLACEHOLDER, &value);
+            }
+        };
+        for (name, q) in [
+            ("revenue_loss_per_minute", &mut self.revenue_loss_per_minute),
+            ("error_rate", &mut self.error_rate),
+            ("latency_p99_ms", &mut self.latency_p99_ms),
+            ("primary_metric", &mut self.primary_metric),
+            ("prediction_diversity", &mut self.prediction_diversity),
+        ] {
+            if let Some(q) = q {
+                expand(name, q);
+            }
+        }
+        for (name, c) in &mut self.custom {
+            expand(name, &mut c.query);
+        }
+        self.templates = templates;
+    }
 }
 
 impl MetricsConfig {
@@ -1039,7 +1073,7 @@ pub fn load_file(path: &Path) -> Result<FileConfig, CliError> {
 
 /// Parses and checks config text; `path` only names the file in errors.
 pub fn parse(text: &str, path: &Path) -> Result<FileConfig, CliError> {
-    let cfg: FileConfig = toml::from_str(text).map_err(|e| {
+    let mut cfg: FileConfig = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| {
             text.as_bytes()[..s.start.min(text.len())]
                 .iter()
@@ -1059,6 +1093,11 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, CliError> {
         ))
     })?;
     validate(&cfg).map_err(|m| CliError::usage(format!("config {}: {m}", path.display())))?;
+    for (key, m) in &mut cfg.models {
+        if let Some(mc) = &mut m.metrics {
+            mc.expand_placeholder(key);
+        }
+    }
     Ok(cfg)
 }
 

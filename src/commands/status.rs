@@ -80,6 +80,10 @@ pub struct ModelStatus {
     /// `--rules FILE`: whether the exported alerting rules still match the config.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rules_file: Option<crate::commands::export::RulesCheck>,
+    /// The last rollback `watch --recommend-only` recommended (the registered model's
+    /// `rollback.recommendation` tag): at, from, to, reason, values, by, host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recommendation: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -265,6 +269,10 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         // Unfinished rollbacks every machine sees: a holder gone, a lease expired, a failed
         // step; whichever machine started them.
         if let Ok(model) = reg.get_model(&target.registered_name) {
+            st.recommendation = model
+                .tags
+                .get(crate::commands::watch::RECOMMENDATION_TAG)
+                .and_then(|v| serde_json::from_str(v).ok());
             for u in crate::lease::unfinished(&model) {
                 if st.anomalies.iter().any(|a| a.message.contains(&u.event)) {
                     continue;
@@ -406,6 +414,7 @@ pub fn model_status(
         gitops: None,
         shadow: None,
         rules_file: None,
+        recommendation: None,
     })
 }
 
@@ -655,6 +664,21 @@ fn render(s: &ModelStatus) -> String {
     }
     if let Some(m) = &s.metrics {
         text.push_str(&render_metrics(m));
+    }
+    if let Some(r) = &s.recommendation {
+        let field = |k: &str| match &r[k] {
+            serde_json::Value::String(v) => v.replace(['\n', '\r'], " "),
+            serde_json::Value::Null => "?".into(),
+            other => other.to_string(),
+        };
+        text.push_str(&crate::printer::escape_controls(&format!(
+            "  last recommendation ({} at {}): roll back {} -> v{}: {}\n",
+            field("by"),
+            field("at"),
+            field("from"),
+            field("to"),
+            field("reason")
+        )));
     }
     if let Some(c) = &s.changes {
         text.push_str(&crate::commands::changes::render_section(c, 8));

@@ -16,11 +16,14 @@ use crate::commands::{Ctx, Result, load_versions};
 use crate::config::{ControllerConfig, ModelTarget};
 use crate::error::{CliError, ExitStatus};
 use crate::metrics::decision::Decision;
-use crate::metrics::{Baseline, ModelMetrics, fmt_snapshot};
+use crate::metrics::prometheus::PromError;
+use crate::metrics::{Baseline, ModelMetrics, Snapshot, fmt_snapshot};
 use crate::notify::{Notifier, messages};
+use crate::observe::Stats;
 use crate::registry;
 
 /// Log lines on stderr: human by default, one JSON object per line with `--log-format json`.
+#[derive(Clone, Copy)]
 pub struct Log {
     json: bool,
 }
@@ -78,6 +81,30 @@ struct Watched {
     blind: bool,
     next: Instant,
     phase: Phase,
+    /// The rollback the breach calls for was refused or failed (why): retried at every check
+    /// while the breach lasts, notified once.
+    blocked: Option<String>,
+    /// `--recommend-only`: the breach's rollback was recommended already.
+    recommended: bool,
+}
+
+/// What every check needs besides the model: where to log, notify, count, and whether it may
+/// act.
+struct Controller<'a> {
+    ctx: &'a Ctx,
+    reg: &'a dyn registry::Registry,
+    log: Log,
+    n: &'a Notifier,
+    stats: &'a Stats,
+    recommend_only: bool,
+    elector: Option<&'a crate::leader::Elector>,
+}
+
+impl Controller<'_> {
+    /// This replica may check and act: it leads, or no election runs.
+    fn leading(&self) -> bool {
+        self.elector.is_none_or(|e| e.leading())
+    }
 }
 
 pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
@@ -95,59 +122,70 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
     let reg = ctx.registry()?;
 
     if args.once {
-        let mut worst = ExitStatus::Success;
-        for w in &mut models {
-            ensure_baseline(reg.as_ref(), w, &log);
-            let base = w.baseline.clone().unwrap_or_else(empty_baseline);
-            match w.mm.read(None) {
-                // Every metric without data is no evidence of health: the check is blind.
-                Ok(snap)
-                    if !snap.values.is_empty() && snap.values.values().all(Option::is_none) =>
-                {
-                    let names: Vec<String> = snap
-                        .values
-                        .keys()
-                        .map(|k| match snap.notes.get(k) {
-                            Some(why) => format!("{k} ({why})"),
-                            None => k.clone(),
-                        })
-                        .collect();
-                    log.with(
-                        "error",
-                        &w.target.key,
-                        "blind",
-                        &format!(
-                            "BLIND: no metric has data, so health cannot be judged: {}",
-                            names.join(", ")
-                        ),
-                        json!({"unknown": snap.values.keys().collect::<Vec<_>>()}),
-                    );
-                    worst = worse(worst, ExitStatus::Failure);
-                }
-                Ok(snap) => {
-                    let e = w.mm.decide(&snap.values, &base);
-                    log.with(
-                        level_of(e.decision),
-                        &w.target.key,
-                        "check",
-                        &format!("{}: {} [{}]", e.decision, e.reason, fmt_snapshot(&snap)),
-                        json!({"decision": e.decision, "values": snap.values}),
-                    );
-                    let st = match e.decision {
-                        Decision::Monitor => ExitStatus::Success,
-                        Decision::Investigate => ExitStatus::Investigate,
-                        Decision::RollbackNow => ExitStatus::RollbackNow,
-                    };
-                    worst = worse(worst, st);
-                }
-                Err(e) => {
-                    log.line("error", &w.target.key, "fetch_error", &e.to_string());
-                    worst = worse(worst, ExitStatus::Failure);
-                }
-            }
-        }
-        return Ok(worst);
+        return once(reg.as_ref(), &mut models, &log);
     }
+
+    // Checked before anything is started or printed: a bad setting is one clear error.
+    let lease = match args.leader_elect {
+        false => None,
+        true => {
+            let cfg = crate::leader::LeaseConfig {
+                name: args.lease_name.clone(),
+                namespace: args
+                    .lease_namespace
+                    .clone()
+                    .unwrap_or_else(crate::leader::default_namespace),
+                identity: crate::leader::identity(),
+                lease_duration: args.lease_duration,
+                renew_deadline: args.renew_deadline,
+                retry_period: args.retry_period,
+            };
+            cfg.check()?;
+            crate::leader::require_kubectl()?;
+            Some(cfg)
+        }
+    };
+    let stats = Arc::new(Stats::default());
+    for w in &models {
+        stats.register(&w.target.key);
+    }
+    if let Some(addr) = &args.listen {
+        let bound = crate::observe::serve(addr, stats.clone())?;
+        log.with(
+            "info",
+            "-",
+            "listening",
+            &format!("serving GET /metrics and GET /healthz on http://{bound}"),
+            json!({"listen": bound}),
+        );
+    }
+    let elector = match lease {
+        None => None,
+        Some(cfg) => {
+            log.with(
+                "info",
+                "-",
+                "campaigning",
+                &format!(
+                    "leader election on lease {}/{} as {} (lease {}, renew deadline {}, retry {})",
+                    cfg.namespace,
+                    cfg.name,
+                    cfg.identity,
+                    humantime::format_duration(cfg.lease_duration),
+                    humantime::format_duration(cfg.renew_deadline),
+                    humantime::format_duration(cfg.retry_period)
+                ),
+                json!({"identity": cfg.identity}),
+            );
+            Some(crate::leader::Elector::start(
+                cfg,
+                Box::new(move |level: &str, event: &str, msg: &str| {
+                    log.line(level, "-", event, msg)
+                }),
+            )?)
+        }
+    };
+    stats.leader(elector.as_ref().map(|_| false));
 
     // signal-hook only sets a flag from the handler; the loop checks it between short sleeps.
     let stop = Arc::new(AtomicBool::new(false));
@@ -162,17 +200,22 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
             &w.target.key,
             "started",
             &format!(
-                "Rollback controller started for {} ({}). Check interval: {}s; rollback after {} consecutive hard breaches{}.",
+                "Rollback controller started for {} ({}). Check interval: {}s; {} after {} consecutive hard breaches{}.",
                 w.target.registered_name,
                 w.target.mode,
                 w.ctl.check_interval.as_secs_f64(),
+                if args.recommend_only {
+                    "RECOMMEND-ONLY: recommends a rollback (and makes none)"
+                } else {
+                    "rollback"
+                },
                 w.ctl.consecutive_failures_required,
                 match (w.ctl.failures_in_window, w.ctl.window) {
                     (Some(m), Some(n)) => format!(" or {m} of the last {n} checks"),
                     _ => String::new(),
                 }
             ),
-            json!({"pid": std::process::id()}),
+            json!({"pid": std::process::id(), "recommend_only": args.recommend_only}),
         );
         if !notifier.is_configured() {
             log.line(
@@ -183,19 +226,62 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
             );
         }
     }
+    let c = Controller {
+        ctx,
+        reg: reg.as_ref(),
+        log,
+        n: &notifier,
+        stats: &stats,
+        recommend_only: args.recommend_only,
+        elector: elector.as_ref(),
+    };
+    // The first pass through the loop is a change of leadership, also without an election.
+    let mut was_leading = false;
     while !stop.load(Ordering::Relaxed) {
-        let now = Instant::now();
-        for w in models.iter_mut().filter(|w| w.next <= now) {
-            w.next = now + w.ctl.check_interval;
-            check(ctx, reg.as_ref(), w, &log, &notifier);
-            if stop.load(Ordering::Relaxed) {
-                break;
+        let leading = c.leading();
+        if leading != was_leading {
+            was_leading = leading;
+            if elector.is_some() {
+                stats.leader(Some(leading));
+            }
+            for w in &mut models {
+                // Evidence gathered before a stretch as standby is stale either way.
+                w.consecutive = 0;
+                w.run_start = None;
+                w.window.clear();
+                w.next = Instant::now();
+            }
+            if leading {
+                for w in &mut models {
+                    resume_post_rollback(reg.as_ref(), w, &log);
+                }
+            } else {
+                log.line(
+                    "warn",
+                    "-",
+                    "standby",
+                    "not the leader: no checks and no rollbacks until this replica holds the lease",
+                );
             }
         }
+        if !leading {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
+        let now = Instant::now();
+        let due: Vec<usize> = (0..models.len())
+            .filter(|&i| models[i].next <= now)
+            .collect();
+        if !due.is_empty() {
+            round(&c, &mut models, &due, &stop);
+        }
         let due = models.iter().map(|w| w.next).min().unwrap_or(now);
-        while !stop.load(Ordering::Relaxed) && Instant::now() < due {
+        while !stop.load(Ordering::Relaxed) && Instant::now() < due && c.leading() {
             std::thread::sleep((due - Instant::now()).min(Duration::from_millis(100)));
         }
+    }
+    if let Some(e) = elector {
+        e.stop();
     }
     log.line(
         "info",
@@ -204,6 +290,90 @@ pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
         "stopped by signal; no rollback was in progress",
     );
     Ok(ExitStatus::Success)
+}
+
+/// One round: the due models' metrics read together (one query per metric for models sharing
+/// a template), then each judged and acted on in turn.
+fn round(c: &Controller, models: &mut [Watched], due: &[usize], stop: &AtomicBool) {
+    let t0 = Instant::now();
+    let reads: Vec<(&str, &ModelMetrics)> = due
+        .iter()
+        .map(|&i| (models[i].target.key.as_str(), &models[i].mm))
+        .collect();
+    let (snaps, st) = crate::metrics::fleet::read_all(&reads);
+    c.stats.round(st.queries, t0.elapsed());
+    for (&i, snap) in due.iter().zip(snaps) {
+        let w = &mut models[i];
+        // From the round's start, so models due together stay together (one round, one query
+        // per metric) instead of drifting apart by the time each check takes.
+        w.next = t0 + w.ctl.check_interval;
+        // A leader that lost the lease while reading acts on nothing it read.
+        if stop.load(Ordering::Relaxed) || !c.leading() {
+            break;
+        }
+        check(c, w, snap);
+    }
+}
+
+/// `--once`: every model read (together, as a round) and judged; the worst decision is the exit.
+fn once(reg: &dyn registry::Registry, models: &mut [Watched], log: &Log) -> Result<ExitStatus> {
+    let mut worst = ExitStatus::Success;
+    for w in models.iter_mut() {
+        ensure_baseline(reg, w, log);
+    }
+    let reads: Vec<(&str, &ModelMetrics)> = models
+        .iter()
+        .map(|w| (w.target.key.as_str(), &w.mm))
+        .collect();
+    let (snaps, _) = crate::metrics::fleet::read_all(&reads);
+    for (w, snap) in models.iter().zip(snaps) {
+        let base = w.baseline.clone().unwrap_or_else(empty_baseline);
+        match snap {
+            // Every metric without data is no evidence of health: the check is blind.
+            Ok(snap) if !snap.values.is_empty() && snap.values.values().all(Option::is_none) => {
+                let names: Vec<String> = snap
+                    .values
+                    .keys()
+                    .map(|k| match snap.notes.get(k) {
+                        Some(why) => format!("{k} ({why})"),
+                        None => k.clone(),
+                    })
+                    .collect();
+                log.with(
+                    "error",
+                    &w.target.key,
+                    "blind",
+                    &format!(
+                        "BLIND: no metric has data, so health cannot be judged: {}",
+                        names.join(", ")
+                    ),
+                    json!({"unknown": snap.values.keys().collect::<Vec<_>>()}),
+                );
+                worst = worse(worst, ExitStatus::Failure);
+            }
+            Ok(snap) => {
+                let e = w.mm.decide(&snap.values, &base);
+                log.with(
+                    level_of(e.decision),
+                    &w.target.key,
+                    "check",
+                    &format!("{}: {} [{}]", e.decision, e.reason, fmt_snapshot(&snap)),
+                    json!({"decision": e.decision, "values": snap.values}),
+                );
+                let st = match e.decision {
+                    Decision::Monitor => ExitStatus::Success,
+                    Decision::Investigate => ExitStatus::Investigate,
+                    Decision::RollbackNow => ExitStatus::RollbackNow,
+                };
+                worst = worse(worst, st);
+            }
+            Err(e) => {
+                log.line("error", &w.target.key, "fetch_error", &e.to_string());
+                worst = worse(worst, ExitStatus::Failure);
+            }
+        }
+    }
+    Ok(worst)
 }
 
 /// One model's controller state, before its first check.
@@ -231,6 +401,8 @@ fn watched(ctx: &Ctx, key: &str, alias: Option<&str>) -> Result<Watched> {
         blind: false,
         next: Instant::now(),
         phase: Phase::Watching,
+        blocked: None,
+        recommended: false,
     })
 }
 
@@ -238,13 +410,23 @@ fn watched(ctx: &Ctx, key: &str, alias: Option<&str>) -> Result<Watched> {
 /// automated path of `mlrb drill`, with the same checks, rule and rollback as `watch`.
 /// Returns whether it rolled back.
 pub fn until_rollback(ctx: &Ctx, key: &str, limit: Duration) -> Result<bool> {
-    let log = Log { json: false };
     let notifier = Notifier::from_config(&ctx.settings.notify)?;
     let mut w = watched(ctx, key, None)?;
     let reg = ctx.registry()?;
+    let stats = Stats::default();
+    let c = Controller {
+        ctx,
+        reg: reg.as_ref(),
+        log: Log { json: false },
+        n: &notifier,
+        stats: &stats,
+        recommend_only: false,
+        elector: None,
+    };
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
-        check(ctx, reg.as_ref(), &mut w, &log, &notifier);
+        let snap = w.mm.read(None);
+        check(&c, &mut w, snap);
         if matches!(w.phase, Phase::PostRollback { .. }) {
             return Ok(true);
         }
@@ -331,10 +513,11 @@ fn notify(n: &Notifier, log: &Log, model: &str, kind: &str, text: &str) {
     }
 }
 
-/// One check of one model.
-fn check(ctx: &Ctx, reg: &dyn registry::Registry, w: &mut Watched, log: &Log, n: &Notifier) {
+/// One check of one model, on the metrics just read for it.
+fn check(c: &Controller, w: &mut Watched, read: std::result::Result<Snapshot, PromError>) {
+    let (log, n) = (&c.log, c.n);
     let key = w.target.key.clone();
-    ensure_baseline(reg, w, log);
+    ensure_baseline(c.reg, w, log);
     if let Phase::PostRollback { until, .. } = w.phase
         && Instant::now() >= until
     {
@@ -346,9 +529,10 @@ fn check(ctx: &Ctx, reg: &dyn registry::Registry, w: &mut Watched, log: &Log, n:
         );
         w.phase = Phase::Watching;
     }
-    let snap = match w.mm.read(None) {
+    let snap = match read {
         Ok(s) => s,
         Err(e) => {
+            c.stats.checked(&key, false);
             w.fetch_errors += 1;
             log.with(
                 "error",
@@ -359,6 +543,7 @@ fn check(ctx: &Ctx, reg: &dyn registry::Registry, w: &mut Watched, log: &Log, n:
             );
             if w.fetch_errors >= w.ctl.blind_after && !w.blind {
                 w.blind = true;
+                c.stats.blind(&key, true);
                 notify(
                     n,
                     log,
@@ -370,9 +555,11 @@ fn check(ctx: &Ctx, reg: &dyn registry::Registry, w: &mut Watched, log: &Log, n:
             return;
         }
     };
+    c.stats.checked(&key, true);
     w.fetch_errors = 0;
     if w.blind {
         w.blind = false;
+        c.stats.blind(&key, false);
         notify(
             n,
             log,
@@ -385,6 +572,11 @@ fn check(ctx: &Ctx, reg: &dyn registry::Registry, w: &mut Watched, log: &Log, n:
     let e = w.mm.decide(&snap.values, &base);
     let values = fmt_snapshot(&snap);
     let extra = json!({"decision": e.decision, "reason": e.reason, "values": snap.values});
+    match e.decision {
+        Decision::RollbackNow => c.stats.breach(&key, "hard"),
+        Decision::Investigate => c.stats.breach(&key, "soft"),
+        Decision::Monitor => {}
+    }
 
     if let Phase::PostRollback { to, alerted, .. } = &mut w.phase {
         if e.decision == Decision::Monitor {
@@ -456,7 +648,11 @@ fn check(ctx: &Ctx, reg: &dyn registry::Registry, w: &mut Watched, log: &Log, n:
                         .map(|(_, t)| *t)
                         .unwrap_or(now)
                 };
-                trigger(ctx, reg, w, log, n, &e.reason, &values, began);
+                if c.recommend_only {
+                    recommend(c, w, &e.reason, &values);
+                } else {
+                    trigger(c, w, &e.reason, &values, began);
+                }
             }
         }
         Decision::Investigate => {
@@ -495,6 +691,15 @@ fn check(ctx: &Ctx, reg: &dyn registry::Registry, w: &mut Watched, log: &Log, n:
             }
             w.consecutive = 0;
             w.run_start = None;
+            w.recommended = false;
+            if w.blocked.take().is_some() {
+                log.line(
+                    "info",
+                    &key,
+                    "unblocked",
+                    "breach cleared: no rollback is pending any more",
+                );
+            }
             log.with(
                 "info",
                 &key,
@@ -515,20 +720,51 @@ fn check(ctx: &Ctx, reg: &dyn registry::Registry, w: &mut Watched, log: &Log, n:
     }
 }
 
-/// Runs the model rollback exactly as `mlrb rollback model --yes` would, as mlrb-watch.
-#[allow(clippy::too_many_arguments)]
-fn trigger(
-    ctx: &Ctx,
-    reg: &dyn registry::Registry,
-    w: &mut Watched,
-    log: &Log,
-    n: &Notifier,
-    reason: &str,
-    values: &str,
-    began: DateTime<Utc>,
-) {
-    let key = w.target.key.clone();
-    let (from, to) = match load_versions(reg, &w.target) {
+/// A rollback by `mlrb watch` within `post_rollback_watch` (by another replica, or by this one
+/// before a restart) made the live version live: its post-rollback watch goes on here, so a
+/// new leader notifies if it does not recover instead of rolling it back again. The window
+/// counts from the event's recorded start (the breach), so it ends a little early, never late.
+fn resume_post_rollback(reg: &dyn registry::Registry, w: &mut Watched, log: &Log) {
+    if !matches!(w.phase, Phase::Watching) {
+        return;
+    }
+    let Ok((t, vs)) = load_versions(reg, &w.target) else {
+        return;
+    };
+    let window = chrono::Duration::from_std(w.ctl.post_rollback_watch).unwrap_or_default();
+    for v in registry::live_versions(&vs, &t.mode) {
+        let at = v
+            .tag(registry::tags::TIMESTAMP)
+            .and_then(|s| clock::parse_time(s).ok());
+        let by_watch = v.tag(registry::tags::TRIGGERED_BY) == Some("mlrb-watch")
+            && v.tag(registry::tags::ROLE) == Some(registry::tags::ROLE_TARGET);
+        if let Some(at) = at.filter(|at| by_watch && clock::now() < *at + window) {
+            let left = (at + window - clock::now()).to_std().unwrap_or_default();
+            w.phase = Phase::PostRollback {
+                until: Instant::now() + left,
+                to: v.version,
+                alerted: false,
+            };
+            log.line(
+                "info",
+                &w.target.key,
+                "post_rollback_watch",
+                &format!(
+                    "v{} was made live by mlrb watch at {} (event {}): watching it for the {} left of the post-rollback watch, never rolling back again",
+                    v.version,
+                    clock::fmt(at),
+                    v.tag(registry::tags::EVENT_ID).unwrap_or("?"),
+                    humantime::format_duration(Duration::from_secs(left.as_secs()))
+                ),
+            );
+            return;
+        }
+    }
+}
+
+/// (live versions as "v3, v4", the version a rollback would go to; 0 when none).
+fn from_to(reg: &dyn registry::Registry, target: &ModelTarget) -> (String, u64) {
+    match load_versions(reg, target) {
         Ok((t, vs)) => {
             let live: Vec<String> = registry::live_versions(&vs, &t.mode)
                 .iter()
@@ -540,20 +776,109 @@ fn trigger(
             (live.join(", "), to)
         }
         Err(_) => ("?".into(), 0),
-    };
+    }
+}
+
+/// The registered model's tag holding the last rollback `watch --recommend-only` recommended.
+pub const RECOMMENDATION_TAG: &str = "rollback.recommendation";
+
+/// `--recommend-only`: says which rollback the rule calls for, records it on the registered
+/// model for `status`, and changes nothing else. Once per breach: notified again only after
+/// the metrics recovered and breached anew.
+fn recommend(c: &Controller, w: &mut Watched, reason: &str, values: &str) {
+    let key = w.target.key.clone();
+    let (from, to) = from_to(c.reg, &w.target);
+    let line = format!(
+        "ROLLBACK RECOMMENDED (recommend-only: nothing changed) for {key}: from {from} to v{to}. Reason: {reason}"
+    );
+    w.consecutive = 0;
+    w.run_start = None;
+    w.window.clear();
+    if w.recommended {
+        c.log.line(
+            "warn",
+            &key,
+            "recommendation_standing",
+            &format!("still: {line}"),
+        );
+        return;
+    }
+    w.recommended = true;
+    c.stats.recommended(&key);
+    c.log.with(
+        "error",
+        &key,
+        "rollback_recommended",
+        &line,
+        json!({"from": from, "to": to, "reason": reason}),
+    );
+    notify(
+        c.n,
+        &c.log,
+        &key,
+        "rollback_recommended",
+        &format!(
+            "ROLLBACK RECOMMENDED (recommend-only mode: nothing was changed)\nModel: {key}\nWould roll back: {from} -> v{to}\nTrigger: {reason}\nValues: {values}\nTo act on it: mlrb rollback model {key}"
+        ),
+    );
+    let record = json!({
+        "at": clock::fmt(clock::now()),
+        "from": from,
+        "to": to,
+        "reason": reason,
+        "values": values,
+        "by": "mlrb-watch --recommend-only",
+        "host": crate::lease::hostname(),
+    });
+    if let Err(e) = c.reg.set_model_tag(
+        &w.target.registered_name,
+        RECOMMENDATION_TAG,
+        &record.to_string(),
+    ) {
+        c.log.line(
+            "error",
+            &key,
+            "registry_error",
+            &format!("could not record the recommendation on the registered model: {e}"),
+        );
+    }
+}
+
+/// Runs the model rollback exactly as `mlrb rollback model --yes` would, as mlrb-watch. Only a
+/// rollback that happened starts the post-rollback watch; one refused (another rollback's
+/// lease) or failed is retried at the next check while the breach lasts, and notified once.
+fn trigger(c: &Controller, w: &mut Watched, reason: &str, values: &str, began: DateTime<Utc>) {
+    let (log, n) = (&c.log, c.n);
+    let key = w.target.key.clone();
+    if !c.leading() {
+        log.line(
+            "warn",
+            &key,
+            "not_leader",
+            "no longer the leader: this replica does not roll back",
+        );
+        return;
+    }
+    let (from, to) = from_to(c.reg, &w.target);
+    let retry = w.blocked.is_some();
     log.line(
         "error",
         &key,
         "rollback_triggered",
-        &format!("AUTOMATED ROLLBACK TRIGGERED for {key}. Rolling back from {from} to v{to}. Reason: {reason}"),
+        &format!(
+            "AUTOMATED ROLLBACK TRIGGERED for {key}{}. Rolling back from {from} to v{to}. Reason: {reason}",
+            if retry { " (retry)" } else { "" }
+        ),
     );
-    notify(
-        n,
-        log,
-        &key,
-        "rollback_in_progress",
-        &messages::rollback_in_progress(&key, &from, to, reason, values),
-    );
+    if !retry {
+        notify(
+            n,
+            log,
+            &key,
+            "rollback_in_progress",
+            &messages::rollback_in_progress(&key, &from, to, reason, values),
+        );
+    }
     let req = crate::rollback::Request::unattended(
         &key,
         format!("mlrb watch: {reason}"),
@@ -564,8 +889,37 @@ fn trigger(
         registry::LiveMode::Alias(a) => Some(a.as_str()),
         registry::LiveMode::Stage => None,
     };
-    match super::rollback::model::unattended(ctx, &req, alias) {
+    let result = super::rollback::model::unattended(c.ctx, &req, alias);
+    let not_done = |w: &mut Watched, outcome: &'static str, kind: &str, why: String| {
+        c.stats.rollback(&key, outcome);
+        log.line(
+            "error",
+            &key,
+            if outcome == "blocked" {
+                "rollback_blocked"
+            } else {
+                "rollback_failed"
+            },
+            &format!(
+                "Rollback {}: {why}; retrying at the next check while the breach lasts",
+                outcome.to_uppercase()
+            ),
+        );
+        if w.blocked.as_deref() != Some(why.as_str()) {
+            let text = if outcome == "blocked" {
+                format!(
+                    "AUTOMATED ROLLBACK BLOCKED\nModel: {key}\nWanted: {from} -> v{to}\nTrigger: {reason}\nBlocked by: {why}\nmlrb watch retries at every check while the breach lasts. If that lease is not a rollback in progress, remove it (mlrb status {key} shows it) or roll back by hand."
+                )
+            } else {
+                messages::rollback_failed(&key, &why)
+            };
+            notify(n, log, &key, kind, &text);
+        }
+        w.blocked = Some(why);
+    };
+    match result {
         Ok(ExitStatus::Success) => {
+            c.stats.rollback(&key, "rolled_back");
             notify(
                 n,
                 log,
@@ -575,6 +929,7 @@ fn trigger(
             );
         }
         Ok(ExitStatus::NotVerified) => {
+            c.stats.rollback(&key, "not_verified");
             notify(
                 n,
                 log,
@@ -587,34 +942,33 @@ fn trigger(
                 ),
             );
         }
+        Ok(ExitStatus::Refused) => {
+            return not_done(
+                w,
+                "blocked",
+                "rollback_blocked",
+                "the rollback was refused".into(),
+            );
+        }
         Ok(other) => {
-            notify(
-                n,
-                log,
-                &key,
+            return not_done(
+                w,
+                "failed",
                 "rollback_failed",
-                &messages::rollback_failed(
-                    &key,
-                    &format!("rollback ended with exit {}", other.code()),
-                ),
+                format!("rollback ended with exit {}", other.code()),
             );
         }
         Err(e) => {
-            log.line(
-                "error",
-                &key,
-                "rollback_failed",
-                &format!("Rollback FAILED: {e:#}"),
-            );
-            notify(
-                n,
-                log,
-                &key,
-                "rollback_failed",
-                &messages::rollback_failed(&key, &format!("{e:#}")),
-            );
+            let (status, _) = crate::error::classify(&e);
+            let why = crate::printer::escape_controls(&format!("{e:#}")).into_owned();
+            return if status == ExitStatus::Refused {
+                not_done(w, "blocked", "rollback_blocked", why)
+            } else {
+                not_done(w, "failed", "rollback_failed", why)
+            };
         }
     }
+    w.blocked = None;
     w.consecutive = 0;
     w.run_start = None;
     w.window.clear();

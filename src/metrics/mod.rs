@@ -2,6 +2,7 @@
 //! breach began (detection) and whether a rollback recovered them (verification).
 
 pub mod decision;
+pub mod fleet;
 pub mod prometheus;
 pub mod revenue;
 
@@ -62,6 +63,20 @@ impl ModelMetrics {
             cfg: cfg.clone(),
             prom,
         }))
+    }
+
+    /// (metric, PromQL) of every configured metric, `{model}` already replaced.
+    pub fn query_list(&self) -> Vec<(String, String)> {
+        self.queries()
+    }
+
+    /// (metric, template) of the metrics whose query was written with `{model}`.
+    pub fn templates(&self) -> Vec<(String, String)> {
+        self.cfg
+            .metrics
+            .as_ref()
+            .map(|m| m.templates.clone().into_iter().collect())
+            .unwrap_or_default()
     }
 
     fn queries(&self) -> Vec<(String, String)> {

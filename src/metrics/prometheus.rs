@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::http::{Http, HttpOptions, describe_body, error_detail, one_line};
 
 /// What can go wrong asking Prometheus; every message names the query or the server.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PromError {
     #[error("cannot reach Prometheus at {url}: {detail}")]
     Unreachable { url: String, detail: String },
@@ -141,6 +141,13 @@ fn samples(values: Vec<(f64, String)>) -> Vec<(DateTime<Utc>, Reading)> {
         .collect()
 }
 
+/// One series of an instant query: its labels and its sample as Prometheus wrote it.
+#[derive(Debug, Clone)]
+pub struct InstantSeries {
+    pub labels: BTreeMap<String, String>,
+    pub sample: Option<String>,
+}
+
 pub struct Prometheus {
     http: Http,
     base: String,
@@ -215,6 +222,11 @@ impl Prometheus {
 
     pub fn url(&self) -> &str {
         &self.base
+    }
+
+    /// The variable the Authorization header comes from, if any.
+    pub fn auth_var(&self) -> Option<&str> {
+        self.auth.as_ref().map(|(var, _)| var.as_str())
     }
 
     fn get(
@@ -342,6 +354,59 @@ impl Prometheus {
                 "result type {other} (an instant query needs a vector or scalar)"
             ))),
         }
+    }
+
+    /// Every series `query` answers now, for one query that covers several models; `None` when
+    /// the answer is not a vector (it cannot be split by label).
+    pub fn query_all(
+        &self,
+        metric: &str,
+        query: &str,
+    ) -> Result<Option<Vec<InstantSeries>>, PromError> {
+        let data = self.get(
+            "/api/v1/query",
+            &[("query", query.to_string())],
+            metric,
+            query,
+        )?;
+        if data.result_type != "vector" {
+            return Ok(None);
+        }
+        let series: Vec<Series> = serde_json::from_value(data.result)
+            .map_err(|e| self.shape(format!("vector result: {e}")))?;
+        Ok(Some(
+            series
+                .into_iter()
+                .map(|s| InstantSeries {
+                    labels: s.metric,
+                    sample: s.value.map(|(_, v)| v),
+                })
+                .collect(),
+        ))
+    }
+
+    /// The reading one model's `query` would have given, from its share of a `query_all`
+    /// answer: the same one-series rule, the same unknowns.
+    pub fn reading_of(
+        &self,
+        metric: &str,
+        query: &str,
+        series: Vec<InstantSeries>,
+    ) -> Result<Reading, PromError> {
+        let series = series
+            .into_iter()
+            .map(|s| Series {
+                metric: s.labels,
+                value: s.sample.map(|v| (0.0, v)),
+                values: Vec::new(),
+            })
+            .collect();
+        Ok(
+            match self.single(metric, query, series)?.and_then(|s| s.value) {
+                Some((_, v)) => parse_sample(&v),
+                None => Reading::Unknown("no data".into()),
+            },
+        )
     }
 
     /// The samples of `query` from `start` to `end` every `step`: (time, reading) in order.
