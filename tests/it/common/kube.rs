@@ -63,10 +63,9 @@ pub fn cluster() -> &'static Kube {
         // CRDs so canary patches are real API writes.
         let crds = repo_root().join("tests/env/crds");
         k.kubectl(&["apply", "-f", crds.to_str().unwrap()]);
-        k.kubectl(&[
-            "wait",
-            "--for=condition=established",
-            "--timeout=60s",
+        // A CRD created a moment ago may not have its status yet, and `kubectl wait` then fails
+        // at once ("accessor error") instead of waiting: ask again until it answers.
+        let crd_names = [
             "crd/virtualservices.networking.istio.io",
             "crd/rollouts.argoproj.io",
             "crd/applications.argoproj.io",
@@ -74,7 +73,25 @@ pub fn cluster() -> &'static Kube {
             "crd/helmreleases.helm.toolkit.fluxcd.io",
             "crd/analysistemplates.argoproj.io",
             "crd/prometheusrules.monitoring.coreos.com",
-        ]);
+        ];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let out = Command::new("kubectl")
+                .args(["wait", "--for=condition=established", "--timeout=60s"])
+                .args(crd_names)
+                .env("KUBECONFIG", &k.kubeconfig)
+                .output()
+                .unwrap();
+            if out.status.success() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the test cluster's CRDs did not become established in 60 s: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
         k
     })
 }
