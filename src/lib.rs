@@ -23,6 +23,7 @@ pub mod rollback;
 pub mod secrets;
 pub mod select;
 pub mod serving;
+pub mod signature;
 pub mod statedir;
 pub mod testhooks;
 

@@ -22,6 +22,7 @@ mod revenue;
 mod robustness;
 mod rollback;
 mod runbooks;
+mod schema;
 mod security;
 mod serving;
 mod serving_reload;

@@ -40,6 +40,8 @@ pub struct Model {
     verified: Rc<RefCell<Option<Vec<ModelVersion>>>>,
     /// Set when the event ends with a failed step: its registry record stays, as unfinished.
     failed: Rc<std::cell::Cell<bool>>,
+    /// Set by a fresh plan: the feature-schema gate's finding, for the journal and report.
+    schema_record: RefCell<Vec<Entry>>,
 }
 
 /// The lease, held until the event closes; kept as the record of an unfinished rollback when
@@ -70,6 +72,7 @@ impl Model {
             known: RefCell::new(None),
             verified: Rc::default(),
             failed: Rc::new(std::cell::Cell::new(false)),
+            schema_record: RefCell::default(),
         }
     }
 }
@@ -169,6 +172,10 @@ impl Kind for Model {
             .borrow()
             .as_ref()
             .map(|(_, p)| (p.steps.clone(), p.mode.clone()))
+    }
+
+    fn journal_records(&self) -> Vec<Entry> {
+        self.schema_record.borrow().clone()
     }
 
     fn ending(&self, ending: crate::rollback::Ending) -> crate::rollback::Ending {
@@ -447,6 +454,29 @@ impl Model {
             .into());
         }
         serving_preflight(&target.serving)?;
+        let schema = live
+            .iter()
+            .map(|v| v.version)
+            .max()
+            .map(|l| crate::signature::check(reg, name, choice.version.version, l));
+        if let Some(crate::signature::Check::Compared(c)) = &schema
+            && c.blocks()
+            && !self.force
+        {
+            return Err(CliError::new(
+                ExitStatus::NoTarget,
+                format!(
+                    "pre-flight failed for v{} of `{name}`: feature schema: {}; nothing was changed",
+                    choice.version.version,
+                    c.summary()
+                ),
+            )
+            .with_hint(format!(
+                "roll the feature pipeline back with it (`mlrb rollback features {}`), pick another target with --to V, or, if the serving layer supplies those inputs, go ahead with --force",
+                target.key
+            ))
+            .into());
+        }
         let plan = plan::model_rollback(
             &target.key,
             name,
@@ -493,6 +523,30 @@ impl Model {
                 fmt_versions(&live_ids)
             ));
         }
+        let mut record = Vec::new();
+        match &schema {
+            Some(crate::signature::Check::Compared(c)) if c.blocks() => {
+                let n = format!("feature schema: {}; --force goes ahead anyway", c.summary());
+                text.push_str(&format!("  ! {n}\n"));
+                record.push(n);
+            }
+            Some(crate::signature::Check::Compared(c)) => {
+                text.push_str(&format!("  schema: {}\n", c.summary()));
+                record.push(format!("feature schema checked: {}", c.summary()));
+            }
+            Some(crate::signature::Check::NotCompared(why)) => {
+                let n = format!("feature schema: {why}");
+                text.push_str(&format!("  ! {n}\n"));
+                record.push(n);
+            }
+            None => {}
+        }
+        // Journaled with the event's header (never a warning on stderr, which stays for what
+        // goes wrong): the report states what the gate found.
+        *self.schema_record.borrow_mut() = record
+            .into_iter()
+            .map(|text| Entry::Note { text })
+            .collect();
         text.push_str(&plan.render());
         // Metrics never block a rollback: without a baseline it goes on, judged on hard
         // thresholds only.
@@ -543,6 +597,24 @@ impl Model {
                 .map(|v| (v.version, v.tags.clone()))
                 .collect(),
         );
+        let mut out = out;
+        if let Planned::Plan(p) = &mut out {
+            p.view.insert(
+                "schema".into(),
+                match &schema {
+                    Some(crate::signature::Check::Compared(c)) => serde_json::json!({
+                        "compared": true,
+                        "blocks": c.blocks(),
+                        "summary": c.summary(),
+                        "detail": c,
+                    }),
+                    Some(crate::signature::Check::NotCompared(why)) => {
+                        serde_json::json!({"compared": false, "summary": why})
+                    }
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
         *self.planned.borrow_mut() = Some((baseline, plan));
         *self.known.borrow_mut() = Some(crate::commands::changes::Known {
             reg: self.reg.clone(),
