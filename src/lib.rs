@@ -19,6 +19,7 @@ pub mod plan;
 pub mod printer;
 pub mod registry;
 pub mod report;
+pub mod repromotion;
 pub mod rollback;
 pub mod secrets;
 pub mod select;

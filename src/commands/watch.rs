@@ -78,6 +78,8 @@ struct Watched {
     blind: bool,
     next: Instant,
     phase: Phase,
+    /// Tells once when a version rolled back from is live again without an mlrb rollback.
+    repromotion: crate::repromotion::Guard,
 }
 
 pub fn run(ctx: &Ctx, args: &WatchArgs) -> Result<ExitStatus> {
@@ -231,6 +233,7 @@ fn watched(ctx: &Ctx, key: &str, alias: Option<&str>) -> Result<Watched> {
         blind: false,
         next: Instant::now(),
         phase: Phase::Watching,
+        repromotion: Default::default(),
     })
 }
 
@@ -335,6 +338,13 @@ fn notify(n: &Notifier, log: &Log, model: &str, kind: &str, text: &str) {
 fn check(ctx: &Ctx, reg: &dyn registry::Registry, w: &mut Watched, log: &Log, n: &Notifier) {
     let key = w.target.key.clone();
     ensure_baseline(reg, w, log);
+    match w.repromotion.look(reg, &w.target) {
+        crate::repromotion::Found::Repromoted(text) => notify(n, log, &key, "repromoted", &text),
+        crate::repromotion::Found::Unreadable(why) => {
+            log.line("warn", &key, "registry_error", &why)
+        }
+        crate::repromotion::Found::Nothing => {}
+    }
     if let Phase::PostRollback { until, .. } = w.phase
         && Instant::now() >= until
     {

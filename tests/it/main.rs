@@ -16,6 +16,7 @@ mod generated;
 mod infra;
 mod metrics;
 mod report;
+mod repromotion;
 mod resume;
 mod retrain;
 mod revenue;
