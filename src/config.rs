@@ -574,6 +574,9 @@ pub enum InfraStrategy {
     Istio,
     /// Abort the Argo Rollout: the controller sends all traffic back to the stable version.
     ArgoRollouts,
+    /// KServe canary reversal: the InferenceService's `canaryTrafficPercent` set to 0, until
+    /// the previous revision takes all traffic.
+    KserveCanary,
 }
 
 /// `[models.X.infra]`: the deployment or release that serves the model, and where it lives.
@@ -609,6 +612,8 @@ pub struct InfraConfig {
     pub others_to_stable: bool,
     /// argo-rollouts: the Rollout to abort.
     pub rollout: Option<String>,
+    /// kserve-canary: the InferenceService whose canary is reversed.
+    pub inference_service: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -628,6 +633,9 @@ pub enum ServingKind {
     /// `helm upgrade R CHART --reuse-values --set KEY=<version> --wait`.
     #[serde(rename = "helm-set")]
     HelmSet,
+    /// A KServe InferenceService: its predictor's `storageUri` set to the target's artifact,
+    /// then a wait for a new Ready revision serving it.
+    Kserve,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -651,6 +659,8 @@ pub struct ServingConfig {
     pub env_var: Option<String>,
     /// kubectl-set-env: the model server's container (needed when the pod has several).
     pub container: Option<String>,
+    /// kserve: the InferenceService that serves the model (in `namespace`).
+    pub inference_service: Option<String>,
     /// helm-set: release, chart and the value key that names the version.
     pub release: Option<String>,
     pub chart: Option<String>,
@@ -977,7 +987,19 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
                 need("chart", &sv.chart)?;
                 need("set_key", &sv.set_key)?;
             }
+            ServingKind::Kserve if sv.inference_service.is_none() || sv.namespace.is_none() => {
+                return Err(format!(
+                    "[models.{key}.serving] kind = \"kserve\" needs `inference_service = \"NAME\"` and `namespace = \"NS\"`"
+                ));
+            }
             _ => {}
+        }
+        if m.infra.strategy == InfraStrategy::KserveCanary
+            && (m.infra.inference_service.is_none() || m.infra.namespace.is_none())
+        {
+            return Err(format!(
+                "[models.{key}.infra] strategy = \"kserve-canary\" needs `inference_service = \"NAME\"` and `namespace = \"NS\"`"
+            ));
         }
         match m.infra.strategy {
             InfraStrategy::Kubectl if m.infra.deployment.is_none() => {
@@ -1163,6 +1185,20 @@ fn validate_argv_values(key: &str, m: &ModelConfig) -> Result<(), String> {
             sv.namespace.as_deref(),
             label,
             LABEL,
+        ),
+        (
+            "serving",
+            "inference_service",
+            sv.inference_service.as_deref(),
+            subdomain,
+            SUBDOMAIN,
+        ),
+        (
+            "infra",
+            "inference_service",
+            inf.inference_service.as_deref(),
+            subdomain,
+            SUBDOMAIN,
         ),
         ("serving", "context", sv.context.as_deref(), text, TEXT),
         (

@@ -10,7 +10,7 @@ use crate::common::mlflow::MlflowBackend;
 use crate::common::{Backend, FileBackend, TestEnv, cache_dir, repo_root, unique, v};
 
 /// Logs `spec` ({model: [inputs | null, …]}) with the Python client of the test venv.
-fn log_signed(uri: &str, spec: &Value) {
+pub(crate) fn log_signed(uri: &str, spec: &Value) {
     let python = cache_dir().join("mlflow/bin/python");
     assert!(
         python.exists(),
@@ -31,7 +31,7 @@ fn log_signed(uri: &str, spec: &Value) {
     );
 }
 
-fn cols(names: &[&str]) -> Value {
+pub(crate) fn cols(names: &[&str]) -> Value {
     json!(
         names
             .iter()

@@ -139,7 +139,11 @@ impl Step for ModelStep {
                     .map(|_| format!("audit tags on v{version} (role {role})"))
                     .map_err(|e| e.to_string())
             }
-            PlanStep::Reload { .. } | PlanStep::AwaitServing { .. } | PlanStep::Command { .. } => {
+            PlanStep::Reload { .. }
+            | PlanStep::AwaitServing { .. }
+            | PlanStep::Command { .. }
+            | PlanStep::KservePatch { .. }
+            | PlanStep::KserveAwait { .. } => {
                 serving_step(&self.http, &self.serving, name, &self.step).map_err(|(_, e)| e)
             }
             PlanStep::Verify => Err("verification is the engine's last step".into()),
@@ -477,7 +481,7 @@ impl Model {
             ))
             .into());
         }
-        let plan = plan::model_rollback(
+        let mut plan = plan::model_rollback(
             &target.key,
             name,
             &target.mode,
@@ -485,6 +489,11 @@ impl Model {
             &choice.version,
             &target.serving,
         );
+        if target.serving.kind == crate::config::ServingKind::Kserve {
+            let steps = kserve_steps(reg, name, &target.serving, choice.version.version)?;
+            let at = plan.steps.len().saturating_sub(1);
+            plan.steps.splice(at..at, steps);
+        }
         let mut text = format!(
             "Rollback plan for {name} ({}, {}): {} → v{}\n  target: {}\n",
             reg.location(),
@@ -672,6 +681,28 @@ impl Model {
             steps,
         };
         check_journaled_serving(&self.target, &plan, event)?;
+        // A journaled artifact location is patched into the InferenceService only if the
+        // registry still resolves the target to it.
+        for s in &plan.steps {
+            if let PlanStep::KservePatch {
+                storage_uri,
+                version,
+                ..
+            } = s
+                && self
+                    .reg
+                    .download_uri(&plan.registered_name, *version)
+                    .ok()
+                    .as_deref()
+                    != Some(storage_uri.as_str())
+            {
+                return Err(CliError::usage(format!(
+                    "cannot resume {event}: the journal points the InferenceService at {}, which is not where the registry keeps v{version}; nothing was changed",
+                    crate::config::redact_str(storage_uri)
+                ))
+                .into());
+            }
+        }
         // The plan's premises: nothing but what it goes from and to may be live now. A version
         // made live since (a new deploy) means the plan is stale: finishing it would leave two
         // live versions.
@@ -1262,11 +1293,137 @@ pub(crate) fn serving_step(
                     Ok(done)
                 }
             }),
+        PlanStep::KservePatch {
+            inference_service,
+            namespace,
+            context,
+            field,
+            storage_uri,
+            ..
+        } => {
+            let k = crate::exec::kubectl::Kubectl {
+                context: context.clone(),
+                namespace: Some(namespace.clone()),
+            };
+            let patch = serving::kserve_patch(field, storage_uri).to_string();
+            k.cmd([
+                "patch",
+                serving::ISVC,
+                inference_service.as_str(),
+                "--type=merge",
+                "-p",
+                patch.as_str(),
+            ])
+            .timeout(std::time::Duration::from_secs(60))
+            .run()
+            .map(|_| {
+                format!(
+                    "inferenceservice/{inference_service}: {} = {}",
+                    field.trim_start_matches('/').replace('/', "."),
+                    crate::config::redact_str(storage_uri)
+                )
+            })
+            .map_err(|e| {
+                let shown = format!("inferenceservice/{inference_service}");
+                let (msg, hint) = crate::exec::kubectl::explain_in(&e, &shown, "serving");
+                (
+                    ExitStatus::Failure,
+                    match hint {
+                        Some(h) => format!("{msg} (next: {h})"),
+                        None => msg,
+                    },
+                )
+            })
+        }
+        PlanStep::KserveAwait {
+            inference_service,
+            namespace,
+            context,
+            previous,
+            timeout,
+            ..
+        } => {
+            let k = crate::exec::kubectl::Kubectl {
+                context: context.clone(),
+                namespace: Some(namespace.clone()),
+            };
+            serving::kserve_await(&k, inference_service, previous.as_deref(), *timeout)
+                .map_err(|e| (ExitStatus::Failure, e))
+        }
         _ => Err((
             ExitStatus::Failure,
             format!("not a serving step: {}", step.describe(name)),
         )),
     }
+}
+
+/// A KServe serving section's steps for a rollback to `version`: the artifact location the
+/// registry resolves (`models:/`, `runs:/` sources included), the InferenceService read for
+/// where its predictor keeps `storageUri` and which revision serves now.
+fn kserve_steps(
+    reg: &dyn Registry,
+    name: &str,
+    serving: &crate::config::ServingConfig,
+    version: u64,
+) -> Result<Vec<PlanStep>> {
+    let isvc_name = serving.inference_service.clone().unwrap_or_default();
+    let namespace = serving.namespace.clone().unwrap_or_default();
+    let uri = reg.download_uri(name, version).map_err(|e| {
+        CliError::new(
+            ExitStatus::Failure,
+            format!(
+                "cannot resolve where the artifact of v{version} lives: {e}; nothing was changed"
+            ),
+        )
+    })?;
+    let k = serving::kserve_kubectl(serving);
+    let shown = format!("inferenceservice/{isvc_name} (namespace {namespace})");
+    let isvc = k.get_json(serving::ISVC, &isvc_name).map_err(|e| {
+        let (msg, hint) = crate::exec::kubectl::explain_in(&e, &shown, "serving");
+        let status = if e.stderr().contains("NotFound") || e.stderr().contains("not found") {
+            ExitStatus::Usage
+        } else {
+            ExitStatus::Failure
+        };
+        let err = CliError::new(status, format!("[serving] {msg}; nothing was changed"));
+        match hint {
+            Some(h) => err.with_hint(h),
+            None => err,
+        }
+    })?;
+    let field = serving::storage_uri_field(&isvc).map_err(|why| {
+        CliError::usage(format!(
+            "[serving] {shown} cannot be pointed at an artifact: {why}; nothing was changed"
+        ))
+    })?;
+    // Already pointing there: no new revision will come; the wait is for it to be Ready.
+    let previous = (isvc.pointer(&field).and_then(serde_json::Value::as_str) != Some(uri.as_str()))
+        .then(|| {
+            isvc["status"]["components"]["predictor"]["latestReadyRevision"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .flatten();
+    Ok(vec![
+        PlanStep::KservePatch {
+            inference_service: isvc_name.clone(),
+            namespace: namespace.clone(),
+            context: serving.context.clone(),
+            field,
+            storage_uri: uri,
+            version,
+        },
+        PlanStep::KserveAwait {
+            inference_service: isvc_name,
+            namespace,
+            context: serving.context.clone(),
+            previous,
+            version,
+            timeout: serving
+                .timeout
+                .unwrap_or(std::time::Duration::from_secs(300)),
+        },
+    ])
 }
 
 /// A kubectl serving Deployment at 0 replicas: `rollout status` says it rolled out, and
