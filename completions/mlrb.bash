@@ -1070,7 +1070,7 @@ _mlrb() {
             fi
             case "${prev}" in
                 --topic)
-                    COMPREPLY=($(compgen -W "model infra features retrain no-target drill" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "model infra features retrain no-target drill kserve" -- "${cur}"))
                     return 0
                     ;;
                 --config)

@@ -183,7 +183,8 @@ infra\t'Roll back the serving infrastructure'
 features\t'Roll back the feature pipeline'
 retrain\t'Emergency retrain on a known-good dataset'
 no-target\t'No safe rollback target'
-drill\t'The quarterly rollback drill'"
+drill\t'The quarterly rollback drill'
+kserve\t'A model served by KServe (InferenceService, canary)'"
 complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F

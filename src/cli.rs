@@ -477,6 +477,8 @@ pub enum RunbookTopic {
     NoTarget,
     /// The quarterly rollback drill
     Drill,
+    /// A model served by KServe (InferenceService, canary)
+    Kserve,
 }
 
 #[derive(Debug, Args)]

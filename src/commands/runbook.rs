@@ -14,6 +14,7 @@ fn text(topic: RunbookTopic) -> &'static str {
         RunbookTopic::Retrain => include_str!("../../runbooks/emergency-retrain.md"),
         RunbookTopic::NoTarget => include_str!("../../runbooks/no-safe-target.md"),
         RunbookTopic::Drill => include_str!("../../runbooks/quarterly-drill.md"),
+        RunbookTopic::Kserve => include_str!("../../runbooks/served-by-kserve.md"),
     }
 }
 

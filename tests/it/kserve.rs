@@ -309,3 +309,50 @@ fn kserve_canary_reverses_the_split_until_the_previous_revision_takes_all_traffi
         again.stderr
     );
 }
+
+/// The world of `runbooks/served-by-kserve.md` on top of the runbooks' one: an InferenceService
+/// `recsys` serving v2's artifact with a canary of v4's at 20%, the kubeconfig's namespace set to
+/// its own, and the config's serving and infra sections pointing at it. The controller runs
+/// while the returned value lives.
+pub(crate) fn runbook_world(env: &mut TestEnv) -> impl Drop + use<> {
+    let k = cluster();
+    let ns = k.namespace("runbook-kserve");
+    let c = Controller::start(k, &ns);
+    create_isvc(k, &ns, "recsys", "s3://models/recsys/v2");
+    k.kubectl(&[
+        "-n",
+        &ns,
+        "patch",
+        "inferenceservices.serving.kserve.io",
+        "recsys",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"predictor":{"canaryTrafficPercent":20,"model":{"storageUri":"s3://models/recsys/v4"}}}}"#,
+    ]);
+    wait_for(k, &ns, "recsys", |i| {
+        i["status"]["components"]["predictor"]["traffic"]
+            .as_array()
+            .is_some_and(|t| t.len() == 2)
+    });
+    let kubeconfig = env.path().join("kubeconfig");
+    std::fs::copy(&k.kubeconfig, &kubeconfig).unwrap();
+    k.kubectl(&[
+        "config",
+        "set-context",
+        "--current",
+        &format!("--namespace={ns}"),
+        &format!("--kubeconfig={}", kubeconfig.display()),
+    ]);
+    env.set("KUBECONFIG", kubeconfig.display().to_string());
+    let cfg = env.path().join("mlrb.toml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let start = text.find("[models.recsys.infra]").unwrap();
+    let end = start + text[start..].find("\n\n").unwrap();
+    let text = format!(
+        "{}[models.recsys.infra]\nstrategy = \"kserve-canary\"\ninference_service = \"recsys\"\nnamespace = \"{ns}\"\ntimeout = \"30s\"{}\n[models.recsys.serving]\nkind = \"kserve\"\ninference_service = \"recsys\"\nnamespace = \"{ns}\"\ntimeout = \"30s\"\n",
+        &text[..start],
+        &text[end..]
+    );
+    std::fs::write(&cfg, text).unwrap();
+    c
+}
