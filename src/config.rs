@@ -1804,7 +1804,7 @@ pub const STARTER: &str = r#"# mlrb.toml — which registry holds the truth abou
 # How the model server picks up the new version after the registry changed.
 # [models.recsys.serving]
 # kind = "none"                  # the server follows the registry by itself; or "http",
-#                                # "kubectl-restart", "kubectl-set-env", "helm-set"
+#                                # "kubectl-restart", "kubectl-set-env", "helm-set", "kserve"
 # reload_url = "http://model-server:8080/reload"     # kind = "http": POSTed {"model", "version"}
 # health_url = "http://model-server:8080/health"     # polled until it reports the target version
 # version_pointer = "/version"   # JSON pointer to the served version in the health answer
@@ -1815,6 +1815,7 @@ pub const STARTER: &str = r#"# mlrb.toml — which registry holds the truth abou
 # release = "model-server"       # helm-set: helm upgrade RELEASE CHART --reuse-values --set KEY=<version>
 # chart = "charts/model-server"
 # set_key = "model.version"
+# inference_service = "recsys"   # kind = "kserve": the InferenceService whose predictor storageUri is set
 # namespace = "ml-serving"
 # context = "prod"
 
@@ -1854,7 +1855,8 @@ pub const STARTER: &str = r#"# mlrb.toml — which registry holds the truth abou
 #                                # "blue-green" (service = "model-server": selector back to the standby colour),
 #                                # "istio" (virtual_service, stable_subset, canary_subset: canary to 0, mirror off,
 #                                #   on the one route splitting between them; route = "NAME" / host = "HOST" pick it),
-#                                # "argo-rollouts" (rollout = "model-server": abort, traffic back to stable)
+#                                # "argo-rollouts" (rollout = "model-server": abort, traffic back to stable),
+#                                # "kserve-canary" (inference_service = "recsys": canaryTrafficPercent 0)
 # deployment = "model-server"    # strategy = "kubectl"
 # release = "model-server"       # strategy = "helm"
 # namespace = "ml-serving"
