@@ -628,10 +628,19 @@ impl Registry for MlflowRegistry {
             ("version", version.to_string()),
             ("path", "MLmodel".to_string()),
         ];
+        // Not retried: an unreadable signature is a warning in the plan, and a server that
+        // cannot reach the artifact store (a 500 for every `s3://` source) must not add
+        // backoff to every rollback.
         let started = std::time::Instant::now();
         let resp = self
             .http
-            .send(|c| self.authed(c.get(&url).query(&query)), true)
+            .send(
+                |c| {
+                    let within = self.http.timeout.min(std::time::Duration::from_secs(10));
+                    self.authed(c.get(&url).query(&query).timeout(within))
+                },
+                false,
+            )
             .map_err(|e| self.transport_since(e, Some(started)))?;
         let status = resp.status().as_u16();
         let ct = resp
