@@ -116,7 +116,7 @@ Register-ArgumentCompleter -Native -CommandName 'mlrb' -ScriptBlock {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)')
             [CompletionResult]::new('--registry', '--registry', [CompletionResultType]::ParameterName, 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]')
             [CompletionResult]::new('--state-dir', '--state-dir', [CompletionResultType]::ParameterName, 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)')
-            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'With --to: go back to a version rolled back from before (the plan names that rollback)')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Go ahead despite a pre-flight refusal the plan names: with --to, a version rolled back from before; a target whose model signature needs inputs the live version does not take')
             [CompletionResult]::new('-y', '-y', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
             [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print the plan and change nothing')

@@ -1288,7 +1288,7 @@ _mlrb() {
             fi
             case "${prev}" in
                 --topic)
-                    COMPREPLY=($(compgen -W "model infra features retrain no-target drill gitops shadow" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "model infra features retrain no-target drill gitops shadow kserve" -- "${cur}"))
                     return 0
                     ;;
                 --config)

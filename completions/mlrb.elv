@@ -109,7 +109,7 @@ set edit:completion:arg-completer[mlrb] = {|@words|
             cand --config 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)'
             cand --registry 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]'
             cand --state-dir 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)'
-            cand --force 'With --to: go back to a version rolled back from before (the plan names that rollback)'
+            cand --force 'Go ahead despite a pre-flight refusal the plan names: with --to, a version rolled back from before; a target whose model signature needs inputs the live version does not take'
             cand -y 'Do not ask for confirmation'
             cand --yes 'Do not ask for confirmation'
             cand --dry-run 'Print the plan and change nothing'

@@ -91,7 +91,7 @@ json\t''"
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F
-complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l force -d 'With --to: go back to a version rolled back from before (the plan names that rollback)'
+complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l force -d 'Go ahead despite a pre-flight refusal the plan names: with --to, a version rolled back from before; a target whose model signature needs inputs the live version does not take'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -s y -l yes -d 'Do not ask for confirmation'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l dry-run -d 'Print the plan and change nothing'
 complete -c mlrb -n "__fish_mlrb_using_subcommand rollback; and __fish_seen_subcommand_from model" -l resume -d 'Finish an interrupted rollback of this model (re-checks the registry, or with --fallback the serving switch, before each step)'
@@ -195,7 +195,8 @@ retrain\t'Emergency retrain on a known-good dataset'
 no-target\t'No safe rollback target'
 drill\t'The quarterly rollback drill'
 gitops\t'Roll back what Argo CD or Flux manages'
-shadow\t'A model in shadow mode misbehaves: stop its shadow traffic'"
+shadow\t'A model in shadow mode misbehaves: stop its shadow traffic'
+kserve\t'A model served by KServe (InferenceService, canary)'"
 complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l config -d 'Config file (default: $MLRB_CONFIG, ./mlrb.toml, then ~/.config/mlrb/mlrb.toml)' -r -F
 complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l registry -d 'Registry: an MLflow URI (http://…) or the path of an embedded registry file [env: MLRB_REGISTRY]' -r
 complete -c mlrb -n "__fish_mlrb_using_subcommand runbook" -l state-dir -d 'Where the journal lives (default: $MLRB_STATE_DIR or ~/.local/state/mlrb)' -r -F

@@ -508,8 +508,9 @@ pub struct ModelRollbackArgs {
     /// Target version (default: the candidate; see `mlrb candidate`)
     #[arg(long, value_name = "V")]
     pub to: Option<String>,
-    /// With --to: go back to a version rolled back from before (the plan names that rollback)
-    #[arg(long, requires = "to")]
+    /// Go ahead despite a pre-flight refusal the plan names: with --to, a version rolled back
+    /// from before; a target whose model signature needs inputs the live version does not take
+    #[arg(long)]
     pub force: bool,
     #[command(flatten)]
     pub common: RollbackOptions,
@@ -593,6 +594,8 @@ pub enum RunbookTopic {
     Gitops,
     /// A model in shadow mode misbehaves: stop its shadow traffic
     Shadow,
+    /// A model served by KServe (InferenceService, canary)
+    Kserve,
 }
 
 #[derive(Debug, Args)]

@@ -735,6 +735,9 @@ pub enum InfraStrategy {
     Istio,
     /// Abort the Argo Rollout: the controller sends all traffic back to the stable version.
     ArgoRollouts,
+    /// KServe canary reversal: the InferenceService's `canaryTrafficPercent` set to 0, until
+    /// the previous revision takes all traffic.
+    KserveCanary,
 }
 
 /// `[models.X.infra]`: the deployment or release that serves the model, and where it lives.
@@ -770,6 +773,8 @@ pub struct InfraConfig {
     pub others_to_stable: bool,
     /// argo-rollouts: the Rollout to abort.
     pub rollout: Option<String>,
+    /// kserve-canary: the InferenceService whose canary is reversed.
+    pub inference_service: Option<String>,
     /// istio: the model's shadow, the mirror destination `rollback infra --shadow` removes.
     pub shadow: Option<ShadowConfig>,
 }
@@ -801,6 +806,9 @@ pub enum ServingKind {
     /// `helm upgrade R CHART --reuse-values --set KEY=<version> --wait`.
     #[serde(rename = "helm-set")]
     HelmSet,
+    /// A KServe InferenceService: its predictor's `storageUri` set to the target's artifact,
+    /// then a wait for a new Ready revision serving it.
+    Kserve,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -824,6 +832,8 @@ pub struct ServingConfig {
     pub env_var: Option<String>,
     /// kubectl-set-env: the model server's container (needed when the pod has several).
     pub container: Option<String>,
+    /// kserve: the InferenceService that serves the model (in `namespace`).
+    pub inference_service: Option<String>,
     /// helm-set: release, chart and the value key that names the version.
     pub release: Option<String>,
     pub chart: Option<String>,
@@ -1155,7 +1165,19 @@ fn validate(cfg: &FileConfig) -> Result<(), String> {
                 need("chart", &sv.chart)?;
                 need("set_key", &sv.set_key)?;
             }
+            ServingKind::Kserve if sv.inference_service.is_none() || sv.namespace.is_none() => {
+                return Err(format!(
+                    "[models.{key}.serving] kind = \"kserve\" needs `inference_service = \"NAME\"` and `namespace = \"NS\"`"
+                ));
+            }
             _ => {}
+        }
+        if m.infra.strategy == InfraStrategy::KserveCanary
+            && (m.infra.inference_service.is_none() || m.infra.namespace.is_none())
+        {
+            return Err(format!(
+                "[models.{key}.infra] strategy = \"kserve-canary\" needs `inference_service = \"NAME\"` and `namespace = \"NS\"`"
+            ));
         }
         match m.infra.strategy {
             InfraStrategy::Kubectl if m.infra.deployment.is_none() => {
@@ -1360,6 +1382,20 @@ fn validate_argv_values(key: &str, m: &ModelConfig) -> Result<(), String> {
             sv.namespace.as_deref(),
             label,
             LABEL,
+        ),
+        (
+            "serving",
+            "inference_service",
+            sv.inference_service.as_deref(),
+            subdomain,
+            SUBDOMAIN,
+        ),
+        (
+            "infra",
+            "inference_service",
+            inf.inference_service.as_deref(),
+            subdomain,
+            SUBDOMAIN,
         ),
         ("serving", "context", sv.context.as_deref(), text, TEXT),
         (
@@ -1969,7 +2005,7 @@ pub const STARTER: &str = r#"# mlrb.toml — which registry holds the truth abou
 # How the model server picks up the new version after the registry changed.
 # [models.recsys.serving]
 # kind = "none"                  # the server follows the registry by itself; or "http",
-#                                # "kubectl-restart", "kubectl-set-env", "helm-set"
+#                                # "kubectl-restart", "kubectl-set-env", "helm-set", "kserve"
 # reload_url = "http://model-server:8080/reload"     # kind = "http": POSTed {"model", "version"}
 # health_url = "http://model-server:8080/health"     # polled until it reports the target version
 # version_pointer = "/version"   # JSON pointer to the served version in the health answer
@@ -1980,6 +2016,7 @@ pub const STARTER: &str = r#"# mlrb.toml — which registry holds the truth abou
 # release = "model-server"       # helm-set: helm upgrade RELEASE CHART --reuse-values --set KEY=<version>
 # chart = "charts/model-server"
 # set_key = "model.version"
+# inference_service = "recsys"   # kind = "kserve": the InferenceService whose predictor storageUri is set
 # namespace = "ml-serving"
 # context = "prod"
 
@@ -2019,7 +2056,8 @@ pub const STARTER: &str = r#"# mlrb.toml — which registry holds the truth abou
 #                                # "blue-green" (service = "model-server": selector back to the standby colour),
 #                                # "istio" (virtual_service, stable_subset, canary_subset: canary to 0, mirror off,
 #                                #   on the one route splitting between them; route = "NAME" / host = "HOST" pick it),
-#                                # "argo-rollouts" (rollout = "model-server": abort, traffic back to stable)
+#                                # "argo-rollouts" (rollout = "model-server": abort, traffic back to stable),
+#                                # "kserve-canary" (inference_service = "recsys": canaryTrafficPercent 0)
 # deployment = "model-server"    # strategy = "kubectl"
 # release = "model-server"       # strategy = "helm"
 # namespace = "ml-serving"

@@ -22,10 +22,12 @@ pub mod plan;
 pub mod printer;
 pub mod registry;
 pub mod report;
+pub mod repromotion;
 pub mod rollback;
 pub mod secrets;
 pub mod select;
 pub mod serving;
+pub mod signature;
 pub mod statedir;
 pub mod testhooks;
 

@@ -41,6 +41,29 @@ pub enum Step {
         timeout: Duration,
         awaits: bool,
     },
+    /// Point a KServe InferenceService's predictor at the target's artifact: `field` is the
+    /// JSON pointer of its `storageUri`; a canary split is dropped.
+    KservePatch {
+        inference_service: String,
+        namespace: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<String>,
+        field: String,
+        storage_uri: String,
+        version: u64,
+    },
+    /// Wait until the InferenceService is Ready with a new revision (not `previous`) taking
+    /// all traffic; a revision that fails ends the wait with the controller's reason.
+    KserveAwait {
+        inference_service: String,
+        namespace: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<String>,
+        previous: Option<String>,
+        version: u64,
+        #[serde(with = "humantime_serde_secs")]
+        timeout: Duration,
+    },
     /// Re-read the registry and confirm the new state.
     Verify,
 }
@@ -98,6 +121,32 @@ impl Step {
             Step::Command { argv, timeout, .. } => format!(
                 "serving   {}",
                 crate::exec::Cmd::from_argv(argv, *timeout).line()
+            ),
+            Step::KservePatch {
+                inference_service,
+                namespace,
+                field,
+                storage_uri,
+                version,
+                ..
+            } => format!(
+                "serving   kubectl patch inferenceservice/{inference_service} -n {namespace}: {} = {} (v{version})",
+                field.trim_start_matches('/').replace('/', "."),
+                crate::config::redact_str(storage_uri)
+            ),
+            Step::KserveAwait {
+                inference_service,
+                previous,
+                version,
+                timeout,
+                ..
+            } => format!(
+                "serving   wait for inferenceservice/{inference_service} Ready with a new revision{} serving v{version} with all traffic (timeout {})",
+                previous
+                    .as_deref()
+                    .map(|p| format!(" (after {p})"))
+                    .unwrap_or_default(),
+                humantime::format_duration(*timeout)
             ),
             Step::Verify => format!("verify    re-read the registry: {model} live = target only"),
         }
@@ -246,6 +295,26 @@ pub fn check_resumed_serving(
                     crate::config::redact_str(url)
                 ));
             }
+            Step::KservePatch {
+                inference_service,
+                namespace,
+                context,
+                ..
+            }
+            | Step::KserveAwait {
+                inference_service,
+                namespace,
+                context,
+                ..
+            } if serving.kind != ServingKind::Kserve
+                || serving.inference_service.as_deref() != Some(inference_service.as_str())
+                || serving.namespace.as_deref() != Some(namespace.as_str())
+                || serving.context != *context =>
+            {
+                return Err(format!(
+                    "the journal names inferenceservice/{inference_service} in {namespace}, which is not the configured KServe serving"
+                ));
+            }
             Step::AwaitServing { url, .. }
                 if serving.health_url.as_deref() != Some(url.as_str()) =>
             {
@@ -367,6 +436,7 @@ pub fn reload_commands(serving: &ServingConfig, version: u64) -> Vec<Step> {
                 false,
             )]
         }
-        ServingKind::None | ServingKind::Http => Vec::new(),
+        // KServe's steps need the target's artifact location, which only the registry knows.
+        ServingKind::None | ServingKind::Http | ServingKind::Kserve => Vec::new(),
     }
 }

@@ -285,9 +285,261 @@ pub fn converged(
     Ok(())
 }
 
+/// KServe's InferenceService, as kubectl names the resource.
+pub const ISVC: &str = "inferenceservices.serving.kserve.io";
+
+/// kubectl for a KServe serving section.
+pub fn kserve_kubectl(serving: &crate::config::ServingConfig) -> crate::exec::kubectl::Kubectl {
+    crate::exec::kubectl::Kubectl {
+        context: serving.context.clone(),
+        namespace: serving.namespace.clone(),
+    }
+}
+
+/// The JSON pointer of the predictor's `storageUri`: `spec.predictor.model` (KServe's
+/// `modelFormat` style) when there is one, else the framework's own spec (`spec.predictor.sklearn`)
+/// that holds one.
+pub fn storage_uri_field(isvc: &serde_json::Value) -> Result<String, String> {
+    let predictor = isvc
+        .pointer("/spec/predictor")
+        .and_then(serde_json::Value::as_object)
+        .ok_or("it has no spec.predictor")?;
+    if predictor
+        .get("model")
+        .is_some_and(serde_json::Value::is_object)
+    {
+        return Ok("/spec/predictor/model/storageUri".into());
+    }
+    predictor
+        .iter()
+        .find(|(_, v)| v.get("storageUri").is_some())
+        .map(|(k, _)| format!("/spec/predictor/{k}/storageUri"))
+        .ok_or_else(|| {
+            "its predictor has no `model` and no framework spec with a storageUri".to_string()
+        })
+}
+
+/// The predictor's status (`status.components.predictor`) in a few words: Ready, revisions,
+/// traffic, and the controller's failure message when there is one.
+pub fn kserve_state(isvc: &serde_json::Value) -> String {
+    let p = &isvc["status"]["components"]["predictor"];
+    let ready = condition(isvc, "Ready")
+        .map(|c| c["status"].as_str().unwrap_or("Unknown").to_string())
+        .unwrap_or_else(|| "Unknown".into());
+    let mut out = vec![format!("Ready {ready}")];
+    for (k, label) in [
+        ("latestCreatedRevision", "latest created"),
+        ("latestReadyRevision", "latest ready"),
+    ] {
+        if let Some(r) = p[k].as_str() {
+            out.push(format!("{label} {r}"));
+        }
+    }
+    let traffic = traffic(isvc)
+        .iter()
+        .map(|(r, pct)| format!("{r} {pct}%"))
+        .collect::<Vec<_>>();
+    if !traffic.is_empty() {
+        out.push(format!("traffic {}", traffic.join(", ")));
+    }
+    out.join(", ")
+}
+
+fn condition<'a>(isvc: &'a serde_json::Value, kind: &str) -> Option<&'a serde_json::Value> {
+    isvc["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind)
+}
+
+/// The predictor's traffic split: (revision, percent), as Knative's traffic targets say it.
+pub fn traffic(isvc: &serde_json::Value) -> Vec<(String, u64)> {
+    isvc["status"]["components"]["predictor"]["traffic"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            Some((
+                t["revisionName"].as_str()?.to_string(),
+                t["percent"].as_u64().unwrap_or(0),
+            ))
+        })
+        .collect()
+}
+
+/// Why the InferenceService's newest revision failed, in the controller's words: a False
+/// condition's reason and message, or the model status's last failure.
+fn kserve_failure(isvc: &serde_json::Value) -> Option<String> {
+    let failed = [
+        "PredictorConfigurationReady",
+        "LatestDeploymentReady",
+        "PredictorReady",
+        "Ready",
+    ]
+    .iter()
+    .filter_map(|k| condition(isvc, k))
+    .find(|c| c["status"] == "False" && c["reason"].as_str().is_some_and(|r| r.contains("Fail")))
+    .map(|c| {
+        format!(
+            "{}: {}",
+            c["reason"].as_str().unwrap_or(""),
+            c["message"].as_str().unwrap_or("")
+        )
+    });
+    let info = &isvc["status"]["modelStatus"]["lastFailureInfo"];
+    failed.or_else(|| {
+        info["reason"]
+            .as_str()
+            .map(|r| format!("{r}: {}", info["message"].as_str().unwrap_or("")))
+    })
+}
+
+/// Whether the InferenceService serves the change: its controller has observed the spec, it is
+/// Ready, its latest ready revision is the latest created one and not `previous`, and that
+/// revision takes all traffic. `Ok(Some(revision))` when it does, `Ok(None)` while it is on
+/// its way, `Err` with the reason when the new revision failed.
+pub fn kserve_served(
+    isvc: &serde_json::Value,
+    previous: Option<&str>,
+) -> Result<Option<String>, String> {
+    let p = &isvc["status"]["components"]["predictor"];
+    let generation = isvc["metadata"]["generation"].as_u64().unwrap_or(0);
+    let observed = isvc["status"]["observedGeneration"].as_u64().unwrap_or(0);
+    if observed < generation {
+        return Ok(None);
+    }
+    let created = p["latestCreatedRevision"].as_str();
+    let ready = p["latestReadyRevision"].as_str();
+    if created.is_some()
+        && created != ready
+        && let Some(why) = kserve_failure(isvc)
+    {
+        return Err(format!(
+            "revision {} did not become ready: {why}",
+            created.unwrap_or("?")
+        ));
+    }
+    let Some(ready) = ready.filter(|r| Some(*r) == created && Some(*r) != previous) else {
+        return Ok(None);
+    };
+    let all = traffic(isvc)
+        .iter()
+        .all(|(r, pct)| (r == ready) == (*pct == 100) && (r == ready || *pct == 0));
+    let ready_true = condition(isvc, "Ready").is_some_and(|c| c["status"] == "True");
+    Ok((ready_true && all).then(|| ready.to_string()))
+}
+
+/// Polls the InferenceService until `kserve_served` says it serves the change, fails, or
+/// `timeout` passes; says the revision that serves.
+pub fn kserve_await(
+    k: &crate::exec::kubectl::Kubectl,
+    name: &str,
+    previous: Option<&str>,
+    timeout: Duration,
+) -> Result<String, String> {
+    let start = Instant::now();
+    let mut last;
+    loop {
+        match k.get_json(ISVC, name) {
+            Ok(isvc) => match kserve_served(&isvc, previous) {
+                Ok(Some(rev)) => {
+                    return Ok(format!(
+                        "inferenceservice/{name} is Ready: revision {rev} takes all traffic (after {:.1}s)",
+                        start.elapsed().as_secs_f64()
+                    ));
+                }
+                Ok(None) => last = kserve_state(&isvc),
+                Err(why) => {
+                    return Err(format!(
+                        "inferenceservice/{name}: {why} ({}); the previous revision still serves",
+                        kserve_state(&isvc)
+                    ));
+                }
+            },
+            Err(e) => last = e.to_string(),
+        }
+        if start.elapsed() >= timeout {
+            return Err(format!(
+                "inferenceservice/{name} did not serve a new Ready revision within {}: {last}",
+                humantime::format_duration(Duration::from_secs(timeout.as_secs()))
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The merge patch that points the predictor at `uri` (at `field`, a JSON pointer under
+/// `/spec/predictor`) and drops a canary split, so the new revision takes all traffic.
+pub fn kserve_patch(field: &str, uri: &str) -> serde_json::Value {
+    let mut patch = json!({"spec": {"predictor": {"canaryTrafficPercent": null}}});
+    let parts: Vec<&str> = field.trim_start_matches('/').split('/').collect();
+    let mut at = &mut patch;
+    for (i, part) in parts.iter().enumerate() {
+        if i + 1 == parts.len() {
+            at[*part] = json!(uri);
+        } else {
+            if !at[*part].is_object() {
+                at[*part] = json!({});
+            }
+            at = &mut at[*part];
+        }
+    }
+    patch
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kserve_rollback_is_served_only_by_a_new_ready_revision_with_all_traffic() {
+        let mut isvc = json!({"metadata": {"generation": 2},
+            "spec": {"predictor": {"model": {"storageUri": "s3://m/v1"}}},
+            "status": {"observedGeneration": 1,
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "components": {"predictor": {
+                    "latestCreatedRevision": "m-predictor-00001",
+                    "latestReadyRevision": "m-predictor-00001",
+                    "traffic": [{"revisionName": "m-predictor-00001", "percent": 100}]}}}});
+        let prev = Some("m-predictor-00001");
+        assert_eq!(kserve_served(&isvc, prev), Ok(None), "not observed yet");
+        isvc["status"]["observedGeneration"] = json!(2);
+        assert_eq!(
+            kserve_served(&isvc, prev),
+            Ok(None),
+            "still the previous revision"
+        );
+        isvc["status"]["components"]["predictor"]["latestCreatedRevision"] =
+            json!("m-predictor-00002");
+        isvc["status"]["conditions"] = json!([{"type": "Ready", "status": "False",
+            "reason": "RevisionFailed", "message": "Revision \"m-predictor-00002\" failed"}]);
+        assert_eq!(
+            kserve_served(&isvc, prev),
+            Err("revision m-predictor-00002 did not become ready: RevisionFailed: Revision \"m-predictor-00002\" failed".into())
+        );
+        isvc["status"]["conditions"] = json!([{"type": "Ready", "status": "True"}]);
+        isvc["status"]["components"]["predictor"]["latestReadyRevision"] =
+            json!("m-predictor-00002");
+        isvc["status"]["components"]["predictor"]["traffic"] = json!([
+            {"revisionName": "m-predictor-00001", "percent": 90},
+            {"revisionName": "m-predictor-00002", "percent": 10}]);
+        assert_eq!(kserve_served(&isvc, prev), Ok(None), "a canary split");
+        isvc["status"]["components"]["predictor"]["traffic"] =
+            json!([{"revisionName": "m-predictor-00002", "percent": 100}]);
+        assert_eq!(
+            kserve_served(&isvc, prev),
+            Ok(Some("m-predictor-00002".into()))
+        );
+        assert_eq!(
+            storage_uri_field(&json!({"spec": {"predictor": {"sklearn": {"storageUri": "x"}}}})),
+            Ok("/spec/predictor/sklearn/storageUri".into())
+        );
+        assert_eq!(
+            kserve_patch("/spec/predictor/model/storageUri", "s3://m/v0"),
+            json!({"spec": {"predictor": {"canaryTrafficPercent": null,
+                "model": {"storageUri": "s3://m/v0"}}}})
+        );
+    }
 
     #[test]
     fn a_template_difference_names_the_container_and_the_variable() {

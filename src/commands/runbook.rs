@@ -16,6 +16,7 @@ fn text(topic: RunbookTopic) -> &'static str {
         RunbookTopic::Drill => include_str!("../../runbooks/quarterly-drill.md"),
         RunbookTopic::Gitops => include_str!("../../runbooks/gitops-managed.md"),
         RunbookTopic::Shadow => include_str!("../../runbooks/shadow-stop.md"),
+        RunbookTopic::Kserve => include_str!("../../runbooks/served-by-kserve.md"),
     }
 }
 

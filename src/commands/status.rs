@@ -547,14 +547,10 @@ pub fn anomalies(
                 ),
             });
         }
-        if v.was_rolled_back_from() {
+        if let Some(message) = crate::repromotion::repromoted(v) {
             out.push(Anomaly {
                 kind: "live_was_rolled_back_from",
-                message: format!(
-                    "the live version v{} was rolled back from before (event {}); it is live again",
-                    v.version,
-                    v.tag(tags::EVENT_ID).unwrap_or("?")
-                ),
+                message,
             });
         }
         if v.status != "READY" {

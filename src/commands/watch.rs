@@ -81,6 +81,8 @@ struct Watched {
     blind: bool,
     next: Instant,
     phase: Phase,
+    /// Tells once when a version rolled back from is live again without an mlrb rollback.
+    repromotion: crate::repromotion::Guard,
     /// The rollback the breach calls for was refused or failed (why): retried at every check
     /// while the breach lasts, notified once.
     blocked: Option<String>,
@@ -403,6 +405,7 @@ fn watched(ctx: &Ctx, key: &str, alias: Option<&str>) -> Result<Watched> {
         phase: Phase::Watching,
         blocked: None,
         recommended: false,
+        repromotion: Default::default(),
     })
 }
 
@@ -518,6 +521,13 @@ fn check(c: &Controller, w: &mut Watched, read: std::result::Result<Snapshot, Pr
     let (log, n) = (&c.log, c.n);
     let key = w.target.key.clone();
     ensure_baseline(c.reg, w, log);
+    match w.repromotion.look(c.reg, &w.target) {
+        crate::repromotion::Found::Repromoted(text) => notify(n, log, &key, "repromoted", &text),
+        crate::repromotion::Found::Unreadable(why) => {
+            log.line("warn", &key, "registry_error", &why)
+        }
+        crate::repromotion::Found::Nothing => {}
+    }
     if let Phase::PostRollback { until, .. } = w.phase
         && Instant::now() >= until
     {

@@ -618,6 +618,68 @@ impl Registry for MlflowRegistry {
         Ok(out)
     }
 
+    /// The server reads the file wherever the artifact lives (its own artifact store, a
+    /// proxied `mlflow-artifacts:` root, object storage it holds credentials for): the route
+    /// MLflow's UI reads a version's files through.
+    fn model_file(&self, name: &str, version: u64) -> Result<Option<String>> {
+        let url = format!("{}/model-versions/get-artifact", self.base);
+        let query = [
+            ("name", name.to_string()),
+            ("version", version.to_string()),
+            ("path", "MLmodel".to_string()),
+        ];
+        // Not retried: an unreadable signature is a warning in the plan, and a server that
+        // cannot reach the artifact store (a 500 for every `s3://` source) must not add
+        // backoff to every rollback.
+        let started = std::time::Instant::now();
+        let resp = self
+            .http
+            .send(
+                |c| {
+                    let within = self.http.timeout.min(std::time::Duration::from_secs(10));
+                    self.authed(c.get(&url).query(&query).timeout(within))
+                },
+                false,
+            )
+            .map_err(|e| self.transport_since(e, Some(started)))?;
+        let status = resp.status().as_u16();
+        let ct = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = resp.text().map_err(|e| self.transport(e))?;
+        if (200..300).contains(&status) {
+            return Ok(Some(body));
+        }
+        if status == 404 {
+            return Ok(None);
+        }
+        let what = format!("the MLmodel file of version {version} of model `{name}`");
+        interpret(&self.base, &self.auth, status, &ct, &body, &what)
+            .map_err(|e| self.forbidden(e, "GET", "model-versions/get-artifact", &what))?;
+        Err(RegistryError::Server {
+            url: self.base.clone(),
+            status,
+            message: one_line(&body, 160),
+            credential: None,
+        })
+    }
+
+    fn download_uri(&self, name: &str, version: u64) -> Result<String> {
+        #[derive(Deserialize)]
+        struct Resp {
+            artifact_uri: String,
+        }
+        let r: Resp = self.get(
+            "model-versions/get-download-uri",
+            &[("name", name.to_string()), ("version", version.to_string())],
+            &format!("version {version} of model `{name}`"),
+        )?;
+        Ok(r.artifact_uri)
+    }
+
     fn run_metrics(&self, run_id: &str) -> Result<BTreeMap<String, f64>> {
         #[derive(Deserialize)]
         struct Metric {

@@ -218,6 +218,18 @@ pub trait Registry: Send + Sync {
         tag_keys: &[String],
         aliases: &[String],
     ) -> Result<()>;
+    /// The version's `MLmodel` file (flavors, signature) as the registry serves it; `None` when
+    /// the version has none where the registry can read it.
+    fn model_file(&self, name: &str, version: u64) -> Result<Option<String>> {
+        let v = self.get_version(name, version)?;
+        Ok(local_source(&v.source)
+            .and_then(|p| std::fs::read_to_string(std::path::Path::new(p).join("MLmodel")).ok()))
+    }
+    /// Where the version's artifact lives, as a model server loads it (`s3://…`, a path): a
+    /// `models:/` or `runs:/` source resolved by the registry.
+    fn download_uri(&self, name: &str, version: u64) -> Result<String> {
+        Ok(self.get_version(name, version)?.source)
+    }
     /// A training run's params and tags (params first when a key is both): where teams record
     /// the dataset a model was trained on. A registry without runs has none.
     fn run_fields(&self, _run_id: &str) -> Result<BTreeMap<String, String>> {
@@ -232,6 +244,14 @@ pub trait Registry: Send + Sync {
             ),
         })
     }
+}
+
+/// The local directory a version's source names (`/path`, `file:///path`, `file:/path`).
+pub fn local_source(source: &str) -> Option<&str> {
+    source
+        .strip_prefix("file://")
+        .or_else(|| source.strip_prefix("file:"))
+        .or_else(|| source.starts_with('/').then_some(source))
 }
 
 /// Every version of a model, newest first, failing with `NotFound` for an unknown model.

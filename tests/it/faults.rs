@@ -61,8 +61,8 @@ fn every_request_of_a_rollback_survives(fault: Fault) {
         .run(&["rollback", "model", &m, "--yes"])
         .code(0);
     let total = probe.requests();
-    // 22 today: the versions and the model (an unfinished rollback recorded in the registry?),
-    // read at once, the bakery lease (doorway write, read, numbered write, read), two
+    // 24 today: the versions and the model (an unfinished rollback recorded in the registry?),
+    // read at once, the two MLmodel files of the feature-schema gate, the bakery lease (doorway write, read, numbered write, read), two
     // transitions, six tag writes ×2 (the reference's five and the history), the verify's read
     // of the versions the rollback changed (which the report reuses), the lease's removal.
     assert!(

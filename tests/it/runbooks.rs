@@ -251,6 +251,9 @@ fn every_runbook_command_block_runs() {
         if book.ends_with("shadow-stop.md") {
             shadow_world(&mut env);
         }
+        let _kserve = book
+            .ends_with("served-by-kserve.md")
+            .then(|| crate::kserve::runbook_world(&mut env));
         let path = format!("{}:{}", bin_dir.display(), env.vars["PATH"]);
         env.set("PATH", path);
         let text = std::fs::read_to_string(&book).unwrap();

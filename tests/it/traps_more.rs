@@ -178,9 +178,14 @@ fn a_version_rolled_back_from_is_reached_with_force() {
         .code(0);
     assert_eq!(b.version(&m, 3).0, mlrb::registry::Stage::Production);
     assert_eq!(b.version(&m, 4).0, mlrb::registry::Stage::Archived);
-    // Without --to, --force is a usage error: it only ever applies to a named version.
-    env.run(&["rollback", "model", &m, "--force", "--yes"])
-        .code(2);
+    // Without --to, --force never makes the automatic choice a version rolled back from.
+    let auto = env.run(&["rollback", "model", &m, "--force", "--dry-run"]);
+    assert!(
+        !auto.stdout.contains("--force goes back to it anyway")
+            && !auto.stdout.contains("v4 was rolled back from"),
+        "{}",
+        auto.stdout
+    );
 }
 
 /// After a rollback, `candidate` says what the rollback says: already rolled back, to v2.

@@ -331,6 +331,12 @@ pub fn touched(m: &ModelConfig, which: Which) -> Vec<Touched> {
                 InfraStrategy::ArgoRollouts => {
                     one("rollouts.argoproj.io", "rollout", &c.rollout, None)
                 }
+                InfraStrategy::KserveCanary => one(
+                    "inferenceservices.serving.kserve.io",
+                    "inferenceservice",
+                    &c.inference_service,
+                    None,
+                ),
                 // Not configured; a strategy added later says here what it changes.
                 _ => Vec::new(),
             }
@@ -357,6 +363,19 @@ pub fn touched(m: &ModelConfig, which: Which) -> Vec<Touched> {
                     shown: format!("deployment/{d}{}", at(&s.namespace, &s.context)),
                     live: Some(live),
                 }],
+                // What git should hold after a KServe rollback (a storageUri) is not a value mlrb
+                // writes: detected and refused under a gitops section, like an Istio reversal.
+                (ServingKind::Kserve, _) => s
+                    .inference_service
+                    .iter()
+                    .map(|n| Touched {
+                        k: k.clone(),
+                        resource: "inferenceservices.serving.kserve.io",
+                        name: n.clone(),
+                        shown: format!("inferenceservice/{n}{}", at(&s.namespace, &s.context)),
+                        live: None,
+                    })
+                    .collect(),
                 _ => Vec::new(),
             }
         }

@@ -7,6 +7,7 @@ mod argo;
 mod blue_green;
 mod helm_rollback;
 mod istio;
+mod kserve_canary;
 mod kubectl_undo;
 mod lease;
 mod shadow;
@@ -121,6 +122,9 @@ impl Infra {
             InfraStrategy::ArgoRollouts => {
                 Some("argo-rollouts; aborting returns all traffic to the stable version")
             }
+            InfraStrategy::KserveCanary => Some(
+                "kserve-canary; the reversal sends all traffic to the previously rolled-out revision",
+            ),
         };
         if let Some(why) = not_for
             && (to_revision.is_some() || history)
@@ -356,6 +360,10 @@ impl Kind for Infra {
             InfraStrategy::ArgoRollouts => {
                 (format!("rollout/{}{at}", name(&c.rollout)), "argo-rollouts")
             }
+            InfraStrategy::KserveCanary => (
+                format!("inferenceservice/{}{at}", name(&c.inference_service)),
+                "kserve-canary",
+            ),
             InfraStrategy::Kubectl | InfraStrategy::None => {
                 (format!("deployment/{}{at}", name(&c.deployment)), "kubectl")
             }
@@ -392,6 +400,7 @@ impl Kind for Infra {
             InfraStrategy::BlueGreen => self.plan_blue_green(req, started.as_ref())?,
             InfraStrategy::Istio => self.plan_istio(req, started.as_ref())?,
             InfraStrategy::ArgoRollouts => self.plan_argo(req, started.as_ref())?,
+            InfraStrategy::KserveCanary => self.plan_kserve_canary(req, started.as_ref())?,
             _ => self.plan_kubectl(ctx, req, &records, started.as_ref())?,
         };
         Ok(match draft {

@@ -40,6 +40,8 @@ pub struct Model {
     verified: Rc<RefCell<Option<Vec<ModelVersion>>>>,
     /// Set when the event ends with a failed step: its registry record stays, as unfinished.
     failed: Rc<std::cell::Cell<bool>>,
+    /// Set by a fresh plan: the feature-schema gate's finding, for the journal and report.
+    schema_record: RefCell<Vec<Entry>>,
 }
 
 /// The lease, held until the event closes; kept as the record of an unfinished rollback when
@@ -70,6 +72,7 @@ impl Model {
             known: RefCell::new(None),
             verified: Rc::default(),
             failed: Rc::new(std::cell::Cell::new(false)),
+            schema_record: RefCell::default(),
         }
     }
 }
@@ -166,7 +169,11 @@ impl Step for ModelStep {
                     .map(|_| format!("audit tags on v{version} (role {role})"))
                     .map_err(|e| e.to_string())
             }
-            PlanStep::Reload { .. } | PlanStep::AwaitServing { .. } | PlanStep::Command { .. } => {
+            PlanStep::Reload { .. }
+            | PlanStep::AwaitServing { .. }
+            | PlanStep::Command { .. }
+            | PlanStep::KservePatch { .. }
+            | PlanStep::KserveAwait { .. } => {
                 serving_step(&self.http, &self.serving, name, &self.step).map_err(|(_, e)| e)
             }
             PlanStep::Verify => Err("verification is the engine's last step".into()),
@@ -199,6 +206,10 @@ impl Kind for Model {
             .borrow()
             .as_ref()
             .map(|(_, p)| (p.steps.clone(), p.mode.clone()))
+    }
+
+    fn journal_records(&self) -> Vec<Entry> {
+        self.schema_record.borrow().clone()
     }
 
     fn ending(&self, ending: crate::rollback::Ending) -> crate::rollback::Ending {
@@ -485,7 +496,30 @@ impl Model {
             .into());
         }
         serving_preflight(&target.serving)?;
-        let plan = plan::model_rollback(
+        let schema = live
+            .iter()
+            .map(|v| v.version)
+            .max()
+            .map(|l| crate::signature::check(reg, name, choice.version.version, l));
+        if let Some(crate::signature::Check::Compared(c)) = &schema
+            && c.blocks()
+            && !self.force
+        {
+            return Err(CliError::new(
+                ExitStatus::NoTarget,
+                format!(
+                    "pre-flight failed for v{} of `{name}`: feature schema: {}; nothing was changed",
+                    choice.version.version,
+                    c.summary()
+                ),
+            )
+            .with_hint(format!(
+                "roll the feature pipeline back with it (`mlrb rollback features {}`), pick another target with --to V, or, if the serving layer supplies those inputs, go ahead with --force",
+                target.key
+            ))
+            .into());
+        }
+        let mut plan = plan::model_rollback(
             &target.key,
             name,
             &target.mode,
@@ -493,6 +527,11 @@ impl Model {
             &choice.version,
             &target.serving,
         );
+        if target.serving.kind == crate::config::ServingKind::Kserve {
+            let steps = kserve_steps(reg, name, &target.serving, choice.version.version)?;
+            let at = plan.steps.len().saturating_sub(1);
+            plan.steps.splice(at..at, steps);
+        }
         let mut text = format!(
             "Rollback plan for {name} ({}, {}): {} → v{}\n  target: {}\n",
             reg.location(),
@@ -531,6 +570,30 @@ impl Model {
                 fmt_versions(&live_ids)
             ));
         }
+        let mut record = Vec::new();
+        match &schema {
+            Some(crate::signature::Check::Compared(c)) if c.blocks() => {
+                let n = format!("feature schema: {}; --force goes ahead anyway", c.summary());
+                text.push_str(&format!("  ! {n}\n"));
+                record.push(n);
+            }
+            Some(crate::signature::Check::Compared(c)) => {
+                text.push_str(&format!("  schema: {}\n", c.summary()));
+                record.push(format!("feature schema checked: {}", c.summary()));
+            }
+            Some(crate::signature::Check::NotCompared(why)) => {
+                let n = format!("feature schema: {why}");
+                text.push_str(&format!("  ! {n}\n"));
+                record.push(n);
+            }
+            None => {}
+        }
+        // Journaled with the event's header (never a warning on stderr, which stays for what
+        // goes wrong): the report states what the gate found.
+        *self.schema_record.borrow_mut() = record
+            .into_iter()
+            .map(|text| Entry::Note { text })
+            .collect();
         text.push_str(&plan.render());
         // Metrics never block a rollback: without a baseline it goes on, judged on hard
         // thresholds only.
@@ -581,6 +644,24 @@ impl Model {
                 .map(|v| (v.version, v.tags.clone()))
                 .collect(),
         );
+        let mut out = out;
+        if let Planned::Plan(p) = &mut out {
+            p.view.insert(
+                "schema".into(),
+                match &schema {
+                    Some(crate::signature::Check::Compared(c)) => serde_json::json!({
+                        "compared": true,
+                        "blocks": c.blocks(),
+                        "summary": c.summary(),
+                        "detail": c,
+                    }),
+                    Some(crate::signature::Check::NotCompared(why)) => {
+                        serde_json::json!({"compared": false, "summary": why})
+                    }
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
         *self.planned.borrow_mut() = Some((baseline, plan));
         *self.known.borrow_mut() = Some(crate::commands::changes::Known {
             reg: self.reg.clone(),
@@ -638,6 +719,28 @@ impl Model {
             steps,
         };
         check_journaled_serving(&self.target, &plan, event)?;
+        // A journaled artifact location is patched into the InferenceService only if the
+        // registry still resolves the target to it.
+        for s in &plan.steps {
+            if let PlanStep::KservePatch {
+                storage_uri,
+                version,
+                ..
+            } = s
+                && self
+                    .reg
+                    .download_uri(&plan.registered_name, *version)
+                    .ok()
+                    .as_deref()
+                    != Some(storage_uri.as_str())
+            {
+                return Err(CliError::usage(format!(
+                    "cannot resume {event}: the journal points the InferenceService at {}, which is not where the registry keeps v{version}; nothing was changed",
+                    crate::config::redact_str(storage_uri)
+                ))
+                .into());
+            }
+        }
         // The plan's premises: nothing but what it goes from and to may be live now. A version
         // made live since (a new deploy) means the plan is stale: finishing it would leave two
         // live versions.
@@ -1244,11 +1347,137 @@ pub(crate) fn serving_step(
                     Ok(done)
                 }
             }),
+        PlanStep::KservePatch {
+            inference_service,
+            namespace,
+            context,
+            field,
+            storage_uri,
+            ..
+        } => {
+            let k = crate::exec::kubectl::Kubectl {
+                context: context.clone(),
+                namespace: Some(namespace.clone()),
+            };
+            let patch = serving::kserve_patch(field, storage_uri).to_string();
+            k.cmd([
+                "patch",
+                serving::ISVC,
+                inference_service.as_str(),
+                "--type=merge",
+                "-p",
+                patch.as_str(),
+            ])
+            .timeout(std::time::Duration::from_secs(60))
+            .run()
+            .map(|_| {
+                format!(
+                    "inferenceservice/{inference_service}: {} = {}",
+                    field.trim_start_matches('/').replace('/', "."),
+                    crate::config::redact_str(storage_uri)
+                )
+            })
+            .map_err(|e| {
+                let shown = format!("inferenceservice/{inference_service}");
+                let (msg, hint) = crate::exec::kubectl::explain_in(&e, &shown, "serving");
+                (
+                    ExitStatus::Failure,
+                    match hint {
+                        Some(h) => format!("{msg} (next: {h})"),
+                        None => msg,
+                    },
+                )
+            })
+        }
+        PlanStep::KserveAwait {
+            inference_service,
+            namespace,
+            context,
+            previous,
+            timeout,
+            ..
+        } => {
+            let k = crate::exec::kubectl::Kubectl {
+                context: context.clone(),
+                namespace: Some(namespace.clone()),
+            };
+            serving::kserve_await(&k, inference_service, previous.as_deref(), *timeout)
+                .map_err(|e| (ExitStatus::Failure, e))
+        }
         _ => Err((
             ExitStatus::Failure,
             format!("not a serving step: {}", step.describe(name)),
         )),
     }
+}
+
+/// A KServe serving section's steps for a rollback to `version`: the artifact location the
+/// registry resolves (`models:/`, `runs:/` sources included), the InferenceService read for
+/// where its predictor keeps `storageUri` and which revision serves now.
+fn kserve_steps(
+    reg: &dyn Registry,
+    name: &str,
+    serving: &crate::config::ServingConfig,
+    version: u64,
+) -> Result<Vec<PlanStep>> {
+    let isvc_name = serving.inference_service.clone().unwrap_or_default();
+    let namespace = serving.namespace.clone().unwrap_or_default();
+    let uri = reg.download_uri(name, version).map_err(|e| {
+        CliError::new(
+            ExitStatus::Failure,
+            format!(
+                "cannot resolve where the artifact of v{version} lives: {e}; nothing was changed"
+            ),
+        )
+    })?;
+    let k = serving::kserve_kubectl(serving);
+    let shown = format!("inferenceservice/{isvc_name} (namespace {namespace})");
+    let isvc = k.get_json(serving::ISVC, &isvc_name).map_err(|e| {
+        let (msg, hint) = crate::exec::kubectl::explain_in(&e, &shown, "serving");
+        let status = if e.stderr().contains("NotFound") || e.stderr().contains("not found") {
+            ExitStatus::Usage
+        } else {
+            ExitStatus::Failure
+        };
+        let err = CliError::new(status, format!("[serving] {msg}; nothing was changed"));
+        match hint {
+            Some(h) => err.with_hint(h),
+            None => err,
+        }
+    })?;
+    let field = serving::storage_uri_field(&isvc).map_err(|why| {
+        CliError::usage(format!(
+            "[serving] {shown} cannot be pointed at an artifact: {why}; nothing was changed"
+        ))
+    })?;
+    // Already pointing there: no new revision will come; the wait is for it to be Ready.
+    let previous = (isvc.pointer(&field).and_then(serde_json::Value::as_str) != Some(uri.as_str()))
+        .then(|| {
+            isvc["status"]["components"]["predictor"]["latestReadyRevision"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .flatten();
+    Ok(vec![
+        PlanStep::KservePatch {
+            inference_service: isvc_name.clone(),
+            namespace: namespace.clone(),
+            context: serving.context.clone(),
+            field,
+            storage_uri: uri,
+            version,
+        },
+        PlanStep::KserveAwait {
+            inference_service: isvc_name,
+            namespace,
+            context: serving.context.clone(),
+            previous,
+            version,
+            timeout: serving
+                .timeout
+                .unwrap_or(std::time::Duration::from_secs(300)),
+        },
+    ])
 }
 
 /// A kubectl serving Deployment at 0 replicas: `rollout status` says it rolled out, and
