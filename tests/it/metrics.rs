@@ -334,6 +334,35 @@ fn deploy_manifest_config_loads() {
         .code(0);
 }
 
+/// The arguments deploy/mlrb-watch.yaml gives the container are ones this mlrb accepts (clap
+/// checks every argument before it acts on a trailing `--help`), so the manifest cannot drift
+/// from the flags.
+#[test]
+fn deploy_manifest_args_parse() {
+    let yaml =
+        std::fs::read_to_string(crate::common::repo_root().join("deploy/mlrb-watch.yaml")).unwrap();
+    let start = yaml
+        .find("          args:\n")
+        .expect("the manifest has container args")
+        + "          args:\n".len();
+    let args: Vec<String> = yaml[start..]
+        .lines()
+        .map_while(|l| l.strip_prefix("            - "))
+        .map(|a| a.trim_matches('"').to_string())
+        .collect();
+    assert!(args.len() > 3 && args[0] == "watch", "{args:?}");
+    let env = TestEnv::new();
+    let with = |extra: Option<&str>| {
+        let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+        a.extend(extra);
+        a.push("--help");
+        env.run(&a)
+    };
+    with(None).code(0);
+    // The check itself can fail: an argument this mlrb does not know is refused.
+    with(Some("--no-such-flag")).code(2);
+}
+
 /// Baseline source = "run": the rollback target's MLflow run metrics, on the real server.
 #[test]
 fn baseline_from_the_targets_mlflow_run() {
