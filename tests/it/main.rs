@@ -15,6 +15,7 @@ mod features;
 mod generated;
 mod infra;
 mod journal_compat;
+mod json_plan;
 mod metrics;
 mod report;
 mod resume;
