@@ -245,18 +245,43 @@ pub fn find(
     mode: &LiveMode,
     to: Option<u64>,
 ) -> registry::Result<Result<Choice, Vec<String>>> {
+    find_with_model(reg, name, mode, to, &reg.get_model(name)?)
+}
+
+/// `find` for a caller that has read the registered model already (to settle the live mode):
+/// it is not read again.
+pub fn find_with_model(
+    reg: &dyn Registry,
+    name: &str,
+    mode: &LiveMode,
+    to: Option<u64>,
+    model: &registry::RegisteredModel,
+) -> registry::Result<Result<Choice, Vec<String>>> {
     // The newest live version is one read; only when an earlier rollback made it live does
-    // the answer need every live version, so only then is the model listed in full.
-    let model = reg.get_model(name)?;
+    // the answer need every live version, so only then is the model listed in full. That read
+    // and the designated targets' search go out together (two connections): neither needs the
+    // other, and each is a round trip.
     let newest_live = match mode {
         LiveMode::Alias(a) => model.aliases.get(a).copied(),
         LiveMode::Stage => model.latest.get(&Stage::Production).copied(),
     };
-    if let Some(n) = newest_live
-        && reg
-            .get_version(name, n)
-            .is_ok_and(|v| v.tag(tags::ROLE) == Some(tags::ROLE_TARGET))
-    {
+    let search_baselines = || {
+        reg.search_versions(
+            name,
+            &VersionQuery::tagged(tags::HEALTHY_BASELINE, "true", BASELINE_PAGE),
+        )
+    };
+    let (live_is_target, baselines) = std::thread::scope(|s| {
+        let baselines = (to.is_none() && newest_live.is_some()).then(|| s.spawn(search_baselines));
+        let live_is_target = newest_live.is_some_and(|n| {
+            reg.get_version(name, n)
+                .is_ok_and(|v| v.tag(tags::ROLE) == Some(tags::ROLE_TARGET))
+        });
+        let baselines =
+            baselines.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (live_is_target, baselines)
+    });
+    if live_is_target {
         let versions = registry::all_versions(reg, name)?;
         let live = registry::live_versions(&versions, mode);
         if let Some(done) = already_rolled_back(&live, to) {
@@ -297,10 +322,10 @@ pub fn find(
             &[],
         ));
     }
-    let baselines = reg.search_versions(
-        name,
-        &VersionQuery::tagged(tags::HEALTHY_BASELINE, "true", BASELINE_PAGE),
-    )?;
+    let baselines = match baselines {
+        Some(found) => found?,
+        None => search_baselines()?,
+    };
     if let Ok(c) = choose(mode, &live_of(&baselines), None, false, &baselines, &[]) {
         return Ok(Ok(c));
     }

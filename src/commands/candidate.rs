@@ -26,19 +26,18 @@ pub fn run(ctx: &Ctx, args: &CandidateArgs) -> Result<ExitStatus> {
     let designate = args.designate.as_deref().map(parse_version).transpose()?;
     let reg = ctx.registry()?;
     let reg = reg.as_ref();
-    if !target.mode_chosen {
-        // Rollback and candidate agree on what is live: the same rule, one model read.
-        let model = reg
-            .get_model(&target.registered_name)
-            .map_err(|e| unknown_model(reg, &target.registered_name, e))?;
-        crate::commands::settle_mode(&mut target, &model)?;
-    }
+    // Read once: rollback and candidate agree on what is live (the same rule settles the
+    // mode from it), and the choice starts from the same read.
+    let model = reg
+        .get_model(&target.registered_name)
+        .map_err(|e| unknown_model(reg, &target.registered_name, e))?;
+    crate::commands::settle_mode(&mut target, &model)?;
     let name = target.registered_name.as_str();
     if let Some(v) = designate {
-        return designate_target(ctx, reg, &target, v);
+        return designate_target(ctx, reg, &target, v, &model);
     }
-    let choice =
-        select::find(reg, name, &target.mode, to).map_err(|e| unknown_model(reg, name, e))?;
+    let choice = select::find_with_model(reg, name, &target.mode, to, &model)
+        .map_err(|e| unknown_model(reg, name, e))?;
     match choice {
         Ok(c) => {
             if ctx.printer.json() {
@@ -80,6 +79,7 @@ fn designate_target(
     reg: &dyn crate::registry::Registry,
     target: &crate::config::ModelTarget,
     version: u64,
+    model: &crate::registry::RegisteredModel,
 ) -> Result<ExitStatus> {
     let name = target.registered_name.as_str();
     let v = reg
@@ -107,13 +107,7 @@ fn designate_target(
             .then_some(v.version)
             .into_iter()
             .collect(),
-        LiveMode::Alias(a) => reg
-            .get_model(name)?
-            .aliases
-            .get(a)
-            .copied()
-            .into_iter()
-            .collect(),
+        LiveMode::Alias(a) => model.aliases.get(a).copied().into_iter().collect(),
     };
     let who = super::rollback::triggered_by(None)?;
     let stamp = clock::fmt(clock::now());

@@ -239,12 +239,22 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         for event in crate::journal::unfinished(&records, &target.registered_name, &reg.location())
         {
             let (done, total, next) = crate::journal::progress(&records, event);
+            let (why, again) = if crate::journal::last_outcome(&records, event)
+                == Some(crate::journal::NOT_CONVERGED)
+            {
+                (
+                    "the registry is rolled back, but serving has not converged on the target",
+                    " (or the same command again)",
+                )
+            } else {
+                ("interrupted, failed, or still running", "")
+            };
             st.anomalies.insert(
                 0,
                 Anomaly {
                     kind: "interrupted_rollback",
                     message: format!(
-                        "rollback {event} did not finish (interrupted, failed, or still running): {done} of {total} steps done{}; finish it with `mlrb rollback model {key} --resume`",
+                        "rollback {event} did not finish ({why}): {done} of {total} steps done{}; finish it with `mlrb rollback model {key} --resume`{again}",
                         next.map(|n| format!(", next: {}", n.split_whitespace().collect::<Vec<_>>().join(" "))).unwrap_or_default()
                     ),
                 },

@@ -176,7 +176,14 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
     if req.dry_run {
         p.status("dry run: nothing was changed");
         if p.json() {
-            let mut v = view(&plan, req, None, "dry_run", "nothing was changed", &lines);
+            let mut v = view(
+                &plan,
+                req,
+                None,
+                "dry_run",
+                "nothing was changed",
+                (&subject, &kind.command()),
+            );
             if let Some(t) = req.detected_at {
                 v.insert("detected_at".into(), crate::clock::fmt(t).into());
             }
@@ -273,7 +280,14 @@ pub fn run(ctx: &Ctx, kind: &dyn Kind, req: &Request) -> anyhow::Result<ExitStat
         ending.hint.clone(),
         kind.take_known().as_ref(),
         |outcome, m, r| {
-            let mut v = view(&plan, req, Some(&event), outcome, &ending.message, &lines);
+            let mut v = view(
+                &plan,
+                req,
+                Some(&event),
+                outcome,
+                &ending.message,
+                (&subject, &kind.command()),
+            );
             v.extend(ending.view.clone());
             if let Some(m) = m {
                 v.insert("mttr".into(), serde_json::to_value(m).unwrap_or_default());
@@ -309,14 +323,35 @@ fn plan_lines(plan: &Plan) -> Vec<String> {
     lines
 }
 
-/// The outcome's one serde view: what every kind says, then the kind's own fields.
+/// Every step of the plan as `-o json` shows it, the verification last: objects of one shape
+/// (`StepView`), with the rollback's target where a step names none.
+fn plan_views(plan: &Plan, subject: &super::Subject) -> Vec<super::StepView> {
+    let mut views: Vec<super::StepView> = plan.steps.iter().map(|s| s.view()).collect();
+    views.push(super::StepView {
+        kind: "verify".into(),
+        target: None,
+        before: None,
+        after: None,
+        command: None,
+        line: plan.verify_line.clone(),
+    });
+    for v in &mut views {
+        if v.target.is_none() {
+            v.target = Some(subject.target.clone());
+        }
+    }
+    views
+}
+
+/// The outcome's one serde view: what every kind says, then the kind's own fields, the change
+/// as a whole (typed command, tagged target, from → to) and the plan's steps as objects.
 fn view(
     plan: &Plan,
     req: &Request,
     event: Option<&str>,
     outcome: &str,
     message: &str,
-    lines: &[String],
+    (subject, command): (&super::Subject, &str),
 ) -> serde_json::Map<String, serde_json::Value> {
     let mut v = serde_json::Map::new();
     v.insert("event_id".into(), event.into());
@@ -326,7 +361,22 @@ fn view(
     for (k, x) in &plan.view {
         v.insert(k.clone(), x.clone());
     }
-    v.insert("plan".into(), lines.into());
+    let action = crate::journal::RollbackCommand::of(command);
+    let target = crate::journal::Target::of(&action, &subject.target, &subject.place);
+    v.insert(
+        "change".into(),
+        serde_json::json!({
+            "command": action,
+            "target": target,
+            "mode": plan.mode,
+            "before": plan.from,
+            "after": (plan.to != 0).then_some(plan.to),
+        }),
+    );
+    v.insert(
+        "plan".into(),
+        serde_json::to_value(plan_views(plan, subject)).unwrap_or_default(),
+    );
     v
 }
 

@@ -96,11 +96,58 @@ impl From<String> for StepFailure {
     }
 }
 
+/// One step of a plan as `-o json` shows it: the same fields for every kind (absent ones are
+/// `null`), so a script reads a plan without parsing prose.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StepView {
+    /// What the step does, by what: `registry.transition_stage`, `registry.set_alias`,
+    /// `registry.set_tags`, `serving.reload`, `serving.await`, `serving.command`, `command`
+    /// (kubectl, helm, git, dvc), `git2`, `http`, `verify`.
+    pub kind: String,
+    /// What it changes or reads (`recsys v2`, `deployment/ms (ns ml)`).
+    pub target: Option<String>,
+    /// The value it replaces, when the plan knows it.
+    pub before: Option<String>,
+    /// The value it sets (or waits for).
+    pub after: Option<String>,
+    /// The command or request it runs, as the plan prints it.
+    pub command: Option<String>,
+    /// The step's line in the printed plan and the journal.
+    pub line: String,
+}
+
+impl StepView {
+    /// A step known only by its line: a command (`kubectl …`, `helm …`, `git …`, `dvc …`), or
+    /// a line led by what runs it (`run       dvc …`, `git2      restore …`, `http      POST …`).
+    pub fn of_line(line: String) -> StepView {
+        let (tool, rest) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+        let (kind, command) = match tool {
+            "kubectl" | "helm" | "git" | "dvc" => ("command".to_string(), line.clone()),
+            "run" => ("command".to_string(), rest.trim().to_string()),
+            "" => ("step".to_string(), line.clone()),
+            t => (t.to_string(), rest.trim().to_string()),
+        };
+        StepView {
+            kind,
+            target: None,
+            before: None,
+            after: None,
+            command: Some(command),
+            line,
+        }
+    }
+}
+
 /// One change a rollback makes. The engine journals its start before `run` (write-ahead), so a
 /// crash mid-step is visible; a resumed rollback asks `done` before running it again.
 pub trait Step {
     /// The step as the plan and the journal show it.
     fn line(&self) -> String;
+    /// The step as `-o json` shows it. By default read from its line; the engine fills in the
+    /// rollback's target when the step names none.
+    fn view(&self) -> StepView {
+        StepView::of_line(self.line())
+    }
     /// Whether the world already shows this step's effect (a resumed rollback skips it).
     fn done(&self) -> bool {
         false

@@ -468,6 +468,22 @@ fn dry_run_json_is_a_document() {
     assert_eq!(v["outcome"], "dry_run");
     assert!(v["plan"].as_array().unwrap().len() >= 3, "{v}");
     assert_eq!(sh(&r.dir, "git", &["rev-parse", "HEAD"], &[]), r.bad);
+    // The plan's steps are objects of the one shape every kind uses (tests/it/json_plan.rs).
+    assert_eq!(v["change"]["command"]["kind"], "rollback_features", "{v}");
+    assert_eq!(v["change"]["target"]["kind"], "repository", "{v}");
+    assert_eq!(v["change"]["target"]["path"], "feature_pipeline", "{v}");
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\b[0-9a-f]{7,40}\b", "[COMMIT]");
+    settings.add_filter(&r.env.path().display().to_string(), "[DIR]");
+    settings.bind(|| {
+        insta::assert_snapshot!(
+            "features_dry_run_plan",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"change": v["change"], "plan": v["plan"]})
+            )
+            .unwrap()
+        )
+    });
 }
 
 /// `status` names an interrupted feature rollback of the model, with the command that

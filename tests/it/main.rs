@@ -19,6 +19,7 @@ mod gitops;
 mod image;
 mod infra;
 mod journal_compat;
+mod json_plan;
 mod kserve;
 mod metrics;
 mod report;

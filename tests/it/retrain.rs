@@ -752,12 +752,13 @@ fn dry_run_json_is_a_document() {
     assert_eq!(v["dataset_version"], "ds-1", "{v}");
     let plan = v["plan"].as_array().unwrap();
     assert!(
-        plan[0]
+        plan[0]["line"]
             .as_str()
             .unwrap()
             .contains("\"MLRB_EVENT_ID\":\"<event id>\""),
         "{v}"
     );
+    assert_eq!(plan[0]["kind"], "http", "{v}");
     assert!(server.requests().is_empty());
 }
 

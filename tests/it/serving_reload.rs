@@ -322,7 +322,9 @@ fn a_rerun_after_a_serving_rollout_that_never_became_ready_finishes_it() {
     let status = env.run(&["status", &m]);
     status.code(0);
     assert!(
-        status.stdout.contains("did not finish") && status.stdout.contains("--resume"),
+        status.stdout.contains("did not finish")
+            && status.stdout.contains("serving has not converged")
+            && status.stdout.contains("--resume"),
         "{}",
         status.stdout
     );

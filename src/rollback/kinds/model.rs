@@ -98,6 +98,114 @@ impl Step for ModelStep {
         self.step.describe(&self.name)
     }
 
+    fn view(&self) -> crate::rollback::StepView {
+        let name = &self.name;
+        let v = |n: &u64| format!("v{n}");
+        let (kind, target, before, after, command) = match &self.step {
+            PlanStep::Stage { version, from, to } => (
+                "registry.transition_stage",
+                format!("{name} v{version}"),
+                Some(from.to_string()),
+                Some(to.to_string()),
+                None,
+            ),
+            PlanStep::Alias {
+                alias,
+                version,
+                previous,
+            } => (
+                "registry.set_alias",
+                format!("{name} @{alias}"),
+                previous.as_ref().map(v),
+                Some(v(version)),
+                None,
+            ),
+            PlanStep::Tags { version, role } => (
+                "registry.set_tags",
+                format!("{name} v{version}"),
+                None,
+                Some(format!("{}={role}", tags::ROLE)),
+                None,
+            ),
+            PlanStep::Reload { url, version } => (
+                "serving.reload",
+                crate::config::redact_str(url),
+                None,
+                Some(v(version)),
+                Some(self.line().trim_start_matches("serving").trim().to_string()),
+            ),
+            PlanStep::AwaitServing { url, version, .. } => (
+                "serving.await",
+                crate::config::redact_str(url),
+                None,
+                Some(v(version)),
+                None,
+            ),
+            PlanStep::Command { .. } => (
+                "serving.command",
+                self.serving
+                    .deployment
+                    .as_ref()
+                    .map(|d| format!("deployment/{d}"))
+                    .or_else(|| {
+                        self.serving
+                            .release
+                            .as_ref()
+                            .map(|r| format!("release {r}"))
+                    })
+                    .unwrap_or_else(|| "serving".into()),
+                None,
+                Some(v(&self.target_version)),
+                Some(self.line().trim_start_matches("serving").trim().to_string()),
+            ),
+            PlanStep::KservePatch {
+                inference_service,
+                namespace,
+                field,
+                storage_uri,
+                version,
+                ..
+            } => (
+                "serving.kserve_patch",
+                format!("inferenceservice/{inference_service} -n {namespace}"),
+                None,
+                Some(format!(
+                    "{field}={} (v{version})",
+                    crate::config::redact_str(storage_uri)
+                )),
+                Some(self.line().trim_start_matches("serving").trim().to_string()),
+            ),
+            PlanStep::KserveAwait {
+                inference_service,
+                namespace,
+                previous,
+                version,
+                ..
+            } => (
+                "serving.kserve_await",
+                format!("inferenceservice/{inference_service} -n {namespace}"),
+                previous.clone(),
+                Some(v(version)),
+                None,
+            ),
+            PlanStep::Verify => (
+                "verify",
+                name.clone(),
+                None,
+                Some(v(&self.target_version)),
+                None,
+            ),
+        };
+        crate::rollback::StepView {
+            kind: kind.into(),
+            target: Some(target),
+            before,
+            after,
+            command,
+            line: self.line(),
+        }
+    }
+
     fn done(&self) -> bool {
         self.resuming.as_deref().is_some_and(|ev| {
             already_done(
