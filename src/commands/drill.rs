@@ -786,7 +786,7 @@ fn inject(
             "{} answered {} to `{action}`: {}",
             shown(url),
             status.as_u16(),
-            crate::http::one_line(&resp.text().unwrap_or_default(), 160)
+            crate::http::one_line(&crate::http::error_text(resp), 160)
         ))
     }
 }

@@ -14,6 +14,7 @@ mod faults;
 mod features;
 mod generated;
 mod infra;
+mod limits;
 mod metrics;
 mod report;
 mod resume;
