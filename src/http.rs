@@ -290,6 +290,9 @@ impl Http {
             LAST_ATTEMPTS.set(attempt);
             let started = std::time::Instant::now();
             let request = build(&self.client).build()?;
+            if attempt == 1 {
+                warn_cleartext(&request);
+            }
             let verbose = VERBOSE.load(Ordering::Relaxed);
             if verbose {
                 let auth = request
@@ -401,6 +404,86 @@ impl std::fmt::Display for BodyError {
             BodyError::TooLarge(t) => t.fmt(f),
         }
     }
+}
+
+/// What credential a request carries, if any: an auth header, a secret in its URL (userinfo, a
+/// webhook's secret path), or a credential variable's value in its body (a trigger token).
+fn credential_in(request: &reqwest::blocking::Request) -> Option<&'static str> {
+    let h = request.headers();
+    if h.contains_key(reqwest::header::AUTHORIZATION)
+        || h.contains_key(reqwest::header::PROXY_AUTHORIZATION)
+    {
+        return Some("an Authorization header");
+    }
+    if h.contains_key("private-token") {
+        return Some("a PRIVATE-TOKEN header");
+    }
+    let url = request.url();
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some("credentials in the URL");
+    }
+    let mut segments = url.path_segments().into_iter().flatten();
+    let secret_path = segments
+        .any(|s| SECRET_PATH_PREFIXES.contains(&s.to_ascii_lowercase().as_str()))
+        && segments.any(|s| !s.is_empty());
+    if secret_path {
+        return Some("a webhook's secret URL");
+    }
+    let secret_query = url.query_pairs().any(|(k, _)| {
+        let k = k.to_ascii_lowercase();
+        // MLflow's page_token is a cursor, not a credential.
+        k != "page_token"
+            && ["token", "key", "secret", "sig", "password", "auth"]
+                .iter()
+                .any(|w| k.contains(w))
+    });
+    if secret_query {
+        return Some("a secret in the URL's query");
+    }
+    let body = request.body().and_then(|b| b.as_bytes())?;
+    let text = String::from_utf8_lossy(body);
+    match crate::secrets::scrub(&text) {
+        std::borrow::Cow::Owned(_) => Some("a token in the request body"),
+        std::borrow::Cow::Borrowed(_) => None,
+    }
+}
+
+/// Loopback (127.0.0.0/8, ::1, localhost): plain http there never leaves the machine.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            let d = host.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+    }
+}
+
+/// Origins already warned about, so each gets one warning per process.
+static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Warns once per origin when a credential is about to cross the network in clear text.
+fn warn_cleartext(request: &reqwest::blocking::Request) {
+    let url = request.url();
+    if url.scheme() != "http" || is_loopback(url) {
+        return;
+    }
+    let Some(what) = credential_in(request) else {
+        return;
+    };
+    let origin = url.origin().ascii_serialization();
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned.contains(&origin) {
+        return;
+    }
+    warned.push(origin.clone());
+    crate::printer::to_stderr(&format!(
+        "warning: mlrb sends {what} to {origin} over plain http, readable on the network; use https:// (a private CA goes in [http] ca_file or SSL_CERT_FILE)"
+    ));
 }
 
 thread_local! {
@@ -613,6 +696,26 @@ mod tests {
         );
         let u = reqwest::Url::parse("http://127.0.0.1:5000/api/2.0/mlflow/x").unwrap();
         assert_eq!(redact_url(&u), "http://127.0.0.1:5000/api/2.0/mlflow/x");
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for u in [
+            "http://127.0.0.1:5000",
+            "http://[::1]/",
+            "http://localhost/",
+            "http://a.localhost",
+        ] {
+            assert!(is_loopback(&reqwest::Url::parse(u).unwrap()), "{u}");
+        }
+        for u in [
+            "http://192.0.2.2/",
+            "http://mlflow:5000",
+            "http://localhost.evil.com/",
+            "http://[fd00::2]/",
+        ] {
+            assert!(!is_loopback(&reqwest::Url::parse(u).unwrap()), "{u}");
+        }
     }
 
     #[test]

@@ -84,7 +84,15 @@ impl TestServer {
     pub fn start_raw(
         handler: impl Fn(&Request) -> Option<Reply> + Send + Sync + 'static,
     ) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on("127.0.0.1", handler)
+    }
+
+    /// Like `start_raw`, listening on `ip` (a non-loopback address of this machine, say).
+    pub fn start_on(
+        ip: &str,
+        handler: impl Fn(&Request) -> Option<Reply> + Send + Sync + 'static,
+    ) -> TestServer {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = requests.clone();
