@@ -16,6 +16,7 @@ mod generated;
 mod infra;
 mod limits;
 mod metrics;
+mod registry_text;
 mod report;
 mod resume;
 mod retrain;
