@@ -7,6 +7,7 @@ mod common;
 mod bad_input;
 mod bad_input_table;
 mod changes;
+mod charts;
 mod coordination;
 mod drill;
 mod fallback_switch;
