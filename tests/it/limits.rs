@@ -177,3 +177,59 @@ fn max_body_is_configurable_on_the_real_server() {
     let line = env.run(&["status", &m]).one_clear_error(2);
     assert!(line.contains("`lots` is not a size"), "{line}");
 }
+
+/// A Prometheus (or a proxy before it) and a CI webhook that answer 1 GiB: each stops at the
+/// limit with one line naming it.
+#[test]
+fn prometheus_and_ci_answers_are_bounded_too() {
+    use crate::common::prometheus::model_config;
+    use crate::common::{Backend, FileBackend};
+    let huge = TestServer::start(|_| Reply::huge("{\"status\": \"success\", ", GIB, false));
+
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("hugeprom");
+    b.seed(&m, &bad_release(), &[]);
+    let cfg = env.write(
+        "mlrb.toml",
+        &model_config(&huge.url, &m, &["error_rate"], ""),
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    let (code, stderr, rss) = run_measured(&env, &["status", &m]);
+    assert_eq!(code, 1, "{stderr}");
+    let errors = error_lines(&stderr);
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].contains(&format!("Prometheus at {}", huge.url))
+            && errors[0].contains("the answer is larger than 8 MiB"),
+        "{stderr}"
+    );
+    assert!(rss < 64 * MIB, "peak RSS {} MiB", rss / MIB);
+
+    let mut env = TestEnv::new();
+    env.set("RETRAIN_TOKEN", "limits-test-token-1234");
+    let cfg = env.write(
+        "mlrb.toml",
+        &format!(
+            "[models.recsys.retrain]\nkind = \"webhook\"\nurl = \"{}/retrain\"\ntoken_env = \"RETRAIN_TOKEN\"\n",
+            huge.url
+        ),
+    );
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    let args = [
+        "rollback",
+        "retrain",
+        "recsys",
+        "--dataset-version",
+        "ds-1",
+        "--yes",
+    ];
+    let (code, stderr, rss) = run_measured(&env, &args);
+    assert_ne!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("answered 200, but the answer is larger than 8 MiB"),
+        "{stderr}"
+    );
+    assert!(rss < 64 * MIB, "peak RSS {} MiB", rss / MIB);
+}
