@@ -146,7 +146,7 @@ pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<ExitStatus> {
         }
         Some(path) => {
             // The charts first: the report links them, so it is written once they are there.
-            for (file, svg) in &svgs {
+            for (file, svg) in svgs.iter().flatten() {
                 if file.exists() && !args.force {
                     return Err(CliError::usage(format!(
                         "{} already exists; the report and its charts were not written",
@@ -179,11 +179,11 @@ pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<ExitStatus> {
 }
 
 /// Each chart's SVG file beside the report `out` (`report.md` → `report.error_rate.svg`), with
-/// its contents; none when the report goes to stdout.
+/// its contents, one entry per chart (`None`: drawn inline); none when the report goes to stdout.
 fn chart_files(
     out: Option<&std::path::Path>,
     charts: &[crate::chart::MetricChart],
-) -> Vec<(std::path::PathBuf, String)> {
+) -> Vec<Option<(std::path::PathBuf, String)>> {
     let Some(out) = out else { return Vec::new() };
     let stem = out
         .file_stem()
@@ -191,7 +191,7 @@ fn chart_files(
         .unwrap_or_else(|| "report".into());
     charts
         .iter()
-        .filter_map(|c| {
+        .map(|c| {
             let metric: String = c
                 .metric
                 .chars()
@@ -213,14 +213,14 @@ fn chart_files(
 /// marked. `None` without charts.
 fn metrics_section(
     charts: &[crate::chart::MetricChart],
-    svgs: &[(std::path::PathBuf, String)],
+    svgs: &[Option<(std::path::PathBuf, String)>],
 ) -> Option<String> {
     if charts.is_empty() {
         return None;
     }
     let mut s = String::from("## Metrics\n\n");
     for (i, c) in charts.iter().enumerate() {
-        match svgs.get(i).and_then(|(p, _)| p.file_name()) {
+        match svgs.get(i).and_then(|f| f.as_ref()?.0.file_name()) {
             Some(file) => s.push_str(&format!(
                 "![{}]({})\n",
                 report::escape_md(&c.metric),
