@@ -685,10 +685,20 @@ fn answer(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let body = resp.text().unwrap_or_default();
     let failed = |detail: String| TriggerError {
         detail,
         refused: (300..500).contains(&status) && status != 408,
+    };
+    let body = if (200..300).contains(&status) {
+        crate::http::read_body(resp, crate::http::transport().max_body).map_err(|e| {
+            // A trigger answered 2xx was made: not refused, whatever its body.
+            TriggerError {
+                detail: format!("{what}: {url} answered {status}, but {e}"),
+                refused: false,
+            }
+        })?
+    } else {
+        crate::http::error_text(resp)
     };
     match status {
         200..=299 => {

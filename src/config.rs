@@ -19,6 +19,21 @@ pub struct FileConfig {
     pub models: BTreeMap<String, ModelConfig>,
     #[serde(default)]
     pub notify: NotifyConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+}
+
+/// `[http]`: what every HTTP client shares (registry, Prometheus, CI, notifications, serving).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// The most one answer may weigh, e.g. "8MiB".
+    #[serde(default, deserialize_with = "opt_size")]
+    pub max_body: Option<u64>,
+    /// The most pages of one listing (MLflow searches).
+    pub max_pages: Option<u32>,
+    /// A PEM bundle of CAs trusted by every client, beside the platform's roots.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -850,6 +865,13 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     parse_duration(&s).map_err(serde::de::Error::custom)
 }
 
+fn opt_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let s = String::deserialize(d)?;
+    crate::http::parse_size(&s)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
 fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     let s = String::deserialize(d)?;
     parse_duration(&s)
@@ -887,6 +909,62 @@ pub struct Settings {
     pub models: BTreeMap<String, ModelConfig>,
     pub state_dir: PathBuf,
     pub notify: NotifyConfig,
+}
+
+/// `[http]` → the limits and CA every client shares, set before any client is built.
+fn http_transport(
+    cfg: &HttpConfig,
+    base: Option<&Path>,
+    in_file: &dyn Fn(&str) -> String,
+    sources: &mut Vec<Setting>,
+) -> Result<(), CliError> {
+    use crate::http::{DEFAULT_MAX_BODY, DEFAULT_MAX_PAGES, format_size};
+    let from = |key: &str, set: bool| if set { in_file(key) } else { "default".into() };
+    if cfg.max_pages == Some(0) {
+        return Err(CliError::usage(format!(
+            "{}: [http] max_pages must be at least 1",
+            in_file("http.max_pages")
+        )));
+    }
+    let ca_file = cfg.ca_file.as_ref().map(|p| match base {
+        Some(b) if p.is_relative() => b.join(p),
+        _ => p.clone(),
+    });
+    if let Some(p) = &ca_file
+        && let Err(e) = std::fs::metadata(p)
+    {
+        return Err(CliError::usage(format!(
+            "{}: [http] ca_file {}: {e}",
+            in_file("http.ca_file"),
+            p.display()
+        ))
+        .with_hint("name a PEM file of CA certificates, or remove ca_file"));
+    }
+    let t = crate::http::Transport {
+        max_body: cfg.max_body.unwrap_or(DEFAULT_MAX_BODY),
+        max_pages: cfg.max_pages.unwrap_or(DEFAULT_MAX_PAGES),
+        ca_file,
+    };
+    sources.push(Setting {
+        key: "http.max_body".into(),
+        value: format_size(t.max_body),
+        source: from("http.max_body", cfg.max_body.is_some()),
+    });
+    sources.push(Setting {
+        key: "http.max_pages".into(),
+        value: t.max_pages.to_string(),
+        source: from("http.max_pages", cfg.max_pages.is_some()),
+    });
+    sources.push(Setting {
+        key: "http.ca_file".into(),
+        value: t.ca_file.as_ref().map_or_else(
+            || "(none; the platform's roots, SSL_CERT_FILE / SSL_CERT_DIR, and webpki's)".into(),
+            |p| p.display().to_string(),
+        ),
+        source: from("http.ca_file", t.ca_file.is_some()),
+    });
+    crate::http::set_transport(t);
+    Ok(())
 }
 
 /// One resolved value and its source: default, file:line, environment, flag.
@@ -1699,6 +1777,7 @@ impl Settings {
             .and_then(Path::parent)
             .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf);
+        http_transport(&file.http, base.as_deref(), &in_file, &mut sources)?;
         let env_uri = env("MLFLOW_TRACKING_URI");
         let (registry, registry_source) = if let Some(r) = o.registry.clone() {
             (Some(parse_registry_arg(&r)), "--registry".to_string())

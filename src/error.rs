@@ -120,6 +120,9 @@ pub enum RegistryError {
     },
     #[error("the registry file {path}: {detail}")]
     File { path: String, detail: String },
+    /// An answer or a listing past `[http]`'s limits.
+    #[error("the registry at {url}: {detail}")]
+    Limit { url: String, detail: String },
 }
 
 /// "within 30 s", or, after retries, every attempt and the whole time.

@@ -95,6 +95,99 @@ pub fn bare_url(url: &reqwest::Url) -> String {
     format!("{}{}{query}", origin.ascii_serialization(), url.path())
 }
 
+/// What every client shares, whatever its peer: from `[http]` in mlrb.toml, set once when the
+/// settings resolve (before any client is built).
+#[derive(Debug, Clone)]
+pub struct Transport {
+    /// The most bytes mlrb reads of one answer: a server (or a proxy in front of it) that sends
+    /// more is refused before its body fills the memory of a controller pod.
+    pub max_body: u64,
+    /// The most pages mlrb reads of one listing: a server that pages forever is refused.
+    pub max_pages: u32,
+    /// A PEM bundle of CAs every client trusts beside the platform's roots and webpki's.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// 8 MiB: ten thousand MLflow versions in one search page are about 5 MiB.
+pub const DEFAULT_MAX_BODY: u64 = 8 * 1024 * 1024;
+/// 100 pages: a million versions at MLflow search's 10 000 a page.
+pub const DEFAULT_MAX_PAGES: u32 = 100;
+
+static TRANSPORT: std::sync::RwLock<Transport> = std::sync::RwLock::new(Transport {
+    max_body: DEFAULT_MAX_BODY,
+    max_pages: DEFAULT_MAX_PAGES,
+    ca_file: None,
+});
+
+/// Sets what every client built from now on shares.
+pub fn set_transport(t: Transport) {
+    *TRANSPORT.write().unwrap_or_else(|e| e.into_inner()) = t;
+}
+
+pub fn transport() -> Transport {
+    TRANSPORT.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// `8MiB`, `512KiB`, `16MB`, `1000000` (bytes) → bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => {
+            return Err(format!(
+                "`{s}` is not a size; write it like \"8MiB\" or \"512KiB\""
+            ));
+        }
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("`{s}` is not a size; write it like \"8MiB\" or \"512KiB\""))
+}
+
+/// A size as people write it: `8 MiB`, `512 KiB`, `300 bytes`.
+pub fn format_size(n: u64) -> String {
+    if n >= 1 << 20 && n.is_multiple_of(1 << 20) {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n.is_multiple_of(1 << 10) {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// An answer mlrb stopped reading at its limit; its text ends the error line.
+#[derive(Debug)]
+pub struct TooLarge {
+    pub limit: u64,
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the answer is larger than {} (mlrb's limit for one answer; raise [http] max_body in mlrb.toml if the server is right to send more)",
+            format_size(self.limit)
+        )
+    }
+}
+
+/// The error line of a listing that did not end within `[http] max_pages`.
+pub fn too_many_pages(what: &str, pages: u32, per_page: usize) -> String {
+    format!(
+        "the listing of {what} did not end after {pages} pages of {per_page} (mlrb's limit; raise [http] max_pages in mlrb.toml if the server really holds that many)"
+    )
+}
+
 /// Settings shared by every HTTP peer (registry, serving, webhooks).
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -105,6 +198,8 @@ pub struct HttpOptions {
     pub client_cert: Option<PathBuf>,
     /// Attempts for idempotent calls on transient failures (1 = no retry).
     pub attempts: u32,
+    /// The most bytes read of one answer (`[http] max_body`).
+    pub max_body: u64,
 }
 
 impl Default for HttpOptions {
@@ -116,6 +211,7 @@ impl Default for HttpOptions {
             ca_cert: None,
             client_cert: None,
             attempts: 3,
+            max_body: transport().max_body,
         }
     }
 }
@@ -124,6 +220,7 @@ pub struct Http {
     client: Client,
     attempts: u32,
     pub timeout: Duration,
+    pub max_body: u64,
 }
 
 impl Http {
@@ -133,7 +230,8 @@ impl Http {
             .connect_timeout(opts.connect_timeout)
             .timeout(opts.timeout)
             .tcp_nodelay(true);
-        if let Some(ca) = &opts.ca_cert {
+        let shared_ca = transport().ca_file;
+        for ca in opts.ca_cert.iter().chain(shared_ca.iter()) {
             let pem = std::fs::read(ca)
                 .map_err(|e| format!("cannot read CA certificate {}: {e}", ca.display()))?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
@@ -164,7 +262,15 @@ impl Http {
             client,
             attempts: opts.attempts.max(1),
             timeout: opts.timeout,
+            max_body: opts.max_body,
         })
+    }
+
+    /// The answer's body as text, read up to `max_body` bytes and refused past it: a declared
+    /// length over the limit is refused before reading, an undeclared one when reading passes it.
+    /// Invalid UTF-8 is replaced, as server text is only ever parsed or quoted.
+    pub fn read_text(&self, resp: Response) -> Result<String, BodyError> {
+        read_body(resp, self.max_body)
     }
 
     pub fn client(&self) -> &Client {
@@ -184,6 +290,9 @@ impl Http {
             LAST_ATTEMPTS.set(attempt);
             let started = std::time::Instant::now();
             let request = build(&self.client).build()?;
+            if attempt == 1 {
+                warn_cleartext(&request);
+            }
             let verbose = VERBOSE.load(Ordering::Relaxed);
             if verbose {
                 let auth = request
@@ -238,6 +347,143 @@ impl Http {
             }
         }
     }
+}
+
+/// An answer's body as text, read up to `limit` bytes and refused past it: a declared length
+/// over the limit is refused before reading, an undeclared one as soon as reading passes it.
+/// Invalid UTF-8 is replaced, as server text is only ever parsed or quoted.
+pub fn read_body(resp: Response, limit: u64) -> Result<String, BodyError> {
+    use std::io::Read;
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(BodyError::TooLarge(TooLarge { limit }));
+    }
+    let mut buf = Vec::new();
+    resp.take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(BodyError::Read)?;
+    if buf.len() as u64 > limit {
+        return Err(BodyError::TooLarge(TooLarge { limit }));
+    }
+    Ok(match String::from_utf8(buf) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+/// An error answer's text, for its error line: its first bytes only (an error answer is read
+/// to quote it, never to act on it), or what stopped the reading.
+pub fn error_text(resp: Response) -> String {
+    match read_body(resp, 64 * 1024) {
+        Ok(s) => s,
+        Err(BodyError::TooLarge(_)) => "(an answer over 64 KiB, not read)".into(),
+        Err(e) => format!("({e})"),
+    }
+}
+
+/// Why an answer's body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The connection failed while reading.
+    Read(std::io::Error),
+    TooLarge(TooLarge),
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyError::Read(e) => {
+                // The innermost cause: an outer reqwest error's text names the URL.
+                let mut detail = e.to_string();
+                let mut src = std::error::Error::source(e);
+                while let Some(s) = src {
+                    detail = s.to_string();
+                    src = s.source();
+                }
+                write!(f, "the answer broke off: {}", one_line(&detail, 160))
+            }
+            BodyError::TooLarge(t) => t.fmt(f),
+        }
+    }
+}
+
+/// What credential a request carries, if any: an auth header, a secret in its URL (userinfo, a
+/// webhook's secret path), or a credential variable's value in its body (a trigger token).
+fn credential_in(request: &reqwest::blocking::Request) -> Option<&'static str> {
+    let h = request.headers();
+    if h.contains_key(reqwest::header::AUTHORIZATION)
+        || h.contains_key(reqwest::header::PROXY_AUTHORIZATION)
+    {
+        return Some("an Authorization header");
+    }
+    if h.contains_key("private-token") {
+        return Some("a PRIVATE-TOKEN header");
+    }
+    let url = request.url();
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some("credentials in the URL");
+    }
+    let mut segments = url.path_segments().into_iter().flatten();
+    let secret_path = segments
+        .any(|s| SECRET_PATH_PREFIXES.contains(&s.to_ascii_lowercase().as_str()))
+        && segments.any(|s| !s.is_empty());
+    if secret_path {
+        return Some("a webhook's secret URL");
+    }
+    let secret_query = url.query_pairs().any(|(k, _)| {
+        let k = k.to_ascii_lowercase();
+        // MLflow's page_token is a cursor, not a credential.
+        k != "page_token"
+            && ["token", "key", "secret", "sig", "password", "auth"]
+                .iter()
+                .any(|w| k.contains(w))
+    });
+    if secret_query {
+        return Some("a secret in the URL's query");
+    }
+    let body = request.body().and_then(|b| b.as_bytes())?;
+    let text = String::from_utf8_lossy(body);
+    match crate::secrets::scrub(&text) {
+        std::borrow::Cow::Owned(_) => Some("a token in the request body"),
+        std::borrow::Cow::Borrowed(_) => None,
+    }
+}
+
+/// Loopback (127.0.0.0/8, ::1, localhost): plain http there never leaves the machine.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            let d = host.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+    }
+}
+
+/// Origins already warned about, so each gets one warning per process.
+static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Warns once per origin when a credential is about to cross the network in clear text.
+fn warn_cleartext(request: &reqwest::blocking::Request) {
+    let url = request.url();
+    if url.scheme() != "http" || is_loopback(url) {
+        return;
+    }
+    let Some(what) = credential_in(request) else {
+        return;
+    };
+    let origin = url.origin().ascii_serialization();
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned.contains(&origin) {
+        return;
+    }
+    warned.push(origin.clone());
+    crate::printer::to_stderr(&format!(
+        "warning: mlrb sends {what} to {origin} over plain http, readable on the network; use https:// (a private CA goes in [http] ca_file or SSL_CERT_FILE)"
+    ));
 }
 
 thread_local! {
@@ -450,6 +696,40 @@ mod tests {
         );
         let u = reqwest::Url::parse("http://127.0.0.1:5000/api/2.0/mlflow/x").unwrap();
         assert_eq!(redact_url(&u), "http://127.0.0.1:5000/api/2.0/mlflow/x");
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        for u in [
+            "http://127.0.0.1:5000",
+            "http://[::1]/",
+            "http://localhost/",
+            "http://a.localhost",
+        ] {
+            assert!(is_loopback(&reqwest::Url::parse(u).unwrap()), "{u}");
+        }
+        for u in [
+            "http://192.0.2.2/",
+            "http://mlflow:5000",
+            "http://localhost.evil.com/",
+            "http://[fd00::2]/",
+        ] {
+            assert!(!is_loopback(&reqwest::Url::parse(u).unwrap()), "{u}");
+        }
+    }
+
+    #[test]
+    fn sizes_parse_and_print() {
+        assert_eq!(parse_size("8MiB"), Ok(8 << 20));
+        assert_eq!(parse_size(" 512 KiB "), Ok(512 << 10));
+        assert_eq!(parse_size("16MB"), Ok(16_000_000));
+        assert_eq!(parse_size("300"), Ok(300));
+        for bad in ["", "0", "lots", "-1MiB", "1.5MiB", "99999999999999GiB"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_size(8 << 20), "8 MiB");
+        assert_eq!(format_size(1 << 10), "1 KiB");
+        assert_eq!(format_size(1500), "1500 bytes");
     }
 
     #[test]

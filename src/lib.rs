@@ -1,5 +1,6 @@
 //! mlrb: roll back a misbehaving production ML model — registry, serving, record — in one command.
 
+pub mod chart;
 pub mod ci;
 pub mod cli;
 pub mod clock;

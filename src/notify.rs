@@ -88,7 +88,7 @@ impl Notifier {
                 Ok(r) if r.status().is_success() => {}
                 Ok(r) => {
                     let status = r.status().as_u16();
-                    let body = r.text().unwrap_or_default();
+                    let body = crate::http::error_text(r);
                     failed.push(format!(
                         "{name} notification failed: {status} {}",
                         one_line(&body, 120)

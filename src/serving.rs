@@ -16,14 +16,13 @@ pub fn reload(http: &Http, url: &str, model: &str, version: u64) -> Result<Strin
         .send(|c| c.post(url).json(&body), true)
         .map_err(|e| format!("reload request to {shown} failed: {}", error_detail(&e)))?;
     let status = resp.status();
-    let text = resp.text().unwrap_or_default();
     if status.is_success() {
         Ok(format!("{shown} answered {}", status.as_u16()))
     } else {
         Err(format!(
             "reload request to {shown} answered {}: {}",
             status.as_u16(),
-            one_line(&text, 160)
+            one_line(&crate::http::error_text(resp), 160)
         ))
     }
 }
@@ -44,8 +43,12 @@ pub fn await_version(
         match http.send(|c| c.get(url), false) {
             Ok(resp) => {
                 let status = resp.status().as_u16();
-                match resp.json::<serde_json::Value>() {
-                    Ok(v) => match v.pointer(pointer) {
+                let body = http.read_text(resp);
+                match body
+                    .as_ref()
+                    .map(|b| serde_json::from_str::<serde_json::Value>(b))
+                {
+                    Ok(Ok(v)) => match v.pointer(pointer) {
                         Some(found) => {
                             let got = match found {
                                 serde_json::Value::String(s) => s.clone(),
@@ -61,7 +64,8 @@ pub fn await_version(
                         }
                         None => last = format!("its answer has no {pointer} (HTTP {status})"),
                     },
-                    Err(_) => last = format!("HTTP {status} without a JSON body"),
+                    Err(e) => last = format!("HTTP {status}: {e}"),
+                    Ok(Err(_)) => last = format!("HTTP {status} without a JSON body"),
                 }
             }
             Err(e) => last = error_detail(&e),

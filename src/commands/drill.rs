@@ -808,7 +808,7 @@ fn inject(
             "{} answered {} to `{action}`: {}",
             shown(url),
             status.as_u16(),
-            crate::http::one_line(&resp.text().unwrap_or_default(), 160)
+            crate::http::one_line(&crate::http::error_text(resp), 160)
         ))
     }
 }
@@ -1466,8 +1466,41 @@ fn history(ctx: &Ctx, model: Option<&str>) -> Result<ExitStatus> {
         ));
         return Ok(ExitStatus::Success);
     }
-    p.out(&format!("{}\ntrend: {trend_text}", table(&recs)));
+    let spark = recs
+        .last()
+        .and_then(|last| mttr_sparkline(&recs, last))
+        .map(|s| format!("\n{s}"))
+        .unwrap_or_default();
+    p.out(&format!("{}\ntrend: {trend_text}{spark}", table(&recs)));
     Ok(ExitStatus::Success)
+}
+
+/// The MTTR of the drills like `last` (same model and mode), oldest to newest, as a sparkline
+/// with its range: "MTTR of 5 drills like it, oldest to newest: ▃▁█▂▁ (1.2s–9.8s)". `None`
+/// under two.
+fn mttr_sparkline(recs: &[DrillRecord], last: &DrillRecord) -> Option<String> {
+    let same: Vec<&DrillRecord> = recs
+        .iter()
+        .filter(|r| r.model == last.model && r.mode == last.mode)
+        .collect();
+    let shown = &same[same.len().saturating_sub(40)..];
+    if shown.len() < 2 {
+        return None;
+    }
+    let values: Vec<f64> = shown.iter().map(|r| r.mttr_millis as f64).collect();
+    let ms = |v: f64| crate::clock::human(chrono::Duration::milliseconds(v as i64));
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(*v), b.max(*v))
+        });
+    Some(format!(
+        "MTTR of {} drills like it, oldest to newest: {} ({}–{})",
+        shown.len(),
+        crate::chart::sparkline(&values),
+        ms(lo),
+        ms(hi)
+    ))
 }
 
 /// A Prometheus HTTP API (`/api/v1/query`, `/api/v1/query_range`) inside the drill process,

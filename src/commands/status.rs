@@ -153,12 +153,27 @@ pub struct MetricsView {
     pub error: Option<(String, ExitStatus)>,
 }
 
+/// The registry's models fit to show: one whose name has a control character (which no
+/// command line can name, and which would fail the listing of all) is skipped with a warning.
+fn listed_models(ctx: &Ctx, names: Vec<String>) -> Vec<String> {
+    let (ok, bad): (Vec<String>, Vec<String>) = names
+        .into_iter()
+        .partition(|n| !n.chars().any(char::is_control));
+    for n in bad {
+        ctx.printer.warn(&format!(
+            "skipped registered model \"{}\": its name has control characters, which mlrb cannot name on a command line (rename it in the registry)",
+            n.escape_debug()
+        ));
+    }
+    ok
+}
+
 pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     let reg = ctx.registry()?;
     let keys: Vec<String> = match &args.model {
         Some(m) => vec![m.clone()],
         None if !ctx.settings.models.is_empty() => ctx.settings.models.keys().cloned().collect(),
-        None => reg.list_models()?,
+        None => listed_models(ctx, reg.list_models()?),
     };
     let rules_text = args
         .rules

@@ -287,3 +287,119 @@ pub fn fmt_snapshot(s: &Snapshot) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// The moments an incident chart marks, from the event's records: the breach start (found in
+/// history, else `--detected-at`), the confirmation, the registry flip and the recovery.
+fn incident_markers(records: &[&crate::journal::Record]) -> Vec<crate::chart::Marker> {
+    use crate::chart::Marker;
+    use crate::journal::Entry;
+    let mut breach = None;
+    let mut history = None;
+    let mut out = Vec::new();
+    for r in records {
+        match &r.entry {
+            Entry::Started { detected_at, .. } => breach = breach.or(*detected_at),
+            Entry::Detected { began_at, .. } => history = Some(*began_at),
+            Entry::Confirmed { .. } => out.push(Marker {
+                at: r.at,
+                label: "confirmed",
+            }),
+            Entry::Executed => out.push(Marker {
+                at: r.at,
+                label: "registry flipped",
+            }),
+            Entry::MetricsVerified { ok: true, .. } => out.push(Marker {
+                at: r.at,
+                label: "recovered",
+            }),
+            _ => {}
+        }
+    }
+    if let Some(at) = history.or(breach) {
+        out.insert(
+            0,
+            Marker {
+                at,
+                label: "breach start",
+            },
+        );
+    }
+    out.sort_by_key(|m| m.at);
+    out
+}
+
+/// Each breached metric of the event's model over the incident window (a quarter of it again
+/// on each side, a minute at least), for the report's charts. A metric is breached when the
+/// breach's reason names it; when no reason names one, every configured metric is drawn. Empty
+/// when the model has no metrics or Prometheus has no samples; a Prometheus that cannot be
+/// read draws nothing (the report says so elsewhere: verification and revenue read it too).
+pub fn incident_charts(
+    settings: &crate::config::Settings,
+    records: &[&crate::journal::Record],
+) -> Vec<crate::chart::MetricChart> {
+    use crate::journal::Entry;
+    let Some((model, started)) = records.iter().find_map(|r| match &r.entry {
+        Entry::Started {
+            model, started_at, ..
+        } => Some((model.as_str(), *started_at)),
+        _ => None,
+    }) else {
+        return Vec::new();
+    };
+    let Ok(Some(mm)) = ModelMetrics::for_model(settings.models.get(model)) else {
+        return Vec::new();
+    };
+    let markers = incident_markers(records);
+    let finished = records.iter().rev().find_map(|r| match r.entry {
+        Entry::Finished { .. } => Some(r.at),
+        _ => None,
+    });
+    let from = markers.first().map_or(started, |m| m.at.min(started));
+    let to = markers
+        .iter()
+        .map(|m| m.at)
+        .chain(finished)
+        .max()
+        .unwrap_or(started)
+        .max(started);
+    let pad = ((to - from) / 4).max(chrono::Duration::minutes(1));
+    let (from, to) = (from - pad, (to + pad).min(crate::clock::now().max(to)));
+    let step = Duration::from_secs(revenue::step_seconds((to - from).num_seconds() as f64));
+    let reasons: String = records
+        .iter()
+        .filter_map(|r| match &r.entry {
+            Entry::Detected { reason, .. } => Some(reason.to_lowercase()),
+            Entry::Started { reason, .. } => Some(reason.to_lowercase()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let queries = mm.queries();
+    let named: Vec<&(String, String)> = queries
+        .iter()
+        .filter(|(name, _)| {
+            let n = name.to_lowercase();
+            reasons.contains(&n) || reasons.contains(&n.replace('_', " "))
+        })
+        .collect();
+    let drawn: Vec<&(String, String)> = if named.is_empty() {
+        queries.iter().collect()
+    } else {
+        named
+    };
+    drawn
+        .into_iter()
+        .filter_map(|(name, q)| {
+            let samples = mm.prom.query_range(name, q, from, to, step).ok()?;
+            let points: Vec<(DateTime<Utc>, f64)> = samples
+                .into_iter()
+                .filter_map(|(t, r)| r.value().map(|v| (t, v)))
+                .collect();
+            (!points.is_empty()).then(|| crate::chart::MetricChart {
+                metric: name.clone(),
+                points,
+                markers: markers.clone(),
+            })
+        })
+        .collect()
+}

@@ -34,6 +34,9 @@ pub enum PromError {
         kind: String,
         snippet: String,
     },
+    /// An answer past `[http] max_body`.
+    #[error("Prometheus at {url}: {detail}")]
+    Limit { url: String, detail: String },
     #[error("Prometheus at {url} answered {status}: {message}")]
     Server {
         url: String,
@@ -269,9 +272,15 @@ impl Prometheus {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let body = resp.text().map_err(|e| PromError::Unreachable {
-            url: self.base.clone(),
-            detail: error_detail(&e),
+        let body = self.http.read_text(resp).map_err(|e| match e {
+            crate::http::BodyError::TooLarge(t) => PromError::Limit {
+                url: self.base.clone(),
+                detail: t.to_string(),
+            },
+            e => PromError::Unreachable {
+                url: self.base.clone(),
+                detail: e.to_string(),
+            },
         })?;
         if status == 401 || status == 403 {
             return Err(PromError::Auth {

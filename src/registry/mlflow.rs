@@ -178,9 +178,17 @@ impl MlflowRegistry {
             next_page_token: Option<String>,
         }
         let page = limit.unwrap_or(10_000).clamp(1, 10_000);
+        let max_pages = crate::http::transport().max_pages;
         let mut out = Vec::new();
         let mut token: Option<String> = None;
-        loop {
+        for pages in 1.. {
+            if pages > max_pages {
+                return Err(self.too_many_pages(
+                    &format!("model `{name}`'s versions"),
+                    max_pages,
+                    page,
+                ));
+            }
             let mut q = vec![
                 ("filter", filter.to_string()),
                 ("max_results", page.to_string()),
@@ -211,8 +219,11 @@ impl MlflowRegistry {
         Ok(out)
     }
 
-    fn transport(&self, e: reqwest::Error) -> RegistryError {
-        self.transport_since(e, None)
+    fn too_many_pages(&self, what: &str, pages: u32, per_page: usize) -> RegistryError {
+        RegistryError::Limit {
+            url: self.base.clone(),
+            detail: crate::http::too_many_pages(what, pages, per_page),
+        }
     }
 
     /// A transport failure; `started` (the first attempt's start) lets a timeout say the whole
@@ -272,6 +283,20 @@ impl MlflowRegistry {
         }
     }
 
+    /// The answer's text, within `[http] max_body`.
+    fn body(&self, resp: Response) -> Result<String> {
+        self.http.read_text(resp).map_err(|e| match e {
+            crate::http::BodyError::TooLarge(t) => RegistryError::Limit {
+                url: self.base.clone(),
+                detail: t.to_string(),
+            },
+            e => RegistryError::Unreachable {
+                url: self.base.clone(),
+                detail: e.to_string(),
+            },
+        })
+    }
+
     fn decode<T: DeserializeOwned>(&self, resp: Response, what: &str) -> Result<T> {
         let status = resp.status().as_u16();
         let ct = resp
@@ -280,7 +305,7 @@ impl MlflowRegistry {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let body = resp.text().map_err(|e| self.transport(e))?;
+        let body = self.body(resp)?;
         interpret(&self.base, &self.auth, status, &ct, &body, what)?;
         serde_json::from_str(&body).map_err(|e| RegistryError::Server {
             url: self.base.clone(),
@@ -553,9 +578,13 @@ impl Registry for MlflowRegistry {
         struct Named {
             name: String,
         }
+        let max_pages = crate::http::transport().max_pages;
         let mut names = Vec::new();
         let mut token: Option<String> = None;
-        loop {
+        for pages in 1.. {
+            if pages > max_pages {
+                return Err(self.too_many_pages("registered models", max_pages, 1000));
+            }
             let mut q = vec![("max_results", "1000".to_string())];
             if let Some(t) = &token {
                 q.push(("page_token", t.clone()));
@@ -649,7 +678,7 @@ impl Registry for MlflowRegistry {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let body = resp.text().map_err(|e| self.transport(e))?;
+        let body = self.body(resp)?;
         if (200..300).contains(&status) {
             return Ok(Some(body));
         }

@@ -277,7 +277,14 @@ fn estimate_with_prometheus_unreachable_never_fails_the_rollback() {
         out.stdout
     );
     env.run(&["report", "--last"]).code(0);
-    assert_eq!(peer.requests().len(), 0, "no request without the query");
+    // `report` asks only for the breached metric's chart, never for a revenue estimate.
+    let asked = peer.requests();
+    assert!(
+        asked
+            .iter()
+            .all(|r| r.path.contains("query_range") && r.path.contains("mlrb_test_error_rate")),
+        "no request without the query: {asked:?}"
+    );
 }
 
 /// An unaggregated query answering one series per pod: the losses are summed, and the text says so.

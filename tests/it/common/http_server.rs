@@ -3,6 +3,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone)]
@@ -19,6 +20,15 @@ pub struct Reply {
     pub body: String,
     /// Extra response headers (a redirect's Location).
     pub headers: Vec<(String, String)>,
+    /// A body of this many bytes streamed after `body`, without holding it in memory; with
+    /// `declared` the total goes in Content-Length, else the body ends when the server closes.
+    pub stream: Option<Stream>,
+}
+
+#[derive(Clone, Copy)]
+pub struct Stream {
+    pub bytes: u64,
+    pub declared: bool,
 }
 
 impl Reply {
@@ -28,6 +38,7 @@ impl Reply {
             content_type: "application/json".into(),
             body: body.to_string(),
             headers: Vec::new(),
+            stream: None,
         }
     }
     pub fn text(status: u16, content_type: &str, body: &str) -> Reply {
@@ -36,6 +47,14 @@ impl Reply {
             content_type: content_type.into(),
             body: body.to_string(),
             headers: Vec::new(),
+            stream: None,
+        }
+    }
+    /// A JSON answer that starts like `prefix` and goes on with `bytes` of spaces: a huge answer.
+    pub fn huge(prefix: &str, bytes: u64, declared: bool) -> Reply {
+        Reply {
+            stream: Some(Stream { bytes, declared }),
+            ..Reply::text(200, "application/json", prefix)
         }
     }
     /// A redirect (301, 302, 303, 307, 308) to `location`, absolute or relative.
@@ -51,6 +70,8 @@ impl Reply {
 pub struct TestServer {
     pub url: String,
     pub requests: Arc<Mutex<Vec<Request>>>,
+    /// Body bytes written to clients so far (what a client that stops reading did not take).
+    pub sent: Arc<AtomicU64>,
 }
 
 impl TestServer {
@@ -63,16 +84,27 @@ impl TestServer {
     pub fn start_raw(
         handler: impl Fn(&Request) -> Option<Reply> + Send + Sync + 'static,
     ) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on("127.0.0.1", handler)
+    }
+
+    /// Like `start_raw`, listening on `ip` (a non-loopback address of this machine, say).
+    pub fn start_on(
+        ip: &str,
+        handler: impl Fn(&Request) -> Option<Reply> + Send + Sync + 'static,
+    ) -> TestServer {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = requests.clone();
+        let sent = Arc::new(AtomicU64::new(0));
+        let counter = sent.clone();
         let handler = Arc::new(handler);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let log = log.clone();
                 let handler = handler.clone();
+                let counter = counter.clone();
                 std::thread::spawn(move || {
                     let mut reader = BufReader::new(stream.try_clone().unwrap());
                     loop {
@@ -115,11 +147,17 @@ impl TestServer {
                             .iter()
                             .map(|(k, v)| format!("{k}: {v}\r\n"))
                             .collect();
+                        let length = match reply.stream {
+                            Some(st) if !st.declared => "Connection: close\r\n".to_string(),
+                            Some(st) => format!(
+                                "Content-Length: {}\r\n",
+                                reply.body.len() as u64 + st.bytes
+                            ),
+                            None => format!("Content-Length: {}\r\n", reply.body.len()),
+                        };
                         let head = format!(
-                            "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n{extra}\r\n",
-                            reply.status,
-                            reply.content_type,
-                            reply.body.len()
+                            "HTTP/1.1 {} X\r\nContent-Type: {}\r\n{length}{extra}\r\n",
+                            reply.status, reply.content_type,
                         );
                         if stream
                             .write_all(head.as_bytes())
@@ -128,11 +166,33 @@ impl TestServer {
                         {
                             return;
                         }
+                        counter.fetch_add(reply.body.len() as u64, Ordering::Relaxed);
+                        let Some(st) = reply.stream else { continue };
+                        let chunk = vec![b' '; 64 * 1024];
+                        let mut left = st.bytes;
+                        while left > 0 {
+                            let n = left.min(chunk.len() as u64) as usize;
+                            if stream.write_all(&chunk[..n]).is_err() {
+                                return;
+                            }
+                            counter.fetch_add(n as u64, Ordering::Relaxed);
+                            left -= n as u64;
+                        }
+                        return;
                     }
                 });
             }
         });
-        TestServer { url, requests }
+        TestServer {
+            url,
+            requests,
+            sent,
+        }
+    }
+
+    /// Body bytes the server has written so far.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
     }
 
     pub fn requests(&self) -> Vec<Request> {
