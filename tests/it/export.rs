@@ -534,28 +534,33 @@ consecutive_failures_required = 3
         "a soft limit is Inconclusive, never Failed"
     );
 
-    // The schema is structural for real: a field the CRD does not know (a misspelling) does
-    // not reach the stored object (this API server prunes it), so the checks above saw what
-    // Argo Rollouts would read.
+    // The schema is structural for real: a field the CRD does not know (a misspelling) never
+    // reaches the stored object. kubectl refuses it once the CRD's schema is published to it;
+    // before that, this API server prunes it. Either way the checks above saw what Argo
+    // Rollouts would read.
     let bad = std::fs::read_to_string(&file)
         .unwrap()
         .replace("successCondition", "sucessCondition");
     let bad_file = env.write("bad.yml", &bad);
-    let stored = k.kubectl(&[
-        "-n",
-        &ns,
-        "apply",
-        "--dry-run=server",
-        "-o",
-        "json",
-        "-f",
-        bad_file.to_str().unwrap(),
-    ]);
-    let v: serde_json::Value = serde_json::from_str(&stored).unwrap();
-    let first = &v["spec"]["metrics"][0];
-    assert!(
-        first["sucessCondition"].is_null() && first["successCondition"].is_null(),
-        "{first}"
-    );
-    assert_eq!(first["failureLimit"], 2);
+    let out = std::process::Command::new("kubectl")
+        .args(["-n", &ns, "apply", "--dry-run=server", "-o", "json", "-f"])
+        .arg(&bad_file)
+        .env("KUBECONFIG", &k.kubeconfig)
+        .output()
+        .unwrap();
+    if out.status.success() {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let first = &v["spec"]["metrics"][0];
+        assert!(
+            first["sucessCondition"].is_null() && first["successCondition"].is_null(),
+            "{first}"
+        );
+        assert_eq!(first["failureLimit"], 2);
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("unknown field \"sucessCondition\""),
+            "refused for another reason: {err}"
+        );
+    }
 }
