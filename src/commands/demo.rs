@@ -92,6 +92,7 @@ pub fn run(printer: Printer, args: &DemoArgs) -> Result<ExitStatus> {
             Some(crate::clock::now() - chrono::Duration::minutes(13)),
         ),
         None,
+        None,
     )?;
     if args.dir.is_some() {
         ctx.printer.status(&format!(

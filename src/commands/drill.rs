@@ -1111,6 +1111,7 @@ fn manual(
             None,
         ),
         None,
+        None,
     )
 }
 

@@ -899,7 +899,7 @@ fn trigger(c: &Controller, w: &mut Watched, reason: &str, values: &str, began: D
         registry::LiveMode::Alias(a) => Some(a.as_str()),
         registry::LiveMode::Stage => None,
     };
-    let result = super::rollback::model::unattended(c.ctx, &req, alias);
+    let result = super::rollback::model::unattended(c.ctx, &req, alias, Some(Default::default()));
     let not_done = |w: &mut Watched, outcome: &'static str, kind: &str, why: String| {
         c.stats.rollback(&key, outcome);
         log.line(

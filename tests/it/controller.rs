@@ -896,3 +896,73 @@ fn leader_election_without_kubectl_is_one_clear_error() {
         "{line}"
     );
 }
+
+/// The controller's rollback of a model whose serving Deployment Flux manages: refused and
+/// escalated without `[models.X.gitops]` (a rollback the next reconciliation reverts is no
+/// rollback), and with it the GitOps steps run — the HelmRelease suspended, the version
+/// committed in the GitOps repository, sync resumed once git holds what runs (the controller
+/// never pushes: with an upstream, sync stays suspended until a person pushes).
+#[test]
+fn the_controllers_rollback_of_a_gitops_managed_deployment_takes_the_gitops_steps() {
+    let p = prom();
+    let mut w = crate::gitops::model_world();
+    let s = slack();
+    // The model is `recsys` (the GitOps world's), its series this test's own.
+    let label = unique("ctl-gitops");
+    let metrics = format!(
+        "[models.recsys.metrics]\nprometheus_url = \"{}\"\nerror_rate = '{}'\n{}",
+        p.url,
+        series(&label, "error_rate"),
+        "[models.recsys.baseline]\nerror_rate = 0.01\n\
+         [models.recsys.controller]\ncheck_interval = \"1s\"\nconsecutive_failures_required = 1\n\
+         [models.recsys.verify]\ntimeout = \"15s\"\ninterval = \"1s\"\n\
+         [notify]\nslack_webhook_env = \"SLACK_URL\"\n"
+    );
+    let cfg = w.env.write("mlrb.toml", &format!("{}{metrics}", w.serving));
+    w.env.set("MLRB_CONFIG", cfg.display().to_string());
+    w.env.set("SLACK_URL", s.url.clone());
+    p.put(&label, "error_rate", 0.08);
+    let before = w.b.snapshot("recsys");
+
+    let proc = Proc::start(&w.env, &[], &["recsys"]);
+    let (first, _) = proc.wait("Rollback FAILED", 60);
+    let line = &proc.lines()[first];
+    assert!(
+        line.contains("HelmRelease recsys") && line.contains("nothing was changed"),
+        "{line}"
+    );
+    // Retried while the breach lasts, told once.
+    proc.wait_from(first + 1, "Rollback FAILED", 20);
+    drop(proc);
+    assert_eq!(w.b.snapshot("recsys"), before, "the registry is untouched");
+    let t = texts(&s);
+    assert!(
+        t.iter()
+            .filter(|x| x.contains("MANUAL INTERVENTION REQUIRED") && x.contains("HelmRelease"))
+            .count()
+            == 1,
+        "{t:?}"
+    );
+
+    let cfg = w.env.write(
+        "mlrb.toml",
+        &format!("{}{metrics}{}", w.serving, w.gitops_section()),
+    );
+    w.env.set("MLRB_CONFIG", cfg.display().to_string());
+    let proc = Proc::start(&w.env, &[], &["recsys"]);
+    proc.wait("watching v2", 90);
+    drop(proc);
+    assert_eq!(w.b.version("recsys", 2).0, Stage::Production);
+    assert_eq!(
+        crate::gitops::git(&w.repo, &["show", "HEAD:releases/recsys.yaml"]),
+        w.values.replace("\"3\"", "\"2\"").trim_end()
+    );
+    let hr = w.helmrelease();
+    // The clone has no upstream to push to: git at HEAD matches what runs, so sync is resumed.
+    assert_eq!(hr["spec"]["suspend"], serde_json::json!(false), "{hr}");
+    let msg = crate::gitops::git(&w.repo, &["log", "-1", "--format=%s"]);
+    assert!(
+        msg.starts_with("Roll back recsys: model.version 3 → 2 (mlrb "),
+        "{msg}"
+    );
+}

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::common::kube::cluster;
 use crate::common::{Backend, FileBackend, TestEnv, bad_release};
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -643,17 +643,19 @@ fn keep_suspended_is_shown_by_status_until_resumed() {
 
 /// A model (v3 live, v2 the target) served through kubectl-set-env by Deployment `ms`, which a
 /// Flux HelmRelease manages; the GitOps repository (no remote) holds `model.version` 3.
-struct ModelWorld {
-    env: TestEnv,
-    b: FileBackend,
+pub(crate) struct ModelWorld {
+    pub(crate) env: TestEnv,
+    pub(crate) b: FileBackend,
     ns: String,
     ctl_ns: String,
-    repo: PathBuf,
-    serving: String,
-    values: &'static str,
+    pub(crate) repo: PathBuf,
+    pub(crate) serving: String,
+    pub(crate) values: &'static str,
 }
 
-fn model_world() -> ModelWorld {
+/// `recsys` v3 bad, v2 good, served by kubectl-set-env on a Deployment a Flux HelmRelease
+/// manages, with the GitOps repository holding `model.version: "3"`.
+pub(crate) fn model_world() -> ModelWorld {
     let k = cluster();
     let ns = k.namespace("gitops-model");
     let ctl_ns = k.namespace("gitops-flux");
@@ -699,6 +701,14 @@ fn model_world() -> ModelWorld {
 }
 
 impl ModelWorld {
+    /// The `[models.recsys.gitops]` section for the HelmRelease, after `extra` config.
+    pub(crate) fn gitops_section(&self) -> String {
+        format!(
+            "[models.recsys.gitops]\nkind = \"flux\"\nhelm_release = \"recsys\"\nnamespace = \"{}\"\nrepo = \"gitops\"\nfile = \"releases/recsys.yaml\"\nkey = \"model.version\"\n",
+            self.ctl_ns
+        )
+    }
+
     fn configure_gitops(&self) {
         self.env.write(
             "mlrb.toml",
@@ -709,7 +719,7 @@ impl ModelWorld {
         );
     }
 
-    fn helmrelease(&self) -> Value {
+    pub(crate) fn helmrelease(&self) -> Value {
         serde_json::from_str(&cluster().kubectl(&[
             "-n",
             &self.ctl_ns,

@@ -72,7 +72,16 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
 
 /// A model rollback mlrb starts by itself (`watch`, `drill`, `demo`): the model as configured
 /// (with `alias` when the controller watches by alias), to the candidate, through the engine.
-pub fn unattended(ctx: &Ctx, req: &Request, alias: Option<&str>) -> Result<ExitStatus> {
+/// With `gitops` (the controller) a rollback of what Argo CD or Flux manages takes the GitOps
+/// steps of `[models.X.gitops]` (the sync stays suspended until a person pushes: nothing is
+/// pushed unattended), and is refused without the section, as by hand; a drill's restore
+/// cannot undo a GitOps commit, so a drill passes `None`.
+pub fn unattended(
+    ctx: &Ctx,
+    req: &Request,
+    alias: Option<&str>,
+    gitops: Option<crate::rollback::kinds::gitops::Flags>,
+) -> Result<ExitStatus> {
     let target = ctx.settings.model(&req.model, alias)?;
     let reg: Arc<dyn crate::registry::Registry> = Arc::from(ctx.registry()?);
     let mut kind = Model::new(target, reg);
@@ -81,5 +90,17 @@ pub fn unattended(ctx: &Ctx, req: &Request, alias: Option<&str>) -> Result<ExitS
         .models
         .get(&req.model)
         .and_then(|m| m.fallback.clone());
-    engine::run(ctx, &kind, req)
+    match gitops {
+        Some(flags) => {
+            let kind = crate::rollback::kinds::gitops::wrap(
+                ctx,
+                Box::new(kind),
+                &req.model,
+                crate::rollback::kinds::gitops::Which::Model,
+                flags,
+            );
+            engine::run(ctx, &kind, req)
+        }
+        None => engine::run(ctx, &kind, req),
+    }
 }
