@@ -268,6 +268,59 @@ const SERVING_TOOLS: &[&str] = &["kubectl", "helm"];
 /// Checks the serving steps of a plan read back from the journal against those the current
 /// config makes for the same target. The journal is a file: what it says to run (a command, a
 /// URL to POST) is run on `--resume` only if mlrb would run exactly that anyway.
+/// The steps as recorded outside this process (the journal, the registry lease's intent): a
+/// reload or health URL is kept redacted (its query values, userinfo and secret path cut), as
+/// a URL's secret must not sit in a file or a tag; a resume takes the URL from the config.
+pub fn recorded(steps: &[Step]) -> Vec<Step> {
+    steps
+        .iter()
+        .cloned()
+        .map(|s| match s {
+            Step::Reload { url, version } => Step::Reload {
+                url: crate::config::redact_str(&url),
+                version,
+            },
+            Step::AwaitServing {
+                url,
+                version,
+                timeout,
+            } => Step::AwaitServing {
+                url: crate::config::redact_str(&url),
+                version,
+                timeout,
+            },
+            s => s,
+        })
+        .collect()
+}
+
+/// A recorded URL names the configured one: equal to it, or to its redacted form.
+fn configured(config: Option<&str>, recorded: &str) -> bool {
+    config.is_some_and(|c| c == recorded || crate::config::redact_str(c) == recorded)
+}
+
+/// Resumed steps, checked by `check_resumed_serving`, with the configured URLs in place of
+/// the recorded (redacted) ones.
+pub fn with_configured_urls(steps: Vec<Step>, serving: &ServingConfig) -> Vec<Step> {
+    steps
+        .into_iter()
+        .map(|s| match s {
+            Step::Reload { version, .. } if serving.reload_url.is_some() => Step::Reload {
+                url: serving.reload_url.clone().unwrap_or_default(),
+                version,
+            },
+            Step::AwaitServing {
+                version, timeout, ..
+            } if serving.health_url.is_some() => Step::AwaitServing {
+                url: serving.health_url.clone().unwrap_or_default(),
+                version,
+                timeout,
+            },
+            s => s,
+        })
+        .collect()
+}
+
 pub fn check_resumed_serving(
     steps: &[Step],
     serving: &ServingConfig,
@@ -289,7 +342,7 @@ pub fn check_resumed_serving(
                 }
                 recorded.push(argv.clone());
             }
-            Step::Reload { url, .. } if serving.reload_url.as_deref() != Some(url.as_str()) => {
+            Step::Reload { url, .. } if !configured(serving.reload_url.as_deref(), url) => {
                 return Err(format!(
                     "the journal asks to POST {}, which is not the configured reload_url",
                     crate::config::redact_str(url)
@@ -315,9 +368,7 @@ pub fn check_resumed_serving(
                     "the journal names inferenceservice/{inference_service} in {namespace}, which is not the configured KServe serving"
                 ));
             }
-            Step::AwaitServing { url, .. }
-                if serving.health_url.as_deref() != Some(url.as_str()) =>
-            {
+            Step::AwaitServing { url, .. } if !configured(serving.health_url.as_deref(), url) => {
                 return Err(format!(
                     "the journal asks to poll {}, which is not the configured health_url",
                     crate::config::redact_str(url)

@@ -145,3 +145,75 @@ fn designate_prewarms_and_status_shows_warm_or_cold() {
         serde_json::from_str(&env.run(&["status", &m, "-o", "json"]).code(0).stdout).unwrap();
     assert_eq!(s["target_readiness"], "warm");
 }
+
+/// A reload URL that carries a secret in its query (`?token=…`, as some model servers take
+/// it) is used as configured, but never written down: the journal and the registry lease's
+/// record hold it redacted, and a rollback killed after the registry flip and resumed still
+/// reloads with the configured URL (the resume takes it from the config, not the record).
+#[test]
+fn a_reload_urls_secret_is_never_recorded_and_resume_uses_the_configured_url() {
+    let mut env = TestEnv::new();
+    let b = FileBackend::new(&env);
+    b.configure(&mut env);
+    let m = unique("serve-secret");
+    b.seed(&m, &bad_release(), &[]);
+    let secret = "rl-7f3a9c1e5b";
+    let served = Arc::new(Mutex::new("3".to_string()));
+    let s = served.clone();
+    let server = TestServer::start(move |req| {
+        if req.method == "POST" && req.path == format!("/reload?token={secret}") {
+            let body: serde_json::Value = serde_json::from_str(&req.body).unwrap_or_default();
+            *s.lock().unwrap() = body["version"].as_str().unwrap_or("").to_string();
+            Reply::json(202, json!({"accepted": true}))
+        } else if req.method == "GET" && req.path == "/health" {
+            Reply::json(
+                200,
+                json!({"status": "ok", "model": {"version": *s.lock().unwrap()}}),
+            )
+        } else {
+            Reply::text(404, "text/plain", "not found")
+        }
+    });
+    config(&env, &m, &server.url, "10s");
+    let cfg = std::fs::read_to_string(env.path().join("mlrb.toml"))
+        .unwrap()
+        .replace("/reload\"", &format!("/reload?token={secret}\""));
+    env.write("mlrb.toml", &cfg);
+
+    // Killed as the reload step starts: the registry is flipped, the reload not sent.
+    let steps = {
+        let out = env.run(&["rollback", "model", &m, "--dry-run", "-o", "json"]);
+        out.code(0);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        v["plan"].as_array().unwrap().clone()
+    };
+    let reload_at = 1 + steps
+        .iter()
+        .position(|s| s["kind"] == "serving.reload")
+        .expect("a reload step");
+    let out = env
+        .mlrb()
+        .args(["rollback", "model", &m, "--yes"])
+        .env("MLRB_TEST_CRASH_AT", format!("started:{reload_at}"))
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_none(), "the process was killed");
+    assert!(server.requests().iter().all(|r| r.method != "POST"));
+    let journal = env.journal();
+    assert!(journal.contains("/reload?token="), "{journal}");
+    assert!(!journal.contains(secret), "the journal holds the secret");
+    let registry = std::fs::read_to_string(env.path().join("registry.json")).unwrap_or_default();
+    assert!(!registry.contains(secret), "the registry holds the secret");
+
+    env.run(&["rollback", "model", &m, "--resume", "--yes"])
+        .code(0);
+    assert_eq!(*served.lock().unwrap(), "2");
+    let posts: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].path, format!("/reload?token={secret}"));
+    assert!(!env.journal().contains(secret));
+}

@@ -313,7 +313,7 @@ impl Kind for Model {
         self.planned
             .borrow()
             .as_ref()
-            .map(|(_, p)| (p.steps.clone(), p.mode.clone()))
+            .map(|(_, p)| (plan::recorded(&p.steps), p.mode.clone()))
     }
 
     fn journal_records(&self) -> Vec<Entry> {
@@ -818,7 +818,7 @@ impl Model {
             ))
             .into());
         };
-        let plan = plan::Plan {
+        let mut plan = plan::Plan {
             model: self.target.key.clone(),
             registered_name: self.target.registered_name.clone(),
             mode: mode.unwrap_or_else(|| self.target.mode.clone()),
@@ -827,6 +827,7 @@ impl Model {
             steps,
         };
         check_journaled_serving(&self.target, &plan, event)?;
+        plan.steps = plan::with_configured_urls(plan.steps, &self.target.serving);
         // A journaled artifact location is patched into the InferenceService only if the
         // registry still resolves the target to it.
         for s in &plan.steps {
@@ -986,7 +987,7 @@ impl Model {
             from: plan.from.clone(),
             to: plan.to,
             mode: plan.mode.clone(),
-            steps: plan.steps.clone(),
+            steps: plan::recorded(&plan.steps),
             reason: audit.reason.clone(),
             to_reason: text
                 .lines()
