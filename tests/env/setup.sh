@@ -124,6 +124,8 @@ setup_dvc() {
 
 setup_prometheus() {
   local t ver
+  # GNU time measures the peak memory of one mlrb run (tests/it/limits.rs).
+  [ -x /usr/bin/time ] || apt_install time
   # promtool (`mlrb export` tests check rules files with it) comes in the same package.
   if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
     t=$(now)

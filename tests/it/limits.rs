@@ -2,7 +2,6 @@
 //! `[http] max_pages`. The servers here play a registry (or a proxy before it) that sends a
 //! huge answer or pages forever.
 
-use std::io::Read;
 use std::process::Stdio;
 
 use serde_json::json;
@@ -15,39 +14,44 @@ use crate::common::{bad_release, unique};
 const GIB: u64 = 1 << 30;
 const MIB: u64 = 1 << 20;
 
-/// Runs mlrb and returns (exit code, stderr, peak resident memory in bytes), the peak read by
-/// `wait4` for this one child.
-#[allow(clippy::zombie_processes)] // reaped by wait4, which also gives its peak memory
+/// Runs mlrb and returns (exit code, stderr, peak resident memory in bytes). The peak is
+/// GNU time's (`%M`): mlrb is forked from that small process, so the figure is mlrb's own. (A
+/// child spawned straight from the test process inherits the test process's high-water mark
+/// at exec, a few hundred MiB in a full run, whatever mlrb itself used.)
 fn run_measured(env: &TestEnv, args: &[&str]) -> (i32, String, u64) {
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("mlrb"))
+    let time = std::path::Path::new("/usr/bin/time");
+    assert!(
+        time.exists(),
+        "GNU time is missing: install it with `apt-get install time` (tests/env/setup.sh does)"
+    );
+    let peak_file = env.path().join("peak-rss-kib");
+    let out = std::process::Command::new(time)
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&peak_file)
+        .arg(assert_cmd::cargo::cargo_bin("mlrb"))
+        .args(args)
         .env_clear()
         .envs(&env.vars)
         .current_dir(env.path())
-        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let mut status = 0;
-    // SAFETY: rusage is plain data, filled by wait4 for the child just spawned.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32, "wait4 failed");
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    let stderr = reader.join().unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     crate::common::assert_no_secret("stderr", &stderr, &env.vars);
-    (code, stderr, usage.ru_maxrss as u64 * 1024)
+    let text = std::fs::read_to_string(&peak_file).unwrap();
+    std::fs::remove_file(&peak_file).unwrap();
+    // GNU time prefixes "Command exited with non-zero status N" when mlrb fails.
+    let kib: u64 = text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("GNU time wrote no peak: {text:?}"));
+    (code, stderr, kib * 1024)
 }
 
 fn error_lines(stderr: &str) -> Vec<&str> {
