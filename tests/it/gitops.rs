@@ -284,7 +284,7 @@ fn argocd_auto_sync_is_suspended_the_revert_committed_and_pushed_and_auto_sync_r
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| s.as_str().unwrap())
+        .map(|s| s["line"].as_str().unwrap())
         .collect();
     assert!(
         plan[0].starts_with(
