@@ -1250,19 +1250,9 @@ pub(crate) fn serving_preflight(serving: &crate::config::ServingConfig) -> Resul
     };
     let name = serving.deployment.as_deref().unwrap_or_default();
     let shown = format!("deployment/{name}");
-    let dep = k.get_json("deployment", name).map_err(|e| {
-        let (msg, hint) = crate::exec::kubectl::explain_in(&e, &shown, "serving");
-        let status = if e.stderr().contains("NotFound") || e.stderr().contains("not found") {
-            ExitStatus::Usage
-        } else {
-            ExitStatus::Failure
-        };
-        let err = CliError::new(status, format!("[serving] {msg}; nothing was changed"));
-        match hint {
-            Some(h) => err.with_hint(h),
-            None => err,
-        }
-    })?;
+    let dep = k
+        .get_json("deployment", name)
+        .map_err(|e| serving_read_error(&e, &shown))?;
     plan::serving_container(serving, &dep).map_err(|why| {
         CliError::usage(format!("{why}; nothing was changed"))
             .with_hint("`kubectl get deployment NAME -o jsonpath='{.spec.template.spec.containers[*].name}'` lists them")
@@ -1379,6 +1369,22 @@ fn fmt_versions(vs: &[u64]) -> String {
         .map(|v| format!("v{v}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A serving object pre-flight could not read, before anything changed: one that is not there
+/// is a configuration error (exit 2), anything else a failure.
+fn serving_read_error(e: &crate::exec::ExecError, shown: &str) -> CliError {
+    let (msg, hint) = crate::exec::kubectl::explain_in(e, shown, "serving");
+    let status = if e.stderr().contains("NotFound") || e.stderr().contains("not found") {
+        ExitStatus::Usage
+    } else {
+        ExitStatus::Failure
+    };
+    let err = CliError::new(status, format!("[serving] {msg}; nothing was changed"));
+    match hint {
+        Some(h) => err.with_hint(h),
+        None => err,
+    }
 }
 
 /// A resumed plan runs only the serving steps the current config makes: the journal is a file,
@@ -1541,19 +1547,9 @@ fn kserve_steps(
     })?;
     let k = serving::kserve_kubectl(serving);
     let shown = format!("inferenceservice/{isvc_name} (namespace {namespace})");
-    let isvc = k.get_json(serving::ISVC, &isvc_name).map_err(|e| {
-        let (msg, hint) = crate::exec::kubectl::explain_in(&e, &shown, "serving");
-        let status = if e.stderr().contains("NotFound") || e.stderr().contains("not found") {
-            ExitStatus::Usage
-        } else {
-            ExitStatus::Failure
-        };
-        let err = CliError::new(status, format!("[serving] {msg}; nothing was changed"));
-        match hint {
-            Some(h) => err.with_hint(h),
-            None => err,
-        }
-    })?;
+    let isvc = k
+        .get_json(serving::ISVC, &isvc_name)
+        .map_err(|e| serving_read_error(&e, &shown))?;
     let field = serving::storage_uri_field(&isvc).map_err(|why| {
         CliError::usage(format!(
             "[serving] {shown} cannot be pointed at an artifact: {why}; nothing was changed"

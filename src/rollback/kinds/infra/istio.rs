@@ -267,17 +267,7 @@ impl Reverse {
 
 impl Step for Reverse {
     fn line(&self) -> String {
-        self.obj
-            .k
-            .cmd([
-                "patch".to_string(),
-                VS.into(),
-                self.obj.name.clone(),
-                "--type=merge".into(),
-                "-p".into(),
-                self.planned.to_string(),
-            ])
-            .line()
+        self.obj.merge_patch_line(&self.planned)
     }
     fn done(&self) -> bool {
         self.obj.read().is_ok_and(|vs| {

@@ -123,6 +123,20 @@ pub struct Object {
 }
 
 impl Object {
+    /// The `kubectl patch --type=merge` line that shows a step writing `patch` on it.
+    pub fn merge_patch_line(&self, patch: &Value) -> String {
+        self.k
+            .cmd([
+                "patch".to_string(),
+                self.resource.clone(),
+                self.name.clone(),
+                "--type=merge".into(),
+                "-p".into(),
+                patch.to_string(),
+            ])
+            .line()
+    }
+
     /// The revision a lease written on it now holds for (a Deployment's, see `Lease::revision`).
     pub fn lease_revision(&self, obj: &Value) -> Option<u64> {
         (self.resource == "deployment")

@@ -224,17 +224,7 @@ struct StopMirror {
 
 impl Step for StopMirror {
     fn line(&self) -> String {
-        self.obj
-            .k
-            .cmd([
-                "patch".to_string(),
-                VS.into(),
-                self.obj.name.clone(),
-                "--type=merge".into(),
-                "-p".into(),
-                self.planned.to_string(),
-            ])
-            .line()
+        self.obj.merge_patch_line(&self.planned)
     }
     fn done(&self) -> bool {
         self.obj
@@ -509,17 +499,7 @@ struct RestoreMirror {
 
 impl Step for RestoreMirror {
     fn line(&self) -> String {
-        self.obj
-            .k
-            .cmd([
-                "patch".to_string(),
-                VS.into(),
-                self.obj.name.clone(),
-                "--type=merge".into(),
-                "-p".into(),
-                self.planned.to_string(),
-            ])
-            .line()
+        self.obj.merge_patch_line(&self.planned)
     }
     fn done(&self) -> bool {
         self.obj.read().is_ok_and(|vs| {
