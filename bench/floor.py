@@ -29,8 +29,9 @@ AUDIT = ("event_id", "timestamp", "triggered_by", "reason", "role")
 TRACE = re.compile(r"http: → (GET|POST|DELETE|PATCH|PUT) (\S+)")
 
 
-def entry(method, url, body=None):
-    lines = [f'url = "{url}"', "silent", 'output = "/dev/null"', 'write-out = "%{http_code}\\n"']
+def entry(method, url, body=None, label=""):
+    lines = [f'url = "{url}"', "silent", 'output = "/dev/null"',
+             f'write-out = "{label}%{{http_code}}\\n"']
     if method != "GET":
         lines.append(f"request = {method}")
     if body is not None:
@@ -107,7 +108,17 @@ def replay(a):
             body = {"name": a.model, "version": str(v), "key": k, "value": val}
         elif method != "GET":
             sys.exit(f"floor: cannot replay {method} {path}: no body known for it")
-        out.append(entry(method, url, body))
+        # The trace redacts query values it does not know to be harmless; the feature-schema
+        # gate's MLmodel reads name the file.
+        # Its answer is what the fixture's artifacts give (none: an error, a warning for mlrb),
+        # so it is labelled and left out of the all-200 check.
+        label = ""
+        if path.endswith("model-versions/get-artifact"):
+            url = url.replace("path=[redacted]", "path=MLmodel")
+            label = "artifact "
+        if "[redacted]" in url:
+            sys.exit(f"floor: cannot replay {method} {url}: the trace redacted part of it")
+        out.append(entry(method, url, body, label))
         if a.upto_live and transitions == 1:
             break
     return out
