@@ -62,7 +62,7 @@ fn stage_mode_rollback(env: &mut TestEnv, b: &dyn Backend) {
         "--reason",
         "prediction diversity collapsed",
         "--detected-at",
-        "10m",
+        &crate::common::just_now(),
     ]);
     out.code(0);
     assert_eq!(b.version(&m, 2).0, Stage::Production);

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::common::mlflow::MlflowBackend;
 use crate::common::{Backend, TestEnv, bad_release, unique};
+use mlrb::registry::Stage;
 
 /// The real binary as a plain process (for a uid of its own, a pty, a signal).
 fn process(env: &TestEnv) -> std::process::Command {
@@ -115,7 +116,6 @@ fn who_did_it_with_no_account_is_the_git_email() {
 /// v1 Archived, v2 Archived, v3 rolled back from by an earlier rollback, v4 live.
 fn rolled_back_from_before(b: &dyn Backend, m: &str) {
     use crate::common::v;
-    use mlrb::registry::Stage;
     b.seed(
         m,
         &[
@@ -214,7 +214,6 @@ fn candidate_and_rollback_agree_after_a_rollback() {
 #[test]
 fn a_baseline_tagged_true_in_capitals_counts() {
     use crate::common::v;
-    use mlrb::registry::Stage;
     let (env, b) = mlflow_env();
     let m = unique("baseline-case");
     b.seed(
@@ -352,14 +351,56 @@ fn detected_at_is_local_time_echoed_in_utc() {
     assert_eq!(env.journal(), "", "nothing was started");
 }
 
+/// A breach cannot begin before the model had a version: `15m` against a model registered
+/// seconds ago on the real MLflow is refused with one line, in a dry run and a real run, and
+/// nothing is changed or journaled; a time after its first version goes ahead.
+#[test]
+fn detected_at_before_the_model_existed_is_refused() {
+    let (env, b) = mlflow_env();
+    let m = unique("detected-early");
+    b.seed(&m, &bad_release(), &[]);
+    let before = b.snapshot(&m);
+    for extra in [&["--dry-run"][..], &["--yes"][..]] {
+        let mut args = vec!["rollback", "model", m.as_str(), "--detected-at", "15m"];
+        args.extend_from_slice(extra);
+        let line = env.run(&args).one_clear_error(2);
+        assert!(
+            line.contains("is before") && line.contains("had any version") && line.contains(&m),
+            "{line}"
+        );
+    }
+    assert_eq!(env.journal(), "", "nothing was started");
+    assert_eq!(b.version(&m, 3).0, Stage::Production);
+    assert_eq!(b.version(&m, 2).0, Stage::Archived);
+    // No lease tag left behind either: the registry is as it was.
+    assert_eq!(b.snapshot(&m), before);
+    env.run(&[
+        "rollback",
+        "model",
+        &m,
+        "--yes",
+        "--detected-at",
+        &crate::common::just_now(),
+    ])
+    .code(0);
+    assert_eq!(b.version(&m, 2).0, Stage::Production);
+}
+
 /// A detection phase of 9 min 59.6 s is ten minutes as shown: `10m 00s`, never `9m 59s`.
 #[test]
 fn ten_minutes_prints_as_ten_minutes() {
     let (env, b) = mlflow_env();
     let m = unique("ten-minutes");
     b.seed(&m, &bad_release(), &[]);
-    env.run(&["rollback", "model", &m, "--yes", "--detected-at", "10m"])
-        .code(0);
+    env.run(&[
+        "rollback",
+        "model",
+        &m,
+        "--yes",
+        "--detected-at",
+        &crate::common::just_now(),
+    ])
+    .code(0);
     // The journal as a slower clock would have written it: started 599.6 s after the breach.
     let path = env.state_dir().join("journal.jsonl");
     let text: Vec<String> = std::fs::read_to_string(&path)
@@ -679,7 +720,6 @@ fn a_reason_longer_than_the_journal_keeps_is_cut_with_a_word() {
 #[test]
 fn names_with_both_quote_kinds_work() {
     use crate::common::v;
-    use mlrb::registry::Stage;
     let (env, b) = mlflow_env();
     let tail = unique("q");
     let m = format!("it's the \"quoted\" {tail}");

@@ -651,18 +651,31 @@ impl Model {
         if let Some(note) = &target.mode_note {
             text.push_str(&format!("  live: {note}\n"));
         }
-        // A breach cannot begin before the model had a version; the time was likely mistyped
-        // (a fixture or a freshly registered model may be younger than a guessed `15m`, so
-        // this is said, not refused).
+        // A breach cannot begin before the model had a version: the time was mistyped (a day
+        // off, a duration too long), and the detection phase would be wrong in every report.
+        // When the registry's clock puts the first version after this machine's now, the two
+        // clocks disagree and the comparison means nothing: said, not refused.
         if let (Some(t), Some(first)) = (
             req.detected_at,
             versions.iter().filter_map(|v| v.created_at).min(),
         ) && t < first
         {
+            if first <= clock::now() {
+                return Err(CliError::usage(format!(
+                    "--detected-at {} is before `{name}` had any version (its first was registered at {}); nothing was changed",
+                    clock::fmt(t),
+                    clock::fmt(first)
+                ))
+                .with_hint(
+                    "give the time the breach began (e.g. `--detected-at 15m` for 15 minutes ago, or `--detected-at 22:04` in local time)",
+                )
+                .into());
+            }
             text.push_str(&format!(
-                "  ! --detected-at {} is before the model's first version was registered ({}); the detection phase will count from it as given\n",
-                clock::fmt(t),
-                clock::fmt(first)
+                "  ! the registry says `{name}`'s first version was registered at {}, after this machine's clock ({}); --detected-at {} is taken as given\n",
+                clock::fmt(first),
+                clock::fmt(clock::now()),
+                clock::fmt(t)
             ));
         }
         if let Some(by) = &choice.overrides {

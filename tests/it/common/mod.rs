@@ -299,12 +299,16 @@ impl Backend for FileBackend {
     fn seed(&self, name: &str, versions: &[V], aliases: &[(&str, u64)]) {
         use mlrb::registry::Registry;
         let reg = self.reg();
+        // Registered an hour ago, a millisecond apart: a detection time of minutes ago then
+        // falls inside the model's life, as it does in production.
+        let first = chrono::Utc::now() - chrono::Duration::hours(1);
         for (i, ver) in versions.iter().enumerate() {
             let src = ver
                 .source
                 .clone()
                 .unwrap_or_else(|| format!("s3://models/{name}/v{}", i + 1));
-            reg.add_version(name, &src, ver.stage, &ver.tags, None)
+            let at = first + chrono::Duration::milliseconds(i as i64);
+            reg.add_version(name, &src, ver.stage, &ver.tags, Some(at))
                 .unwrap();
         }
         for (a, n) in aliases {
@@ -331,6 +335,11 @@ impl Backend for FileBackend {
             .get(alias)
             .copied()
     }
+}
+
+/// Now, as `--detected-at` takes it: a breach that began after the model was seeded.
+pub fn just_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// A unique model name per test, so tests share one server without seeing each other.
