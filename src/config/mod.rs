@@ -14,4 +14,4 @@ pub use resolve::{
 };
 pub use schema::*;
 pub use starter::STARTER;
-pub use validate::{Fallback, Switch};
+pub use validate::{ConfiguredFallback, Fallback, Switch};

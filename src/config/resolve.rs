@@ -9,7 +9,7 @@ use crate::http::HttpOptions;
 use crate::registry::LiveMode;
 
 use super::schema::*;
-use super::validate::{no_userinfo, validate};
+use super::validate::{ConfiguredFallback, no_userinfo, validate};
 
 /// Where the registry lives, after every source was consulted.
 #[derive(Debug, Clone)]
@@ -185,6 +185,8 @@ pub struct ModelTarget {
     /// In alias mode: the version the alias names when the registry no longer holds it.
     pub alias_names_deleted: Option<u64>,
     pub serving: ServingConfig,
+    /// `[models.X.fallback]`, checked: what serves when no safe rollback target is left.
+    pub fallback: Option<ConfiguredFallback>,
 }
 
 fn env(k: &str) -> Option<String> {
@@ -551,6 +553,19 @@ impl Settings {
             (None, Mode::Alias, Some(a)) => LiveMode::Alias(a.clone()),
             _ => LiveMode::Stage,
         };
+        // Checked when the config was read; an error here is one the checks missed.
+        let fallback = cfg
+            .fallback
+            .as_ref()
+            .map(|f| {
+                Ok::<_, CliError>(ConfiguredFallback {
+                    fallback: f
+                        .resolve()
+                        .map_err(|e| CliError::usage(format!("[models.{key}.fallback] {e}")))?,
+                    description: f.description.clone(),
+                })
+            })
+            .transpose()?;
         Ok(ModelTarget {
             key: key.to_string(),
             registered_name: cfg
@@ -562,6 +577,7 @@ impl Settings {
             mode_note: None,
             alias_names_deleted: None,
             serving: cfg.serving,
+            fallback,
         })
     }
 }

@@ -17,6 +17,14 @@ pub enum Fallback {
     Switch(Box<Switch>),
 }
 
+/// A model's fallback as commands act on it: what it is, and how plans and reports name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfiguredFallback {
+    pub fallback: Fallback,
+    /// `description`, for the plan and the report ("most-popular heuristic").
+    pub description: Option<String>,
+}
+
 /// A serving switch, with every key its kind needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Switch {
