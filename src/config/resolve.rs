@@ -325,7 +325,7 @@ impl Settings {
             Some(p) => Some(read_config(p)?),
             None => None,
         };
-        let file = match (&config_path, &text) {
+        let mut file = match (&config_path, &text) {
             (Some(p), Some(t)) => parse(t, p)?,
             _ => FileConfig::default(),
         };
@@ -360,6 +360,21 @@ impl Settings {
             .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf);
         http_transport(&file.http, base.as_deref(), &in_file, &mut sources)?;
+        // So are the feature pipeline's and the GitOps repositories: resolved here, once, so
+        // every command and kind opens the same directory.
+        if let Some(b) = &base {
+            for m in file.models.values_mut() {
+                let repos = [
+                    m.features.as_mut().map(|f| &mut f.repo),
+                    m.gitops.as_mut().map(|g| &mut g.repo),
+                ];
+                for repo in repos.into_iter().flatten() {
+                    if repo.is_relative() {
+                        *repo = b.join(&*repo);
+                    }
+                }
+            }
+        }
         let env_uri = env("MLFLOW_TRACKING_URI");
         let (registry, registry_source) = if let Some(r) = o.registry.clone() {
             (Some(parse_registry_arg(&r)), "--registry".to_string())

@@ -400,7 +400,8 @@ pub struct RetrainConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeaturesConfig {
-    /// The git repository (relative to the config file's directory, or absolute).
+    /// The git repository (relative to the config file's directory, or absolute); `Settings`
+    /// holds it resolved against that directory.
     pub repo: PathBuf,
     /// The pipeline's path inside the repository (code and `.dvc` files).
     pub path: PathBuf,
@@ -447,7 +448,8 @@ pub struct GitopsConfig {
     pub namespace: Option<String>,
     /// kubeconfig context of the controller's object (default: the infra/serving one).
     pub context: Option<String>,
-    /// The GitOps repository: a local clone (relative to the config file's directory).
+    /// The GitOps repository: a local clone (relative to the config file's directory);
+    /// `Settings` holds it resolved against that directory.
     pub repo: PathBuf,
     /// The file in it, and the YAML key (`image.tag`, `spec.template.spec.containers[0].image`)
     /// holding the image (infra rollbacks) or the model version (model rollbacks).
