@@ -387,10 +387,42 @@ pub(super) fn validate(cfg: &FileConfig) -> Result<(), String> {
         }
         validate_argv_values(key, m)?;
         validate_metrics(key, m)?;
+        validate_retrain(key, m)?;
         validate_no_userinfo(key, m)?;
     }
     if cfg.registry.kind == Some(RegistryKind::File) && cfg.registry.path.is_none() {
         return Err("[registry] kind = \"file\" needs `path = \"registry.json\"`".into());
+    }
+    Ok(())
+}
+
+/// `[models.X.retrain]`: the keys its kind needs to reach CI, and, except for a webhook, the
+/// variable holding the trigger token (its value is read when a retrain is triggered).
+fn validate_retrain(key: &str, m: &ModelConfig) -> Result<(), String> {
+    let Some(r) = &m.retrain else {
+        return Ok(());
+    };
+    let need = |field: &str, v: &Option<String>| -> Result<(), String> {
+        if v.as_deref().is_none_or(str::is_empty) {
+            return Err(format!("[models.{key}.retrain] needs `{field} = \"…\"`"));
+        }
+        Ok(())
+    };
+    match r.kind {
+        RetrainKind::Gitlab => {
+            need("url", &r.url)?;
+            need("project", &r.project)?;
+        }
+        RetrainKind::Github => {
+            need("repo", &r.repo)?;
+            need("workflow", &r.workflow)?;
+        }
+        RetrainKind::Webhook => need("url", &r.url)?,
+    }
+    if r.kind != RetrainKind::Webhook && r.token_env.is_none() {
+        return Err(format!(
+            "[models.{key}.retrain] needs `token_env = \"VAR\"`: the environment variable holding the CI token"
+        ));
     }
     Ok(())
 }
