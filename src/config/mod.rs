@@ -9,8 +9,8 @@ mod starter;
 mod validate;
 
 pub use resolve::{
-    ModelTarget, Overrides, RegistryTarget, Setting, Settings, key_lines, load_file, parse,
-    redact_str, registry_source, same_origin, xdg_config_file,
+    ModelTarget, Overrides, RegistryTarget, Setting, Settings, load_file, parse, redact_str,
+    registry_source, xdg_config_file,
 };
 pub use schema::*;
 pub use starter::STARTER;

@@ -122,7 +122,7 @@ pub fn redact_str(s: &str) -> String {
 }
 
 /// Whether two URLs share scheme, host and port.
-pub fn same_origin(a: &str, b: &str) -> bool {
+fn same_origin(a: &str, b: &str) -> bool {
     match (reqwest::Url::parse(a), reqwest::Url::parse(b)) {
         (Ok(a), Ok(b)) => {
             a.scheme() == b.scheme()
@@ -135,7 +135,7 @@ pub fn same_origin(a: &str, b: &str) -> bool {
 
 /// The line of each `table.key` in config text, for "file:line" sources. Best effort:
 /// `[a.b]` headers and `key = value` lines; quoted names keep their text without quotes.
-pub fn key_lines(text: &str) -> BTreeMap<String, usize> {
+fn key_lines(text: &str) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
     let mut table = String::new();
     for (n, line) in text.lines().enumerate() {
