@@ -2,7 +2,7 @@
 //! can live — model registry, serving infra, feature pipeline, training data — beside the breach
 //! start, ending with the component that changed closest before it (evidence, never a verdict).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -99,7 +99,7 @@ pub fn timeline_of(
             unavailable.push(format!("serving infra: {e}"));
         }
         if let Some(f) = &cfg.features
-            && let Err(e) = feature_changes(ctx, &f.repo, &f.path, since, &mut changes)
+            && let Err(e) = feature_changes(&f.repo, &f.path, since, &mut changes)
         {
             unavailable.push(format!("feature pipeline: {e}"));
         }
@@ -454,26 +454,14 @@ fn infra_changes(cfg: &ModelConfig, since: DateTime<Utc>, out: &mut Vec<Change>)
     Ok(())
 }
 
+/// `dir` is resolved against the config file's directory when the config is read.
 fn feature_changes(
-    ctx: &Ctx,
-    repo: &Path,
+    dir: &Path,
     path: &Path,
     since: DateTime<Utc>,
     out: &mut Vec<Change>,
 ) -> Result<()> {
-    let base: PathBuf = ctx
-        .settings
-        .config_path
-        .as_deref()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let dir = if repo.is_relative() {
-        base.join(repo)
-    } else {
-        repo.to_path_buf()
-    };
-    let repo = git2::Repository::open(&dir).map_err(|e| {
+    let repo = git2::Repository::open(dir).map_err(|e| {
         CliError::usage(format!(
             "{} is not a git repository ({})",
             dir.display(),

@@ -77,11 +77,11 @@ pub fn run(ctx: &Ctx, args: &RunbookArgs) -> Result<ExitStatus> {
                 f.repo.display()
             ));
         }
-        match c.fallback.as_ref().map(|f| f.resolve()) {
-            Some(Ok(crate::config::Fallback::Version(n))) => {
+        match target.fallback.as_ref().map(|f| &f.fallback) {
+            Some(crate::config::Fallback::Version(n)) => {
                 facts.push(format!("fallback: registry version v{n}"))
             }
-            Some(Ok(crate::config::Fallback::Switch(sw))) => facts.push(format!(
+            Some(crate::config::Fallback::Switch(sw)) => facts.push(format!(
                 "fallback: serving switch {} on {}",
                 sw.kind.as_str(),
                 match sw.kind {

@@ -358,6 +358,31 @@ fn cases() -> Vec<Case> {
             2,
             "invalid duration",
         ),
+        // retrain: the keys each CI needs, checked when the config is read
+        cfg(
+            "[models.recsys.retrain]\nkind = \"gitlab\"\nurl = \"https://gitlab.example.com\"\ntoken_env = \"T\"\n",
+            ROLLBACK,
+            2,
+            "[models.recsys.retrain] needs `project",
+        ),
+        cfg(
+            "[models.recsys.retrain]\nkind = \"github\"\nrepo = \"ml/training\"\ntoken_env = \"T\"\n",
+            ROLLBACK,
+            2,
+            "[models.recsys.retrain] needs `workflow",
+        ),
+        cfg(
+            "[models.recsys.retrain]\nkind = \"webhook\"\n",
+            ROLLBACK,
+            2,
+            "[models.recsys.retrain] needs `url",
+        ),
+        cfg(
+            "[models.recsys.retrain]\nkind = \"gitlab\"\nurl = \"https://gitlab.example.com\"\nproject = \"ml/recsys\"\n",
+            ROLLBACK,
+            2,
+            "needs `token_env = \"VAR\"`",
+        ),
         // fallback: a registry version or a serving switch, each with its keys
         cfg(
             "[models.recsys.fallback]\nversion = 1\nswitch = \"kubectl-set-env\"\ndeployment = \"d\"\nenv_var = \"M\"\nvalue = \"x\"\n",

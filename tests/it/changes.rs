@@ -328,3 +328,31 @@ fn changes_reads_the_dataset_from_the_training_runs_params_and_tags_on_mlflow() 
         out.stdout
     );
 }
+
+/// A config named by a relative path in another directory: its relative feature repository is
+/// resolved against that directory once, when the config is read, and `changes` opens it there.
+#[test]
+fn a_relative_feature_repo_is_resolved_against_a_config_in_another_directory() {
+    let mut env = TestEnv::new();
+    registry(&mut env, &[3000, 180]);
+    git_repo(
+        &env.path().join("pipe"),
+        &[("pipeline/transform.py", 600, "initial pipeline")],
+    );
+    std::fs::create_dir(env.path().join("conf")).unwrap();
+    env.write(
+        "conf/mlrb.toml",
+        "[models.recsys.features]\nrepo = \"../pipe\"\npath = \"pipeline\"\ndvc = false\n",
+    );
+    env.set("MLRB_CONFIG", "conf/mlrb.toml");
+    let out = env.run(&["changes", "recsys", "--breach-at", &breach_10m_ago()]);
+    out.code(0);
+    assert!(out.stdout.contains("initial pipeline"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("not a git repository")
+            && !out.stderr.contains("not a git repository"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+}

@@ -12,23 +12,14 @@ use crate::rollback::{Request, engine};
 pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
     // Every input is checked before the registry is touched.
     let target = ctx.settings.model(&args.model, args.alias.as_deref())?;
-    let configured = ctx
-        .settings
-        .models
-        .get(&args.model)
-        .and_then(|m| m.fallback.clone());
     let fallback = if args.fallback {
-        let f = configured.clone().ok_or_else(|| {
+        let f = target.fallback.clone().ok_or_else(|| {
             CliError::usage(format!("no fallback is configured for `{}`", args.model)).with_hint(format!(
                 "add [models.{}.fallback] with `version = N` (a pre-built, tested version) or `switch = \"kubectl-set-env\"` / `\"service-selector\"` (a switch in the serving layer) to mlrb.toml",
                 args.model
             ))
         })?;
-        // Checked when the config was read; an error here is one the checks missed.
-        let kind = f
-            .resolve()
-            .map_err(|e| CliError::usage(format!("[models.{}.fallback] {e}", args.model)))?;
-        match kind {
+        match f.fallback {
             Fallback::Switch(sw) => {
                 return super::fallback::run(ctx, args, &sw, f.description.as_deref());
             }
@@ -43,7 +34,7 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
                 ))
                 .into());
             }
-            Fallback::Version(n) => Some((n, f.description.clone())),
+            Fallback::Version(n) => Some((n, f.description)),
         }
     } else {
         None
@@ -59,7 +50,6 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
     kind.to = to;
     kind.force = args.force;
     kind.fallback = fallback;
-    kind.configured_fallback = configured;
     let kind = crate::rollback::kinds::gitops::wrap(
         ctx,
         Box::new(kind),
@@ -84,12 +74,7 @@ pub fn unattended(
 ) -> Result<ExitStatus> {
     let target = ctx.settings.model(&req.model, alias)?;
     let reg: Arc<dyn crate::registry::Registry> = Arc::from(ctx.registry()?);
-    let mut kind = Model::new(target, reg);
-    kind.configured_fallback = ctx
-        .settings
-        .models
-        .get(&req.model)
-        .and_then(|m| m.fallback.clone());
+    let kind = Model::new(target, reg);
     match gitops {
         Some(flags) => {
             let kind = crate::rollback::kinds::gitops::wrap(

@@ -19,9 +19,8 @@ type Result<T> = anyhow::Result<T>;
 /// What `rollback features` was asked for.
 pub struct Features {
     pub model: String,
+    /// `repo` resolved against the config file's directory.
     pub cfg: crate::config::FeaturesConfig,
-    /// The repository, resolved against the config file's directory.
-    pub repo_dir: PathBuf,
     pub to: Option<String>,
     pub before: Option<String>,
     pub no_commit: bool,
@@ -44,22 +43,9 @@ impl Features {
                 "add [models.{model}.features] with repo = \"PATH\" and path = \"feature_pipeline\" to mlrb.toml"
             )));
         };
-        let base = ctx
-            .settings
-            .config_path
-            .as_deref()
-            .and_then(Path::parent)
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let repo_dir = if cfg.repo.is_relative() {
-            base.join(&cfg.repo)
-        } else {
-            cfg.repo.clone()
-        };
         Ok(Features {
             model: model.to_string(),
             cfg,
-            repo_dir,
             to: None,
             before: None,
             no_commit: false,
@@ -226,15 +212,15 @@ impl Kind for Features {
     fn subject(&self) -> Subject {
         Subject {
             command: "rollback features",
-            target: format!("{} in {}", self.cfg.path.display(), self.repo_dir.display()),
-            place: self.repo_dir.display().to_string(),
+            target: format!("{} in {}", self.cfg.path.display(), self.cfg.repo.display()),
+            place: self.cfg.repo.display().to_string(),
         }
     }
 
     fn plan(&self, ctx: &Ctx, _req: &Request, resuming: Option<&Record>) -> Result<Planned> {
         let _ = ctx;
         let cfg = &self.cfg;
-        let repo_dir = &self.repo_dir;
+        let repo_dir = &self.cfg.repo;
         let repo = Repository::open(repo_dir).map_err(|e| {
             usage(format!(
                 "{} is not a git repository ({})",

@@ -6,7 +6,7 @@
 
 pub mod yaml;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -881,7 +881,6 @@ pub struct Gitops {
     flags: Flags,
     cfg: Option<GitopsConfig>,
     objects: Vec<Touched>,
-    base: PathBuf,
 }
 
 /// Wraps `inner`, a rollback of `model`, with what its managed objects need.
@@ -894,13 +893,6 @@ pub fn wrap(ctx: &Ctx, inner: Box<dyn Kind>, model: &str, which: Which, flags: F
         flags,
         objects: touched(&m, which),
         cfg: m.gitops.clone(),
-        base: ctx
-            .settings
-            .config_path
-            .as_deref()
-            .and_then(Path::parent)
-            .map(Path::to_path_buf)
-            .unwrap_or_default(),
     }
 }
 
@@ -930,11 +922,7 @@ impl Gitops {
     fn checked_repo(&self, cfg: &GitopsConfig, resuming: bool) -> Result<(Repo, String)> {
         let key = &self.model;
         let repo = Repo {
-            dir: if cfg.repo.is_relative() {
-                self.base.join(&cfg.repo)
-            } else {
-                cfg.repo.clone()
-            },
+            dir: cfg.repo.clone(),
             file: cfg.file.clone(),
             key: cfg.key.clone(),
             segs: yaml::parse_key(&cfg.key).map_err(CliError::usage)?,

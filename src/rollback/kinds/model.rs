@@ -30,8 +30,6 @@ pub struct Model {
     pub force: bool,
     /// `--fallback` with a registry-version fallback: (version, description).
     pub fallback: Option<(u64, Option<String>)>,
-    /// The fallback configured for the model, for the no-target hint.
-    pub configured_fallback: Option<crate::config::FallbackConfig>,
     /// Set while planning: the metrics baseline and the plan's own steps.
     planned: RefCell<Option<(Option<Baseline>, plan::Plan)>>,
     /// Set by a fresh plan: every version it read, which the event's close reuses.
@@ -67,7 +65,6 @@ impl Model {
             to: None,
             force: false,
             fallback: None,
-            configured_fallback: None,
             planned: RefCell::new(None),
             known: RefCell::new(None),
             verified: Rc::default(),
@@ -1142,14 +1139,15 @@ impl Model {
             .into();
         }
         let hint = match self
-            .configured_fallback
+            .target
+            .fallback
             .as_ref()
-            .map(|f| (f.resolve(), f.description.as_deref()))
+            .map(|f| (&f.fallback, f.description.as_deref()))
         {
-            Some((Ok(Fallback::Version(n)), _)) if self.fallback.is_none() => format!(
+            Some((Fallback::Version(n), _)) if self.fallback.is_none() => format!(
                 "activate the pre-built fallback v{n}: mlrb rollback model {key} --fallback"
             ),
-            Some((Ok(Fallback::Switch(sw)), d)) => format!(
+            Some((Fallback::Switch(sw), d)) => format!(
                 "switch to the pre-built fallback{} ({} in the serving layer): mlrb rollback model {key} --fallback",
                 d.map(|d| format!(", {d}")).unwrap_or_default(),
                 sw.kind.as_str(),
