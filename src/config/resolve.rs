@@ -360,18 +360,22 @@ impl Settings {
             .filter(|p| !p.as_os_str().is_empty())
             .map(Path::to_path_buf);
         http_transport(&file.http, base.as_deref(), &in_file, &mut sources)?;
-        // So are the feature pipeline's and the GitOps repositories: resolved here, once, so
-        // every command and kind opens the same directory.
-        if let Some(b) = &base {
-            for m in file.models.values_mut() {
-                let repos = [
-                    m.features.as_mut().map(|f| &mut f.repo),
-                    m.gitops.as_mut().map(|g| &mut g.repo),
-                ];
-                for repo in repos.into_iter().flatten() {
-                    if repo.is_relative() {
-                        *repo = b.join(&*repo);
-                    }
+        // So are the feature pipeline's and the GitOps repositories, and then made absolute:
+        // resolved here, once, so every command and kind opens the same directory, and two
+        // engineers running from different directories take the same lock and lease on it.
+        for m in file.models.values_mut() {
+            let repos = [
+                m.features.as_mut().map(|f| &mut f.repo),
+                m.gitops.as_mut().map(|g| &mut g.repo),
+            ];
+            for repo in repos.into_iter().flatten() {
+                if let Some(b) = &base
+                    && repo.is_relative()
+                {
+                    *repo = b.join(&*repo);
+                }
+                if let Ok(abs) = std::path::absolute(&*repo) {
+                    *repo = abs;
                 }
             }
         }
