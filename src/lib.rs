@@ -31,6 +31,7 @@ pub mod serving;
 pub mod signature;
 pub mod statedir;
 pub mod testhooks;
+pub mod timeline;
 
 use std::process::ExitCode;
 

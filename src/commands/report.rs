@@ -92,11 +92,11 @@ pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<ExitStatus> {
     let refs: Vec<&Record> = mine.iter().collect();
     let revenue = crate::metrics::revenue::for_event(&ctx.settings, &refs);
     let mut text = report::render(&refs, &Annotations::from_records(&refs), revenue.as_ref());
-    if let Some(section) = crate::commands::changes::report_section(ctx, &refs) {
-        text = crate::commands::changes::insert_section(&text, &section);
+    if let Some(section) = crate::timeline::facts::report_section(ctx, &refs) {
+        text = crate::report::compose::insert_section(&text, &section);
     }
     if let Some(section) = crate::commands::drill::report_section(dir, &event) {
-        text = crate::commands::changes::insert_section(&text, section.trim_start());
+        text = crate::report::compose::insert_section(&text, section.trim_start());
     }
     let charts = if ctx.printer.json() {
         Vec::new()
@@ -111,8 +111,8 @@ pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<ExitStatus> {
         };
     }
     // Last: everything above it is the record, the same on every render.
-    if let Some(section) = crate::commands::changes::since_section(ctx, &refs) {
-        text = crate::commands::changes::append_section(&text, &section);
+    if let Some(section) = crate::timeline::facts::since_section(ctx, &refs) {
+        text = crate::report::compose::append_section(&text, &section);
     }
     if ctx.printer.json() {
         // The report's data, for scripts and dashboards; the markdown is one of its fields.

@@ -66,7 +66,7 @@ pub struct ModelStatus {
     pub metrics: Option<MetricsView>,
     /// What changed in the last 24 hours (`mlrb changes`); only when one model is asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub changes: Option<crate::commands::changes::Timeline>,
+    pub changes: Option<crate::timeline::Timeline>,
     /// The serving-switch fallback the journal shows on (`rollback model --fallback`, not ended).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_switch: Option<FallbackSwitchView>,
@@ -196,7 +196,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
                 .as_ref()
                 .is_some_and(|m| m.decision.is_some_and(|d| d != Decision::Monitor));
             let since = crate::clock::now() - chrono::Duration::hours(24);
-            st.changes = crate::commands::changes::timeline_of(
+            st.changes = crate::timeline::timeline_of(
                 ctx,
                 reg.as_ref(),
                 (&target, Some(&versions)),
@@ -702,7 +702,7 @@ fn render(s: &ModelStatus) -> String {
         )));
     }
     if let Some(c) = &s.changes {
-        text.push_str(&crate::commands::changes::render_section(c, 8));
+        text.push_str(&render_changes(c, 8));
     }
     if let Some(sh) = &s.shadow {
         text.push_str(&format!("  shadow: {sh}\n"));
@@ -719,6 +719,26 @@ fn render(s: &ModelStatus) -> String {
         }
     }
     text
+}
+
+/// The change timeline in short: the newest `max` changes and the hint.
+fn render_changes(t: &crate::timeline::Timeline, max: usize) -> String {
+    let mut s = String::from(
+        "  changes in the last 24h (registry, journal, pipeline; `mlrb changes` adds serving infra):\n",
+    );
+    for c in t.changes.iter().take(max) {
+        s.push_str(&format!(
+            "    {}  {:<8} {}\n",
+            c.at.format("%Y-%m-%d %H:%M"),
+            c.component,
+            c.what
+        ));
+    }
+    if t.changes.len() > max {
+        s.push_str(&format!("    … {} more\n", t.changes.len() - max));
+    }
+    s.push_str(&format!("    hint: {}\n", t.hint));
+    s
 }
 
 fn err_message<S: serde::Serializer>(

@@ -286,7 +286,7 @@ pub fn close_event(
     outcome: &str,
     message: String,
     hint: String,
-    known: Option<&crate::commands::changes::Known>,
+    known: Option<&crate::timeline::facts::Known>,
     json: impl FnOnce(&str, Option<crate::mttr::Mttr>, Option<String>) -> serde_json::Value,
 ) -> anyhow::Result<ExitStatus> {
     use crate::journal::{Entry, Record};
@@ -302,7 +302,7 @@ pub fn close_event(
         (
             matches!(status, ExitStatus::Success | ExitStatus::NotVerified)
                 .then(|| crate::report::checks(&mine)),
-            crate::commands::changes::report_facts(ctx, &mine, known),
+            crate::timeline::facts::report_facts(ctx, &mine, known),
         )
     };
     let message = match &checks {
@@ -332,8 +332,8 @@ pub fn close_event(
                     &crate::report::Annotations::default(),
                     revenue.as_ref(),
                 );
-                match crate::commands::changes::report_section(ctx, &mine) {
-                    Some(section) => crate::commands::changes::insert_section(&r, &section),
+                match crate::timeline::facts::report_section(ctx, &mine) {
+                    Some(section) => crate::report::compose::insert_section(&r, &section),
                     None => r,
                 }
             }),

@@ -6,6 +6,8 @@ use crate::journal::{Action, Entry, Record};
 use crate::metrics::revenue::RevenueImpact;
 use crate::mttr;
 
+pub mod compose;
+
 const FILL: &str = "[fill in]";
 
 /// What readers add after the fact (`report --root-cause … --factor … --action …`).
