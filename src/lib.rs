@@ -30,6 +30,7 @@ pub mod select;
 pub mod serving;
 pub mod signature;
 pub mod statedir;
+pub mod status;
 pub mod testhooks;
 pub mod timeline;
 
