@@ -250,7 +250,7 @@ pub fn render(records: &[&Record], notes: &Annotations, revenue: Option<&Revenue
     let mut last_at = first.at;
     for r in records {
         match &r.entry {
-            Entry::Annotation { .. } | Entry::ReportFacts { .. } => {}
+            Entry::Annotation { .. } | Entry::ReportFacts { .. } | Entry::Charts { .. } => {}
             Entry::Resumed { how } => {
                 if !run_finished {
                     timeline.push((last_at, interrupted(at_step, plan_len)));
@@ -271,7 +271,7 @@ pub fn render(records: &[&Record], notes: &Annotations, revenue: Option<&Revenue
         }
         if !matches!(
             r.entry,
-            Entry::Annotation { .. } | Entry::ReportFacts { .. }
+            Entry::Annotation { .. } | Entry::ReportFacts { .. } | Entry::Charts { .. }
         ) {
             last_at = r.at;
         }
