@@ -30,7 +30,7 @@ pub fn run(ctx: &Ctx, args: &ChangesArgs) -> Result<ExitStatus> {
 }
 
 /// The timeline as text: one line per change, newest first, the breach marked in place.
-pub fn render(t: &Timeline) -> String {
+fn render(t: &Timeline) -> String {
     let mut s = format!(
         "What changed for {} since {} UTC (newest first)\n",
         t.model,
