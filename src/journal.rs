@@ -127,6 +127,11 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         unavailable: Vec<String>,
     },
+    /// The samples of the report's metric charts, read from Prometheus once the event closed:
+    /// the report draws the same charts on every render, and after Prometheus has dropped them.
+    Charts {
+        charts: Vec<ChartSamples>,
+    },
     /// Metrics after the rollback: back within tolerance of baseline (`ok`) or not by the timeout.
     /// When present, the MTTR verification phase ends here rather than at the registry check.
     MetricsVerified {
@@ -411,6 +416,13 @@ pub fn active_switch(records: &[Record], model: &str) -> Option<ActiveSwitch> {
         value: value.clone(),
         certain,
     })
+}
+
+/// One metric's samples over an incident window: (time, value), oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ChartSamples {
+    pub metric: String,
+    pub points: Vec<(DateTime<Utc>, f64)>,
 }
 
 /// One row of a frozen change timeline.

@@ -30,7 +30,9 @@ pub mod select;
 pub mod serving;
 pub mod signature;
 pub mod statedir;
+pub mod status;
 pub mod testhooks;
+pub mod timeline;
 
 use std::process::ExitCode;
 

@@ -110,7 +110,7 @@ pub fn read_rules(path: &std::path::Path) -> std::result::Result<String, CliErro
 /// Compares the file with the rule the config gives now, over the baseline `status` resolved.
 pub fn check_rules(
     ctx: &Ctx,
-    st: &crate::commands::status::ModelStatus,
+    st: &crate::status::ModelStatus,
     path: &std::path::Path,
     text: &str,
 ) -> RulesCheck {

@@ -4,6 +4,7 @@ use crate::cli::ReportArgs;
 use crate::commands::{Ctx, Result};
 use crate::error::{CliError, ExitStatus};
 use crate::journal::{self, Action, Entry, Journal, Record};
+use crate::report::compose::{Charts, Composed, Options, compose};
 use crate::report::{self, Annotations};
 
 pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<ExitStatus> {
@@ -90,30 +91,24 @@ pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<ExitStatus> {
         });
     }
     let refs: Vec<&Record> = mine.iter().collect();
-    let revenue = crate::metrics::revenue::for_event(&ctx.settings, &refs);
-    let mut text = report::render(&refs, &Annotations::from_records(&refs), revenue.as_ref());
-    if let Some(section) = crate::commands::changes::report_section(ctx, &refs) {
-        text = crate::commands::changes::insert_section(&text, &section);
-    }
-    if let Some(section) = crate::commands::drill::report_section(dir, &event) {
-        text = crate::commands::changes::insert_section(&text, section.trim_start());
-    }
-    let charts = if ctx.printer.json() {
-        Vec::new()
-    } else {
-        crate::metrics::incident_charts(&ctx.settings, &refs)
+    let charts = match &args.out {
+        _ if ctx.printer.json() => Charts::Omit,
+        Some(path) => Charts::Beside(path),
+        None => Charts::Inline,
     };
-    let svgs = chart_files(args.out.as_deref(), &charts);
-    if let Some(section) = metrics_section(&charts, &svgs) {
-        text = match text.find("\n## Impact\n") {
-            Some(i) => format!("{}\n{section}{}", &text[..i], &text[i..]),
-            None => format!("{text}\n{section}"),
-        };
-    }
-    // Last: everything above it is the record, the same on every render.
-    if let Some(section) = crate::commands::changes::since_section(ctx, &refs) {
-        text = crate::commands::changes::append_section(&text, &section);
-    }
+    let Composed {
+        markdown: text,
+        revenue,
+        svgs,
+        ..
+    } = compose(
+        ctx,
+        &refs,
+        Options {
+            charts,
+            since_then: true,
+        },
+    );
     if ctx.printer.json() {
         // The report's data, for scripts and dashboards; the markdown is one of its fields.
         let outcome = refs.iter().rev().find_map(|r| match &r.entry {
@@ -146,7 +141,7 @@ pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<ExitStatus> {
         }
         Some(path) => {
             // The charts first: the report links them, so it is written once they are there.
-            for (file, svg) in svgs.iter().flatten() {
+            for (file, svg) in &svgs {
                 if file.exists() && !args.force {
                     return Err(CliError::usage(format!(
                         "{} already exists; the report and its charts were not written",
@@ -176,61 +171,6 @@ pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<ExitStatus> {
         None => ctx.printer.out(&text),
     }
     Ok(ExitStatus::Success)
-}
-
-/// Each chart's SVG file beside the report `out` (`report.md` → `report.error_rate.svg`), with
-/// its contents, one entry per chart (`None`: drawn inline); none when the report goes to stdout.
-fn chart_files(
-    out: Option<&std::path::Path>,
-    charts: &[crate::chart::MetricChart],
-) -> Vec<Option<(std::path::PathBuf, String)>> {
-    let Some(out) = out else { return Vec::new() };
-    let stem = out
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".into());
-    charts
-        .iter()
-        .map(|c| {
-            let metric: String = c
-                .metric
-                .chars()
-                .map(|ch| {
-                    if ch.is_ascii_alphanumeric() || ch == '-' {
-                        ch
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
-            Some((out.with_file_name(format!("{stem}.{metric}.svg")), c.svg()?))
-        })
-        .collect()
-}
-
-/// The report's "Metrics" section: each chart linked as its SVG file when the report is
-/// written with --out, else drawn inline as a Mermaid xychart; a caption names the moments
-/// marked. `None` without charts.
-fn metrics_section(
-    charts: &[crate::chart::MetricChart],
-    svgs: &[Option<(std::path::PathBuf, String)>],
-) -> Option<String> {
-    if charts.is_empty() {
-        return None;
-    }
-    let mut s = String::from("## Metrics\n\n");
-    for (i, c) in charts.iter().enumerate() {
-        match svgs.get(i).and_then(|f| f.as_ref()?.0.file_name()) {
-            Some(file) => s.push_str(&format!(
-                "![{}]({})\n",
-                report::escape_md(&c.metric),
-                file.to_string_lossy().replace(' ', "%20")
-            )),
-            None => s.push_str(&c.mermaid()?),
-        }
-        s.push_str(&format!("\n{}\n\n", report::escape_md(&c.caption())));
-    }
-    Some(s)
 }
 
 fn parse_action(s: &str) -> std::result::Result<Action, CliError> {

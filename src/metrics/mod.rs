@@ -290,7 +290,7 @@ pub fn fmt_snapshot(s: &Snapshot) -> String {
 
 /// The moments an incident chart marks, from the event's records: the breach start (found in
 /// history, else `--detected-at`), the confirmation, the registry flip and the recovery.
-fn incident_markers(records: &[&crate::journal::Record]) -> Vec<crate::chart::Marker> {
+pub fn incident_markers(records: &[&crate::journal::Record]) -> Vec<crate::chart::Marker> {
     use crate::chart::Marker;
     use crate::journal::Entry;
     let mut breach = None;
@@ -332,11 +332,11 @@ fn incident_markers(records: &[&crate::journal::Record]) -> Vec<crate::chart::Ma
 /// on each side, a minute at least), for the report's charts. A metric is breached when the
 /// breach's reason names it; when no reason names one, every configured metric is drawn. Empty
 /// when the model has no metrics or Prometheus has no samples; a Prometheus that cannot be
-/// read draws nothing (the report says so elsewhere: verification and revenue read it too).
+/// read is the error, in one line.
 pub fn incident_charts(
     settings: &crate::config::Settings,
     records: &[&crate::journal::Record],
-) -> Vec<crate::chart::MetricChart> {
+) -> Result<Vec<crate::chart::MetricChart>, String> {
     use crate::journal::Entry;
     let Some((model, started)) = records.iter().find_map(|r| match &r.entry {
         Entry::Started {
@@ -344,10 +344,10 @@ pub fn incident_charts(
         } => Some((model.as_str(), *started_at)),
         _ => None,
     }) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let Ok(Some(mm)) = ModelMetrics::for_model(settings.models.get(model)) else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let markers = incident_markers(records);
     let finished = records.iter().rev().find_map(|r| match r.entry {
@@ -387,19 +387,25 @@ pub fn incident_charts(
     } else {
         named
     };
-    drawn
-        .into_iter()
-        .filter_map(|(name, q)| {
-            let samples = mm.prom.query_range(name, q, from, to, step).ok()?;
-            let points: Vec<(DateTime<Utc>, f64)> = samples
-                .into_iter()
-                .filter_map(|(t, r)| r.value().map(|v| (t, v)))
-                .collect();
-            (!points.is_empty()).then(|| crate::chart::MetricChart {
+    let mut charts = Vec::new();
+    for (name, q) in drawn {
+        let samples = mm.prom.query_range(name, q, from, to, step).map_err(|e| {
+            format!(
+                "{name} could not be read from Prometheus: {}",
+                crate::error::CliError::from(e).message
+            )
+        })?;
+        let points: Vec<(DateTime<Utc>, f64)> = samples
+            .into_iter()
+            .filter_map(|(t, r)| r.value().map(|v| (t, v)))
+            .collect();
+        if !points.is_empty() {
+            charts.push(crate::chart::MetricChart {
                 metric: name.clone(),
                 points,
                 markers: markers.clone(),
-            })
-        })
-        .collect()
+            });
+        }
+    }
+    Ok(charts)
 }

@@ -319,7 +319,7 @@ pub trait Kind {
     }
     /// What planning read of the model (its registry, the model as settled, every version),
     /// handed once to the event's close, which then lists no version again.
-    fn take_known(&self) -> Option<crate::commands::changes::Known> {
+    fn take_known(&self) -> Option<crate::timeline::facts::Known> {
         None
     }
     /// An unfinished rollback of the subject recorded where every machine looks (the

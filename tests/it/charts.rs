@@ -4,8 +4,9 @@
 use crate::common::prometheus::{model_config, prom};
 use crate::common::{Backend, FileBackend, TestEnv, bad_release, unique};
 
-/// A rollback of a model whose error rate breached, then recovered after the flip.
-fn breached_and_rolled_back() -> (TestEnv, String) {
+/// A rollback of a model whose error rate breached, then recovered after the flip: the test
+/// environment, the model, the config and the rollback's stdout.
+fn breached_and_rolled_back() -> (TestEnv, String, String, String) {
     let p = prom();
     let mut env = TestEnv::new();
     let b = FileBackend::new(&env);
@@ -35,12 +36,12 @@ fn breached_and_rolled_back() -> (TestEnv, String) {
     let out = env.run(&["rollback", "model", &m, "--yes"]);
     fixer.join().unwrap();
     out.code(0);
-    (env, m)
+    (env, m, toml, out.stdout)
 }
 
 #[test]
 fn the_report_charts_the_breached_metric_inline_and_as_svg() {
-    let (env, _m) = breached_and_rolled_back();
+    let (env, _m, _toml, _out) = breached_and_rolled_back();
     // On stdout: a Mermaid xychart with the breach's values, and the moments it marks.
     let report = env.run(&["report", "--last"]).code(0).stdout.clone();
     let at = report
@@ -110,6 +111,115 @@ fn the_report_charts_the_breached_metric_inline_and_as_svg() {
     ])
     .code(0);
     assert!(out.exists());
+}
+
+/// `report` without its "Since Then" section (what is read at render time, not the record).
+fn without_since_then(report: &str) -> String {
+    match report.find("\n## Since Then\n") {
+        Some(i) => {
+            let end = report[i..].find("\n---\n").map_or(report.len(), |e| i + e);
+            format!("{}{}", &report[..i], &report[end..])
+        }
+        None => report.to_string(),
+    }
+}
+
+/// The report printed at the end of a rollback of a model with metrics draws the breached
+/// metric inline, and is the report `mlrb report EVENT` renders of that event (less what is
+/// known since): one composition. The samples are frozen into the journal at the close, so
+/// the chart is drawn the same when Prometheus can no longer be read; without them, a
+/// Prometheus that cannot be read is one line in the Metrics section, and the exit is 0.
+#[test]
+fn the_end_of_rollback_report_charts_the_metric_as_mlrb_report_does() {
+    let (mut env, _m, toml, rolled) = breached_and_rolled_back();
+    let (report, mttr) = rolled
+        .split_once("MTTR of ")
+        .unwrap_or_else(|| panic!("no MTTR after the report:\n{rolled}"));
+    // After the plan (which `mlrb report` does not repeat).
+    let report = &report[report
+        .find("# Incident Report")
+        .unwrap_or_else(|| panic!("no report:\n{rolled}"))..];
+    let event = mttr.lines().next().unwrap().trim().to_string();
+    let at = report
+        .find("## Metrics\n")
+        .unwrap_or_else(|| panic!("no Metrics section in the rollback's report:\n{report}"));
+    let section = &report[at..report.find("## Impact").unwrap()];
+    assert!(section.contains("```mermaid\nxychart-beta\n"), "{section}");
+    assert!(
+        section.contains("    title \"error_rate (UTC)\""),
+        "{section}"
+    );
+    for mark in ["breach start", "confirmed", "registry flipped", "recovered"] {
+        assert!(
+            section.contains(&format!("%% {mark} at ")),
+            "{mark}: {section}"
+        );
+    }
+
+    // The same report, rendered again from the journal.
+    let again = env.run(&["report", &event]).code(0).stdout.clone();
+    assert_eq!(without_since_then(&again), report);
+
+    // The samples drawn are in the journal, after the event's close.
+    let records: Vec<serde_json::Value> = env
+        .journal()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &serde_json::Value| r["event"] == event.as_str())
+        .collect();
+    let types: Vec<&str> = records
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    let finished = types.iter().position(|t| *t == "finished").unwrap();
+    let charts = types
+        .iter()
+        .position(|t| *t == "charts")
+        .unwrap_or_else(|| panic!("no charts record: {types:?}"));
+    assert!(charts > finished, "{types:?}");
+    let frozen = &records[charts]["charts"][0];
+    assert_eq!(frozen["metric"], "error_rate");
+    assert!(frozen["points"].as_array().unwrap().len() > 2, "{frozen}");
+
+    // Prometheus gone: the frozen chart is still drawn, the same.
+    let gone = format!("http://127.0.0.1:{}", crate::common::mlflow::free_port());
+    let url = toml
+        .lines()
+        .find_map(|l| l.strip_prefix("prometheus_url = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap()
+        .to_string();
+    let cfg = env.write("mlrb-gone.toml", &toml.replace(&url, &gone));
+    env.set("MLRB_CONFIG", cfg.display().to_string());
+    let offline = env.run(&["report", &event]).code(0).stdout.clone();
+    assert_eq!(without_since_then(&offline), report);
+
+    // Without frozen samples (an event closed before mlrb froze them): one line says why
+    // there is no chart.
+    let journal = env.state_dir().join("journal.jsonl");
+    let kept: Vec<String> = env
+        .journal()
+        .lines()
+        .filter(|l| {
+            let r: serde_json::Value = serde_json::from_str(l).unwrap();
+            r["type"] != "charts"
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&journal, kept.concat()).unwrap();
+    let blind = env.run(&["report", &event]).code(0).stdout.clone();
+    let at = blind
+        .find("## Metrics\n")
+        .unwrap_or_else(|| panic!("no Metrics section:\n{blind}"));
+    let section = &blind[at..blind.find("## Impact").unwrap()];
+    assert!(!section.contains("xychart"), "{section}");
+    let said: Vec<&str> = section.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(said.len(), 2, "{section}");
+    assert!(
+        said[1].starts_with("Not drawn: error\\_rate could not be read from Prometheus: "),
+        "{section}"
+    );
+    assert!(said[1].contains(&gone.replace("http://", "")), "{section}");
 }
 
 /// `drill --history` draws the MTTR of the drills like the newest (same model and mode) as a

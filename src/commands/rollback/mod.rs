@@ -286,7 +286,7 @@ pub fn close_event(
     outcome: &str,
     message: String,
     hint: String,
-    known: Option<&crate::commands::changes::Known>,
+    known: Option<&crate::timeline::facts::Known>,
     json: impl FnOnce(&str, Option<crate::mttr::Mttr>, Option<String>) -> serde_json::Value,
 ) -> anyhow::Result<ExitStatus> {
     use crate::journal::{Entry, Record};
@@ -302,7 +302,7 @@ pub fn close_event(
         (
             matches!(status, ExitStatus::Success | ExitStatus::NotVerified)
                 .then(|| crate::report::checks(&mine)),
-            crate::commands::changes::report_facts(ctx, &mine, known),
+            crate::timeline::facts::report_facts(ctx, &mine, known),
         )
     };
     let message = match &checks {
@@ -318,25 +318,32 @@ pub fn close_event(
     });
     let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
     let mine: Vec<&Record> = records.iter().filter(|r| r.event == event).collect();
-    // Asks Prometheus only when the model has a revenue_loss_per_minute query; whatever goes
-    // wrong there is the estimate's text, never the rollback's outcome.
-    let revenue = crate::metrics::revenue::for_event(&ctx.settings, &mine);
-    let (m, rep) = if mine.is_empty() {
-        (None, None)
+    // The report as `mlrb report` composes it, less what is known since. Whatever goes wrong
+    // reading Prometheus (revenue, charts) is a line of the report, never the outcome; the
+    // chart samples it read are frozen into the journal, so every later render draws the same.
+    let (m, rep, revenue) = if mine.is_empty() {
+        (None, None, None)
     } else {
+        use crate::report::compose::{Charts, Options, compose};
+        let composed = compose(
+            ctx,
+            &mine,
+            Options {
+                charts: if p.json() {
+                    Charts::Omit
+                } else {
+                    Charts::Inline
+                },
+                since_then: false,
+            },
+        );
+        if let Some(charts) = composed.read_now {
+            journal.append(Entry::Charts { charts });
+        }
         (
             Some(crate::mttr::from_records(&mine)),
-            Some({
-                let r = crate::report::render(
-                    &mine,
-                    &crate::report::Annotations::default(),
-                    revenue.as_ref(),
-                );
-                match crate::commands::changes::report_section(ctx, &mine) {
-                    Some(section) => crate::commands::changes::insert_section(&r, &section),
-                    None => r,
-                }
-            }),
+            Some(composed.markdown),
+            composed.revenue,
         )
     };
     if p.json() {

@@ -1182,7 +1182,7 @@ impl Kind for Gitops {
     fn journal_records(&self) -> Vec<Entry> {
         self.inner.journal_records()
     }
-    fn take_known(&self) -> Option<crate::commands::changes::Known> {
+    fn take_known(&self) -> Option<crate::timeline::facts::Known> {
         self.inner.take_known()
     }
     fn abandon(&self, event: &str) -> Result<bool> {

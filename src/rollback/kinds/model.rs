@@ -33,7 +33,7 @@ pub struct Model {
     /// Set while planning: the metrics baseline and the plan's own steps.
     planned: RefCell<Option<(Option<Baseline>, plan::Plan)>>,
     /// Set by a fresh plan: every version it read, which the event's close reuses.
-    known: RefCell<Option<crate::commands::changes::Known>>,
+    known: RefCell<Option<crate::timeline::facts::Known>>,
     /// What the verification read (stage mode), which the close reuses too.
     verified: Rc<RefCell<Option<Vec<ModelVersion>>>>,
     /// Set when the event ends with a failed step: its registry record stays, as unfinished.
@@ -300,7 +300,7 @@ impl Kind for Model {
         self.planned.borrow().as_ref().and_then(|(b, _)| b.clone())
     }
 
-    fn take_known(&self) -> Option<crate::commands::changes::Known> {
+    fn take_known(&self) -> Option<crate::timeline::facts::Known> {
         let mut known = self.known.borrow_mut().take()?;
         known.after = self.verified.borrow_mut().take();
         Some(known)
@@ -781,7 +781,7 @@ impl Model {
             );
         }
         *self.planned.borrow_mut() = Some((baseline, plan));
-        *self.known.borrow_mut() = Some(crate::commands::changes::Known {
+        *self.known.borrow_mut() = Some(crate::timeline::facts::Known {
             reg: self.reg.clone(),
             target,
             versions,

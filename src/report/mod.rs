@@ -6,6 +6,8 @@ use crate::journal::{Action, Entry, Record};
 use crate::metrics::revenue::RevenueImpact;
 use crate::mttr;
 
+pub mod compose;
+
 const FILL: &str = "[fill in]";
 
 /// What readers add after the fact (`report --root-cause … --factor … --action …`).
@@ -248,7 +250,7 @@ pub fn render(records: &[&Record], notes: &Annotations, revenue: Option<&Revenue
     let mut last_at = first.at;
     for r in records {
         match &r.entry {
-            Entry::Annotation { .. } | Entry::ReportFacts { .. } => {}
+            Entry::Annotation { .. } | Entry::ReportFacts { .. } | Entry::Charts { .. } => {}
             Entry::Resumed { how } => {
                 if !run_finished {
                     timeline.push((last_at, interrupted(at_step, plan_len)));
@@ -269,7 +271,7 @@ pub fn render(records: &[&Record], notes: &Annotations, revenue: Option<&Revenue
         }
         if !matches!(
             r.entry,
-            Entry::Annotation { .. } | Entry::ReportFacts { .. }
+            Entry::Annotation { .. } | Entry::ReportFacts { .. } | Entry::Charts { .. }
         ) {
             last_at = r.at;
         }
