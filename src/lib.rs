@@ -6,6 +6,7 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod drill;
 pub mod error;
 pub mod exec;
 pub mod export;
@@ -31,6 +32,7 @@ pub mod serving;
 pub mod signature;
 pub mod statedir;
 pub mod testhooks;
+pub mod watch;
 
 use std::process::ExitCode;
 

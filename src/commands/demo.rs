@@ -83,7 +83,7 @@ pub fn run(printer: Printer, args: &DemoArgs) -> Result<ExitStatus> {
         },
     )?;
     ctx.printer.out("$ mlrb rollback model recsys --yes --detected-at 13m --reason \"prediction diversity collapsed 0.73 -> 0.04\"\n");
-    let status = super::rollback::model::unattended(
+    let status = crate::rollback::kinds::model::unattended(
         &ctx,
         &crate::rollback::Request::unattended(
             m,

@@ -95,7 +95,7 @@ pub fn run(ctx: &Ctx, args: &ReportArgs) -> Result<ExitStatus> {
     if let Some(section) = crate::commands::changes::report_section(ctx, &refs) {
         text = crate::commands::changes::insert_section(&text, &section);
     }
-    if let Some(section) = crate::commands::drill::report_section(dir, &event) {
+    if let Some(section) = crate::drill::history::report_section(dir, &event) {
         text = crate::commands::changes::insert_section(&text, section.trim_start());
     }
     let charts = if ctx.printer.json() {

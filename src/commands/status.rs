@@ -296,7 +296,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         if let Ok(model) = reg.get_model(&target.registered_name) {
             st.recommendation = model
                 .tags
-                .get(crate::commands::watch::RECOMMENDATION_TAG)
+                .get(crate::watch::RECOMMENDATION_TAG)
                 .and_then(|v| serde_json::from_str(v).ok());
             for u in crate::lease::unfinished(&model) {
                 if st.anomalies.iter().any(|a| a.message.contains(&u.event)) {
@@ -318,7 +318,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
                 );
             }
         }
-        for (id, since) in crate::commands::drill::in_progress(&ctx.settings.state_dir, key) {
+        for (id, since) in crate::drill::restore::in_progress(&ctx.settings.state_dir, key) {
             st.anomalies.insert(
                 0,
                 Anomaly {
