@@ -42,7 +42,7 @@ pub struct Finished {
 }
 
 /// Everything the second half of a drill (respond, measure, restore, record) needs.
-pub(crate) struct Rehearsal {
+struct Rehearsal {
     id: String,
     model: String,
     registered: String,
