@@ -238,16 +238,31 @@ pub fn run(ctx: &Ctx, opts: &Options) -> Result<ExitStatus> {
         recommend_only: opts.recommend_only,
         elector: elector.as_ref(),
     };
+    watch_until_stopped(&c, &mut models, &stop);
+    if let Some(e) = elector {
+        e.stop();
+    }
+    log.line(
+        "info",
+        "-",
+        "stopped",
+        "stopped by signal; no rollback was in progress",
+    );
+    Ok(ExitStatus::Success)
+}
+
+/// Checks the models as they fall due while this replica leads, until `stop` is set.
+fn watch_until_stopped(c: &Controller, models: &mut [Watched], stop: &AtomicBool) {
     // The first pass through the loop is a change of leadership, also without an election.
     let mut was_leading = false;
     while !stop.load(Ordering::Relaxed) {
         let leading = c.leading();
         if leading != was_leading {
             was_leading = leading;
-            if elector.is_some() {
-                stats.leader(Some(leading));
+            if c.elector.is_some() {
+                c.stats.leader(Some(leading));
             }
-            for w in &mut models {
+            for w in models.iter_mut() {
                 // Evidence gathered before a stretch as standby is stale either way.
                 w.consecutive = 0;
                 w.run_start = None;
@@ -255,11 +270,11 @@ pub fn run(ctx: &Ctx, opts: &Options) -> Result<ExitStatus> {
                 w.next = Instant::now();
             }
             if leading {
-                for w in &mut models {
-                    resume_post_rollback(reg.as_ref(), w, &log);
+                for w in models.iter_mut() {
+                    resume_post_rollback(c.reg, w, &c.log);
                 }
             } else {
-                log.line(
+                c.log.line(
                     "warn",
                     "-",
                     "standby",
@@ -276,23 +291,13 @@ pub fn run(ctx: &Ctx, opts: &Options) -> Result<ExitStatus> {
             .filter(|&i| models[i].next <= now)
             .collect();
         if !due.is_empty() {
-            round(&c, &mut models, &due, &stop);
+            round(c, models, &due, stop);
         }
         let due = models.iter().map(|w| w.next).min().unwrap_or(now);
         while !stop.load(Ordering::Relaxed) && Instant::now() < due && c.leading() {
             std::thread::sleep((due - Instant::now()).min(Duration::from_millis(100)));
         }
     }
-    if let Some(e) = elector {
-        e.stop();
-    }
-    log.line(
-        "info",
-        "-",
-        "stopped",
-        "stopped by signal; no rollback was in progress",
-    );
-    Ok(ExitStatus::Success)
 }
 
 /// One round: the due models' metrics read together (one query per metric for models sharing
