@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::DrillMode;
+use super::Mode;
 use crate::clock;
 use crate::commands::Result;
 use crate::error::{CliError, ExitStatus};
@@ -20,7 +20,7 @@ pub const HISTORY_FILE: &str = "drills.jsonl";
 pub struct DrillRecord {
     pub id: String,
     pub model: String,
-    pub mode: DrillMode,
+    pub mode: Mode,
     pub sandbox: bool,
     /// How the breach was made ("synthetic metrics", "promote v7", "endpoint on v3").
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -214,9 +214,9 @@ pub fn newest_trend(recs: &[DrillRecord]) -> String {
 }
 
 /// The mode as the command line and the history name it.
-pub fn mode_name(m: DrillMode) -> &'static str {
+pub fn mode_name(m: Mode) -> &'static str {
     match m {
-        DrillMode::Manual => "manual",
-        DrillMode::Auto => "auto",
+        Mode::Manual => "manual",
+        Mode::Auto => "auto",
     }
 }

@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::cli::DrillMode;
 use crate::commands::{Ctx, Result};
 use crate::error::{CliError, ExitStatus};
 use crate::journal::{Entry, Record};
@@ -24,6 +23,27 @@ use crate::mttr::Mttr;
 use crate::registry::Registry;
 use history::{DrillRecord, append_history, read_history, trend};
 use restore::{RegState, diff, restore, snapshot};
+
+/// Who rolls back in a drill (`--mode`), as the history keeps it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The on-call path: an alert, then `rollback model --yes`
+    #[default]
+    Manual,
+    /// The controller path: `watch` notices the breach and rolls back by itself
+    Auto,
+}
 
 /// A drill that ran to its end (passed or not), recorded in the history: what the command
 /// renders and turns into an exit code.
@@ -46,7 +66,7 @@ struct Rehearsal {
     id: String,
     model: String,
     registered: String,
-    mode: DrillMode,
+    mode: Mode,
     sandbox: bool,
     breach: String,
     started_at: DateTime<Utc>,
@@ -78,8 +98,8 @@ fn conclude(
     let id = &r.id;
     // 3. Detection and rollback, by the on-call (manual) or by the controller (auto).
     let rolled = match mode {
-        DrillMode::Manual => manual(&r.inner, mm, base, model, r.limit),
-        DrillMode::Auto => {
+        Mode::Manual => manual(&r.inner, mm, base, model, r.limit),
+        Mode::Auto => {
             let ctl = r.inner.settings.models.get(model).map(|m| &m.controller);
             p.status(&format!(
                 "[3/5] `mlrb watch`: checking every {}, rollback after {} consecutive hard breaches",

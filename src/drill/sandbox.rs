@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::Mode;
 use super::restore::snapshot;
 use super::synthetic::{HEALTHY, Synthetic};
 use super::{Finished, Rehearsal, conclude};
-use crate::cli::DrillMode;
 use crate::clock;
 use crate::commands::{Ctx, Result};
 use crate::config::{
@@ -22,12 +22,7 @@ use crate::printer::Printer;
 use crate::registry::{Registry, Stage, file::FileRegistry, tags};
 
 /// A whole drill of `model` on a sandbox: healthy, breach, detect, roll back, verify, restore.
-pub fn run(
-    ctx: &Ctx,
-    model: &str,
-    mode: DrillMode,
-    objective: Option<Duration>,
-) -> Result<Finished> {
+pub fn run(ctx: &Ctx, model: &str, mode: Mode, objective: Option<Duration>) -> Result<Finished> {
     let p = &ctx.printer;
     let wall = Instant::now();
     let started_at = clock::now();

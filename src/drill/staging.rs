@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::Mode;
 use super::restore::{Pending, RegState, diff, pending_of, restore, snapshot};
 use super::{Finished, Rehearsal, conclude};
-use crate::cli::DrillMode;
 use crate::clock;
 use crate::commands::{Ctx, Result};
 use crate::config::{DrillBreach, ModelTarget, ServingKind, Settings};
@@ -217,7 +217,7 @@ pub fn prepare(ctx: &Ctx, model: &str) -> Result<Prepared> {
 pub fn run(
     ctx: &Ctx,
     prepared: Prepared,
-    mode: DrillMode,
+    mode: Mode,
     objective: Option<Duration>,
 ) -> Result<Finished> {
     let p = &ctx.printer;
