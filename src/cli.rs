@@ -153,26 +153,6 @@ pub enum Command {
     Completions(CompletionsArgs),
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    clap::ValueEnum,
-    serde::Serialize,
-    serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum DrillMode {
-    /// The on-call path: an alert, then `rollback model --yes`
-    #[default]
-    Manual,
-    /// The controller path: `watch` notices the breach and rolls back by itself
-    Auto,
-}
-
 #[derive(Debug, Args)]
 pub struct ChangesArgs {
     /// Model name (as in mlrb.toml, else the registered name)
@@ -199,8 +179,8 @@ pub struct DrillArgs {
     #[arg(long)]
     pub sandbox: bool,
     /// Who rolls back: the on-call engineer (manual) or the controller (auto)
-    #[arg(long, value_enum, default_value_t = DrillMode::Manual)]
-    pub mode: DrillMode,
+    #[arg(long, value_enum, default_value_t = crate::drill::Mode::Manual)]
+    pub mode: crate::drill::Mode,
     /// Fail when the MTTR is longer than this, e.g. `2m` (default: [models.X.drill] mttr_objective)
     #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_duration)]
     pub mttr_objective: Option<std::time::Duration>,

@@ -6,6 +6,8 @@ pub mod cli;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod demo;
+pub mod drill;
 pub mod error;
 pub mod exec;
 pub mod export;
@@ -33,6 +35,7 @@ pub mod statedir;
 pub mod status;
 pub mod testhooks;
 pub mod timeline;
+pub mod watch;
 
 use std::process::ExitCode;
 

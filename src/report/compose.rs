@@ -56,8 +56,7 @@ pub fn compose(ctx: &Ctx, records: &[&Record], opts: Options) -> Composed {
         text = insert_section(&text, &section);
     }
     if let Some(event) = records.first().map(|r| r.event.as_str())
-        && let Some(section) =
-            crate::commands::drill::report_section(&ctx.settings.state_dir, event)
+        && let Some(section) = crate::drill::history::report_section(&ctx.settings.state_dir, event)
     {
         text = insert_section(&text, section.trim_start());
     }

@@ -138,7 +138,7 @@ pub fn unfinished_anywhere(model: &RegisteredModel, key: &str, out: &mut Vec<Ano
 
 /// The drills of `key` that have not restored the registry, placed first in `out`.
 pub fn drills_in_progress(state_dir: &Path, key: &str, out: &mut Vec<Anomaly>) {
-    for (id, since) in crate::commands::drill::in_progress(state_dir, key) {
+    for (id, since) in crate::drill::restore::in_progress(state_dir, key) {
         out.insert(
             0,
             Anomaly {

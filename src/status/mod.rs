@@ -201,7 +201,7 @@ pub fn of_model(
     if let Ok(model) = reg.get_model(&target.registered_name) {
         st.recommendation = model
             .tags
-            .get(crate::commands::watch::RECOMMENDATION_TAG)
+            .get(crate::watch::RECOMMENDATION_TAG)
             .and_then(|v| serde_json::from_str(v).ok());
         anomalies::unfinished_anywhere(&model, key, &mut st.anomalies);
     }

@@ -59,33 +59,3 @@ pub fn run(ctx: &Ctx, args: &ModelRollbackArgs) -> Result<ExitStatus> {
     );
     engine::run(ctx, &kind, &req)
 }
-
-/// A model rollback mlrb starts by itself (`watch`, `drill`, `demo`): the model as configured
-/// (with `alias` when the controller watches by alias), to the candidate, through the engine.
-/// With `gitops` (the controller) a rollback of what Argo CD or Flux manages takes the GitOps
-/// steps of `[models.X.gitops]` (the sync stays suspended until a person pushes: nothing is
-/// pushed unattended), and is refused without the section, as by hand; a drill's restore
-/// cannot undo a GitOps commit, so a drill passes `None`.
-pub fn unattended(
-    ctx: &Ctx,
-    req: &Request,
-    alias: Option<&str>,
-    gitops: Option<crate::rollback::kinds::gitops::Flags>,
-) -> Result<ExitStatus> {
-    let target = ctx.settings.model(&req.model, alias)?;
-    let reg: Arc<dyn crate::registry::Registry> = Arc::from(ctx.registry()?);
-    let kind = Model::new(target, reg);
-    match gitops {
-        Some(flags) => {
-            let kind = crate::rollback::kinds::gitops::wrap(
-                ctx,
-                Box::new(kind),
-                &req.model,
-                crate::rollback::kinds::gitops::Which::Model,
-                flags,
-            );
-            engine::run(ctx, &kind, req)
-        }
-        None => engine::run(ctx, &kind, req),
-    }
-}

@@ -74,6 +74,36 @@ impl Model {
     }
 }
 
+/// A model rollback mlrb starts by itself (`watch`, `drill`, `demo`): the model as configured
+/// (with `alias` when the controller watches by alias), to the candidate, through the engine.
+/// With `gitops` (the controller) a rollback of what Argo CD or Flux manages takes the GitOps
+/// steps of `[models.X.gitops]` (the sync stays suspended until a person pushes: nothing is
+/// pushed unattended), and is refused without the section, as by hand; a drill's restore
+/// cannot undo a GitOps commit, so a drill passes `None`.
+pub fn unattended(
+    ctx: &Ctx,
+    req: &Request,
+    alias: Option<&str>,
+    gitops: Option<super::gitops::Flags>,
+) -> anyhow::Result<ExitStatus> {
+    let target = ctx.settings.model(&req.model, alias)?;
+    let reg: Arc<dyn crate::registry::Registry> = Arc::from(ctx.registry()?);
+    let kind = Model::new(target, reg);
+    match gitops {
+        Some(flags) => {
+            let kind = super::gitops::wrap(
+                ctx,
+                Box::new(kind),
+                &req.model,
+                super::gitops::Which::Model,
+                flags,
+            );
+            crate::rollback::engine::run(ctx, &kind, req)
+        }
+        None => crate::rollback::engine::run(ctx, &kind, req),
+    }
+}
+
 /// One registry or serving step of a model rollback.
 struct ModelStep {
     step: PlanStep,
