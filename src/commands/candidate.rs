@@ -109,7 +109,7 @@ fn designate_target(
             .collect(),
         LiveMode::Alias(a) => model.aliases.get(a).copied().into_iter().collect(),
     };
-    let who = super::rollback::triggered_by(None)?;
+    let who = crate::rollback::request::triggered_by(None)?;
     let stamp = clock::fmt(clock::now());
     reg.set_version_tags(
         name,

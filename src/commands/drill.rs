@@ -48,13 +48,11 @@ pub fn run(ctx: &Ctx, args: &DrillArgs) -> Result<ExitStatus> {
             humantime::format_duration(prepared.limit),
             mode_name(args.mode)
         ));
-        if let crate::commands::rollback::Confirmation::Declined =
-            crate::commands::rollback::confirm(
-                p,
-                args.yes,
-                "Run this drill against the configured registry?",
-            )?
-        {
+        if let crate::rollback::prompt::Confirmation::Declined = crate::rollback::prompt::confirm(
+            p,
+            args.yes,
+            "Run this drill against the configured registry?",
+        )? {
             return Err(
                 CliError::new(ExitStatus::Refused, "drill not started: nothing changed").into(),
             );
@@ -192,8 +190,8 @@ fn restore_interrupted(ctx: &Ctx, model: &str, yes: bool) -> Result<ExitStatus> 
             ""
         }
     ));
-    if let crate::commands::rollback::Confirmation::Declined =
-        crate::commands::rollback::confirm(p, yes, "Restore the pre-drill state?")?
+    if let crate::rollback::prompt::Confirmation::Declined =
+        crate::rollback::prompt::confirm(p, yes, "Restore the pre-drill state?")?
     {
         return Err(CliError::new(ExitStatus::Refused, "not restored: nothing changed").into());
     }

@@ -9,10 +9,11 @@ use chrono::{DateTime, Utc};
 
 use super::{Kind, Plan, Planned, Request};
 use crate::commands::Ctx;
-use crate::commands::rollback::{Confirmation, close_event, confirm, outcome_of};
 use crate::error::{CliError, ExitStatus};
 use crate::journal::{Entry, Journal, Record, new_event_id};
 use crate::metrics::{Baseline, ModelMetrics};
+use crate::rollback::close::{close_event, outcome_of};
+use crate::rollback::prompt::{Confirmation, confirm};
 use crate::testhooks::crash_point;
 
 /// Runs `kind` for `req` from the guard to the report; returns the exit status.
@@ -545,7 +546,7 @@ fn execute(
         crash_point("finished", i + 1);
     }
     crash_point("started", total);
-    let result = crate::commands::rollback::verify_step(
+    let result = crate::rollback::close::verify_step(
         p,
         journal,
         plan.steps.len(),

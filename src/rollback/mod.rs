@@ -3,8 +3,11 @@
 //! report). A kind says only what differs: how to read the world and plan, its steps, how to tell
 //! a step is already done, how to verify, and what "already rolled back" means for it.
 
+pub mod close;
 pub mod engine;
 pub mod kinds;
+pub mod prompt;
+pub mod request;
 
 use chrono::{DateTime, Utc};
 
@@ -43,7 +46,7 @@ impl Request {
     ) -> Request {
         Request {
             model: model.to_string(),
-            reason: crate::commands::rollback::clean_reason(Some(&reason)),
+            reason: crate::rollback::request::clean_reason(Some(&reason)),
             who: who.to_string(),
             detected_at,
             detected_note: None,
@@ -64,7 +67,7 @@ impl Request {
         force_unlock: bool,
         resume: bool,
     ) -> Result<Request, CliError> {
-        use crate::commands::rollback::{clean_reason, detected_at, triggered_by};
+        use crate::rollback::request::{clean_reason, detected_at, triggered_by};
         let detected = detected_at(common.detected_at.as_deref())?;
         Ok(Request {
             model: model.to_string(),

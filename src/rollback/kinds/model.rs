@@ -768,7 +768,7 @@ impl Model {
             event: String::new(),
             timestamp: clock::fmt(req.started_at),
             triggered_by: req.who.clone(),
-            reason: crate::commands::rollback::tag_reason(&req.reason),
+            reason: crate::rollback::request::tag_reason(&req.reason),
         };
         let question = match &choice.overrides {
             Some(by) => format!(
@@ -952,7 +952,7 @@ impl Model {
             event: String::new(),
             timestamp: clock::fmt(started_at),
             triggered_by: who,
-            reason: crate::commands::rollback::tag_reason(&reason),
+            reason: crate::rollback::request::tag_reason(&reason),
         };
         let question = format!("Resume rollback {event}?");
         let out = self.engine_plan(
