@@ -11,9 +11,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::clock;
-use crate::commands::{Ctx, Result, load_versions};
 use crate::config::{ControllerConfig, ModelTarget};
+use crate::context::{Ctx, Result};
 use crate::error::{CliError, ExitStatus};
+use crate::live::load_versions;
 use crate::metrics::decision::Decision;
 use crate::metrics::prometheus::PromError;
 use crate::metrics::{Baseline, ModelMetrics, Snapshot, fmt_snapshot};

@@ -4,9 +4,11 @@ use serde::Serialize;
 
 use crate::cli::CandidateArgs;
 use crate::clock;
-use crate::commands::{Ctx, Result, parse_version, unknown_model};
+use crate::commands::parse_version;
+use crate::context::{Ctx, Result};
 use crate::error::{CliError, ExitStatus};
 use crate::journal::{Entry, Journal, new_event_id};
+use crate::live::unknown_model;
 use crate::registry::{LiveMode, Stage, VersionQuery, tags};
 use crate::select::{self, NO_TARGET_ADVICE};
 
@@ -31,7 +33,7 @@ pub fn run(ctx: &Ctx, args: &CandidateArgs) -> Result<ExitStatus> {
     let model = reg
         .get_model(&target.registered_name)
         .map_err(|e| unknown_model(reg, &target.registered_name, e))?;
-    crate::commands::settle_mode(&mut target, &model)?;
+    crate::live::settle_mode(&mut target, &model)?;
     let name = target.registered_name.as_str();
     if let Some(v) = designate {
         return designate_target(ctx, reg, &target, v, &model);

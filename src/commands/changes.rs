@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::cli::ChangesArgs;
 use crate::clock;
-use crate::commands::{Ctx, Result};
+use crate::context::{Ctx, Result};
 use crate::error::{CliError, ExitStatus};
 use crate::timeline::{Timeline, timeline};
 

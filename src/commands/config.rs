@@ -1,6 +1,6 @@
 //! `mlrb config`: the config file that was read and every resolved setting with its source.
 
-use crate::commands::{Ctx, Result};
+use crate::context::{Ctx, Result};
 use crate::error::ExitStatus;
 
 pub fn run(ctx: &Ctx) -> Result<ExitStatus> {

@@ -2,7 +2,7 @@
 //! status, then its rollback for real, shown as the commands a user would type.
 
 use crate::cli::{DemoArgs, OutputArgs, StatusArgs};
-use crate::commands::{Ctx, Result};
+use crate::context::{Ctx, Result};
 use crate::error::{CliError, ExitStatus};
 use crate::printer::Printer;
 

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::cli::DrillArgs;
 use crate::clock;
-use crate::commands::{Ctx, Result};
+use crate::context::{Ctx, Result};
 use crate::drill::history::{
     DrillRecord, history_path, mode_name, newest_trend, read_history, table,
 };

@@ -1,9 +1,10 @@
 //! `mlrb export`: the rule `watch` applies, written for Prometheus or Argo Rollouts.
 
 use crate::cli::{ExportArgoArgs, ExportCommand, ExportRulesArgs, RulesFormat};
-use crate::commands::{Ctx, Result, load_versions};
+use crate::context::{Ctx, Result};
 use crate::error::{CliError, ExitStatus};
 use crate::export::{self, ModelRule};
+use crate::live::load_versions;
 use crate::metrics::{Baseline, ModelMetrics};
 use crate::{registry, select};
 

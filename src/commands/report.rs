@@ -1,7 +1,7 @@
 //! `mlrb report`: the incident report of a recorded event, with what is known now filled in.
 
 use crate::cli::ReportArgs;
-use crate::commands::{Ctx, Result};
+use crate::context::{Ctx, Result};
 use crate::error::{CliError, ExitStatus};
 use crate::journal::{self, Action, Entry, Journal, Record};
 use crate::report::compose::{Charts, Composed, Options, compose};

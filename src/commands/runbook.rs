@@ -1,8 +1,8 @@
 //! `mlrb runbook`: the on-call runbooks from `runbooks/`, with the model's names from the config.
 
 use crate::cli::{RunbookArgs, RunbookTopic};
-use crate::commands::{Ctx, Result};
 use crate::config::ServingKind;
+use crate::context::{Ctx, Result};
 use crate::error::ExitStatus;
 
 /// The runbooks as committed (and executed by the test suite), written for a model `recsys`.

@@ -2,7 +2,7 @@
 //! `crate::status`), as a table or JSON.
 
 use crate::cli::StatusArgs;
-use crate::commands::{Ctx, Result};
+use crate::context::{Ctx, Result};
 use crate::error::ExitStatus;
 use crate::metrics::decision::fmt_value;
 use crate::status::anomalies::Anomaly;

@@ -1,7 +1,7 @@
 //! `mlrb watch`: arguments → the controller's options → the controller (src/watch.rs).
 
 use crate::cli::{LogFormat, WatchArgs};
-use crate::commands::{Ctx, Result};
+use crate::context::{Ctx, Result};
 use crate::error::ExitStatus;
 use crate::watch::{Log, Options};
 

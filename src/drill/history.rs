@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Mode;
 use crate::clock;
-use crate::commands::Result;
+use crate::context::Result;
 use crate::error::{CliError, ExitStatus};
 
 /// The history file in the state dir: one JSON object per drill.

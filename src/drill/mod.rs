@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::commands::{Ctx, Result};
+use crate::context::{Ctx, Result};
 use crate::error::{CliError, ExitStatus};
 use crate::journal::{Entry, Record};
 use crate::metrics::decision::Decision;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::commands::{Ctx, Result};
+use crate::context::{Ctx, Result};
 use crate::error::{CliError, ExitStatus};
 use crate::journal::{Entry, Journal};
 use crate::registry::{self, Registry, Stage};

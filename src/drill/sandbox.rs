@@ -10,11 +10,11 @@ use super::restore::snapshot;
 use super::synthetic::{HEALTHY, Synthetic};
 use super::{Finished, Rehearsal, conclude};
 use crate::clock;
-use crate::commands::{Ctx, Result};
 use crate::config::{
     BaselineConfig, ControllerConfig, MetricsConfig, ModelConfig, RegistryTarget, Settings,
     VerifyConfig,
 };
+use crate::context::{Ctx, Result};
 use crate::error::{CliError, ExitStatus};
 use crate::http::HttpOptions;
 use crate::metrics::{ModelMetrics, fmt_snapshot};

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::chart::MetricChart;
-use crate::commands::Ctx;
+use crate::context::Ctx;
 use crate::journal::{ChartSamples, Entry, Record};
 use crate::metrics::revenue::RevenueImpact;
 use crate::report::{self, Annotations};

@@ -19,7 +19,7 @@ pub fn outcome_of(status: ExitStatus) -> &'static str {
 /// error with `hint`.
 #[allow(clippy::too_many_arguments)]
 pub fn close_event(
-    ctx: &crate::commands::Ctx,
+    ctx: &crate::context::Ctx,
     journal: &mut crate::journal::Journal,
     status: ExitStatus,
     outcome: &str,

@@ -8,7 +8,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use super::{Kind, Plan, Planned, Request};
-use crate::commands::Ctx;
+use crate::context::Ctx;
 use crate::error::{CliError, ExitStatus};
 use crate::journal::{Entry, Journal, Record, new_event_id};
 use crate::metrics::{Baseline, ModelMetrics};

@@ -289,7 +289,7 @@ pub trait Kind {
     /// finishes an interrupted rollback whose `Started` record is given.
     fn plan(
         &self,
-        ctx: &crate::commands::Ctx,
+        ctx: &crate::context::Ctx,
         req: &Request,
         resuming: Option<&crate::journal::Record>,
     ) -> anyhow::Result<Planned>;

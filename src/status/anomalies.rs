@@ -47,7 +47,7 @@ pub fn of_versions(
             },
         );
     }
-    if let Some(message) = crate::commands::alias_names_deleted(target) {
+    if let Some(message) = crate::live::alias_names_deleted(target) {
         a.retain(|x| x.kind != "no_live_version");
         a.insert(
             0,

@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::commands::{Ctx, Result, load_versions};
 use crate::config::ModelTarget;
+use crate::context::{Ctx, Result};
 use crate::error::ExitStatus;
 use crate::journal::Record;
+use crate::live::load_versions;
 use crate::metrics::ModelMetrics;
 use crate::metrics::decision::Decision;
 use crate::registry::{self, LiveMode, ModelVersion, Registry, Stage};

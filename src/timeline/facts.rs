@@ -6,10 +6,11 @@ use chrono::{DateTime, Utc};
 
 use super::{Change, place, timeline, timeline_of};
 use crate::clock;
-use crate::commands::{Ctx, Result, load_versions};
 use crate::config::ModelTarget;
+use crate::context::{Ctx, Result};
 use crate::error::CliError;
 use crate::journal::{ChangeFact, Entry, Record, VersionFact};
+use crate::live::load_versions;
 use crate::registry::{self, Registry};
 
 /// The event's model, live mode, breach start and rollback start.

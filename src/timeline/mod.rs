@@ -12,12 +12,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::clock;
-use crate::commands::{Ctx, Result, load_versions};
 use crate::config::{InfraStrategy, ModelConfig, ModelTarget};
+use crate::context::{Ctx, Result};
 use crate::error::CliError;
 use crate::exec::helm::Helm;
 use crate::exec::kubectl::Kubectl;
 use crate::journal::Entry;
+use crate::live::load_versions;
 use crate::metrics::ModelMetrics;
 use crate::registry::{self, Registry, tags};
 

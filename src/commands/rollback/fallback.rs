@@ -2,8 +2,8 @@
 //! arguments → the fallback-switch kind → the engine.
 
 use crate::cli::ModelRollbackArgs;
-use crate::commands::{Ctx, Result};
 use crate::config::Switch;
+use crate::context::{Ctx, Result};
 use crate::error::{CliError, ExitStatus};
 use crate::rollback::kinds::fallback::FallbackSwitch;
 use crate::rollback::{Request, engine};

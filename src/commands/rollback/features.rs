@@ -1,7 +1,7 @@
 //! `mlrb rollback features`: arguments → the features kind → the engine.
 
 use crate::cli::FeaturesRollbackArgs;
-use crate::commands::{Ctx, Result};
+use crate::context::{Ctx, Result};
 use crate::error::ExitStatus;
 use crate::rollback::kinds::features::Features;
 use crate::rollback::{Request, engine};

@@ -2,7 +2,7 @@
 //! revisions and changes nothing.
 
 use crate::cli::InfraRollbackArgs;
-use crate::commands::{Ctx, Result};
+use crate::context::{Ctx, Result};
 use crate::error::ExitStatus;
 use crate::rollback::kinds::gitops::{self, Which};
 use crate::rollback::kinds::infra::{HistoryRow, Infra};

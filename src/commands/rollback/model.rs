@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use crate::cli::ModelRollbackArgs;
-use crate::commands::{Ctx, Result, parse_version};
+use crate::commands::parse_version;
 use crate::config::Fallback;
+use crate::context::{Ctx, Result};
 use crate::error::{CliError, ExitStatus};
 use crate::rollback::kinds::model::Model;
 use crate::rollback::{Request, engine};

@@ -2,7 +2,7 @@
 
 use crate::ci;
 use crate::cli::RetrainRollbackArgs;
-use crate::commands::{Ctx, Result};
+use crate::context::{Ctx, Result};
 use crate::error::ExitStatus;
 use crate::rollback::kinds::retrain::Retrain;
 use crate::rollback::{Request, engine};

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::clock;
-use crate::commands::Ctx;
 use crate::config::{Switch, SwitchKind};
+use crate::context::Ctx;
 use crate::error::{CliError, ExitStatus};
 use crate::exec::kubectl::{self, Kubectl};
 use crate::exec::{Cmd, ExecError};

@@ -8,7 +8,7 @@ use git2::{Commit, Repository};
 use serde::Serialize;
 
 use crate::clock;
-use crate::commands::Ctx;
+use crate::context::Ctx;
 use crate::error::{CliError, ExitStatus};
 use crate::exec::{Cmd, dvc, git};
 use crate::journal::{Entry, Record};

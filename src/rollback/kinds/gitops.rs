@@ -13,10 +13,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::clock;
-use crate::commands::Ctx;
 use crate::config::{
     GitopsConfig, GitopsKind, GitopsValue, InfraStrategy, ModelConfig, ServingKind,
 };
+use crate::context::Ctx;
 use crate::error::{CliError, ExitStatus};
 use crate::exec::kubectl::{self, Kubectl};
 use crate::journal::{Entry, Record};

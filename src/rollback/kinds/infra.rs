@@ -20,8 +20,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::clock;
-use crate::commands::Ctx;
 use crate::config::{InfraConfig, InfraStrategy};
+use crate::context::Ctx;
 use crate::error::{CliError, ExitStatus};
 use crate::exec::helm::{self, Helm};
 use crate::exec::kubectl::{self, Kubectl, Revision};

@@ -7,10 +7,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::clock;
-use crate::commands::{Ctx, load_versions};
 use crate::config::ModelTarget;
+use crate::context::Ctx;
 use crate::error::{CliError, ExitStatus};
 use crate::journal::{Entry, Record};
+use crate::live::load_versions;
 use crate::metrics::{Baseline, ModelMetrics};
 use crate::plan::{self, Step as PlanStep};
 use crate::registry::{self, LiveMode, ModelVersion, Registry, Stage, tags};
@@ -457,11 +458,11 @@ impl Model {
         });
         let model = model
             .map_err(|_| anyhow::anyhow!("reading the model panicked"))?
-            .map_err(|e| crate::commands::unknown_model(reg, name, e))?;
-        let mut versions = listed.map_err(|e| crate::commands::unknown_model(reg, name, e))?;
+            .map_err(|e| crate::live::unknown_model(reg, name, e))?;
+        let mut versions = listed.map_err(|e| crate::live::unknown_model(reg, name, e))?;
         // The model is in hand: the live mode is settled from it, not read a second time.
         let mut target = self.target.clone();
-        crate::commands::settle_with_model(&mut target, &mut versions, &model)?;
+        crate::live::settle_with_model(&mut target, &mut versions, &model)?;
         // An unfinished rollback recorded in the registry (another machine's, or one that
         // failed) is finished, never planned over.
         if let Some(u) = crate::lease::unfinished(&model).first() {
@@ -520,7 +521,7 @@ impl Model {
             .into());
         }
         let live: Vec<&ModelVersion> = registry::live_versions(&versions, &target.mode);
-        if let Some(deleted) = crate::commands::alias_names_deleted(&target) {
+        if let Some(deleted) = crate::live::alias_names_deleted(&target) {
             return Err(CliError::usage(deleted)
                 .with_hint(format!(
                     "point the alias at a good version in the registry (MLflow: set_registered_model_alias); `mlrb status {}` lists the versions",

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::ci::{self, Ci, EVENT_VARIABLE, Followed, Lookup, Pipeline, Status};
 use crate::clock;
-use crate::commands::Ctx;
+use crate::context::Ctx;
 use crate::error::{CliError, ExitStatus};
 use crate::journal::{Entry, Record};
 use crate::printer::Printer;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::clock;
-use crate::commands::Ctx;
+use crate::context::Ctx;
 use crate::error::{CliError, ExitStatus};
 use crate::exec::kubectl::{Kubectl, Revision};
 use crate::exec::{Cmd, kubectl};
