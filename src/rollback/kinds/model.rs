@@ -212,7 +212,10 @@ impl Step for ModelStep {
                 self.reg.as_ref(),
                 &self.name,
                 &self.step,
-                ev,
+                &Audit {
+                    event: ev.to_string(),
+                    ..self.audit.clone()
+                },
                 &self.serving,
                 self.target_version,
             )
@@ -1158,10 +1161,11 @@ fn already_done(
     reg: &dyn Registry,
     name: &str,
     step: &PlanStep,
-    event: &str,
+    audit: &Audit,
     serving: &crate::config::ServingConfig,
     to: u64,
 ) -> bool {
+    let event = audit.event.as_str();
     match step {
         PlanStep::Stage { version, to, .. } => reg
             .get_version(name, *version)
@@ -1169,8 +1173,21 @@ fn already_done(
         PlanStep::Alias { alias, version, .. } => reg
             .get_model(name)
             .is_ok_and(|m| m.aliases.get(alias) == Some(version)),
+        // The step's writes go out at once and may land in any order: it is done when every
+        // tag it writes holds this event's value and the history has this event's entry. (A
+        // step resumed on another machine from the registry's record may tell its time a little
+        // differently; it then writes the tags again, which is harmless.)
         PlanStep::Tags { version, role } => reg.get_version(name, *version).is_ok_and(|v| {
-            v.tag(tags::EVENT_ID) == Some(event) && v.tag(tags::ROLE) == Some(role.as_str())
+            audit
+                .tags(role)
+                .iter()
+                .all(|(k, val)| v.tag(k) == Some(val.as_str()))
+                && v.tag(tags::HISTORY)
+                    .and_then(|h| serde_json::from_str::<Vec<serde_json::Value>>(h).ok())
+                    .is_some_and(|h| {
+                        h.iter()
+                            .any(|e| e["event"] == event && e["role"] == role.as_str())
+                    })
         }),
         // The variable a `kubectl-set-env` reload sets, read on the Deployment.
         PlanStep::Command { awaits: false, .. }
