@@ -212,10 +212,7 @@ impl Step for ModelStep {
                 self.reg.as_ref(),
                 &self.name,
                 &self.step,
-                &Audit {
-                    event: ev.to_string(),
-                    ..self.audit.clone()
-                },
+                ev,
                 &self.serving,
                 self.target_version,
             )
@@ -273,9 +270,14 @@ impl Step for ModelStep {
                 };
                 prior
                     .and_then(|prior| {
+                        // The event id goes last, alone: it is what proves the step done on a
+                        // resume (`already_done`), so it is written only once every other tag
+                        // of the step landed (those go out at once, in any order).
                         let mut tags = audit.tags(role);
+                        tags.retain(|(k, _)| k != tags::EVENT_ID);
                         tags.push((tags::HISTORY.into(), history(&prior, &audit, role)));
-                        reg.set_version_tags(name, *version, &tags)
+                        reg.set_version_tags(name, *version, &tags)?;
+                        reg.set_version_tag(name, *version, tags::EVENT_ID, &audit.event)
                     })
                     .map(|_| format!("audit tags on v{version} (role {role})"))
                     .map_err(|e| e.to_string())
@@ -1161,11 +1163,10 @@ fn already_done(
     reg: &dyn Registry,
     name: &str,
     step: &PlanStep,
-    audit: &Audit,
+    event: &str,
     serving: &crate::config::ServingConfig,
     to: u64,
 ) -> bool {
-    let event = audit.event.as_str();
     match step {
         PlanStep::Stage { version, to, .. } => reg
             .get_version(name, *version)
@@ -1173,21 +1174,9 @@ fn already_done(
         PlanStep::Alias { alias, version, .. } => reg
             .get_model(name)
             .is_ok_and(|m| m.aliases.get(alias) == Some(version)),
-        // The step's writes go out at once and may land in any order: it is done when every
-        // tag it writes holds this event's value and the history has this event's entry. (A
-        // step resumed on another machine from the registry's record may tell its time a little
-        // differently; it then writes the tags again, which is harmless.)
+        // The step writes the event id last, once every other tag of it landed.
         PlanStep::Tags { version, role } => reg.get_version(name, *version).is_ok_and(|v| {
-            audit
-                .tags(role)
-                .iter()
-                .all(|(k, val)| v.tag(k) == Some(val.as_str()))
-                && v.tag(tags::HISTORY)
-                    .and_then(|h| serde_json::from_str::<Vec<serde_json::Value>>(h).ok())
-                    .is_some_and(|h| {
-                        h.iter()
-                            .any(|e| e["event"] == event && e["role"] == role.as_str())
-                    })
+            v.tag(tags::EVENT_ID) == Some(event) && v.tag(tags::ROLE) == Some(role.as_str())
         }),
         // The variable a `kubectl-set-env` reload sets, read on the Deployment.
         PlanStep::Command { awaits: false, .. }
