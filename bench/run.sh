@@ -112,7 +112,7 @@ while busy && (( waited < ${BENCH_WAIT_IDLE:-0} )); do
     sleep 30; waited=$((waited + 30))
 done
 if busy; then
-    BACKGROUND="**yes — a background build was running, numbers are noisy** ($(pgrep -af "$BUSY_PATTERN" | head -1 | cut -c1-80))"
+    BACKGROUND="**yes — a background build was running, numbers are noisy** ($( { pgrep -af "$BUSY_PATTERN" || true; } | sed -n 1p | cut -c1-80))"
     say "WARNING: measuring while a background build runs"
 else
     BACKGROUND="none"

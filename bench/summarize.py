@@ -57,8 +57,10 @@ def main():
 
     med = lambda r: r[2]
     ratio_ref = med(ref) / med(mlrb)
-    ratio_a = med(mlrb) / med(fa)
-    ratio_b = med(mlrb) / med(fb)
+    # A floor is the fastest way its requests were sent: with or without concurrency.
+    floor_a, floor_b = min(med(fa), med(fa_par)), min(med(fb), med(fb_seq))
+    ratio_a = med(mlrb) / floor_a
+    ratio_b = med(mlrb) / floor_b
 
     def line(label, target, r):
         n, lo, m, hi = r
@@ -82,7 +84,8 @@ def main():
     out.append("| what | runs | min ms | median ms | max ms | target |")
     out.append("|---|---:|---:|---:|---:|---|")
     out.append(line(f"`mlrb rollback model seed5 --yes -q` ({req} requests)",
-                    f"≤ 1.15× floor (b), ≤ 1.5× floor (a), ≥ 10× faster than reference", mlrb))
+                    f"≤ 1.15× floor (b), ≤ 1.5× floor (a) (each the faster of its two forms), "
+                    f"≥ 10× faster than reference", mlrb))
     out.append(line(f"floor (a): the {fa_req} requests a stage-mode rollback needs, curl, one connection",
                     "—", fa))
     out.append(line("floor (a∥): the same, the 10 audit tags at once (`curl --parallel`)", "—", fa_par))
@@ -92,15 +95,17 @@ def main():
                     "—", fb_seq))
     out.append(line("reference `seed_rollback.py --model seed5 --current 5`", "—", ref))
     out.append("")
-    out.append(f"- mlrb / floor (b): **{ratio_b:.2f}×** (≤ 1.15×: {ok(ratio_b <= 1.15)}) — mlrb's own "
-               f"time beside its requests: {ms(med(mlrb) - med(fb))} ms (median difference); floor (b) "
-               f"starts one curl process per group (a few ms each), so the sequential replay is "
-               f"given too: mlrb / floor (b-seq) **{med(mlrb) / med(fb_seq):.2f}×**")
-    out.append(f"- mlrb / floor (a): **{ratio_a:.2f}×** (≤ 1.5×: {ok(ratio_a <= 1.5)}); floor (a) has no "
+    out.append(f"- mlrb / floor (b): **{ratio_b:.2f}×** against the faster of (b) and (b-seq) "
+               f"(≤ 1.15×: {ok(ratio_b <= 1.15)}) — mlrb's own time beside its requests: "
+               f"{ms(med(mlrb) - floor_b)} ms (median difference). mlrb / (b) "
+               f"**{med(mlrb) / med(fb):.2f}×**, mlrb / (b-seq) **{med(mlrb) / med(fb_seq):.2f}×**; "
+               f"(b) starts one curl process per group sent at once or in turn (a few ms each)")
+    out.append(f"- mlrb / floor (a): **{ratio_a:.2f}×** against the faster of (a) and (a∥) "
+               f"(≤ 1.5×: {ok(ratio_a <= 1.5)}); floor (a) has no "
                f"cross-machine safety: mlrb adds the bakery lease (doorway write, read, numbered write, "
                f"read), the read of unfinished records, the verification's read and the lease's removal, "
-               f"and writes the `rollback.history` audit tag on both versions. mlrb / floor (a∥) "
-               f"**{med(mlrb) / med(fa_par):.2f}×**")
+               f"and writes the `rollback.history` audit tag on both versions. mlrb / (a) "
+               f"**{med(mlrb) / med(fa):.2f}×**, mlrb / (a∥) **{med(mlrb) / med(fa_par):.2f}×**")
     out.append(f"- reference / mlrb: **{ratio_ref:.1f}×** (≥ 10×: {ok(ratio_ref >= 10)})")
     out.append(f"- requests: {req} in all; the target is live after request {meta['requests_to_live']}; "
                f"{meta['requests_after_outcome']} after the outcome line (the lease's removal)")
