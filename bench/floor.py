@@ -1,23 +1,30 @@
 #!/usr/bin/env python3
 """The floors mlrb's rollback is measured against: its requests replayed by curl (stdlib only).
 
-Writes a curl config file (`curl --config FILE` sends every request in it, in order, over one
-kept-alive connection) for one stage-mode rollback vCUR -> vTGT of MODEL:
+Writes what `curl` needs to send one stage-mode rollback vCUR -> vTGT of MODEL:
 
-  floor.py minimal --base URL MODEL CUR TGT [--upto-live]
+  floor.py minimal --base URL MODEL CUR TGT [--upto-live] [--parallel]
       Floor (a): the fewest requests a stage-mode rollback needs (the shared test recipe
       testenv/floor.sh): the model, the tagged candidate search, the two transitions (target
-      first), the five audit tags on each version. No lease, no verification.
-  floor.py replay --base URL MODEL CUR TGT TRACE [--upto-live]
+      first), the five audit tags on each version. No lease, no verification. A curl config file
+      (`curl --config FILE` sends every request in it, in order, over one kept-alive connection);
+      with --parallel, a shell script that sends the first four that way and the ten audit tags
+      at once (`curl --parallel`), as floor.sh's second number does.
+  floor.py replay --base URL MODEL CUR TGT TRACE [--upto-live] [--sequential]
       Floor (b): mlrb's own request sequence, read from TRACE (the stderr of `mlrb -v rollback
       model MODEL --yes`, whose `http: → METHOD URL` lines name every request), with bodies of
       the same shape and size: the lease's model tags, the transitions (target first), the audit
       tags in the order mlrb writes them (the target's, then the rolled-back version's), the
-      lease's removal.
+      lease's removal. Requests mlrb sent at once (`→` lines with no `←` line between them) are
+      sent at once here too: a shell script with one curl per run of requests sent one after the
+      other (one kept-alive connection) and one `curl --parallel` per group sent at once. With
+      --sequential, every request one after the other in one curl config instead.
 
 --upto-live stops after the request that makes the target live (its transition): the floor of
 "time until the target is live". The audit tags written are the ones the benchmark's reset checks
 (`fixture.py check-rolled-back`), so a replay leaves the registry rolled back like mlrb does.
+A shell script's curl processes each cost a process start (a few ms) that one curl config does
+not; the report says how many there are.
 """
 import argparse
 import json
@@ -27,6 +34,7 @@ import urllib.parse
 
 AUDIT = ("event_id", "timestamp", "triggered_by", "reason", "role")
 TRACE = re.compile(r"http: → (GET|POST|DELETE|PATCH|PUT) (\S+)")
+ANSWER = re.compile(r"http: ← ")
 
 
 def entry(method, url, body=None, label=""):
@@ -63,20 +71,35 @@ def minimal(a):
                "archive_existing_versions": False}),
     ]
     if a.upto_live:
-        return out
+        return [(False, out)]
     out.append(entry("POST", api + "model-versions/transition-stage",
                      {"name": a.model, "version": str(a.cur), "stage": "Archived",
                       "archive_existing_versions": False}))
+    tags = []
     for v, role in ((a.tgt, "rollback_target"), (a.cur, "rolled_back_from")):
         for n in range(len(AUDIT)):
             k, val = tag_values(role, n)
-            out.append(entry("POST", api + "model-versions/set-tag",
-                             {"name": a.model, "version": str(v), "key": k, "value": val}))
-    return out
+            tags.append(entry("POST", api + "model-versions/set-tag",
+                              {"name": a.model, "version": str(v), "key": k, "value": val}))
+    if a.parallel:
+        return [(False, out), (True, tags)]
+    return [(False, out + tags)]
 
 
 def replay(a):
-    reqs = [m.groups() for m in map(TRACE.search, open(a.trace, encoding="utf-8")) if m]
+    # Each request with the group it was sent in: requests whose `→` lines follow each other
+    # with no `←` line between them were in flight at once.
+    reqs, groups, group, answered = [], [], 0, True
+    for ln in open(a.trace, encoding="utf-8"):
+        m = TRACE.search(ln)
+        if m:
+            if answered:
+                group += 1
+            answered = False
+            reqs.append(m.groups())
+            groups.append(group)
+        elif ANSWER.search(ln):
+            answered = True
     if not reqs:
         sys.exit(f"floor: no `http: → METHOD URL` lines in {a.trace} (was it run with -v?)")
     tag_writes = [i for i, (_, u) in enumerate(reqs) if u.endswith("model-versions/set-tag")]
@@ -118,10 +141,35 @@ def replay(a):
             label = "artifact "
         if "[redacted]" in url:
             sys.exit(f"floor: cannot replay {method} {url}: the trace redacted part of it")
-        out.append(entry(method, url, body, label))
+        out.append((groups[i], entry(method, url, body, label)))
         if a.upto_live and transitions == 1:
             break
-    return out
+    if a.sequential:
+        return [(False, [e for _, e in out])]
+    # Runs of requests sent one at a time share one curl; each group sent at once has its own.
+    by_group = {}
+    for g, e in out:
+        by_group.setdefault(g, []).append(e)
+    runs = []
+    for entries in by_group.values():
+        parallel = len(entries) > 1
+        if not parallel and runs and not runs[-1][0]:
+            runs[-1][1].extend(entries)
+        else:
+            runs.append((parallel, entries))
+    return runs
+
+
+def script(runs):
+    """A shell script sending `runs` (parallel?, curl config entries) one run after the other."""
+    lines = ["#!/bin/sh", "set -e"]
+    for parallel, entries in runs:
+        opts = (f"--no-progress-meter --parallel --parallel-immediate --parallel-max {len(entries)} "
+                if parallel else "")
+        lines.append(f"curl {opts}--config - <<'CURL_CONFIG'")
+        lines.append("\nnext\n".join(entries))
+        lines.append("CURL_CONFIG")
+    return "\n".join(lines)
 
 
 def main():
@@ -136,10 +184,20 @@ def main():
         if name == "replay":
             p.add_argument("trace")
         p.add_argument("--upto-live", action="store_true")
+        if name == "minimal":
+            p.add_argument("--parallel", action="store_true")
+        else:
+            p.add_argument("--sequential", action="store_true")
     a = ap.parse_args()
-    out = minimal(a) if a.cmd == "minimal" else replay(a)
-    print("\nnext\n".join(out))
-    print(f"floor: {len(out)} requests", file=sys.stderr)
+    runs = minimal(a) if a.cmd == "minimal" else replay(a)
+    n = sum(len(e) for _, e in runs)
+    if len(runs) == 1 and not runs[0][0]:
+        print("\nnext\n".join(runs[0][1]))
+        print(f"floor: {n} requests, one curl config", file=sys.stderr)
+    else:
+        print(script(runs))
+        print(f"floor: {n} requests, a shell script of {len(runs)} curl processes "
+              f"({sum(p for p, _ in runs)} of them parallel)", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,12 @@
 # for the request breakdown, strace (optional).
 #
 # Measures (hyperfine -N, fixture reset before every rollback run):
-#   1. whole process: `mlrb rollback model seed5 --yes -q` vs the reference and two floors, all
-#      in one hyperfine run: (a) the 14 requests a stage-mode rollback needs, (b) mlrb's own
-#      request sequence (read from `mlrb -v` in the smoke run), each replayed by curl over one
-#      kept-alive connection (bench/floor.py writes the curl configs)          (BENCH_RUNS_ROLLBACK, 10)
+#   1. whole process: `mlrb rollback model seed5 --yes -q` vs the reference and the floors, all
+#      in one hyperfine run: (a) the 14 requests a stage-mode rollback needs, by curl over one
+#      kept-alive connection, and (a∥) the same with the 10 audit tags sent at once; (b) mlrb's
+#      own requests (read from `mlrb -v` in the smoke run) replayed by curl with mlrb's own
+#      concurrency (what mlrb sent at once, at once: one curl per group), and (b-seq) the same
+#      one after the other over one connection (bench/floor.py writes them)  (BENCH_RUNS_ROLLBACK, 10)
 #   2. time from process start until the target is live (its transition returned): mlrb
 #      (bench/live.py) beside floors (a) and (b) cut after that request      (BENCH_RUNS_ROLLBACK)
 #   3. `mlrb candidate seed2010` on a 2 010-version model                          (BENCH_RUNS_CANDIDATE, 30)
@@ -110,7 +112,7 @@ while busy && (( waited < ${BENCH_WAIT_IDLE:-0} )); do
     sleep 30; waited=$((waited + 30))
 done
 if busy; then
-    BACKGROUND="**yes — a background build was running, numbers are noisy** ($(pgrep -af "$BUSY_PATTERN" | head -1 | cut -c1-80))"
+    BACKGROUND="**yes — a background build was running, numbers are noisy** ($( { pgrep -af "$BUSY_PATTERN" || true; } | sed -n 1p | cut -c1-80))"
     say "WARNING: measuring while a background build runs"
 else
     BACKGROUND="none"
@@ -156,26 +158,35 @@ REQUESTS_AFTER_OUTCOME=$(sed -n '/^rolled back seed5/,$p' "$TMP/trace.txt" | gre
 REQUESTS10K=$(grep -c '^http: →' "$TMP/trace10k.txt")
 
 # The floors: curl configs, each smoke-run once (every answer 200, the registry rolled back).
-python3 "$BENCH/floor.py" minimal --base "$URI" seed5 5 4 >"$TMP/floor-a.curl"
-python3 "$BENCH/floor.py" minimal --base "$URI" seed5 5 4 --upto-live >"$TMP/floor-a-live.curl"
-python3 "$BENCH/floor.py" replay --base "$URI" seed5 5 4 "$TMP/trace.txt" >"$TMP/floor-b.curl"
-python3 "$BENCH/floor.py" replay --base "$URI" seed5 5 4 "$TMP/trace.txt" --upto-live >"$TMP/floor-b-live.curl"
-python3 "$BENCH/floor.py" minimal --base "$URI" seed10k 10000 9950 >"$TMP/floor-a10k.curl"
-python3 "$BENCH/floor.py" replay --base "$URI" seed10k 10000 9950 "$TMP/trace10k.txt" >"$TMP/floor-b10k.curl"
-for f in floor-a floor-b floor-a10k floor-b10k; do
-    if [[ $f == *10k ]]; then reset=("${RESET10K[@]}") check=("${CHECK10K[@]}"); else reset=("${RESET[@]}") check=("${CHECK[@]}"); fi
+# A floor is a curl config (`curl --config F`, one connection) or, where requests go at once, a
+# shell script of curls (`sh F`); floor.py says which on stderr (kept for the report).
+floor() { local out=$1; shift; python3 "$BENCH/floor.py" "$@" >"$TMP/$out" 2>"$TMP/$out.info"; }
+floor floor-a.curl minimal --base "$URI" seed5 5 4
+floor floor-a-par.sh minimal --base "$URI" seed5 5 4 --parallel
+floor floor-a-live.curl minimal --base "$URI" seed5 5 4 --upto-live
+floor floor-b.sh replay --base "$URI" seed5 5 4 "$TMP/trace.txt"
+floor floor-b-seq.curl replay --base "$URI" seed5 5 4 "$TMP/trace.txt" --sequential
+floor floor-b-live.sh replay --base "$URI" seed5 5 4 "$TMP/trace.txt" --upto-live
+floor floor-a10k.curl minimal --base "$URI" seed10k 10000 9950
+floor floor-a10k-par.sh minimal --base "$URI" seed10k 10000 9950 --parallel
+floor floor-b10k.sh replay --base "$URI" seed10k 10000 9950 "$TMP/trace10k.txt"
+run_floor() { if [[ $1 == *.sh ]]; then sh "$1"; else curl --config "$1"; fi; }
+floor_cmd() { if [[ $1 == *.sh ]]; then q sh "$TMP/$1"; else q curl --config "$TMP/$1"; fi; }
+q() { printf '%q ' "$@"; }   # one command line for hyperfine -N (shell-words quoting)
+for f in floor-a.curl floor-a-par.sh floor-b.sh floor-b-seq.curl floor-a10k.curl floor-a10k-par.sh floor-b10k.sh; do
+    if [[ $f == *10k* ]]; then reset=("${RESET10K[@]}") check=("${CHECK10K[@]}"); else reset=("${RESET[@]}") check=("${CHECK[@]}"); fi
     "${reset[@]}"
     # The schema gate's MLmodel reads (labelled `artifact`) answer what the fixture holds.
-    codes=$(curl --config "$TMP/$f.curl" | grep -v '^artifact ' | sort -u | tr '\n' ' ')
+    codes=$(run_floor "$TMP/$f" | grep -v '^artifact ' | sort -u | tr '\n' ' ')
     [[ $codes == "200 " ]] || die "$f: answers $codes"
     "${check[@]}" || die "$f did not leave the registry rolled back"
 done
 FLOOR_A_REQUESTS=$(grep -c '^url = ' "$TMP/floor-a.curl")
+FLOOR_B_SHAPE=$(sed 's/^floor: //' "$TMP/floor-b.sh.info")
 
 # ---------------------------------------------------------------- measure
 mkdir -p "$RESULTS"
 HF=(hyperfine -N --style basic)
-q() { printf '%q ' "$@"; }   # one command line for hyperfine -N (shell-words quoting)
 
 say "1/5 whole-process rollback: mlrb vs floors (a), (b) and the reference, $RUNS_RB runs each, reset before every run"
 MARKER="$TMP/reset-marker"; rm -f "$MARKER"
@@ -183,8 +194,10 @@ MARKER="$TMP/reset-marker"; rm -f "$MARKER"
     --prepare "$(q "${RESET[@]}" --marker "$MARKER")" \
     --export-json "$RESULTS/latest-rollback.json" \
     --command-name "mlrb rollback model seed5 --yes -q" "$(q "$MLRB" rollback model seed5 --yes -q)" \
-    --command-name "floor (a): $FLOOR_A_REQUESTS requests by curl" "$(q curl --config "$TMP/floor-a.curl")" \
-    --command-name "floor (b): mlrb's $REQUESTS requests by curl" "$(q curl --config "$TMP/floor-b.curl")" \
+    --command-name "floor (a): $FLOOR_A_REQUESTS requests by curl" "$(floor_cmd floor-a.curl)" \
+    --command-name "floor (a∥): the same, the audit tags at once" "$(floor_cmd floor-a-par.sh)" \
+    --command-name "floor (b): mlrb's $REQUESTS requests by curl, its groups at once" "$(floor_cmd floor-b.sh)" \
+    --command-name "floor (b-seq): mlrb's $REQUESTS requests by curl, one at a time" "$(floor_cmd floor-b-seq.curl)" \
     --command-name "reference seed_rollback.py --model seed5 --current 5" "$(q "${REF_CMD[@]}")"
 "${CHECK[@]}" || die "the last reference run did not roll back"
 
@@ -193,8 +206,8 @@ python3 "$BENCH/live.py" --runs "$RUNS_RB" --prepare "$(q "${RESET[@]}")" --out 
     -- "$MLRB" rollback model seed5 --yes >/dev/null
 "${HF[@]}" --runs "$RUNS_RB" --warmup 1 --prepare "$(q "${RESET[@]}")" \
     --export-json "$RESULTS/latest-live-floors.json" \
-    --command-name "floor (a) until live" "$(q curl --config "$TMP/floor-a-live.curl")" \
-    --command-name "floor (b) until live" "$(q curl --config "$TMP/floor-b-live.curl")"
+    --command-name "floor (a) until live" "$(floor_cmd floor-a-live.curl)" \
+    --command-name "floor (b) until live" "$(floor_cmd floor-b-live.sh)"
 
 say "3/5 mlrb candidate seed2010, $RUNS_CAND runs"
 "${HF[@]}" --runs "$RUNS_CAND" --warmup 3 --export-json "$RESULTS/latest-candidate.json" \
@@ -215,8 +228,9 @@ MARKER10K="$TMP/reset-marker-10k"; rm -f "$MARKER10K"
     --prepare "$(q "${RESET10K[@]}" --marker "$MARKER10K")" \
     --export-json "$RESULTS/latest-scale-rollback.json" \
     --command-name "mlrb rollback model seed10k --yes -q" "$(q "$MLRB" rollback model seed10k --yes -q)" \
-    --command-name "floor (a) on seed10k: $FLOOR_A_REQUESTS requests by curl" "$(q curl --config "$TMP/floor-a10k.curl")" \
-    --command-name "floor (b) on seed10k: mlrb's $REQUESTS10K requests by curl" "$(q curl --config "$TMP/floor-b10k.curl")"
+    --command-name "floor (a) on seed10k: $FLOOR_A_REQUESTS requests by curl" "$(floor_cmd floor-a10k.curl)" \
+    --command-name "floor (a∥) on seed10k: the same, the audit tags at once" "$(floor_cmd floor-a10k-par.sh)" \
+    --command-name "floor (b) on seed10k: mlrb's $REQUESTS10K requests by curl, its groups at once" "$(floor_cmd floor-b10k.sh)"
 "${CHECK10K[@]}" || die "the last seed10k rollback did not roll back"
 
 # ---------------------------------------------------------------- where the time goes (one traced run each)
@@ -248,6 +262,7 @@ BM_GIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(gi
 BM_REFERENCE=$(basename "$REF") \
 BM_MLFLOW_VERSION=$MLFLOW_VERSION BM_REQUESTS=$REQUESTS BM_REQUESTS10K=$REQUESTS10K BM_REQUESTS_TO_LIVE=$REQUESTS_TO_LIVE \
 BM_REQUESTS_AFTER_OUTCOME=$REQUESTS_AFTER_OUTCOME BM_FLOOR_A_REQUESTS=$FLOOR_A_REQUESTS \
+BM_FLOOR_B_SHAPE=$FLOOR_B_SHAPE \
 BM_FIXTURES=$( (( CACHED )) && echo "from the cache ($(basename "$FIXTURE_DB"))" || echo "created by this run") \
 BM_HYPERFINE=$(hyperfine --version | awk '{print $2}') \
 BM_COMMAND="bench/run.sh $1  (runs: rollback $RUNS_RB each, candidate $RUNS_CAND, --version $RUNS_VER, scale $RUNS_SCALE)" \

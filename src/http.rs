@@ -317,16 +317,24 @@ impl Http {
                     redact_url(request.url())
                 ));
             }
+            // A request sent beside others (on a thread of its own) names itself in its
+            // answer's line, which may come after other requests' lines.
+            let beside = (verbose && std::thread::current().name() != Some("main")).then(|| {
+                let url = redact_url(request.url());
+                let path = url.split('?').next().unwrap_or_default().to_string();
+                format!(" ({} {path})", request.method())
+            });
             let result = self.client.execute(request);
             if verbose {
+                let beside = beside.unwrap_or_default();
                 match &result {
                     Ok(r) => crate::printer::to_stderr(&format!(
-                        "http: ← {} in {} ms",
+                        "http: ← {} in {} ms{beside}",
                         r.status().as_u16(),
                         started.elapsed().as_millis()
                     )),
                     Err(e) => crate::printer::to_stderr(&format!(
-                        "http: ← {} after {} ms",
+                        "http: ← {} after {} ms{beside}",
                         error_detail(e),
                         started.elapsed().as_millis()
                     )),

@@ -31,6 +31,61 @@ fn assert_rolled_back(b: &MlflowBackend, m: &str, what: &str) {
     assert_eq!(t3["rollback.role"], "rolled_back_from", "{what}");
 }
 
+/// A version's audit tags go out at once: one of them failing fails its step with one clear
+/// line although the others landed, the event id (written last) is not written, and `--resume`
+/// writes that step again.
+#[test]
+fn one_audit_tag_failing_among_those_sent_at_once_is_written_again_by_resume() {
+    let b = MlflowBackend::new();
+    let proxy = FaultProxy::start(
+        &b.uri,
+        Fault::Error500,
+        When::Body("\"rollback.reason\""),
+        Duration::ZERO,
+    );
+    let m = unique("tag-at-once");
+    seed_rest(&Rest::new(&b.uri), &m, &bad_release(), &[]);
+    let env = env_for(&proxy);
+    let out = env.run(&["rollback", "model", &m, "--yes", "--reason", "tags at once"]);
+    out.code(1);
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", out.stderr);
+    assert!(
+        errors[0].contains("step 3/5 failed") && errors[0].contains("500"),
+        "{}",
+        out.stderr
+    );
+    // The step's other writes landed (they went out at once), its reason did not, and the
+    // event id, written last, was not written: the step is not done.
+    let (_, t2) = b.version(&m, 2);
+    assert!(t2.contains_key("rollback.role"), "{t2:?}");
+    assert!(t2.contains_key("rollback.history"), "{t2:?}");
+    assert!(!t2.contains_key("rollback.reason"), "{t2:?}");
+    assert!(!t2.contains_key("rollback.event_id"), "{t2:?}");
+
+    proxy.heal();
+    let out = env.run(&["rollback", "model", &m, "--resume", "--yes"]);
+    out.code(0);
+    assert!(
+        !out.stderr
+            .lines()
+            .any(|l| l.contains("[3/5]") && l.contains("already done")),
+        "the half-written step is run again: {}",
+        out.stderr
+    );
+    let (_, t2) = b.version(&m, 2);
+    assert_eq!(t2["rollback.reason"], "tags at once");
+    assert!(
+        t2["rollback.history"].contains(t2["rollback.event_id"].as_str()),
+        "{t2:?}"
+    );
+    assert_rolled_back(&b, &m, "after the resume");
+}
+
 #[test]
 fn refused_connections() {
     every_request_of_a_rollback_survives(Fault::Refuse);

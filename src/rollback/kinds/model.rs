@@ -298,9 +298,14 @@ impl Step for ModelStep {
                 };
                 prior
                     .and_then(|prior| {
+                        // The event id goes last, alone: it is what proves the step done on a
+                        // resume (`already_done`), so it is written only once every other tag
+                        // of the step landed (those go out at once, in any order).
                         let mut tags = audit.tags(role);
+                        tags.retain(|(k, _)| k != tags::EVENT_ID);
                         tags.push((tags::HISTORY.into(), history(&prior, &audit, role)));
-                        reg.set_version_tags(name, *version, &tags)
+                        reg.set_version_tags(name, *version, &tags)?;
+                        reg.set_version_tag(name, *version, tags::EVENT_ID, &audit.event)
                     })
                     .map(|_| format!("audit tags on v{version} (role {role})"))
                     .map_err(|e| e.to_string())
@@ -1211,6 +1216,7 @@ fn already_done(
         PlanStep::Alias { alias, version, .. } => reg
             .get_model(name)
             .is_ok_and(|m| m.aliases.get(alias) == Some(version)),
+        // The step writes the event id last, once every other tag of it landed.
         PlanStep::Tags { version, role } => reg.get_version(name, *version).is_ok_and(|v| {
             v.tag(tags::EVENT_ID) == Some(event) && v.tag(tags::ROLE) == Some(role.as_str())
         }),

@@ -26,6 +26,8 @@ pub enum When {
     Once(usize),
     /// The N-th and every later request (the server is gone from then on).
     From(usize),
+    /// Every request whose body holds this text (one kind of write keeps failing).
+    Body(&'static str),
     Never,
 }
 
@@ -48,6 +50,7 @@ impl FaultProxy {
             let hit = match *w.lock().unwrap() {
                 When::Once(k) => n == k,
                 When::From(k) => n >= k,
+                When::Body(text) => req.body.contains(text),
                 When::Never => false,
             };
             let forward = || {
