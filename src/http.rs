@@ -217,53 +217,78 @@ impl Default for HttpOptions {
 }
 
 pub struct Http {
+    /// Sends plain-HTTP requests: built without the system's root certificates, whose loading
+    /// (every file of the system's certificate store) costs a command's start more than its
+    /// first request does.
     client: Client,
+    /// Sends HTTPS requests, with the system's roots: built on the first one.
+    tls: std::sync::OnceLock<Client>,
+    opts: HttpOptions,
     attempts: u32,
     pub timeout: Duration,
     pub max_body: u64,
 }
 
+/// A client with mlrb's settings: its timeouts, the CA file and client certificate given, and
+/// the system's root certificates when `system_roots`.
+fn build_client(opts: &HttpOptions, system_roots: bool) -> Result<Client, String> {
+    let mut b = Client::builder()
+        .user_agent(concat!("mlrb/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(opts.connect_timeout)
+        .timeout(opts.timeout)
+        .tcp_nodelay(true)
+        .tls_built_in_root_certs(system_roots);
+    let shared_ca = transport().ca_file;
+    for ca in opts.ca_cert.iter().chain(shared_ca.iter()) {
+        let pem = std::fs::read(ca)
+            .map_err(|e| format!("cannot read CA certificate {}: {e}", ca.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("CA certificate {} is not PEM: {e}", ca.display()))?;
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+    }
+    if let Some(cc) = &opts.client_cert {
+        let pem = std::fs::read(cc)
+            .map_err(|e| format!("cannot read client certificate {}: {e}", cc.display()))?;
+        let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
+            format!(
+                "client certificate {} must be one PEM file with the certificate and its key: {e}",
+                cc.display()
+            )
+        })?;
+        b = b.identity(id);
+    }
+    if opts.insecure_tls {
+        b = b.danger_accept_invalid_certs(true);
+    }
+    b.redirect(reqwest::redirect::Policy::custom(same_origin_redirects))
+        .build()
+        .map_err(|e| format!("cannot build HTTP client: {e}"))
+}
+
 impl Http {
     pub fn new(opts: &HttpOptions) -> Result<Http, String> {
-        let mut b = Client::builder()
-            .user_agent(concat!("mlrb/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(opts.connect_timeout)
-            .timeout(opts.timeout)
-            .tcp_nodelay(true);
-        let shared_ca = transport().ca_file;
-        for ca in opts.ca_cert.iter().chain(shared_ca.iter()) {
-            let pem = std::fs::read(ca)
-                .map_err(|e| format!("cannot read CA certificate {}: {e}", ca.display()))?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                .map_err(|e| format!("CA certificate {} is not PEM: {e}", ca.display()))?;
-            for c in certs {
-                b = b.add_root_certificate(c);
-            }
-        }
-        if let Some(cc) = &opts.client_cert {
-            let pem = std::fs::read(cc)
-                .map_err(|e| format!("cannot read client certificate {}: {e}", cc.display()))?;
-            let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
-                format!(
-                    "client certificate {} must be one PEM file with the certificate and its key: {e}",
-                    cc.display()
-                )
-            })?;
-            b = b.identity(id);
-        }
-        if opts.insecure_tls {
-            b = b.danger_accept_invalid_certs(true);
-        }
-        let client = b
-            .redirect(reqwest::redirect::Policy::custom(same_origin_redirects))
-            .build()
-            .map_err(|e| format!("cannot build HTTP client: {e}"))?;
         Ok(Http {
-            client,
+            client: build_client(opts, false)?,
+            tls: std::sync::OnceLock::new(),
+            opts: opts.clone(),
             attempts: opts.attempts.max(1),
             timeout: opts.timeout,
             max_body: opts.max_body,
         })
+    }
+
+    /// The client for `url`: the one with the system's roots for HTTPS (built now if it is the
+    /// first), the plain one otherwise. The certificate files were read once by `new`, so a
+    /// failure here is reqwest's own and the plain client (no roots) answers the request with
+    /// a certificate error instead.
+    fn client_for(&self, url: &reqwest::Url) -> &Client {
+        if url.scheme() != "https" {
+            return &self.client;
+        }
+        self.tls
+            .get_or_init(|| build_client(&self.opts, true).unwrap_or_else(|_| self.client.clone()))
     }
 
     /// The answer's body as text, read up to `max_body` bytes and refused past it: a declared
@@ -271,10 +296,6 @@ impl Http {
     /// Invalid UTF-8 is replaced, as server text is only ever parsed or quoted.
     pub fn read_text(&self, resp: Response) -> Result<String, BodyError> {
         read_body(resp, self.max_body)
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
     }
 
     /// Sends a request built by `build`. Idempotent calls are retried on connect errors,
@@ -324,7 +345,7 @@ impl Http {
                 let path = url.split('?').next().unwrap_or_default().to_string();
                 format!(" ({} {path})", request.method())
             });
-            let result = self.client.execute(request);
+            let result = self.client_for(request.url()).execute(request);
             if verbose {
                 let beside = beside.unwrap_or_default();
                 match &result {
