@@ -33,8 +33,10 @@ pub enum Entry {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         target: Option<Target>,
         model: String,
-        /// The rollback's subject as one string: the registered model's name, or for the other
-        /// kinds the object as `Target` words it; what one-rollback-at-a-time is keyed on.
+        /// The registered model's name, for a model rollback only (the other kinds' subject is
+        /// in `target`). Records written before `target` existed name every kind's subject
+        /// here, as `Target` words it: `subject` reads either.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         registered_name: String,
         registry: String,
         mode: String,
@@ -266,6 +268,44 @@ impl Target {
             },
         }
     }
+}
+
+impl Target {
+    /// The subject as one string, in the words `Target::of` reads: what one-rollback-at-a-time
+    /// is keyed on (with the record's `registry`).
+    pub fn id(&self) -> String {
+        match self {
+            Target::Model { name, .. } => name.clone(),
+            Target::Kubernetes { object, .. } => object.clone(),
+            Target::Repository { path, repository } => format!("{path} in {repository}"),
+            Target::Pipeline { model, .. } => model.clone(),
+            Target::Other { id, .. } => id.clone(),
+        }
+    }
+}
+
+/// A `Started` record's subject and where it lives (its `registry`): the typed target's words,
+/// or for a record written before targets were typed, its `registered_name`.
+pub fn subject(entry: &Entry) -> Option<(String, &str)> {
+    let Entry::Started {
+        target,
+        registered_name,
+        registry,
+        ..
+    } = entry
+    else {
+        return None;
+    };
+    let id = match target {
+        Some(t) => t.id(),
+        None => registered_name.clone(),
+    };
+    Some((id, registry.as_str()))
+}
+
+/// `entry` is a `Started` record of `target` in `place`.
+pub fn started_on(entry: &Entry, target: &str, place: &str) -> bool {
+    subject(entry).is_some_and(|(id, p)| id == target && p == place)
 }
 
 /// A `Started` record's typed command and target, read from its words when it was written
@@ -567,12 +607,10 @@ pub fn unfinished<'a>(
     let mut open: Vec<&str> = Vec::new();
     for r in records {
         match &r.entry {
-            Entry::Started {
-                command,
-                registered_name: n,
-                registry: reg,
-                ..
-            } if command == "rollback model" && n == registered_name && reg == registry => {
+            Entry::Started { command, .. }
+                if command == "rollback model"
+                    && started_on(&r.entry, registered_name, registry) =>
+            {
                 open.push(&r.event)
             }
             Entry::Finished { outcome, .. } if closes(outcome) => open.retain(|e| *e != r.event),
@@ -582,7 +620,7 @@ pub fn unfinished<'a>(
     open
 }
 
-/// The events of `command` on `target` (a `Started` record's `registered_name`) that were
+/// The events of `command` on `target` (a `Started` record's `subject`) that were
 /// interrupted or failed before they finished, oldest first: what a plain re-run must not plan
 /// over, and what `--resume` finishes. A variant of the command (more flags after it:
 /// `rollback model --fallback --end` of `rollback model --fallback`) counts as the command.
@@ -595,12 +633,11 @@ pub fn open_events<'a>(
     let mut open: Vec<&str> = Vec::new();
     for r in records {
         match &r.entry {
-            Entry::Started {
-                command: c,
-                registered_name: n,
-                registry,
-                ..
-            } if variant_of(c, command) && n == target && registry == place => open.push(&r.event),
+            Entry::Started { command: c, .. }
+                if variant_of(c, command) && started_on(&r.entry, target, place) =>
+            {
+                open.push(&r.event)
+            }
             Entry::Finished { outcome, .. } if closes(outcome) => open.retain(|e| *e != r.event),
             _ => {}
         }

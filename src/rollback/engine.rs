@@ -397,12 +397,17 @@ fn start_event(
     let command = kind.command();
     let action = crate::journal::RollbackCommand::of(&command);
     let target = crate::journal::Target::of(&action, &subject.target, &subject.place);
+    // Only a model rollback has a registered name; the other kinds' subject is `target`.
+    let registered_name = match &target {
+        crate::journal::Target::Model { name, .. } => name.clone(),
+        _ => String::new(),
+    };
     journal.append(Entry::Started {
         command,
         action: Some(action),
         target: Some(target),
         model: req.model.clone(),
-        registered_name: subject.target.clone(),
+        registered_name,
         registry: subject.place.clone(),
         mode: plan.mode.clone(),
         from: plan.from.clone(),

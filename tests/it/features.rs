@@ -449,6 +449,64 @@ fn a_crash_mid_way_is_refused_then_resumed() {
     drop(r);
 }
 
+/// A feature rollback's `started` record names its subject by its typed target only (no path
+/// standing in for a registered model name); one journaled by the previous release, which named
+/// it in `registered_name`, still stops a plain re-run and is finished by `--resume`.
+#[test]
+fn the_subject_is_the_typed_target_and_an_older_record_still_guards() {
+    let r = repo(true);
+    let mut env = r.env;
+    env.set("MLRB_TEST_CRASH_AT", "finished:1");
+    let out = env.run(&["rollback", "features", "recsys", "--to", &r.good, "--yes"]);
+    assert_ne!(out.code, 0, "the process was killed");
+    env.vars.remove("MLRB_TEST_CRASH_AT");
+    let path = env.state_dir().join("journal.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let started: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["type"] == "started")
+        .unwrap();
+    assert!(started.get("registered_name").is_none(), "{started}");
+    assert_eq!(started["target"]["kind"], "repository", "{started}");
+    assert_eq!(started["target"]["path"], "feature_pipeline", "{started}");
+    let repository = started["target"]["repository"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        std::path::Path::new(&repository).is_absolute(),
+        "{repository}"
+    );
+    // The same record as the previous release wrote it: no typed command or target, the
+    // subject in `registered_name`.
+    let older: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut r: serde_json::Value = serde_json::from_str(l).unwrap();
+            if r["type"] == "started" {
+                let o = r.as_object_mut().unwrap();
+                o.remove("action");
+                o.remove("target");
+                o.insert(
+                    "registered_name".into(),
+                    format!("feature_pipeline in {repository}").into(),
+                );
+            }
+            r.to_string()
+        })
+        .collect();
+    std::fs::write(&path, older.join("\n") + "\n").unwrap();
+    let line = env
+        .run(&["rollback", "features", "recsys", "--to", &r.good, "--yes"])
+        .one_clear_error(2);
+    assert!(line.contains("interrupted"), "{line}");
+    env.run(&["rollback", "features", "recsys", "--resume", "--yes"])
+        .code(0);
+    let code = std::fs::read_to_string(r.dir.join("feature_pipeline/transform.py")).unwrap();
+    assert_eq!(code, "def f(x): return x\n");
+}
+
 /// `--dry-run -o json` is one JSON document with the plan, and changes nothing.
 #[test]
 fn dry_run_json_is_a_document() {

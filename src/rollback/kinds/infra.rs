@@ -502,12 +502,10 @@ fn last_infra_rollback(
     let mut last = None;
     for r in records {
         match &r.entry {
-            Entry::Started {
-                command,
-                registered_name,
-                registry,
-                ..
-            } if command == "rollback infra" && registered_name == target && registry == place => {
+            Entry::Started { command, .. }
+                if command == "rollback infra"
+                    && crate::journal::started_on(&r.entry, target, place) =>
+            {
                 open.extend(Started::of(r).map(|s| (r.event.clone(), s)));
             }
             Entry::Finished { outcome, .. } if crate::journal::closes(outcome) => {

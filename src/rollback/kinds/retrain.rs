@@ -509,16 +509,13 @@ impl Retrain {
                 (
                     Entry::Started {
                         command,
-                        registered_name,
-                        registry,
                         to_reason,
                         started_at,
                         ..
                     },
                     None,
                 ) if command == COMMAND
-                    && *registered_name == subject.target
-                    && *registry == subject.place =>
+                    && crate::journal::started_on(&r.entry, &subject.target, &subject.place) =>
                 {
                     asked.push((&r.event, decode(to_reason), *started_at, String::new()))
                 }
