@@ -33,7 +33,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
     let rules_text = args
         .rules
         .as_deref()
-        .map(crate::commands::export::read_rules)
+        .map(crate::export::read_rules)
         .transpose()?;
     let (records, _) = crate::journal::read_all(&ctx.settings.state_dir).unwrap_or_default();
     let mut out = Vec::new();
@@ -64,7 +64,7 @@ pub fn run(ctx: &Ctx, args: &StatusArgs) -> Result<ExitStatus> {
         if let (Some(path), Some(text), true) =
             (&args.rules, &rules_text, alerting || args.model.is_some())
         {
-            let check = crate::commands::export::check_rules(ctx, &st, path, text);
+            let check = crate::export::check_rules(ctx, &st, path, text);
             if !check.matches {
                 st.anomalies.push(Anomaly {
                     kind: if check.checked {

@@ -78,7 +78,7 @@ pub struct ModelStatus {
     pub shadow: Option<String>,
     /// `--rules FILE`: whether the exported alerting rules still match the config.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub rules_file: Option<crate::commands::export::RulesCheck>,
+    pub rules_file: Option<crate::export::RulesCheck>,
     /// The last rollback `watch --recommend-only` recommended (the registered model's
     /// `rollback.recommendation` tag): at, from, to, reason, values, by, host.
     #[serde(skip_serializing_if = "Option::is_none")]
