@@ -268,11 +268,24 @@ fn not_found(e: &ExecError) -> bool {
 }
 
 fn run_json(k: &Kubectl, cfg: &LeaseConfig, args: &[&str]) -> Result<Value, ExecError> {
+    run_json_with(k, cfg, args, None)
+}
+
+/// `run_json`, with `input` on kubectl's stdin.
+fn run_json_with(
+    k: &Kubectl,
+    cfg: &LeaseConfig,
+    args: &[&str],
+    input: Option<Vec<u8>>,
+) -> Result<Value, ExecError> {
     let secs = cfg.renew_deadline.as_secs().max(1);
     let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     all.push(format!("--request-timeout={secs}s"));
     all.extend(["-o".into(), "json".into()]);
-    let cmd = k.cmd(all).timeout(cfg.renew_deadline);
+    let mut cmd = k.cmd(all).timeout(cfg.renew_deadline);
+    if let Some(bytes) = input {
+        cmd = cmd.input(bytes);
+    }
     let out = cmd.run()?;
     serde_json::from_str(&out.stdout).map_err(|e| ExecError::Spawn {
         cmdline: cmd.line(),
@@ -280,23 +293,16 @@ fn run_json(k: &Kubectl, cfg: &LeaseConfig, args: &[&str]) -> Result<Value, Exec
     })
 }
 
-/// `kubectl create|replace -f FILE` of `obj`: replace sends the resourceVersion read, so the
-/// API server refuses it (409) when another replica wrote the lease since.
+/// `kubectl create|replace -f -` of `obj` (on stdin, so nothing is left on disk if this replica
+/// is killed mid-write): replace sends the resourceVersion read, so the API server refuses it
+/// (409) when another replica wrote the lease since.
 fn write(k: &Kubectl, cfg: &LeaseConfig, verb: &str, obj: &Value) -> Result<Value, ExecError> {
-    let f = tempfile::Builder::new()
-        .prefix("mlrb-lease-")
-        .suffix(".json")
-        .tempfile()
-        .map_err(|e| ExecError::Spawn {
-            cmdline: format!("kubectl {verb}"),
-            detail: format!("cannot write a temporary file: {e}"),
-        })?;
-    std::fs::write(f.path(), obj.to_string()).map_err(|e| ExecError::Spawn {
-        cmdline: format!("kubectl {verb}"),
-        detail: format!("cannot write a temporary file: {e}"),
-    })?;
-    let path = f.path().display().to_string();
-    run_json(k, cfg, &[verb, "-f", &path])
+    run_json_with(
+        k,
+        cfg,
+        &[verb, "-f", "-"],
+        Some(obj.to_string().into_bytes()),
+    )
 }
 
 fn try_acquire_or_renew(

@@ -1,5 +1,5 @@
 //! The one place mlrb spawns a process: resolved with `which`, an argv vector (never a shell),
-//! stdin closed, output captured, a timeout, and errors that quote the command line.
+//! stdin closed (or given bytes), output captured, a timeout, and errors that quote the command line.
 
 use std::ffi::OsString;
 use std::io::Read;
@@ -78,6 +78,8 @@ pub struct Cmd {
     envs: Vec<(String, String)>,
     cwd: Option<PathBuf>,
     timeout: Duration,
+    /// What the program reads on stdin (closed when `None`).
+    input: Option<Vec<u8>>,
 }
 
 impl Cmd {
@@ -90,6 +92,7 @@ impl Cmd {
             envs: Vec::new(),
             cwd: None,
             timeout: Duration::from_secs(60),
+            input: None,
         }
     }
 
@@ -105,6 +108,13 @@ impl Cmd {
 
     pub fn env(mut self, k: &str, v: &str) -> Cmd {
         self.envs.push((k.into(), v.into()));
+        self
+    }
+
+    /// `bytes` on the program's stdin (`kubectl … -f -`): nothing is left on disk, whatever
+    /// happens to mlrb meanwhile.
+    pub fn input(mut self, bytes: Vec<u8>) -> Cmd {
+        self.input = Some(bytes);
         self
     }
 
@@ -165,7 +175,11 @@ impl Cmd {
         #[allow(clippy::disallowed_methods)] // the one sanctioned spawn
         let mut c = Command::new(&path);
         c.args(&self.args)
-            .stdin(Stdio::null())
+            .stdin(if self.input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         // kubectl, helm, dvc and git (their plugins and hooks) need none of mlrb's credentials.
@@ -182,6 +196,14 @@ impl Cmd {
             cmdline: cmdline.clone(),
             detail: e.to_string(),
         })?;
+        // Written from a thread of its own and then closed, so a program that answers before
+        // reading all of it cannot block mlrb (its output is read meanwhile).
+        if let (Some(bytes), Some(mut stdin)) = (self.input.clone(), child.stdin.take()) {
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let _ = stdin.write_all(&bytes);
+            });
+        }
         let out = reader(child.stdout.take());
         let err = reader(child.stderr.take());
         let start = Instant::now();
@@ -302,5 +324,16 @@ mod tests {
     fn stdin_is_closed_and_output_captured() {
         let o = Cmd::new("cat", "coreutils").run().unwrap();
         assert_eq!(o.stdout, "");
+    }
+
+    #[test]
+    fn input_is_read_on_stdin_then_closed() {
+        // More than a pipe holds, so the write must not wait for the program to finish.
+        let big = "x".repeat(1 << 20);
+        let o = Cmd::new("cat", "coreutils")
+            .input(big.clone().into_bytes())
+            .run()
+            .unwrap();
+        assert_eq!(o.stdout.len(), big.len());
     }
 }
